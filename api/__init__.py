@@ -1,0 +1,1 @@
+"""The faces of the service: the HTTP API, the web page and the ``modic`` command line."""
