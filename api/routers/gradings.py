@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from api.deps import Radiologist, RadiologistOrAdmin, SessionDep
-from api.schemas.gradings import GradingCreate, GradingHistory, GradingPublic, GradingUpdate, HistoryItem
+from api.schemas.gradings import (
+    GradingCreate,
+    GradingHistory,
+    GradingList,
+    GradingPublic,
+    GradingUpdate,
+    HistoryItem,
+)
 from registry.services import gradings as gradings_service
 
 router = APIRouter(tags=["gradings"])
@@ -21,6 +28,12 @@ def create_grading(
     view = gradings_service.create_grading(session, rater, study_id, body.endplates)
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
+
+
+@router.get("/studies/{study_id}/gradings", response_model=GradingList)
+def study_gradings(study_id: str, user: RadiologistOrAdmin, session: SessionDep) -> GradingList:
+    """The clinical gradings of a study I may see: my own (a radiologist), or all of them (an admin)."""
+    return GradingList(items=[GradingPublic.of(v) for v in gradings_service.gradings_of_study(session, user, study_id)])
 
 
 @router.get("/gradings/{grading_id}", response_model=GradingPublic)

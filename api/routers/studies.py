@@ -42,13 +42,18 @@ def register_study(body: StudyCreate, user: RadiologistOrAdmin, session: Session
 
 @router.get("", response_model=StudyPage)
 def list_studies(
-    _user: RadiologistOrAdmin,
+    user: RadiologistOrAdmin,
     session: SessionDep,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    graded_by_me: Annotated[
+        bool | None,
+        Query(description="true: only studies I have graded; false: only studies awaiting my grading"),
+    ] = None,
 ) -> StudyPage:
-    """Studies in registration order, a page at a time."""
-    views = studies_service.list_study_views(session, _decode_cursor(cursor) if cursor else None, limit)
+    """Studies in registration order, a page at a time, optionally split by whether I graded them."""
+    after = _decode_cursor(cursor) if cursor else None
+    views = studies_service.list_study_views(session, after, limit, user, graded_by_me)
     next_cursor = _encode_cursor(views[-1].study.created_at, views[-1].study.id) if len(views) == limit else None
     return StudyPage(items=[StudyPublic.of(v) for v in views], next_cursor=next_cursor)
 

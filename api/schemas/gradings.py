@@ -49,6 +49,10 @@ class GradingPublic(BaseModel):
         )
 
 
+class GradingList(BaseModel):
+    items: list[GradingPublic]
+
+
 class HistoryItem(BaseModel):
     version: int
     endplates: dict[str, EndplatePublic]

@@ -5,13 +5,21 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from registry.models import Grading, GradingVersion
+from registry.models import Grading, GradingKind, GradingVersion
 from registry.models.base import utcnow
 
 
 def clinical_grading_of(session: Session, study_id: str, rater_id: str) -> Grading | None:
     """The rater's clinical grading of the study, if any."""
     return session.exec(select(Grading).where(Grading.clinical_key == f"{study_id}:{rater_id}")).first()
+
+
+def gradings_of_study(session: Session, study_id: str, rater_id: str | None, kind: GradingKind) -> list[Grading]:
+    """The gradings of a study of one kind, oldest first; only ``rater_id``'s when given."""
+    statement = select(Grading).where(Grading.study_id == study_id, Grading.kind == kind.value)
+    if rater_id is not None:
+        statement = statement.where(Grading.rater_id == rater_id)
+    return list(session.exec(statement.order_by(col(Grading.created_at), col(Grading.id))))
 
 
 def version_of(session: Session, grading_id: str, version: int) -> GradingVersion | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, exists, or_, select
 
-from registry.models import Patient, Series, Study
+from registry.models import Grading, GradingKind, Patient, Series, Study
 
 
 def patient_by_hospital_id(session: Session, hospital_id: str) -> Patient | None:
@@ -44,12 +44,29 @@ def patients_by_ids(session: Session, ids: set[str]) -> dict[str, Patient]:
     return {p.id: p for p in session.exec(select(Patient).where(col(Patient.id).in_(ids)))}
 
 
-def list_studies(session: Session, after: tuple[dt.datetime, str] | None, limit: int) -> list[Study]:
-    """Studies in the order they were registered, after the keyset position ``after``."""
+def list_studies(
+    session: Session,
+    after: tuple[dt.datetime, str] | None,
+    limit: int,
+    rater_id: str | None = None,
+    graded: bool | None = None,
+) -> list[Study]:
+    """Studies in the order they were registered, after the keyset position ``after``.
+
+    With ``rater_id`` and ``graded``, only the studies that rater has (``True``) or has not
+    (``False``) given a clinical grading; reliability-study reads do not count.
+    """
     statement = select(Study).order_by(col(Study.created_at), col(Study.id)).limit(limit)
     if after is not None:
         created_at, study_id = after
         statement = statement.where(
             or_(col(Study.created_at) > created_at, (col(Study.created_at) == created_at) & (col(Study.id) > study_id))
         )
+    if rater_id is not None and graded is not None:
+        mine = exists().where(
+            col(Grading.study_id) == col(Study.id),
+            col(Grading.rater_id) == rater_id,
+            col(Grading.kind) == GradingKind.clinical.value,
+        )
+        statement = statement.where(mine if graded else ~mine)
     return list(session.exec(statement))

@@ -150,6 +150,18 @@ def amend_grading(
     return get_grading(session, grading_id)
 
 
+def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[GradingView]:
+    """The clinical gradings of a study that ``viewer`` may see, at their current version.
+
+    A radiologist sees only their own (raters stay blind to each other); an admin sees all.
+    """
+    if session.get(Study, study_id) is None:
+        raise NotFound(f"study {study_id!r} does not exist")
+    rater_id = None if viewer.role == Role.admin.value else viewer.id
+    gradings = gradings_repo.gradings_of_study(session, study_id, rater_id, GradingKind.clinical)
+    return [get_grading(session, g.id) for g in gradings]
+
+
 def history(session: Session, grading_id: str) -> list[HistoryEntry]:
     """Every version of a grading, oldest first."""
     if session.get(Grading, grading_id) is None:

@@ -103,9 +103,22 @@ def study_view(session: Session, study_id: str) -> StudyView:
     return _views(session, [study])[0]
 
 
-def list_study_views(session: Session, after: tuple[dt.datetime, str] | None, limit: int) -> list[StudyView]:
-    """A page of studies in registration order."""
-    return _views(session, studies_repo.list_studies(session, after, limit))
+def list_study_views(
+    session: Session,
+    after: tuple[dt.datetime, str] | None,
+    limit: int,
+    viewer: User | None = None,
+    graded_by_viewer: bool | None = None,
+) -> list[StudyView]:
+    """A page of studies in registration order.
+
+    ``graded_by_viewer`` keeps only the studies ``viewer`` has (``True``) or has not yet (``False``)
+    graded clinically: the two halves of a radiologist's worklist.
+    """
+    if graded_by_viewer is not None and viewer is None:
+        raise InvalidInput("graded_by_me needs a signed-in user")
+    rater_id = viewer.id if viewer is not None and graded_by_viewer is not None else None
+    return _views(session, studies_repo.list_studies(session, after, limit, rater_id, graded_by_viewer))
 
 
 def _views(session: Session, studies: list[Study]) -> list[StudyView]:

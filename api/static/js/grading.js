@@ -1,0 +1,418 @@
+// The Nordic grading form: 11 endplate rows, keyboard-first entry, submit, amend with a reason
+// (PUT with If-Match), version history, and a plain account of a 412 conflict.
+
+import { ApiError, get, request } from "./api.js";
+import { ENDPLATES, SIZES, TYPES, describe, endplateName, sameValue, sizeForKey, typeForKey } from "./vocab.js";
+
+const FIELD_CONTROL = { type: "type", size: "size", extension_pct: "ext", endplate: "type" };
+
+function cell(tag, text, attributes = {}) {
+  const element = document.createElement(tag);
+  if (text !== undefined) element.textContent = text;
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  return element;
+}
+
+function option(value, label) {
+  const element = document.createElement("option");
+  element.value = value;
+  element.textContent = label;
+  return element;
+}
+
+function formatTime(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
+}
+
+export class GradingPanel {
+  constructor(root) {
+    this.root = root;
+    this.form = root.querySelector("#grading-form");
+    this.body = root.querySelector("#grading-rows");
+    this.status = root.querySelector("#grading-status");
+    this.message = root.querySelector("#form-message");
+    this.reasonBox = root.querySelector("#reason-box");
+    this.reason = root.querySelector("#amend-reason");
+    this.reasonError = root.querySelector("#reason-error");
+    this.submitButton = root.querySelector("#submit-grading");
+    this.revertButton = root.querySelector("#revert-grading");
+    this.conflict = root.querySelector("#conflict");
+    this.history = root.querySelector("#history");
+    this.historyList = root.querySelector("#history-list");
+    this.rows = new Map();
+    this.study = null;
+    this.grading = null;
+    this.etag = null;
+    this.conflictState = null;
+    this.busy = false;
+    this.onSliceKey = () => false;
+    for (const endplate of ENDPLATES) this.buildRow(endplate);
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.form.addEventListener("keydown", (event) => this.handleKey(event));
+    this.revertButton.addEventListener("click", () => this.fill(this.grading?.endplates ?? null));
+    root.querySelector("#conflict-keep-mine").addEventListener("click", () => this.keepMine());
+    root.querySelector("#conflict-take-current").addEventListener("click", () => this.takeCurrent());
+  }
+
+  buildRow(endplate) {
+    const row = cell("tr", undefined, { "data-endplate": endplate });
+    const errorId = `error-${endplate}`;
+    row.append(cell("th", undefined, { scope: "row" }));
+    row.firstChild.append(cell("span", endplateName(endplate), { class: "ep-name" }), cell("code", endplate));
+
+    const type = cell("select", undefined, {
+      id: `type-${endplate}`,
+      "aria-label": `${endplate} type`,
+      "aria-describedby": errorId,
+      "data-field": "type",
+    });
+    type.append(option("", "—"));
+    for (const t of TYPES) type.append(option(t.value, `${t.value}  [${t.key}]`));
+    const size = cell("select", undefined, {
+      id: `size-${endplate}`,
+      "aria-label": `${endplate} size`,
+      "aria-describedby": errorId,
+      "data-field": "size",
+    });
+    size.append(option("", "—"));
+    for (const s of SIZES) size.append(option(s.value, s.value));
+    const ext = cell("input", undefined, {
+      id: `ext-${endplate}`,
+      type: "number",
+      min: "0",
+      max: "100",
+      step: "any",
+      inputmode: "decimal",
+      "aria-label": `${endplate} extension %`,
+      "aria-describedby": errorId,
+      "data-field": "ext",
+    });
+    for (const control of [type, size, ext]) {
+      control.addEventListener("change", () => this.updateRow(endplate));
+      control.addEventListener("input", () => this.updateRow(endplate));
+    }
+    const controls = [type, size, ext].map((control) => {
+      const td = cell("td");
+      td.append(control);
+      return td;
+    });
+    row.append(...controls);
+    const errorRow = cell("tr", undefined, { class: "row-error", "data-error-for": endplate });
+    const errorCell = cell("td", "", { colspan: "4", id: errorId, "aria-live": "polite" });
+    errorRow.append(errorCell);
+    errorRow.hidden = true;
+    this.body.append(row, errorRow);
+    this.rows.set(endplate, { row, type, size, ext, errorRow, errorCell });
+  }
+
+  updateRow(endplate) {
+    const r = this.rows.get(endplate);
+    const none = r.type.value === "none" || r.type.value === "";
+    if (r.type.value === "none") {
+      r.size.value = "";
+      r.ext.value = "";
+    }
+    r.size.disabled = none;
+    r.ext.disabled = none;
+    const saved = this.grading?.endplates?.[endplate];
+    r.row.classList.toggle("changed", Boolean(saved) && !sameValue(saved, this.valueOf(endplate)));
+    r.row.classList.toggle("filled", r.type.value !== "" && (r.type.value === "none" || r.size.value !== "" || r.ext.value !== ""));
+    if (this.grading) this.revertButton.hidden = !this.isChanged();
+  }
+
+  isChanged() {
+    return ENDPLATES.some((e) => !sameValue(this.grading.endplates[e], this.valueOf(e)));
+  }
+
+  valueOf(endplate) {
+    const r = this.rows.get(endplate);
+    const value = {};
+    if (r.type.value) value.type = r.type.value;
+    if (r.type.value && r.type.value !== "none") {
+      if (r.size.value) value.size = r.size.value;
+      if (r.ext.value.trim() !== "") value.extension_pct = Number(r.ext.value);
+    }
+    return value;
+  }
+
+  values() {
+    return Object.fromEntries(ENDPLATES.map((e) => [e, this.valueOf(e)]));
+  }
+
+  fill(endplates) {
+    for (const endplate of ENDPLATES) {
+      const r = this.rows.get(endplate);
+      const value = endplates?.[endplate];
+      r.type.value = value?.type ?? "";
+      r.size.value = value?.size ?? "";
+      r.ext.value = value?.extension_pct ?? "";
+      this.updateRow(endplate);
+    }
+    this.clearErrors();
+  }
+
+  // Keyboard-first entry: one key per type and per size anywhere in a row's selects.
+  handleKey(event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      this.submit();
+      return;
+    }
+    if (event.key === "PageUp" || event.key === "PageDown") {
+      if (this.onSliceKey(event)) event.preventDefault();
+      return;
+    }
+    const control = event.target;
+    if (control.tagName !== "SELECT" || event.ctrlKey || event.altKey || event.metaKey) return;
+    const endplate = control.closest("tr")?.dataset.endplate;
+    if (!endplate || event.key.length !== 1) return;
+    event.preventDefault();
+    const r = this.rows.get(endplate);
+    const type = typeForKey(event.key);
+    if (type) {
+      r.type.value = type;
+      this.updateRow(endplate);
+      this.clearRowError(endplate);
+      if (type === "none") this.focusNextRow(endplate);
+      else r.size.focus();
+      return;
+    }
+    const size = sizeForKey(event.key);
+    if (size && r.type.value && r.type.value !== "none") {
+      r.size.value = size;
+      this.updateRow(endplate);
+      this.clearRowError(endplate);
+      this.focusNextRow(endplate);
+    }
+  }
+
+  focusNextRow(endplate) {
+    const next = ENDPLATES[ENDPLATES.indexOf(endplate) + 1];
+    if (next) this.rows.get(next).type.focus();
+    else if (!this.reasonBox.hidden) this.reason.focus();
+    else this.submitButton.focus();
+  }
+
+  clearRowError(endplate) {
+    const r = this.rows.get(endplate);
+    r.errorCell.textContent = "";
+    r.errorRow.hidden = true;
+    r.row.classList.remove("invalid");
+    for (const control of [r.type, r.size, r.ext]) control.removeAttribute("aria-invalid");
+  }
+
+  clearErrors() {
+    for (const endplate of ENDPLATES) this.clearRowError(endplate);
+    this.message.textContent = "";
+    this.reasonError.textContent = "";
+    this.reason.removeAttribute("aria-invalid");
+  }
+
+  // Puts each message of a 422 answer on its endplate's row (or by the reason).
+  showErrors(error) {
+    const general = [];
+    let first = null;
+    for (const item of error.fieldErrors) {
+      const r = item.endplate ? this.rows.get(item.endplate) : null;
+      if (r) {
+        r.errorCell.textContent = r.errorCell.textContent ? `${r.errorCell.textContent}; ${item.message}` : item.message;
+        r.errorRow.hidden = false;
+        r.row.classList.add("invalid");
+        const control = r[FIELD_CONTROL[item.field] ?? "type"];
+        control.setAttribute("aria-invalid", "true");
+        first ??= control;
+      } else if (item.field === "reason") {
+        this.reasonError.textContent = item.message;
+        this.reason.setAttribute("aria-invalid", "true");
+        first ??= this.reason;
+      } else {
+        general.push(item.message);
+      }
+    }
+    const marked = error.fieldErrors.length - general.length;
+    const lead = marked ? `Not saved: ${marked} problem${marked === 1 ? "" : "s"}, shown on the rows.` : "Not saved.";
+    this.message.textContent = general.length || !marked ? `${lead} ${general.join("; ") || error.message}` : lead;
+    first?.focus();
+  }
+
+  setMode() {
+    const amending = Boolean(this.grading);
+    this.reasonBox.hidden = !amending;
+    this.revertButton.hidden = !amending || !this.isChanged();
+    this.submitButton.textContent = amending ? `Amend grading (version ${this.grading.version} → ${this.grading.version + 1})` : "Submit grading";
+    this.root.dataset.mode = amending ? "amend" : "new";
+    if (amending) {
+      this.status.textContent = `Your grading, version ${this.grading.version}. Change rows, give a reason and amend.`;
+    } else {
+      this.status.textContent = "Not graded by you yet. Grade all 11 endplates and submit.";
+    }
+  }
+
+  async open(study) {
+    this.study = study;
+    this.grading = null;
+    this.etag = null;
+    this.conflict.hidden = true;
+    this.history.hidden = true;
+    this.historyList.replaceChildren();
+    this.reason.value = "";
+    this.fill(null);
+    this.setMode();
+    const mine = await get(`/studies/${encodeURIComponent(study.id)}/gradings`);
+    if (this.study !== study) return;
+    if (mine.body.items.length) await this.loadGrading(mine.body.items[0].id);
+  }
+
+  async loadGrading(gradingId) {
+    const answer = await get(`/gradings/${encodeURIComponent(gradingId)}`);
+    this.grading = answer.body;
+    this.etag = answer.etag;
+    this.fill(this.grading.endplates);
+    this.setMode();
+    await this.loadHistory();
+  }
+
+  async loadHistory() {
+    if (!this.grading) return [];
+    const answer = await get(`/gradings/${encodeURIComponent(this.grading.id)}/history`);
+    const items = answer.body.items;
+    this.historyList.replaceChildren();
+    items.forEach((item, i) => {
+      const li = cell("li", undefined, { "data-version": String(item.version) });
+      const head = cell("p", undefined, { class: "version-head" });
+      head.append(cell("strong", `Version ${item.version}`), ` by ${item.rater}, ${formatTime(item.at)}`);
+      if (i === items.length - 1) head.append(" ", cell("span", "current", { class: "badge" }));
+      li.append(head);
+      li.append(cell("p", item.reason ? `Reason: ${item.reason}` : "First grading.", { class: "version-reason" }));
+      const previous = items[i - 1]?.endplates;
+      const lines = ENDPLATES.filter((e) => (previous ? !sameValue(previous[e], item.endplates[e]) : item.endplates[e].type !== "none")).map(
+        (e) => (previous ? `${e}: ${describe(previous[e])} → ${describe(item.endplates[e])}` : `${e}: ${describe(item.endplates[e])}`),
+      );
+      const summary = previous ? `Changed: ${lines.join("; ") || "nothing"}` : `Changes graded: ${lines.join("; ") || "none at any endplate"}`;
+      li.append(cell("p", summary, { class: "version-summary" }));
+      this.historyList.append(li);
+    });
+    this.history.hidden = items.length === 0;
+    return items;
+  }
+
+  async submit() {
+    if (this.busy || !this.study) return;
+    this.clearErrors();
+    this.busy = true;
+    this.submitButton.disabled = true;
+    try {
+      if (this.grading) await this.amend();
+      else await this.create();
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      this.handleFailure(error);
+    } finally {
+      this.busy = false;
+      this.submitButton.disabled = false;
+    }
+  }
+
+  async create() {
+    const answer = await request("POST", `/studies/${encodeURIComponent(this.study.id)}/gradings`, {
+      json: { endplates: this.values() },
+    });
+    this.grading = answer.body;
+    this.etag = answer.etag;
+    this.fill(this.grading.endplates);
+    this.setMode();
+    this.status.textContent = `Saved: your grading, version ${this.grading.version}.`;
+    await this.loadHistory();
+  }
+
+  async amend() {
+    const previous = this.grading.version;
+    const answer = await request("PUT", `/gradings/${encodeURIComponent(this.grading.id)}`, {
+      json: { endplates: this.values(), reason: this.reason.value },
+      headers: { "If-Match": this.etag },
+    });
+    this.grading = answer.body;
+    this.etag = answer.etag;
+    this.reason.value = "";
+    this.fill(this.grading.endplates);
+    this.setMode();
+    this.status.textContent = `Amended: version ${previous} → ${this.grading.version}.`;
+    await this.loadHistory();
+  }
+
+  async handleFailure(error) {
+    if (error.status === 422) {
+      this.showErrors(error);
+    } else if (error.status === 412) {
+      await this.showConflict();
+    } else if (error.status === 409 && error.body.existing_id) {
+      const mine = this.values();
+      await this.loadGrading(error.body.existing_id);
+      this.fill(mine);
+      this.message.textContent =
+        "You had already graded this study (perhaps in another window). That grading is loaded; your entries are kept: give a reason to amend it.";
+    } else if (error.status === 403) {
+      this.message.textContent = `Not allowed: ${error.message}`;
+    } else if (error.status !== 401) {
+      this.message.textContent = `Not saved: ${error.message}`;
+    }
+  }
+
+  // 412: someone amended the grading after it was loaded here. Shows both versions side by side.
+  async showConflict() {
+    const mine = this.values();
+    const amendedVersion = this.grading.version;
+    const answer = await get(`/gradings/${encodeURIComponent(this.grading.id)}`);
+    const current = answer.body;
+    const items = await this.loadHistory();
+    const latest = items[items.length - 1];
+    this.conflictState = { mine, current, etag: answer.etag, reason: this.reason.value };
+    const by = latest ? `${latest.rater} saved version ${current.version} at ${formatTime(latest.at)}` : `version ${current.version} was saved`;
+    const why = latest?.reason ? ` (reason: “${latest.reason}”)` : "";
+    this.root.querySelector("#conflict-text").textContent =
+      `Someone else changed this grading while you were editing it: you were amending version ${amendedVersion}, ` +
+      `but ${by}${why}. Your amendment was NOT saved. Compare the two versions below, then choose.`;
+    this.root.querySelector("#conflict-current-head").textContent = `Current (version ${current.version})`;
+    const tbody = this.root.querySelector("#conflict-table tbody");
+    tbody.replaceChildren();
+    for (const endplate of ENDPLATES) {
+      const differs = !sameValue(mine[endplate], current.endplates[endplate]);
+      const tr = cell("tr", undefined, differs ? { class: "differs" } : {});
+      tr.append(cell("th", endplate, { scope: "row" }), cell("td", describe(mine[endplate])), cell("td", describe(current.endplates[endplate])));
+      tbody.append(tr);
+    }
+    this.message.textContent = "Not saved: someone else changed this grading. See below.";
+    this.conflict.hidden = false;
+    this.conflict.scrollIntoView({ block: "nearest" });
+    this.root.querySelector("#conflict-keep-mine").focus();
+  }
+
+  keepMine() {
+    const state = this.conflictState;
+    if (!state) return;
+    this.grading = state.current;
+    this.etag = state.etag;
+    this.fill(state.mine);
+    this.reason.value = state.reason;
+    this.setMode();
+    this.conflict.hidden = true;
+    this.status.textContent = `Your values are kept. Submitting will amend the current version ${state.current.version}.`;
+    this.submitButton.focus();
+  }
+
+  takeCurrent() {
+    const state = this.conflictState;
+    if (!state) return;
+    this.grading = state.current;
+    this.etag = state.etag;
+    this.reason.value = "";
+    this.fill(state.current.endplates);
+    this.setMode();
+    this.conflict.hidden = true;
+    this.status.textContent = `Loaded the current version ${state.current.version}; your changes were discarded.`;
+  }
+}

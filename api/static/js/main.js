@@ -1,0 +1,133 @@
+// The workstation's entry point: sign-in, routing (#/ worklist, #/study/<id>) and the study page.
+
+import { ApiError, clearToken, get, getToken, setToken, setUnauthorizedHandler } from "./api.js";
+import { GradingPanel } from "./grading.js";
+import { Viewer } from "./viewer.js";
+import { Worklist } from "./worklist.js";
+
+const $ = (selector) => document.querySelector(selector);
+const views = ["#signin-view", "#worklist-view", "#study-view"];
+
+const viewer = new Viewer($("#viewer"));
+const grading = new GradingPanel($("#grading"));
+const worklist = new Worklist($("#worklist-view"));
+grading.onSliceKey = (event) => viewer.handleKey(event, { anywhere: true });
+
+let me = null;
+
+function showView(id) {
+  for (const view of views) $(view).hidden = view !== id;
+  document.body.dataset.view = id.slice(1);
+}
+
+function say(text) {
+  const message = $("#page-message");
+  message.textContent = text;
+  message.hidden = !text;
+}
+
+function signOut(reason = "") {
+  clearToken();
+  me = null;
+  viewer.close();
+  $("#who").hidden = true;
+  $("#token-input").value = "";
+  $("#signin-error").textContent = reason;
+  showView("#signin-view");
+  $("#token-input").focus();
+}
+
+setUnauthorizedHandler(() => signOut("The service rejected your token (it may have been revoked). Sign in again."));
+
+async function signIn(token) {
+  setToken(token);
+  try {
+    me = (await get("/me")).body;
+  } catch (error) {
+    clearToken();
+    throw error;
+  }
+  $("#who-name").textContent = `${me.name} (${me.role})`;
+  $("#who").hidden = false;
+}
+
+async function openStudy(studyId) {
+  showView("#study-view");
+  $("#study-title").textContent = "Loading study…";
+  $("#study-meta").textContent = "";
+  $("#study-warnings").replaceChildren();
+  const study = (await get(`/studies/${encodeURIComponent(studyId)}`)).body;
+  $("#study-title").textContent = `Patient ${study.patient.pseudonym}`;
+  const field = study.field_strength_t === null ? "field strength unknown" : `${study.field_strength_t} T`;
+  $("#study-meta").textContent = `Study of ${study.study_date ?? "unknown date"} · ${field} · ${study.series.length} series`;
+  for (const warning of study.warnings) {
+    const li = document.createElement("li");
+    li.textContent = warning;
+    $("#study-warnings").append(li);
+  }
+  document.title = `${study.patient.pseudonym} · Modic workstation`;
+  viewer.open(study);
+  await grading.open(study);
+}
+
+async function route() {
+  say("");
+  if (!getToken()) {
+    showView("#signin-view");
+    $("#token-input").focus();
+    return;
+  }
+  if (!me) await signIn(getToken());
+  const match = location.hash.match(/^#\/study\/([^/]+)$/);
+  try {
+    if (match) {
+      await openStudy(decodeURIComponent(match[1]));
+    } else {
+      viewer.close();
+      document.title = "Worklist · Modic workstation";
+      showView("#worklist-view");
+      await worklist.load();
+    }
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.status !== 401) say(`Could not load: ${error.message}`);
+  }
+}
+
+$("#signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const token = $("#token-input").value.trim();
+  if (!token) {
+    $("#signin-error").textContent = "Paste your API token.";
+    return;
+  }
+  $("#signin-error").textContent = "";
+  try {
+    await signIn(token);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    $("#signin-error").textContent =
+      error.status === 401 ? "This token is not valid. Check that you pasted the whole token." : error.message;
+    showView("#signin-view");
+    return;
+  }
+  $("#token-input").value = "";
+  await route();
+});
+
+$("#sign-out").addEventListener("click", () => {
+  location.hash = "#/";
+  signOut();
+});
+
+document.addEventListener("keydown", (event) => {
+  if (document.body.dataset.view !== "study-view" || event.defaultPrevented) return;
+  if (event.target.closest?.("#grading-form, .stage")) return;
+  if (viewer.handleKey(event, { anywhere: true })) event.preventDefault();
+});
+
+window.addEventListener("hashchange", () => route());
+route().catch((error) => {
+  if (error instanceof ApiError) signOut(error.status === 401 ? "Sign in again." : error.message);
+  else throw error;
+});

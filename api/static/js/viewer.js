@@ -1,0 +1,340 @@
+// The two-pane sagittal viewer: T1 left, T2 (or STIR) right, with synchronised slice scrolling,
+// window/level, zoom and pan. Slices are PNGs from GET /series/{id}/slices/{n}.png, fetched with
+// the bearer token and shown through object URLs.
+
+import { fetchImageUrl } from "./api.js";
+
+// Window presets, relative to the series' default window: `c` shifts the level by a fraction of
+// the default width, `w` scales the width. Low-field images are noisy: the wide preset calms the
+// noise, the narrow one separates marrow signal changes.
+export const PRESETS = [
+  { id: "default", label: "Series default", c: 0, w: 1 },
+  { id: "contrast", label: "More contrast (narrow)", c: 0, w: 0.6 },
+  { id: "soft", label: "Less noise (wide)", c: 0, w: 1.5 },
+  { id: "bright", label: "Brighter", c: -0.15, w: 1 },
+  { id: "dark", label: "Darker", c: 0.15, w: 1 },
+];
+
+const MIN_ZOOM = 0.5;
+const MAX_ZOOM = 8;
+const WHEEL_STEP = 40;
+
+class Pane {
+  constructor(element, filterId) {
+    this.element = element;
+    this.stage = element.querySelector(".stage");
+    this.img = element.querySelector("img.slice");
+    this.note = element.querySelector(".pane-note");
+    this.pos = element.querySelector(".slice-pos");
+    this.wl = element.querySelector(".wl");
+    this.title = element.querySelector(".pane-title");
+    this.seriesLabel = element.querySelector(".pane-series");
+    this.filterId = filterId;
+    this.funcs = [...document.querySelectorAll(`#${filterId} feComponentTransfer > *`)];
+    this.series = null;
+    this.index = 0;
+    this.window = { c: 0, w: 1 };
+    this.wanted = null;
+  }
+
+  setSeries(series, label, emptyNote = `No sagittal ${label} series in this study.`) {
+    this.series = series;
+    this.title.textContent = label;
+    this.seriesLabel.textContent = series ? `${series.description || "(no description)"} · ${series.slices} slices` : "";
+    this.img.hidden = true;
+    this.img.removeAttribute("src");
+    delete this.img.dataset.slice;
+    this.stage.setAttribute(
+      "aria-label",
+      `Sagittal ${label} image. Arrow keys or wheel: slice; drag: window/level; shift-drag: pan`,
+    );
+    this.img.alt = `Sagittal ${label} slice`;
+    if (!series) {
+      this.setState("empty", emptyNote);
+      this.pos.textContent = "–";
+    }
+  }
+
+  setState(state, note = "") {
+    this.element.dataset.state = state;
+    this.note.textContent = note;
+    this.note.hidden = !note;
+  }
+
+  applyWindow() {
+    const { c, w } = this.window;
+    const slope = 1 / w;
+    const intercept = (w / 2 - 0.5 - c) / w;
+    for (const func of this.funcs) {
+      func.setAttribute("slope", slope.toFixed(4));
+      func.setAttribute("intercept", intercept.toFixed(4));
+    }
+    const identity = Math.abs(c) < 1e-6 && Math.abs(w - 1) < 1e-6;
+    this.img.style.filter = identity ? "none" : `url(#${this.filterId})`;
+    this.wl.textContent = identity ? "default window" : `width ×${w.toFixed(2)}, level ${c >= 0 ? "+" : ""}${c.toFixed(2)}`;
+  }
+}
+
+export class Viewer {
+  constructor(root) {
+    this.root = root;
+    this.panes = {
+      t1: new Pane(root.querySelector("#pane-t1"), "wl-filter-t1"),
+      t2: new Pane(root.querySelector("#pane-t2"), "wl-filter-t2"),
+    };
+    this.presetSelect = root.querySelector("#preset-select");
+    this.zoomLabel = root.querySelector("#zoom-level");
+    this.stirToggle = root.querySelector("#stir-toggle");
+    this.cache = new Map();
+    this.master = 0;
+    this.zoom = 1;
+    this.pan = { x: 0, y: 0 };
+    this.study = null;
+    this.generation = 0;
+    this.wheelAccumulator = 0;
+    for (const preset of [...PRESETS, { id: "custom", label: "Custom (dragged)" }]) {
+      const option = document.createElement("option");
+      option.value = preset.id;
+      option.textContent = preset.label;
+      option.disabled = preset.id === "custom";
+      this.presetSelect.append(option);
+    }
+    this.presetSelect.addEventListener("change", () => this.applyPreset(this.presetSelect.value));
+    root.querySelector("#zoom-in").addEventListener("click", () => this.zoomBy(1.25));
+    root.querySelector("#zoom-out").addEventListener("click", () => this.zoomBy(0.8));
+    root.querySelector("#reset-view").addEventListener("click", () => this.reset());
+    this.stirToggle.addEventListener("click", () => this.toggleStir());
+    for (const pane of Object.values(this.panes)) this.bindPane(pane);
+  }
+
+  // Opens a study: the grading series, the middle slice first (where the discs are judged).
+  open(study) {
+    this.close();
+    this.study = study;
+    const byId = new Map(study.series.map((s) => [s.id, s]));
+    this.t2Series = byId.get(study.grading_series?.t2) ?? null;
+    this.stirSeries = study.series.find((s) => s.weighting === "STIR" && s.plane === "sagittal" && s.slices > 0) ?? null;
+    const noImages = study.series.length ? undefined : "No images are stored for this study: read it in your hospital's viewer.";
+    this.panes.t1.setSeries(byId.get(study.grading_series?.t1) ?? null, "T1", noImages);
+    this.panes.t2.setSeries(this.t2Series, "T2", noImages);
+    this.stirToggle.hidden = !this.stirSeries;
+    this.stirToggle.setAttribute("aria-pressed", "false");
+    this.stirToggle.textContent = "Show STIR instead of T2";
+    this.master = Math.floor((this.masterCount() - 1) / 2);
+    this.reset();
+    this.render();
+    this.prefetch();
+  }
+
+  close() {
+    this.generation += 1;
+    for (const entry of this.cache.values()) entry.then((r) => URL.revokeObjectURL(r.url), () => {});
+    this.cache.clear();
+    this.study = null;
+  }
+
+  masterCount() {
+    return Math.max(1, ...Object.values(this.panes).map((p) => p.series?.slices ?? 0));
+  }
+
+  indexFor(pane) {
+    const total = this.masterCount();
+    const n = pane.series.slices;
+    return total <= 1 || n <= 1 ? 0 : Math.round((this.master * (n - 1)) / (total - 1));
+  }
+
+  step(delta) {
+    if (!this.study) return;
+    const next = Math.min(this.masterCount() - 1, Math.max(0, this.master + delta));
+    if (next !== this.master) {
+      this.master = next;
+      this.render();
+    }
+  }
+
+  render() {
+    for (const pane of Object.values(this.panes)) {
+      if (!pane.series) continue;
+      pane.index = this.indexFor(pane);
+      pane.pos.textContent = `${pane.index + 1} / ${pane.series.slices}`;
+      this.show(pane);
+    }
+  }
+
+  slice(seriesId, n) {
+    const key = `${seriesId}/${n}`;
+    if (!this.cache.has(key)) {
+      const pending = fetchImageUrl(`/series/${encodeURIComponent(seriesId)}/slices/${n}.png`);
+      pending.catch(() => this.cache.delete(key));
+      this.cache.set(key, pending);
+    }
+    return this.cache.get(key);
+  }
+
+  async show(pane) {
+    const generation = this.generation;
+    const wanted = `${pane.series.id}/${pane.index}`;
+    pane.wanted = wanted;
+    const index = pane.index;
+    if (pane.img.hidden) pane.setState("loading", "Loading…");
+    let result;
+    try {
+      result = await this.slice(pane.series.id, index);
+    } catch (error) {
+      if (pane.wanted !== wanted || generation !== this.generation) return;
+      pane.img.hidden = true;
+      pane.setState("error", `Slice ${index + 1} could not be loaded: ${error.message}`);
+      return;
+    }
+    if (pane.wanted !== wanted || generation !== this.generation) return;
+    pane.img.src = result.url;
+    try {
+      await pane.img.decode();
+    } catch {
+      if (pane.wanted === wanted) pane.setState("error", `Slice ${index + 1} is not a readable image.`);
+      return;
+    }
+    if (pane.wanted !== wanted || generation !== this.generation) return;
+    pane.img.hidden = false;
+    pane.img.dataset.slice = String(index);
+    pane.setState("ready");
+  }
+
+  // Loads every slice of the shown series in the background, nearest to the current one first.
+  async prefetch() {
+    const generation = this.generation;
+    const jobs = [];
+    for (const series of [this.panes.t1.series, this.t2Series, this.stirSeries]) {
+      if (!series) continue;
+      for (let n = 0; n < series.slices; n += 1) jobs.push({ series, n });
+    }
+    const centre = (job) => Math.abs(job.n - Math.floor((job.series.slices - 1) / 2));
+    jobs.sort((a, b) => centre(a) - centre(b));
+    const worker = async () => {
+      while (jobs.length && generation === this.generation) {
+        const job = jobs.shift();
+        try {
+          await this.slice(job.series.id, job.n);
+        } catch {
+          // an unreadable slice is reported when it is shown
+        }
+      }
+    };
+    await Promise.all([worker(), worker()]);
+  }
+
+  toggleStir() {
+    const showingStir = this.stirToggle.getAttribute("aria-pressed") === "true";
+    const pane = this.panes.t2;
+    pane.setSeries(showingStir ? this.t2Series : this.stirSeries, showingStir ? "T2" : "STIR");
+    this.stirToggle.setAttribute("aria-pressed", String(!showingStir));
+    this.stirToggle.textContent = showingStir ? "Show STIR instead of T2" : "Show T2 again";
+    pane.window = { c: 0, w: 1 };
+    pane.applyWindow();
+    this.applyTransform();
+    this.render();
+  }
+
+  applyPreset(id) {
+    const preset = PRESETS.find((p) => p.id === id) ?? PRESETS[0];
+    for (const pane of Object.values(this.panes)) {
+      pane.window = { c: preset.c, w: preset.w };
+      pane.applyWindow();
+    }
+  }
+
+  reset() {
+    this.zoom = 1;
+    this.pan = { x: 0, y: 0 };
+    this.presetSelect.value = "default";
+    this.applyPreset("default");
+    this.applyTransform();
+  }
+
+  zoomBy(factor) {
+    this.zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, this.zoom * factor));
+    this.applyTransform();
+  }
+
+  applyTransform() {
+    const transform = `translate(${this.pan.x}px, ${this.pan.y}px) scale(${this.zoom})`;
+    for (const pane of Object.values(this.panes)) pane.img.style.transform = transform;
+    this.zoomLabel.textContent = `${Math.round(this.zoom * 100)}%`;
+  }
+
+  // Keys handled on an image, and PageUp/PageDown from anywhere on the study page.
+  handleKey(event, { anywhere = false } = {}) {
+    const steps = anywhere
+      ? { PageUp: -1, PageDown: 1 }
+      : { ArrowUp: -1, ArrowLeft: -1, ArrowDown: 1, ArrowRight: 1, PageUp: -1, PageDown: 1 };
+    if (event.key in steps) {
+      this.step(steps[event.key]);
+      return true;
+    }
+    if (anywhere) return false;
+    if (event.key === "+" || event.key === "=") this.zoomBy(1.25);
+    else if (event.key === "-") this.zoomBy(0.8);
+    else if (event.key === "r" || event.key === "R") this.reset();
+    else if (event.key === "Home") this.step(-this.masterCount());
+    else if (event.key === "End") this.step(this.masterCount());
+    else return false;
+    return true;
+  }
+
+  bindPane(pane) {
+    pane.stage.addEventListener("keydown", (event) => {
+      if (event.altKey || event.ctrlKey || event.metaKey) return;
+      if (this.handleKey(event)) event.preventDefault();
+    });
+    pane.stage.addEventListener(
+      "wheel",
+      (event) => {
+        event.preventDefault();
+        if (event.ctrlKey) {
+          this.zoomBy(event.deltaY < 0 ? 1.1 : 1 / 1.1);
+          return;
+        }
+        this.wheelAccumulator += event.deltaMode === 0 ? event.deltaY : event.deltaY * WHEEL_STEP;
+        while (Math.abs(this.wheelAccumulator) >= WHEEL_STEP) {
+          const direction = Math.sign(this.wheelAccumulator);
+          this.wheelAccumulator -= direction * WHEEL_STEP;
+          this.step(direction);
+        }
+      },
+      { passive: false },
+    );
+    pane.stage.addEventListener("pointerdown", (event) => {
+      if (!pane.series || (event.button !== 0 && event.button !== 1)) return;
+      event.preventDefault();
+      pane.stage.focus();
+      pane.stage.setPointerCapture(event.pointerId);
+      const panning = event.button === 1 || event.shiftKey;
+      const start = { x: event.clientX, y: event.clientY, pan: { ...this.pan }, window: { ...pane.window } };
+      pane.stage.classList.add(panning ? "panning" : "windowing");
+      const move = (moveEvent) => {
+        const dx = moveEvent.clientX - start.x;
+        const dy = moveEvent.clientY - start.y;
+        if (panning) {
+          this.pan = { x: start.pan.x + dx, y: start.pan.y + dy };
+          this.applyTransform();
+        } else {
+          pane.window = {
+            w: Math.min(4, Math.max(0.05, start.window.w * Math.exp(dx / 200))),
+            c: Math.min(1, Math.max(-1, start.window.c + dy / 300)),
+          };
+          pane.applyWindow();
+          this.presetSelect.value = "custom";
+        }
+      };
+      const end = () => {
+        pane.stage.removeEventListener("pointermove", move);
+        pane.stage.removeEventListener("pointerup", end);
+        pane.stage.removeEventListener("pointercancel", end);
+        pane.stage.classList.remove("panning", "windowing");
+      };
+      pane.stage.addEventListener("pointermove", move);
+      pane.stage.addEventListener("pointerup", end);
+      pane.stage.addEventListener("pointercancel", end);
+    });
+  }
+}

@@ -1,0 +1,53 @@
+// The closed vocabularies of the API contract and the grading form's keys.
+
+export const ENDPLATES = [
+  "L1_sup", "L1_inf", "L2_sup", "L2_inf", "L3_sup", "L3_inf",
+  "L4_sup", "L4_inf", "L5_sup", "L5_inf", "S1_sup",
+];
+
+export function endplateName(id) {
+  const [vertebra, side] = id.split("_");
+  return `${vertebra} ${side === "sup" ? "superior" : "inferior"}`;
+}
+
+// Types in canonical form with their one-key shortcut.
+export const TYPES = [
+  { value: "none", key: "0", alt: "n" },
+  { value: "I", key: "1" },
+  { value: "II", key: "2" },
+  { value: "III", key: "3" },
+  { value: "I/II", key: "4" },
+  { value: "I/III", key: "5" },
+  { value: "II/III", key: "6" },
+  { value: "I/II/III", key: "7" },
+];
+
+export const SIZES = [
+  { value: "A", hint: "endplate only" },
+  { value: "B", hint: "up to 25 % of the body height" },
+  { value: "C", hint: "25-50 %" },
+  { value: "D", hint: "more than 50 %" },
+];
+
+export function typeForKey(key) {
+  const k = key.toLowerCase();
+  return TYPES.find((t) => t.key === k || t.alt === k)?.value ?? null;
+}
+
+export function sizeForKey(key) {
+  const k = key.toUpperCase();
+  return SIZES.some((s) => s.value === k) ? k : null;
+}
+
+// "L4_inf: I/II C (30 %)" style text of one endplate value.
+export function describe(value) {
+  if (!value || !value.type) return "—";
+  if (value.type === "none") return "none";
+  let text = `${value.type} ${value.size ?? "?"}`;
+  if (value.extension_pct !== null && value.extension_pct !== undefined) text += ` (${value.extension_pct} %)`;
+  return text;
+}
+
+export function sameValue(a, b) {
+  return describe(a) === describe(b);
+}
