@@ -77,12 +77,14 @@ async function route() {
     $("#token-input").focus();
     return;
   }
-  if (!me) await signIn(getToken());
+  const signedIn = me ? Promise.resolve() : signIn(getToken());
   const match = location.hash.match(/^#\/study\/([^/]+)$/);
   try {
     if (match) {
-      await openStudy(decodeURIComponent(match[1]));
+      // The study's images load while the token is checked: both must succeed.
+      await Promise.all([signedIn, openStudy(decodeURIComponent(match[1]))]);
     } else {
+      await signedIn;
       viewer.close();
       document.title = "Worklist · Modic workstation";
       showView("#worklist-view");

@@ -10,14 +10,15 @@ import { fetchImageUrl } from "./api.js";
 export const PRESETS = [
   { id: "default", label: "Series default", c: 0, w: 1 },
   { id: "contrast", label: "More contrast (narrow)", c: 0, w: 0.6 },
-  { id: "soft", label: "Less noise (wide)", c: 0, w: 1.5 },
+  { id: "soft", label: "Wide (calmer noise)", c: 0, w: 1.5 },
   { id: "bright", label: "Brighter", c: -0.15, w: 1 },
   { id: "dark", label: "Darker", c: 0.15, w: 1 },
 ];
 
 const MIN_ZOOM = 0.5;
 const MAX_ZOOM = 8;
-const WHEEL_STEP = 40;
+// One wheel notch is one slice; small trackpad deltas add up to a notch.
+const WHEEL_STEP = 50;
 
 class Pane {
   constructor(element, filterId) {
@@ -123,7 +124,6 @@ export class Viewer {
     this.master = Math.floor((this.masterCount() - 1) / 2);
     this.reset();
     this.render();
-    this.prefetch();
   }
 
   close() {
@@ -198,9 +198,22 @@ export class Viewer {
     pane.img.hidden = false;
     pane.img.dataset.slice = String(index);
     pane.setState("ready");
+    this.markFirstImages(generation);
   }
 
-  // Loads every slice of the shown series in the background, nearest to the current one first.
+  // A performance mark when the first images of a study are all decoded (read by bench/bench_web.py).
+  markFirstImages(generation) {
+    if (this.marked === generation) return;
+    const panes = Object.values(this.panes).filter((p) => p.series);
+    if (panes.every((p) => p.element.dataset.state === "ready")) {
+      this.marked = generation;
+      performance.mark("modic:first-images");
+      this.prefetch();
+    }
+  }
+
+  // Loads every slice of the shown series in the background, nearest to the middle first; it starts
+  // once the first images are shown so that it does not compete with them.
   async prefetch() {
     const generation = this.generation;
     const jobs = [];
@@ -229,8 +242,6 @@ export class Viewer {
     pane.setSeries(showingStir ? this.t2Series : this.stirSeries, showingStir ? "T2" : "STIR");
     this.stirToggle.setAttribute("aria-pressed", String(!showingStir));
     this.stirToggle.textContent = showingStir ? "Show STIR instead of T2" : "Show T2 again";
-    pane.window = { c: 0, w: 1 };
-    pane.applyWindow();
     this.applyTransform();
     this.render();
   }
@@ -294,11 +305,16 @@ export class Viewer {
           this.zoomBy(event.deltaY < 0 ? 1.1 : 1 / 1.1);
           return;
         }
-        this.wheelAccumulator += event.deltaMode === 0 ? event.deltaY : event.deltaY * WHEEL_STEP;
-        while (Math.abs(this.wheelAccumulator) >= WHEEL_STEP) {
-          const direction = Math.sign(this.wheelAccumulator);
-          this.wheelAccumulator -= direction * WHEEL_STEP;
-          this.step(direction);
+        const delta = event.deltaMode === 0 ? event.deltaY : event.deltaY * WHEEL_STEP;
+        if (Math.abs(delta) >= WHEEL_STEP) {
+          this.wheelAccumulator = 0;
+          this.step(Math.sign(delta));
+          return;
+        }
+        this.wheelAccumulator += delta;
+        if (Math.abs(this.wheelAccumulator) >= WHEEL_STEP) {
+          this.step(Math.sign(this.wheelAccumulator));
+          this.wheelAccumulator = 0;
         }
       },
       { passive: false },
