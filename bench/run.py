@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import print_table  # noqa: E402
+from bench.common import print_table
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -21,8 +21,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 def main() -> int:
     available = sorted(p.stem.removeprefix("bench_") for p in BENCH_DIR.glob("bench_*.py"))
     parser = argparse.ArgumentParser(description="Run the benchmarks and print a table of results.")
-    parser.add_argument("names", nargs="*", choices=[*available, []], help=f"which to run (default all: {available})")
+    parser.add_argument("names", nargs="*", help=f"which to run (default all of {', '.join(available)})")
     args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(available))
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; allowed: {', '.join(available)}")
     rows = []
     for name in args.names or available:
         print(f"running {name} ...", file=sys.stderr, flush=True)
