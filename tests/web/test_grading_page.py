@@ -193,3 +193,40 @@ def test_a_conflicting_amendment_says_so_and_shows_both_versions(
     page.get_by_role("button", name="Amend grading (version 2 → 3)").click()
     expect(page.locator("#history-list > li")).to_have_count(3)
     assert rater.api.get(f"/gradings/{grading_id}").json()["endplates"]["L4_inf"]["type"] == "I"
+
+
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll("input, select, textarea, button, output, [tabindex]")]
+    .filter((el) => {
+      const labelled = el.getAttribute("aria-labelledby");
+      const name = el.getAttribute("aria-label")
+        || (el.labels && [...el.labels].map((l) => l.textContent).join(" "))
+        || (labelled && document.getElementById(labelled)?.textContent)
+        || (el.tagName === "BUTTON" && el.textContent);
+      return !(name && name.trim());
+    })
+    .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def test_every_control_has_a_label_and_tab_walks_the_rows(
+    page: Any, live_server: LiveServer, rater: Rater, study: dict[str, Any]
+) -> None:
+    sign_in(page, live_server, rater.token)
+    assert page.evaluate(UNNAMED_CONTROLS) == []
+    open_study(page, study)
+    assert page.evaluate(UNNAMED_CONTROLS) == []
+    page.get_by_label("L1_sup type").focus()
+    page.keyboard.press("0")
+    expect(page.get_by_label("L1_inf type")).to_be_focused()
+    page.keyboard.press("Shift+Tab")  # size and extension are disabled for type none
+    expect(page.get_by_label("L1_sup type")).to_be_focused()
+    page.keyboard.press("2")  # type II: the size is next
+    expect(page.get_by_label("L1_sup size")).to_be_enabled()
+    expect(page.get_by_label("L1_sup size")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("L1_sup extension %")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("L1_inf type")).to_be_focused()
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("API token")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('modic.token')") is None
