@@ -115,6 +115,9 @@ def test_window_zoom_pan_and_stir(
     transform = page.locator("#pane-t2 img.slice").evaluate("img => img.style.transform")
     assert transform == "translate(60px, 30px) scale(1.5625)"
 
+    page.get_by_role("button", name="Smooth noise").click()
+    expect(page.get_by_role("button", name="Smooth noise")).to_have_attribute("aria-pressed", "true")
+    assert page.locator("#pane-t2 img.slice").evaluate("img => img.style.filter") == 'url("#wl-filter-t2")'
     page.get_by_label("Window preset").select_option("soft")
     expect(page.locator("#pane-t2 .wl")).to_contain_text("width ×1.50")
     page.get_by_role("button", name="Show STIR instead of T2").click()

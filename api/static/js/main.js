@@ -92,7 +92,9 @@ async function route() {
     }
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    if (error.status !== 401) say(`Could not load: ${error.message}`);
+    if (error.status === 401) return;
+    say(`Could not load: ${error.message}`);
+    if (match) $("#study-title").textContent = "Study not available";
   }
 }
 
