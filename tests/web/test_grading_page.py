@@ -230,3 +230,21 @@ def test_every_control_has_a_label_and_tab_walks_the_rows(
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_label("API token")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('modic.token')") is None
+
+
+def test_a_grading_made_elsewhere_meanwhile_is_loaded_for_amendment(
+    page: Any, live_server: LiveServer, rater: Rater, study: dict[str, Any]
+) -> None:
+    sign_in(page, live_server, rater.token)
+    open_study(page, study)
+    elsewhere = rater.api.post(f"/studies/{study['id']}/gradings", json={"endplates": endplates()})
+    assert elsewhere.status_code == 201
+    grade_from_keyboard(page)
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#form-message")).to_contain_text("You had already graded this study")
+    expect(page.locator("#grading")).to_have_attribute("data-mode", "amend")
+    expect(page.get_by_label("L4_inf size")).to_have_value("C")  # the entries are kept
+    page.get_by_label("Reason for the amendment").fill("graded twice by mistake; this is the full read")
+    page.get_by_role("button", name="Amend grading (version 1 → 2)").click()
+    expect(page.locator("#history-list > li")).to_have_count(2)
+    assert rater.api.get(f"/gradings/{elsewhere.json()['id']}").json()["endplates"]["L4_inf"]["size"] == "C"

@@ -169,7 +169,8 @@ export class GradingPanel {
     const control = event.target;
     if (control.tagName !== "SELECT" || event.ctrlKey || event.altKey || event.metaKey) return;
     const endplate = control.closest("tr")?.dataset.endplate;
-    if (!endplate || event.key.length !== 1) return;
+    // Space (and Alt+Down) still open the list, as in any select.
+    if (!endplate || event.key.length !== 1 || event.key === " ") return;
     event.preventDefault();
     const r = this.rows.get(endplate);
     const type = typeForKey(event.key);
@@ -310,7 +311,7 @@ export class GradingPanel {
       else await this.create();
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      this.handleFailure(error);
+      await this.handleFailure(error);
     } finally {
       this.busy = false;
       this.submitButton.disabled = false;
