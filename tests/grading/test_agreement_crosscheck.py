@@ -34,6 +34,7 @@ krippendorff = pytest.importorskip("krippendorff", reason="krippendorff not inst
 irr_raw = pytest.importorskip("irrCAC.raw", reason="irrCAC not installed")
 
 TOL = 1e-9
+"""Agreement required with a peer that is right; standard errors are compared as variances."""
 PEER_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -95,7 +96,9 @@ def test_cohen_and_fce_se_match_statsmodels(data: tuple[np.ndarray, int], weight
     else:
         peer = inter_rater.cohens_kappa(table, weights=np.arange(q), wt=weights)
     assert ours.value == pytest.approx(peer.kappa, abs=TOL)
-    assert ours.se == pytest.approx(math.sqrt(max(peer.var_kappa, 0.0)), abs=TOL)
+    # Compare variances: where the true variance is 0, both sides hold rounding noise near 1e-14
+    # and its square root (~1e-7) would differ far beyond the tolerance.
+    assert ours.se**2 == pytest.approx(max(peer.var_kappa, 0.0), abs=TOL)
 
 
 # --- Fleiss' kappa ---------------------------------------------------------------------------------
@@ -132,7 +135,7 @@ def test_multirater_family_matches_irrcac_with_missing(data: tuple[np.ndarray, i
             continue
         est = getattr(peer, method)()["est"]
         assert ours.value == pytest.approx(est["coefficient_value"], abs=TOL), method
-        assert ours.se == pytest.approx(est["se"], abs=TOL), method
+        assert ours.se**2 == pytest.approx(est["se"] ** 2, abs=TOL), method
         assert ours.p_observed == pytest.approx(est["pa"], abs=TOL), method
 
 
@@ -154,7 +157,7 @@ def test_ac2_matches_irrcac(data: tuple[np.ndarray, int], weights: str) -> None:
     assume(ours.defined)
     est = irr(codes, q, weights).gwet()["est"]
     assert ours.value == pytest.approx(est["coefficient_value"], abs=TOL)
-    assert ours.se == pytest.approx(est["se"], abs=TOL)
+    assert ours.se**2 == pytest.approx(est["se"] ** 2, abs=TOL)
 
 
 # --- Krippendorff's alpha --------------------------------------------------------------------------
@@ -185,7 +188,7 @@ def test_alpha_and_se_match_irrcac(data: tuple[np.ndarray, int], level: str) -> 
     delta = _distances(Level(level), n_c[None, :])[0]
     est = irr(codes, q, 1 - delta / delta.max()).krippendorff()["est"]
     assert ours.value == pytest.approx(est["coefficient_value"], abs=TOL)
-    assert ours.se == pytest.approx(est["se"], abs=TOL)
+    assert ours.se**2 == pytest.approx(est["se"] ** 2, abs=TOL)
 
 
 # --- where the peers are wrong or undefined ----------------------------------------------------------
