@@ -356,7 +356,7 @@ def krippendorff_alpha(
     diag = np.zeros((c.shape[0], q, q))
     diag[:, np.arange(q), np.arange(q)] = c
     coincidence = (c[:, :, None] * c[:, None, :] - diag) / (mp - 1)[:, None, None]
-    features = coincidence.reshape(-1, q * q)
+    features = coincidence.reshape(c.shape[0], q * q)
 
     def from_sums(sums: FloatArray) -> FloatArray:
         o = sums.reshape(-1, q, q)
