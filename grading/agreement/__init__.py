@@ -8,6 +8,17 @@ bootstrap resample clusters (patients).
 
 from grading.agreement.interpretation import LandisKoch, landis_koch
 from grading.agreement.ratings import AgreementInputError, Label, RatingsMatrix, parse_ratings
+from grading.agreement.report import (
+    ROW_FIELDS,
+    AgreementReport,
+    Comparison,
+    ComparisonKind,
+    RatingRecord,
+    StatisticSummary,
+    VariableReport,
+    VariableSpec,
+    build_report,
+)
 from grading.agreement.result import AgreementResult, CIMethod
 from grading.agreement.statistics import (
     Level,
@@ -23,15 +34,24 @@ from grading.agreement.statistics import (
 from grading.agreement.weights import WeightScheme, agreement_weights
 
 __all__ = [
+    "ROW_FIELDS",
     "AgreementInputError",
+    "AgreementReport",
     "AgreementResult",
     "CIMethod",
+    "Comparison",
+    "ComparisonKind",
     "Label",
     "LandisKoch",
     "Level",
+    "RatingRecord",
     "RatingsMatrix",
+    "StatisticSummary",
+    "VariableReport",
+    "VariableSpec",
     "WeightScheme",
     "agreement_weights",
+    "build_report",
     "cohen_kappa",
     "confusion_matrix",
     "fleiss_kappa",

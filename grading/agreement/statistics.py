@@ -383,7 +383,8 @@ def krippendorff_alpha(
     )
     if n == 0:
         return replace(base, value=math.nan, reason="no unit has ratings from two raters")
-    value = float(from_sums(features.sum(axis=0)[None, :])[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = float(from_sums(features.sum(axis=0)[None, :])[0])
     if math.isnan(value):
         return replace(base, value=math.nan, reason=_one_category_reason(matrix, "krippendorff_alpha"))
     n_c = coincidence.sum(axis=0).sum(axis=1)
