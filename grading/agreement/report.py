@@ -72,7 +72,7 @@ class ComparisonKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class StatisticSummary:
-    """One statistic of a comparison with both confidence intervals."""
+    """One statistic of a comparison with both confidence intervals (no Landis–Koch band for percent agreement)."""
 
     name: str
     value: float
@@ -80,7 +80,7 @@ class StatisticSummary:
     ci_analytic: tuple[float, float]
     ci_bootstrap: tuple[float, float]
     n_units: int
-    landis_koch: str
+    landis_koch: str | None
     reason: str | None
 
     @classmethod
@@ -93,7 +93,7 @@ class StatisticSummary:
             ci_analytic=result.ci(level, CIMethod.ANALYTIC),
             ci_bootstrap=result.ci(level, CIMethod.BOOTSTRAP, n_boot=n_boot, seed=seed),
             n_units=result.n_units,
-            landis_koch=result.landis_koch.value,
+            landis_koch=None if name == "percent_agreement" else result.landis_koch.value,
             reason=result.reason,
         )
 

@@ -113,7 +113,8 @@ class AgreementResult:
     ) -> tuple[float, float]:
         """A two-sided confidence interval ``(low, high)``; ``(nan, nan)`` when the value is undefined.
 
-        ``analytic``: ``value ± z·se``. ``bootstrap``: percentile interval of ``n_boot`` seeded
+        ``analytic``: ``value ± z·se``, cut at 1 (no statistic here exceeds it; percent agreement is
+        also cut at 0). ``bootstrap``: percentile interval of ``n_boot`` seeded
         resamples of the clusters given as ``clusters=`` (of the units otherwise); resamples on which
         the statistic is undefined are left out.
         """
@@ -129,7 +130,8 @@ class AgreementResult:
             if math.isnan(self.se):
                 return (math.nan, math.nan)
             z = NormalDist().inv_cdf(0.5 + level / 2)
-            return (self.value - z * self.se, self.value + z * self.se)
+            floor = 0.0 if self.statistic == "percent_agreement" else -math.inf
+            return (max(self.value - z * self.se, floor), min(self.value + z * self.se, 1.0))
         replicates = self.bootstrap(n_boot, seed)
         finite = replicates[np.isfinite(replicates)]
         if finite.size == 0:
