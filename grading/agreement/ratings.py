@@ -265,3 +265,85 @@ def parse_clusters(clusters: Sequence[object] | None, n_units: int) -> npt.NDArr
         except TypeError:
             raise AgreementInputError(f"cluster {label!r} of unit {unit} is not hashable") from None
     return out
+
+
+_MAX_FAST_CELLS = 50_000_000
+
+
+def _int_array(ratings: object) -> npt.NDArray[np.integer[Any]] | None:
+    if isinstance(ratings, np.ndarray) and ratings.ndim == 2 and ratings.dtype.kind in "iu" and ratings.size:
+        return ratings
+    return None
+
+
+def _positions_of_observed(
+    array: npt.NDArray[np.integer[Any]], low: int, totals: npt.NDArray[np.int64], categories: tuple[Label, ...] | None
+) -> tuple[npt.NDArray[np.intp], tuple[Label, ...]]:
+    """For every observed raw value ``low + j`` (``totals[j] > 0``): its position on the scale."""
+    observed = np.flatnonzero(totals)
+    if categories is None:
+        return np.arange(observed.size, dtype=np.intp), tuple(int(low + j) for j in observed)
+    position = {c: i for i, c in enumerate(categories) if isinstance(c, int)}
+    positions = np.empty(observed.size, dtype=np.intp)
+    for k, j in enumerate(observed):
+        found = position.get(int(low + j))
+        if found is None:
+            unit, rater = (int(i) for i in np.argwhere(array == low + j)[0])
+            raise AgreementInputError(
+                f"rating {int(low + j)!r} at unit {unit}, rater {rater} is not a category; "
+                f"allowed: {list(categories)!r}"
+            )
+        positions[k] = found
+    return positions, categories
+
+
+def int_array_counts(
+    ratings: object, categories: Sequence[object] | None
+) -> tuple[npt.NDArray[np.float64], tuple[Label, ...], int] | None:
+    """Fast path of the category counts ``r[i, k]`` of an integer array (no missing ratings possible).
+
+    One ``bincount`` over ``unit * range + (value - min)``, then the observed values are mapped to
+    scale positions. ``None`` when ``ratings`` is not an integer array or its value range is too wide.
+    """
+    array = _int_array(ratings)
+    if array is None:
+        return None
+    fixed = parse_categories(categories)
+    low, high = int(array.min()), int(array.max())
+    width = high - low + 1
+    n_units, n_raters = array.shape
+    if width > _DENSE_INT_RANGE or n_units * width > _MAX_FAST_CELLS:
+        return None
+    flat = (np.arange(n_units, dtype=np.intp)[:, None] * width + (array - low)).ravel()
+    raw = np.bincount(flat, minlength=n_units * width).reshape(n_units, width)
+    positions, cats = _positions_of_observed(array, low, raw.sum(axis=0), fixed)
+    counts = np.zeros((n_units, len(cats)))
+    counts[:, positions] = raw[:, np.flatnonzero(raw.sum(axis=0))]
+    return counts, cats, int(n_raters)
+
+
+def int_array_pairs(
+    ratings: object, categories: Sequence[object] | None
+) -> tuple[npt.NDArray[np.float64], tuple[Label, ...], npt.NDArray[np.intp]] | None:
+    """Fast path of a two-rater integer array: the q × q table, the scale and each unit's cell index."""
+    array = _int_array(ratings)
+    if array is None or array.shape[1] != 2:
+        return None
+    fixed = parse_categories(categories)
+    first, second = array[:, 0], array[:, 1]
+    low = int(min(first.min(), second.min()))
+    high = int(max(first.max(), second.max()))
+    width = high - low + 1
+    if width * width > _MAX_FAST_CELLS:
+        return None
+    raw_pair = (first - low) * width + (second - low)
+    raw = np.bincount(raw_pair, minlength=width * width).reshape(width, width)
+    positions, cats = _positions_of_observed(array, low, raw.sum(axis=0) + raw.sum(axis=1), fixed)
+    q = len(cats)
+    observed = np.flatnonzero(raw.sum(axis=0) + raw.sum(axis=1))
+    table = np.zeros((q, q))
+    table[np.ix_(positions, positions)] = raw[np.ix_(observed, observed)]
+    lookup = np.zeros(width, dtype=np.intp)
+    lookup[observed] = positions
+    cell = (lookup[first - low] * q + lookup[second - low]).astype(np.intp)
+    return table, cats, cell

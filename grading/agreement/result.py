@@ -13,6 +13,7 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from statistics import NormalDist
 from typing import Any
 
@@ -36,26 +37,43 @@ class CIMethod(enum.StrEnum):
 
 @dataclass(frozen=True, eq=False)
 class ClusterResampler:
-    """Per-cluster sums of a statistic's additive unit quantities and the map from sums to the statistic."""
+    """Per-cluster sums of a statistic's additive unit quantities and the map from sums to the statistic.
 
-    cluster_sums: FloatArray
+    ``build`` makes the clusters × features sums; it runs on the first bootstrap only, so a point
+    estimate never pays for it.
+    """
+
+    build: Callable[[], FloatArray]
     statistic: Callable[[FloatArray], FloatArray]
 
-    @property
-    def n_clusters(self) -> int:
-        """Number of clusters resampled."""
-        return int(self.cluster_sums.shape[0])
+    @cached_property
+    def cluster_sums(self) -> FloatArray:
+        """Sums of the unit features within each cluster (clusters × features)."""
+        return self.build()
 
     def replicates(self, n_boot: int, seed: int) -> FloatArray:
         """The statistic on ``n_boot`` cluster resamples (NaN where a resample leaves it undefined)."""
-        g = self.n_clusters
+        sums_by_cluster = self.cluster_sums
+        g = int(sums_by_cluster.shape[0])
+        if g == 0:
+            return np.full(n_boot, math.nan)
         rng = np.random.default_rng(seed)
         draws = rng.integers(0, g, size=(n_boot, g))
         offsets = (np.arange(n_boot, dtype=np.intp) * g)[:, None]
         multiplicity = np.bincount((draws + offsets).ravel(), minlength=n_boot * g).reshape(n_boot, g)
-        sums = multiplicity.astype(np.float64) @ self.cluster_sums
+        sums = multiplicity.astype(np.float64) @ sums_by_cluster
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.statistic(sums)
+
+
+def cluster_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatArray:
+    """Sum unit features (units × d) within clusters (G × d); ``clusters`` holds indices ``0..G-1``."""
+    n_clusters = int(clusters.max()) + 1 if clusters.size else 0
+    if features.shape[1] == 0:
+        return np.zeros((n_clusters, 0))
+    return np.column_stack(
+        [np.bincount(clusters, weights=features[:, j], minlength=n_clusters) for j in range(features.shape[1])]
+    )
 
 
 def _check_level(level: float) -> float:
@@ -104,7 +122,7 @@ class AgreementResult:
             raise AgreementInputError(f"n_boot {n_boot!r} must be a positive integer")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise AgreementInputError(f"seed {seed!r} must be an integer")
-        if self.resampler is None or self.resampler.n_clusters == 0:
+        if self.resampler is None or self.n_clusters == 0:
             return np.full(n_boot, math.nan)
         return self.resampler.replicates(n_boot, seed)
 

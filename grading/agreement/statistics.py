@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -30,10 +30,12 @@ from grading.agreement.ratings import (
     AgreementInputError,
     Label,
     RatingsMatrix,
+    int_array_counts,
+    int_array_pairs,
     parse_clusters,
     parse_ratings,
 )
-from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray
+from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, cluster_sums
 from grading.agreement.weights import agreement_weights
 
 _EPS = 1e-12
@@ -58,22 +60,51 @@ def _matrix(ratings: object, categories: Sequence[object] | None) -> RatingsMatr
     return parse_ratings(ratings, categories)
 
 
-def _cluster_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatArray:
-    """Sum unit features (units × d) within clusters (G × d), G = number of distinct cluster labels."""
-    n_clusters = int(clusters.max()) + 1 if clusters.size else 0
-    sums = np.zeros((n_clusters, features.shape[1]))
-    np.add.at(sums, clusters, features)
-    return sums
+def _cluster_builder(
+    features: Callable[[], FloatArray],
+    clusters: Sequence[object] | None,
+    n_units: int,
+    kept: npt.NDArray[np.bool_] | None,
+) -> Callable[[], FloatArray]:
+    """A lazy builder of per-cluster feature sums over the kept units (clusters re-indexed to 0..G-1)."""
+
+    def build() -> FloatArray:
+        unit_features = features()
+        if clusters is None:
+            return unit_features
+        index = parse_clusters(clusters, n_units)
+        if kept is not None:
+            index = index[kept]
+        _, dense = np.unique(index, return_inverse=True)
+        return cluster_sums(unit_features, dense.reshape(-1).astype(np.intp))
+
+    return build
 
 
-def _one_category_reason(matrix: RatingsMatrix, name: str) -> str:
-    used = np.unique(matrix.codes[matrix.codes >= 0])
+def _n_clusters(clusters: Sequence[object] | None, n_units: int, kept: npt.NDArray[np.bool_] | None) -> int:
+    """Number of clusters among the kept units (each unit its own cluster when none are given)."""
+    if clusters is None:
+        return n_units if kept is None else int(kept.sum())
+    index = parse_clusters(clusters, n_units)
+    return int(np.unique(index if kept is None else index[kept]).size)
+
+
+def _one_category_reason(totals: FloatArray, categories: tuple[Label, ...], name: str) -> str:
+    used = np.flatnonzero(totals)
     if used.size == 1:
         return (
-            f"every rating is in category {matrix.categories[int(used[0])]!r}: chance agreement is 1, "
-            f"so {name} is undefined"
+            f"every rating is in category {categories[int(used[0])]!r}: chance agreement is 1, so {name} is undefined"
         )
     return f"chance agreement is 1 under these weights, so {name} is undefined"
+
+
+def _counts(ratings: object, categories: Sequence[object] | None) -> tuple[FloatArray, tuple[Label, ...], int]:
+    """``r[i, k]`` (units × q), the category list and the number of raters; integer arrays take a fast path."""
+    fast = int_array_counts(ratings, categories)
+    if fast is not None:
+        return fast
+    matrix = _matrix(ratings, categories)
+    return matrix.counts(), matrix.categories, matrix.n_raters
 
 
 # --- the multi-rater family: percent agreement, Fleiss, AC1/AC2, Brennan–Prediger -----------------
@@ -107,21 +138,25 @@ def _chance(kind: _Chance, pi: FloatArray, w: FloatArray) -> FloatArray:
 
 def _multirater(
     name: str,
-    matrix: RatingsMatrix,
+    counted: tuple[FloatArray, tuple[Label, ...], int],
     w: FloatArray,
     weights_name: str,
     kind: _Chance,
     clusters: Sequence[object] | None,
 ) -> AgreementResult:
-    q = matrix.q
-    counts = matrix.counts()
+    counts, categories, n_raters = counted
+    q = len(categories)
+    n_units = counts.shape[0]
     r = counts.sum(axis=1)
     rated = r >= 1
     two = r >= 2
     with np.errstate(divide="ignore", invalid="ignore"):
         pa_unit = np.where(two, (counts * (counts @ w.T - 1)).sum(axis=1) / (r * (r - 1)), 0.0)
         share = np.where(rated[:, None], counts / r[:, None], 0.0)
-    features = np.column_stack([two, pa_unit, rated, share]).astype(np.float64)
+
+    def features() -> FloatArray:
+        stacked: FloatArray = np.column_stack([two, pa_unit, rated, share])[rated].astype(np.float64)
+        return stacked
 
     def from_sums(sums: FloatArray) -> FloatArray:
         n2, n1 = sums[:, 0], sums[:, 2]
@@ -131,17 +166,16 @@ def _multirater(
         value = pa if kind is _Chance.NONE else (pa - pe) / (1 - pe)
         return np.asarray(np.where((n2 > 0) & (1 - pe > _EPS), value, np.nan), dtype=np.float64)
 
-    cluster_index = parse_clusters(clusters, matrix.n_units)
     n1, n2 = int(rated.sum()), int(two.sum())
     base = AgreementResult(
         value=math.nan,
         statistic=name,
         n_units=n2,
-        n_raters=matrix.n_raters,
-        categories=matrix.categories,
+        n_raters=n_raters,
+        categories=categories,
         weights=weights_name,
-        n_clusters=int(np.unique(cluster_index[rated]).size),
-        resampler=ClusterResampler(_cluster_sums(features[rated], cluster_index[rated]), from_sums),
+        n_clusters=_n_clusters(clusters, n_units, rated),
+        resampler=ClusterResampler(_cluster_builder(features, clusters, n_units, rated), from_sums),
     )
     if n2 == 0:
         return replace(base, value=math.nan, reason="no unit has ratings from two raters")
@@ -149,14 +183,20 @@ def _multirater(
         return replace(
             base,
             value=math.nan,
-            reason=f"only one category ({matrix.categories[0]!r}) on the scale, so {name} is undefined; "
+            reason=f"only one category ({categories[0]!r}) on the scale, so {name} is undefined; "
             "give the full scale with categories=",
         )
     pa = float(pa_unit[two].sum() / n2)
     pi = share[rated].sum(axis=0) / n1
     pe = float(_chance(kind, pi[None, :], w)[0])
     if kind is not _Chance.NONE and 1 - pe <= _EPS:
-        return replace(base, value=math.nan, p_observed=pa, p_chance=pe, reason=_one_category_reason(matrix, name))
+        return replace(
+            base,
+            value=math.nan,
+            p_observed=pa,
+            p_chance=pe,
+            reason=_one_category_reason(counts.sum(axis=0), categories, name),
+        )
     value = pa if kind is _Chance.NONE else (pa - pe) / (1 - pe)
     # Gwet's linearised variance: per-unit contributions κ*_i, var = Σ (κ*_i - κ)² / (n (n - 1)).
     c, rr, pu, tw = counts[rated], r[rated], pa_unit[rated], two[rated]
@@ -182,8 +222,8 @@ def percent_agreement(
     so it is defined (1.0) even when every rating is the same category. ``se``: Gwet (2014), the
     linearised variance with chance agreement 0.
     """
-    matrix = _matrix(ratings, categories)
-    return _multirater("percent_agreement", matrix, np.eye(matrix.q), "unweighted", _Chance.NONE, clusters)
+    counted = _counts(ratings, categories)
+    return _multirater("percent_agreement", counted, np.eye(len(counted[1])), "unweighted", _Chance.NONE, clusters)
 
 
 def fleiss_kappa(
@@ -195,8 +235,8 @@ def fleiss_kappa(
     Gwet (2014, §2.4). ``se``: Gwet's linearised variance (2014, eq. 5.6), not Fleiss' variance under
     the null hypothesis.
     """
-    matrix = _matrix(ratings, categories)
-    return _multirater("fleiss_kappa", matrix, np.eye(matrix.q), "unweighted", _Chance.FLEISS, clusters)
+    counted = _counts(ratings, categories)
+    return _multirater("fleiss_kappa", counted, np.eye(len(counted[1])), "unweighted", _Chance.FLEISS, clusters)
 
 
 def gwet_ac1(
@@ -211,10 +251,10 @@ def gwet_ac1(
     Paradox-resistant: chance agreement is ``T_w/(q(q-1)) Σ π_k(1-π_k)``, so with q ≥ 2 categories on
     the scale and every rating in one of them AC1 is 1. Undefined with a single category on the scale.
     """
-    matrix = _matrix(ratings, categories)
-    w, name = agreement_weights(weights, matrix.categories)
+    counted = _counts(ratings, categories)
+    w, name = agreement_weights(weights, counted[1])
     statistic = "gwet_ac1" if name == "unweighted" else "gwet_ac2"
-    return _multirater(statistic, matrix, w, name, _Chance.GWET, clusters)
+    return _multirater(statistic, counted, w, name, _Chance.GWET, clusters)
 
 
 def pabak(
@@ -225,8 +265,8 @@ def pabak(
     For two raters and two categories this is PABAK, ``2 p_o - 1`` (Byrt, Bishop & Carlin 1993). q is
     the length of ``categories`` (unused categories count), so give the scale explicitly.
     """
-    matrix = _matrix(ratings, categories)
-    return _multirater("pabak", matrix, np.eye(matrix.q), "unweighted", _Chance.UNIFORM, clusters)
+    counted = _counts(ratings, categories)
+    return _multirater("pabak", counted, np.eye(len(counted[1])), "unweighted", _Chance.UNIFORM, clusters)
 
 
 # --- Cohen's kappa --------------------------------------------------------------------------------
@@ -246,18 +286,10 @@ def cohen_kappa(
     large-sample standard error of Fleiss, Cohen & Everitt (1969), Psychol Bull 72:323–327, as printed
     by SAS PROC FREQ (ASE) and vcd::Kappa.
     """
-    matrix = _matrix(ratings, categories)
-    if matrix.n_raters != 2:
-        raise AgreementInputError(
-            f"cohen_kappa needs exactly 2 raters (columns), got {matrix.n_raters}; "
-            "use fleiss_kappa or krippendorff_alpha for more"
-        )
-    w, weights_name = agreement_weights(weights, matrix.categories)
-    q = matrix.q
-    both = (matrix.codes >= 0).all(axis=1)
-    pair = matrix.codes[:, 0] * q + matrix.codes[:, 1]
-    cluster_index = parse_clusters(clusters, matrix.n_units)[both]
-    n = int(both.sum())
+    table, cats, n_units, unit_pairs = _pairs(ratings, categories, "cohen_kappa")
+    w, weights_name = agreement_weights(weights, cats)
+    q = len(cats)
+    n = int(table.sum())
     statistic = "cohen_kappa" if weights_name == "unweighted" else "weighted_kappa"
 
     def from_sums(sums: FloatArray) -> FloatArray:
@@ -267,31 +299,46 @@ def cohen_kappa(
         pe = np.einsum("bi,ij,bj->b", p.sum(axis=2), w, p.sum(axis=1))
         return np.asarray(np.where((total > 0) & (1 - pe > _EPS), (po - pe) / (1 - pe), np.nan), dtype=np.float64)
 
-    n_clusters = int(cluster_index.max()) + 1 if n else 0
-    cluster_sums = (
-        np.bincount(cluster_index * q * q + pair[both], minlength=n_clusters * q * q)
-        .reshape(n_clusters, q * q)
-        .astype(np.float64)
-    )
+    def features() -> FloatArray:
+        _, pair = unit_pairs()
+        one_hot = np.zeros((pair.size, q * q))
+        one_hot[np.arange(pair.size), pair] = 1.0
+        return one_hot
+
+    def build() -> FloatArray:
+        kept, pair = unit_pairs()
+        if clusters is None:
+            return features()
+        index = parse_clusters(clusters, n_units)[kept]
+        _, dense = np.unique(index, return_inverse=True)
+        g = int(dense.max()) + 1 if dense.size else 0
+        flat = dense.reshape(-1) * q * q + pair
+        return np.bincount(flat, minlength=g * q * q).reshape(g, q * q).astype(np.float64)
+
     base = AgreementResult(
         value=math.nan,
         statistic=statistic,
         n_units=n,
         n_raters=2,
-        categories=matrix.categories,
+        categories=cats,
         weights=weights_name,
-        n_clusters=int(np.unique(cluster_index).size),
-        resampler=ClusterResampler(cluster_sums, from_sums),
+        n_clusters=n if clusters is None else _n_clusters(clusters, n_units, unit_pairs()[0]),
+        resampler=ClusterResampler(build, from_sums),
     )
     if n == 0:
         return replace(base, value=math.nan, reason="no unit is rated by both raters")
-    table = np.bincount(pair[both], minlength=q * q).reshape(q, q).astype(np.float64)
     p = table / n
     row, col = p.sum(axis=1), p.sum(axis=0)
     po = float((w * p).sum())
     pe = float(row @ w @ col)
     if 1 - pe <= _EPS:
-        return replace(base, value=math.nan, p_observed=po, p_chance=pe, reason=_one_category_reason(matrix, statistic))
+        return replace(
+            base,
+            value=math.nan,
+            p_observed=po,
+            p_chance=pe,
+            reason=_one_category_reason(table.sum(axis=0) + table.sum(axis=1), cats, statistic),
+        )
     kappa = (po - pe) / (1 - pe)
     w_row = w @ col
     w_col = row @ w
@@ -303,13 +350,31 @@ def cohen_kappa(
 
 def confusion_matrix(ratings: object, categories: Sequence[object] | None = None) -> npt.NDArray[np.int64]:
     """The q × q table of two raters (rows: first rater, columns: second) over units rated by both."""
+    table, _, _, _ = _pairs(ratings, categories, "a confusion matrix")
+    return table.astype(np.int64)
+
+
+def _pairs(
+    ratings: object, categories: Sequence[object] | None, name: str
+) -> tuple[FloatArray, tuple[Label, ...], int, Callable[[], tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp]]]]:
+    """Two raters: the q × q table, the scale, the number of rows, and (lazily) the rows rated by both
+    with each one's cell index ``first * q + second``."""
+    fast = int_array_pairs(ratings, categories)
+    if fast is not None:
+        table, cats, cell = fast
+        everyone = np.ones(cell.size, dtype=bool)
+        return table, cats, int(cell.size), lambda: (everyone, cell)
     matrix = _matrix(ratings, categories)
     if matrix.n_raters != 2:
-        raise AgreementInputError(f"a confusion matrix needs exactly 2 raters (columns), got {matrix.n_raters}")
+        raise AgreementInputError(
+            f"{name} needs exactly 2 raters (columns), got {matrix.n_raters}; "
+            "use fleiss_kappa or krippendorff_alpha for more"
+        )
     q = matrix.q
     both = (matrix.codes >= 0).all(axis=1)
-    pair = matrix.codes[both, 0] * q + matrix.codes[both, 1]
-    return np.bincount(pair, minlength=q * q).reshape(q, q).astype(np.int64)
+    pair = (matrix.codes[both, 0] * q + matrix.codes[both, 1]).astype(np.intp)
+    table = np.bincount(pair, minlength=q * q).reshape(q, q).astype(np.float64)
+    return table, matrix.categories, matrix.n_units, lambda: (both, pair)
 
 
 # --- Krippendorff's alpha ------------------------------------------------------------------------
@@ -346,9 +411,9 @@ def krippendorff_alpha(
     except ValueError:
         allowed = ", ".join(repr(x.value) for x in Level)
         raise AgreementInputError(f"level {level!r} is unknown; allowed: {allowed}") from None
-    matrix = _matrix(ratings, categories)
-    q = matrix.q
-    counts = matrix.counts()
+    counts, cats, n_raters = _counts(ratings, categories)
+    q = len(cats)
+    n_units = counts.shape[0]
     m = counts.sum(axis=1)
     pairable = m >= 2
     c = counts[pairable]
@@ -369,24 +434,25 @@ def krippendorff_alpha(
             np.where((total > 1) & (expected > _EPS), 1 - (total - 1) * observed / expected, np.nan), dtype=np.float64
         )
 
-    cluster_index = parse_clusters(clusters, matrix.n_units)[pairable]
     n = int(pairable.sum())
     base = AgreementResult(
         value=math.nan,
         statistic="krippendorff_alpha",
         n_units=n,
-        n_raters=matrix.n_raters,
-        categories=matrix.categories,
+        n_raters=n_raters,
+        categories=cats,
         weights=chosen.value,
-        n_clusters=int(np.unique(cluster_index).size),
-        resampler=ClusterResampler(_cluster_sums(features, cluster_index), from_sums),
+        n_clusters=_n_clusters(clusters, n_units, pairable),
+        resampler=ClusterResampler(_cluster_builder(lambda: features, clusters, n_units, pairable), from_sums),
     )
     if n == 0:
         return replace(base, value=math.nan, reason="no unit has ratings from two raters")
     with np.errstate(divide="ignore", invalid="ignore"):
         value = float(from_sums(features.sum(axis=0)[None, :])[0])
     if math.isnan(value):
-        return replace(base, value=math.nan, reason=_one_category_reason(matrix, "krippendorff_alpha"))
+        return replace(
+            base, value=math.nan, reason=_one_category_reason(counts.sum(axis=0), cats, "krippendorff_alpha")
+        )
     n_c = coincidence.sum(axis=0).sum(axis=1)
     delta = _distances(chosen, n_c[None, :])[0]
     w = 1 - delta / delta.max()
@@ -419,9 +485,8 @@ def _krippendorff_se(c: FloatArray, w: FloatArray) -> float:
 
 def prevalence(ratings: object, categories: Sequence[object] | None = None) -> dict[Label, float]:
     """Share of the non-missing ratings in each category, in scale order (unused categories at 0)."""
-    matrix = _matrix(ratings, categories)
-    codes = matrix.codes[matrix.codes >= 0]
-    counts = np.bincount(codes, minlength=matrix.q).astype(np.float64)
-    total = counts.sum()
-    shares = counts / total if total else np.full(matrix.q, math.nan)
-    return {label: float(share) for label, share in zip(matrix.categories, shares, strict=True)}
+    counts, cats, _ = _counts(ratings, categories)
+    totals = counts.sum(axis=0)
+    total = totals.sum()
+    shares = totals / total if total else np.full(len(cats), math.nan)
+    return {label: float(share) for label, share in zip(cats, shares, strict=True)}

@@ -314,3 +314,45 @@ def test_cluster_bootstrap_is_wider_when_units_repeat_within_patients() -> None:
     by_unit = cohen_kappa(ratings).ci(method="bootstrap", n_boot=2000, seed=1)
     by_patient = cohen_kappa(ratings, clusters=clusters).ci(method="bootstrap", n_boot=2000, seed=1)
     assert (by_patient[1] - by_patient[0]) > 2.5 * (by_unit[1] - by_unit[0])
+
+
+@pytest.mark.parametrize("function", ALL_STATISTICS)
+@pytest.mark.parametrize(
+    "categories",
+    [
+        None,  # scale from the observed values
+        [-3, 0, 1, 2, 5, 9],  # a wider declared scale with unused values
+    ],
+)
+def test_integer_fast_path_equals_the_general_path(
+    function: Callable[..., AgreementResult], categories: list[int] | None
+) -> None:
+    rng = np.random.default_rng(4)
+    ints = rng.choice([0, 2, 5, 9], size=(40, 2))
+    as_objects = ints.astype(object)  # the same data through the per-label parser
+    fast = function(ints, categories=categories)
+    slow = function(as_objects, categories=categories)
+    assert fast.categories == slow.categories
+    assert fast.value == pytest.approx(slow.value, abs=1e-15)
+    assert fast.se == pytest.approx(slow.se, abs=1e-15)
+    assert fast.bootstrap(20, 1) == pytest.approx(slow.bootstrap(20, 1), abs=1e-15)
+
+
+def test_integer_fast_path_refuses_a_value_off_the_scale() -> None:
+    with pytest.raises(AgreementInputError, match=r"rating 7 at unit 1, rater 0 is not a category; allowed: \[1, 2\]"):
+        fleiss_kappa(np.array([[1, 2], [7, 1]]), categories=[1, 2])
+    with pytest.raises(AgreementInputError, match=r"rating 7 at unit 1, rater 0 is not a category"):
+        cohen_kappa(np.array([[1, 2], [7, 1]]), categories=[1, 2])
+
+
+def test_bootstrap_skips_clusters_without_usable_units() -> None:
+    # Patient p0's units all miss a rating: Cohen's kappa never sees p0, so its bootstrap draws
+    # among the 3 other patients only (a drawn empty cluster would bias the resamples).
+    ratings = [[1, None], [None, 2], [1, 1], [2, 2], [1, 2], [2, 2], [1, 1], [2, 1]]
+    clusters = ["p0", "p0", "p1", "p1", "p2", "p2", "p3", "p3"]
+    result = cohen_kappa(ratings, clusters=clusters)
+    assert result.n_clusters == 3
+    draws = np.random.default_rng(9).integers(0, 3, size=(30, 3))
+    pairs = np.array(ratings[2:], dtype=int).reshape(3, 2, 2)
+    expected = [cohen_kappa(pairs[d].reshape(-1, 2)).value for d in draws]
+    assert result.bootstrap(30, 9) == pytest.approx(expected, abs=1e-12, nan_ok=True)
