@@ -10,7 +10,7 @@ positions), and missing ratings are never turned into a category.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -277,7 +277,7 @@ def _int_array(ratings: object) -> npt.NDArray[np.integer[Any]] | None:
 
 
 def _positions_of_observed(
-    array: npt.NDArray[np.integer[Any]], low: int, totals: npt.NDArray[np.int64], categories: tuple[Label, ...] | None
+    array: npt.NDArray[np.integer[Any]], low: int, totals: npt.NDArray[Any], categories: tuple[Label, ...] | None
 ) -> tuple[npt.NDArray[np.intp], tuple[Label, ...]]:
     """For every observed raw value ``low + j`` (``totals[j] > 0``): its position on the scale."""
     observed = np.flatnonzero(totals)
@@ -314,36 +314,46 @@ def int_array_counts(
     n_units, n_raters = array.shape
     if width > _DENSE_INT_RANGE or n_units * width > _MAX_FAST_CELLS:
         return None
-    flat = (np.arange(n_units, dtype=np.intp)[:, None] * width + (array - low)).ravel()
-    raw = np.bincount(flat, minlength=n_units * width).reshape(n_units, width)
-    positions, cats = _positions_of_observed(array, low, raw.sum(axis=0), fixed)
-    counts = np.zeros((n_units, len(cats)))
-    counts[:, positions] = raw[:, np.flatnonzero(raw.sum(axis=0))]
+    shifted = array if low == 0 else array - low
+    flat = (np.arange(0, n_units * width, width, dtype=np.intp)[:, None] + shifted).ravel()
+    raw = np.bincount(flat, minlength=n_units * width).reshape(n_units, width).astype(np.float64)
+    totals = np.ones(n_units) @ raw  # column sums as a product: faster than sum(axis=0)
+    positions, cats = _positions_of_observed(array, low, totals, fixed)
+    observed = np.flatnonzero(totals)
+    if observed.size == width and len(cats) == width and np.array_equal(positions, np.arange(width)):
+        counts = raw
+    else:
+        counts = np.zeros((n_units, len(cats)))
+        counts[:, positions] = raw[:, observed]
     return counts, cats, int(n_raters)
 
 
 def int_array_pairs(
     ratings: object, categories: Sequence[object] | None
-) -> tuple[npt.NDArray[np.float64], tuple[Label, ...], npt.NDArray[np.intp]] | None:
-    """Fast path of a two-rater integer array: the q × q table, the scale and each unit's cell index."""
+) -> tuple[npt.NDArray[np.float64], tuple[Label, ...], Callable[[], npt.NDArray[np.intp]]] | None:
+    """Fast path of a two-rater integer array: the q × q table, the scale and (lazily) each unit's cell."""
     array = _int_array(ratings)
     if array is None or array.shape[1] != 2:
         return None
     fixed = parse_categories(categories)
-    first, second = array[:, 0], array[:, 1]
-    low = int(min(first.min(), second.min()))
-    high = int(max(first.max(), second.max()))
+    low, high = int(array.min()), int(array.max())
     width = high - low + 1
     if width * width > _MAX_FAST_CELLS:
         return None
-    raw_pair = (first - low) * width + (second - low)
+    shifted = array if low == 0 else array - low
+    raw_pair = shifted[:, 0] * width + shifted[:, 1]
     raw = np.bincount(raw_pair, minlength=width * width).reshape(width, width)
-    positions, cats = _positions_of_observed(array, low, raw.sum(axis=0) + raw.sum(axis=1), fixed)
+    totals = raw.sum(axis=0) + raw.sum(axis=1)
+    positions, cats = _positions_of_observed(array, low, totals, fixed)
     q = len(cats)
-    observed = np.flatnonzero(raw.sum(axis=0) + raw.sum(axis=1))
+    observed = np.flatnonzero(totals)
     table = np.zeros((q, q))
     table[np.ix_(positions, positions)] = raw[np.ix_(observed, observed)]
-    lookup = np.zeros(width, dtype=np.intp)
-    lookup[observed] = positions
-    cell = (lookup[first - low] * q + lookup[second - low]).astype(np.intp)
-    return table, cats, cell
+
+    def cells() -> npt.NDArray[np.intp]:
+        lookup = np.zeros(width, dtype=np.intp)
+        lookup[observed] = positions
+        cell: npt.NDArray[np.intp] = (lookup[shifted[:, 0]] * q + lookup[shifted[:, 1]]).astype(np.intp)
+        return cell
+
+    return table, cats, cells

@@ -90,7 +90,7 @@ class AgreementResult:
 
     ``value`` is NaN when the statistic is undefined on these data, and ``reason`` then says why
     (e.g. every rating in one category makes chance agreement 1). ``se`` is the analytic standard
-    error named in the function's docstring (NaN when not available).
+    error named in the function's docstring (NaN when not available), computed on first use.
     """
 
     statistic: str
@@ -98,13 +98,18 @@ class AgreementResult:
     n_units: int
     n_raters: int
     categories: tuple[Label, ...]
-    se: float = math.nan
     p_observed: float = math.nan
     p_chance: float = math.nan
     weights: str = "unweighted"
     reason: str | None = None
     n_clusters: int = 0
     resampler: ClusterResampler | None = field(default=None, repr=False, compare=False)
+    standard_error: Callable[[], float] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def se(self) -> float:
+        """The analytic standard error (computed on first use; NaN when not available)."""
+        return math.nan if self.standard_error is None or not self.defined else float(self.standard_error())
 
     @property
     def defined(self) -> bool:
