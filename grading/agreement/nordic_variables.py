@@ -85,18 +85,26 @@ def nordic_specs(*, per_endplate: bool = True, trials: bool = True) -> tuple[Var
 
 
 def nordic_records(
-    case: str, rater: str, grading: StudyGrading, *, per_endplate: bool = True, trials: bool = True
+    case: str,
+    rater: str,
+    grading: StudyGrading,
+    *,
+    cluster: str | None = None,
+    per_endplate: bool = True,
+    trials: bool = True,
 ) -> list[RatingRecord]:
-    """Long-format records of one rater's grading of one case, clustered by case."""
+    """Long-format records of one rater's grading of one case, clustered by ``cluster`` (the patient;
+    the case itself when not given)."""
+    group = case if cluster is None else cluster
     records: list[RatingRecord] = []
     for g in grading.endplates:
         endplate = g.endplate.value
         for spec in ENDPLATE_VARIABLES:
             value = _EXTRACT[spec.name](g)
-            records.append(RatingRecord(f"{case}/{endplate}", rater, value, case, spec.name))
+            records.append(RatingRecord(f"{case}/{endplate}", rater, value, group, spec.name))
             if per_endplate:
-                records.append(RatingRecord(case, rater, value, case, f"{spec.name}@{endplate}"))
+                records.append(RatingRecord(case, rater, value, group, f"{spec.name}@{endplate}"))
     if trials:
         for name, criterion in TRIAL_CRITERIA.items():
-            records.append(RatingRecord(case, rater, YES_NO[int(criterion(grading))], case, name))
+            records.append(RatingRecord(case, rater, YES_NO[int(criterion(grading))], group, name))
     return records
