@@ -361,7 +361,16 @@ def submit_read(
     except IntegrityError:
         session.rollback()
         raise AlreadyExists(f"you have already graded case {label} in read {item.read}") from None
-    return case_view(session, rater, study_id, label, now)
+    registry_study = session.get(Study, case.study_id)
+    assert registry_study is not None
+    return CaseView(
+        case.label,
+        item.read,
+        item.position,
+        registry_study.t1_series_id,
+        registry_study.t2_series_id,
+        value.to_mapping(),
+    )
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -431,7 +440,7 @@ def build_study_report(
     specs = nordic_specs(per_endplate=per_endplate)
     inter_report = build_report(inter, specs, n_boot=n_boot, seed=seed)
     intra_report = (
-        build_report(intra, specs, pairs=pairs, include_all=False, n_boot=n_boot, seed=seed)
+        build_report(intra, specs, pairs=sorted(pairs), include_all=False, n_boot=n_boot, seed=seed)
         if study.reads_per_rater == 2
         else None
     )
