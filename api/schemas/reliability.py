@@ -110,7 +110,7 @@ class WorklistPublic(BaseModel):
             study_id=worklist.study.id,
             name=worklist.study.name,
             read=worklist.state.read,
-            status=worklist.state.status,
+            status=worklist.state.status.value,
             opens_at=worklist.state.opens_at,
             items=[WorklistEntryPublic(case=e.label, position=e.position, done=e.done) for e in worklist.entries],
         )

@@ -11,6 +11,7 @@ read 1. A read is an ordinary grading of kind ``reliability``; it never counts a
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import random
 import secrets
 from collections.abc import Sequence
@@ -45,12 +46,15 @@ from registry.services import audit
 MAX_WASHOUT_DAYS = 3650
 
 
-class ReadStatus:
-    """Where a rater stands in a study (string constants used in the API)."""
+class ReadStatus(enum.StrEnum):
+    """Where a rater stands in a study."""
 
     OPEN = "open"
+    """The current read is open: its cases are on the worklist."""
     WASHOUT = "washout"
+    """Read 1 is done and read 2 opens after the washout (``opens_at``)."""
     COMPLETE = "complete"
+    """Every read is done."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class RaterState:
     """The read a rater works on now: its number, whether it is open, and when read 2 opens."""
 
     read: int | None
-    status: str
+    status: ReadStatus
     opens_at: dt.datetime | None
 
 
