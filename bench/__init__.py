@@ -1,1 +1,1 @@
-"""Benchmarks: each prints medians and the ratio against a named peer run the same way in the same run."""
+"""Benchmarks: each module has ``run() -> list[dict]``; ``python bench/run.py`` prints them all."""

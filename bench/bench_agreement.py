@@ -6,7 +6,8 @@
 - Patient-cluster bootstrap, 2,000 resamples, 100 patients × 11 endplates × 2 raters: target < 0.5 s;
   the peer is the same bootstrap as a Python loop over resamples calling scikit-learn.
 
-Run: ``python -m bench.bench_agreement``. Times are medians of several ``time.perf_counter`` repeats.
+Run: ``python -m bench.bench_agreement`` (or ``python bench/run.py agreement``). Times are medians of several
+``time.perf_counter`` repeats; each row also carries ``median_s``, ``peer_median_s`` and ``speedup``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import print_table, row
 from grading.agreement import cohen_kappa, fleiss_kappa
 
 
@@ -32,15 +34,22 @@ def median_seconds(function: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def _row(name: str, ours: float, peer_name: str, peer: float | None, target: str, met: bool) -> dict[str, Any]:
+def _row(name: str, ours: float, peer_name: str, peer: float, target: str, met: bool) -> dict[str, Any]:
+    """A row of the shared table (``bench.common.row``) plus the numbers: medians in seconds and ratio."""
+    ratio = peer / ours
     return {
+        **row(
+            name,
+            f"median {ours * 1000:.1f} ms",
+            target,
+            met,
+            peer=f"{peer_name}: median {peer * 1000:.1f} ms",
+            ratio=f"{ratio:.1f}x faster",
+        ),
         "name": name,
         "median_s": ours,
-        "peer": peer_name,
         "peer_median_s": peer,
-        "ratio": None if peer is None else peer / ours,
-        "target": target,
-        "met": met,
+        "speedup": ratio,
     }
 
 
@@ -124,28 +133,9 @@ def bench_bootstrap(repeats: int = 5, peer_repeats: int = 3) -> dict[str, Any]:
 
 
 def run() -> list[dict[str, Any]]:
-    """Run every benchmark; one row each with name, median seconds, peer median, ratio, target, met."""
+    """Run every benchmark; one row each (see :func:`_row`)."""
     return [bench_cohen(), bench_fleiss(), bench_bootstrap()]
 
 
-def format_rows(rows: list[dict[str, Any]]) -> str:
-    """The rows as an aligned text table."""
-    header = ("benchmark", "median s", "peer", "peer median s", "peer/ours", "target", "met")
-    table = [header] + [
-        (
-            r["name"],
-            f"{r['median_s']:.4f}",
-            r["peer"],
-            "—" if r["peer_median_s"] is None else f"{r['peer_median_s']:.4f}",
-            "—" if r["ratio"] is None else f"{r['ratio']:.1f}x",
-            r["target"],
-            "yes" if r["met"] else "NO",
-        )
-        for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in table)
-
-
 if __name__ == "__main__":
-    print(format_rows(run()))
+    print_table(run())
