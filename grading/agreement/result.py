@@ -122,7 +122,12 @@ class AgreementResult:
         return landis_koch(self.value)
 
     def bootstrap(self, n_boot: int = 2000, seed: int = 0) -> FloatArray:
-        """The statistic on ``n_boot`` seeded cluster resamples (same seed, same replicates)."""
+        """The statistic on ``n_boot`` seeded cluster resamples (same seed, same replicates).
+
+        Resample ``b`` draws ``G`` cluster indices with ``numpy.random.default_rng(seed).integers(0, G,
+        (n_boot, G))``, the ``G`` clusters that hold a unit the statistic uses being numbered in order
+        of first appearance, so a replicate can be recomputed from the data by hand.
+        """
         if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
             raise AgreementInputError(f"n_boot {n_boot!r} must be a positive integer")
         if isinstance(seed, bool) or not isinstance(seed, int):

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grading.agreement import (
     AgreementInputError,
@@ -356,3 +358,50 @@ def test_bootstrap_skips_clusters_without_usable_units() -> None:
     pairs = np.array(ratings[2:], dtype=int).reshape(3, 2, 2)
     expected = [cohen_kappa(pairs[d].reshape(-1, 2)).value for d in draws]
     assert result.bootstrap(30, 9) == pytest.approx(expected, abs=1e-12, nan_ok=True)
+
+
+# what each statistic keeps: units with at least this many ratings (Cohen: both raters)
+_KEPT_AT_LEAST = {
+    percent_agreement: 1,
+    fleiss_kappa: 1,
+    gwet_ac1: 1,
+    pabak: 1,
+    krippendorff_alpha: 2,
+    cohen_kappa: 2,
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(ALL_STATISTICS),
+    st.integers(2, 4),
+)
+def test_cluster_bootstrap_equals_recomputation_with_missing_ratings(
+    seed: int, function: Callable[..., AgreementResult], n_raters: int
+) -> None:
+    # Random ratings with missing values and uneven clusters: replicate b is the statistic on the units
+    # of the clusters drawn in resample b, the draws being among the clusters that keep a usable unit.
+    rng = np.random.default_rng(seed)
+    if function is cohen_kappa:
+        n_raters = 2
+    n_units = int(rng.integers(6, 25))
+    codes = rng.integers(0, 3, size=(n_units, n_raters)).astype(float)
+    codes[rng.random(codes.shape) < 0.25] = np.nan
+    clusters = [f"p{c}" for c in rng.integers(0, 6, size=n_units)]
+    result = function(codes, categories=[0, 1, 2], clusters=clusters)
+    present = (~np.isnan(codes)).sum(axis=1)
+    kept = present >= (n_raters if function is cohen_kappa else _KEPT_AT_LEAST[function])
+    usable = {c for c, k in zip(clusters, kept, strict=True) if k}
+    order = [c for c in dict.fromkeys(clusters) if c in usable]  # clusters in order of first appearance
+    replicates = result.bootstrap(15, 7)
+    if not order:
+        assert np.isnan(replicates).all()
+        return
+    assert result.n_clusters == len(order)
+    draws = np.random.default_rng(7).integers(0, len(order), size=(15, len(order)))
+    by_cluster = {c: codes[[i for i, x in enumerate(clusters) if x == c]] for c in order}
+    for b in range(15):
+        resample = np.concatenate([by_cluster[order[d]] for d in draws[b]])
+        expected = function(resample, categories=[0, 1, 2]).value
+        assert replicates[b] == pytest.approx(expected, abs=1e-10, nan_ok=True)
