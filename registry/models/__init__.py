@@ -2,6 +2,7 @@
 
 from registry.models.audit import AuditEvent
 from registry.models.gradings import Grading, GradingKind, GradingVersion
+from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Role, User
 
@@ -12,8 +13,12 @@ __all__ = [
     "GradingKind",
     "GradingVersion",
     "Patient",
+    "ReliabilityCase",
+    "ReliabilityRater",
+    "ReliabilityStudy",
     "Role",
     "Series",
     "Study",
     "User",
+    "WorklistItem",
 ]
