@@ -33,6 +33,17 @@ class SeriesPublic(BaseModel):
     gradable: bool
 
 
+class SeriesInfo(BaseModel):
+    """What a viewer needs to show a series: no study, patient or DICOM identifiers, so that a
+    blinded reliability read can use it."""
+
+    id: str
+    description: str
+    plane: str
+    weighting: str
+    slices: int
+
+
 class GradingSeries(BaseModel):
     t1: str | None
     t2: str | None

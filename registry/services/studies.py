@@ -103,6 +103,14 @@ def study_view(session: Session, study_id: str) -> StudyView:
     return _views(session, [study])[0]
 
 
+def series_by_id(session: Session, series_id: str) -> Series:
+    """One series; :class:`NotFound` when unknown."""
+    series = session.get(Series, series_id)
+    if series is None:
+        raise NotFound(f"series {series_id!r} does not exist")
+    return series
+
+
 def list_study_views(
     session: Session,
     after: tuple[dt.datetime, str] | None,

@@ -3,8 +3,11 @@ and the page's static files with their Content-Security-Policy."""
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from registry.db import session_scope
+from registry.models import Series
 from tests.api.helpers import endplates, study_body
 from tests.conftest import TokenFactory
 
@@ -83,3 +86,39 @@ def test_the_page_is_public_with_a_strict_content_security_policy(client: TestCl
     assert script.headers["x-content-type-options"] == "nosniff"
     unknown = client.get("/api/v1/no-such-endpoint")
     assert unknown.status_code == 404 and unknown.json() == {"detail": "Not Found"}
+
+
+def test_series_info_has_no_study_or_patient_identifier(client: TestClient, app: FastAPI, auth: TokenFactory) -> None:
+    headers = auth("radiologist")
+    study = client.post("/api/v1/studies", json=study_body(), headers=headers).json()
+    with session_scope(app.state.engine, write=True) as session:
+        series = Series(
+            study_id=study["id"],
+            series_instance_uid="1.2.826.0.1.3680043.8.498.1.1",
+            description="t1_se_sag",
+            plane="sagittal",
+            weighting="T1",
+            slices=11,
+        )
+        session.add(series)
+        session.commit()
+        series_id = series.id
+    answer = client.get(f"/api/v1/series/{series_id}", headers=headers)
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "id": series_id,
+        "description": "t1_se_sag",
+        "plane": "sagittal",
+        "weighting": "T1",
+        "slices": 11,
+    }
+    for identifier in (
+        study["id"],
+        study["study_instance_uid"],
+        study["patient"]["pseudonym"],
+        "1.2.826.0.1.3680043.8.498.1.1",
+    ):
+        assert identifier not in answer.text
+    missing = client.get("/api/v1/series/no-such-series", headers=headers)
+    assert missing.status_code == 404 and "no-such-series" in missing.json()["detail"]
+    assert client.get(f"/api/v1/series/{series_id}", headers=auth("screener")).status_code == 403

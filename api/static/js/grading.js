@@ -42,6 +42,8 @@ export class GradingPanel {
     this.historyList = root.querySelector("#history-list");
     this.rows = new Map();
     this.study = null;
+    this.read = null;
+    this.onReadSaved = () => {};
     this.grading = null;
     this.etag = null;
     this.conflictState = null;
@@ -241,6 +243,21 @@ export class GradingPanel {
   }
 
   setMode() {
+    if (this.read) {
+      const final = Boolean(this.read.endplates);
+      this.reasonBox.hidden = true;
+      this.revertButton.hidden = true;
+      this.submitButton.hidden = final;
+      this.submitButton.textContent = "Submit read";
+      this.root.dataset.mode = final ? "read-done" : "read";
+      this.setLocked(final);
+      this.status.textContent = final
+        ? `Read ${this.read.number} of case ${this.read.case} is submitted. Reliability reads are final.`
+        : `Blinded read ${this.read.number}, case ${this.read.case}. Grade all 11 endplates and submit; reads are final.`;
+      return;
+    }
+    this.submitButton.hidden = false;
+    this.setLocked(false);
     const amending = Boolean(this.grading);
     this.reasonBox.hidden = !amending;
     this.revertButton.hidden = !amending || !this.isChanged();
@@ -253,15 +270,43 @@ export class GradingPanel {
     }
   }
 
-  async open(study) {
-    this.study = study;
+  setLocked(locked) {
+    for (const endplate of ENDPLATES) {
+      const r = this.rows.get(endplate);
+      r.type.disabled = locked;
+      if (locked) {
+        r.size.disabled = true;
+        r.ext.disabled = true;
+      } else {
+        this.updateRow(endplate);
+      }
+    }
+  }
+
+  reset() {
     this.grading = null;
     this.etag = null;
     this.conflict.hidden = true;
     this.history.hidden = true;
     this.historyList.replaceChildren();
     this.reason.value = "";
+    this.setLocked(false);
     this.fill(null);
+  }
+
+  // A blinded reliability-study read: one final submission, no history, no amendment.
+  openRead(studyId, caseView) {
+    this.read = { studyId, case: caseView.case, number: caseView.read, endplates: caseView.endplates };
+    this.study = { id: null };
+    this.reset();
+    if (caseView.endplates) this.fill(caseView.endplates);
+    this.setMode();
+  }
+
+  async open(study) {
+    this.read = null;
+    this.study = study;
+    this.reset();
     this.setMode();
     const mine = await get(`/studies/${encodeURIComponent(study.id)}/gradings`);
     if (this.study !== study) return;
@@ -302,12 +347,13 @@ export class GradingPanel {
   }
 
   async submit() {
-    if (this.busy || !this.study) return;
+    if (this.busy || !this.study || (this.read && this.read.endplates)) return;
     this.clearErrors();
     this.busy = true;
     this.submitButton.disabled = true;
     try {
-      if (this.grading) await this.amend();
+      if (this.read) await this.submitRead();
+      else if (this.grading) await this.amend();
       else await this.create();
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
@@ -330,6 +376,16 @@ export class GradingPanel {
     await this.loadHistory();
   }
 
+  async submitRead() {
+    const { studyId, case: label } = this.read;
+    const path = `/reliability-studies/${encodeURIComponent(studyId)}/worklist/${encodeURIComponent(label)}/grading`;
+    const answer = await request("POST", path, { json: { endplates: this.values() } });
+    this.read.endplates = answer.body.endplates;
+    this.fill(answer.body.endplates);
+    this.setMode();
+    await this.onReadSaved(this.read);
+  }
+
   async amend() {
     const previous = this.grading.version;
     const answer = await request("PUT", `/gradings/${encodeURIComponent(this.grading.id)}`, {
@@ -350,6 +406,8 @@ export class GradingPanel {
       this.showErrors(error);
     } else if (error.status === 412) {
       await this.showConflict();
+    } else if (error.status === 409 && this.read) {
+      this.message.textContent = `Not saved: ${error.message}`;
     } else if (error.status === 409 && error.body.existing_id) {
       const mine = this.values();
       await this.loadGrading(error.body.existing_id);

@@ -3,7 +3,7 @@
 import { ApiError, clearToken, get, getToken, setToken, setUnauthorizedHandler } from "./api.js";
 import { GradingPanel } from "./grading.js";
 import { Viewer } from "./viewer.js";
-import { Worklist } from "./worklist.js";
+import { Worklist, nextCase } from "./worklist.js";
 
 const $ = (selector) => document.querySelector(selector);
 const views = ["#signin-view", "#worklist-view", "#study-view"];
@@ -51,11 +51,54 @@ async function signIn(token) {
   $("#who").hidden = false;
 }
 
-async function openStudy(studyId) {
-  showView("#study-view");
-  $("#study-title").textContent = "Loading study…";
+function clearStudyHeader(title) {
+  worklist.clear();
+  $("#study-title").textContent = title;
   $("#study-meta").textContent = "";
   $("#study-warnings").replaceChildren();
+  $("#read-next").replaceChildren();
+  $("#read-next").hidden = true;
+}
+
+// A blinded reliability read: the case label, its two series and the form; nothing that
+// identifies the patient or the study (no pseudonym, date, field strength or warnings).
+async function openRead(studyId, label) {
+  showView("#study-view");
+  document.body.dataset.blinded = "true";
+  clearStudyHeader("Loading case…");
+  const path = `/reliability-studies/${encodeURIComponent(studyId)}/worklist/${encodeURIComponent(label)}`;
+  const caseView = (await get(path)).body;
+  const ids = [caseView.images.t1, caseView.images.t2].filter(Boolean);
+  const series = await Promise.all(ids.map((id) => get(`/series/${encodeURIComponent(id)}`).then((r) => r.body)));
+  $("#study-title").textContent = `Case ${caseView.case}`;
+  $("#study-meta").textContent = `Blinded reliability read ${caseView.read} · position ${caseView.position} in your order`;
+  document.title = `Case ${caseView.case} · Modic workstation`;
+  viewer.open({ series, grading_series: caseView.images });
+  grading.openRead(studyId, caseView);
+}
+
+grading.onReadSaved = async (read) => {
+  const next = await nextCase(read.studyId);
+  const box = $("#read-next");
+  box.replaceChildren();
+  if (next) {
+    const link = document.createElement("a");
+    link.href = `#/read/${encodeURIComponent(read.studyId)}/${encodeURIComponent(next)}`;
+    link.textContent = `Next case: ${next}`;
+    box.append("Saved. ", link);
+  } else {
+    const link = document.createElement("a");
+    link.href = "#/";
+    link.textContent = "Back to the worklist";
+    box.append("Saved. This was the last case of this read. ", link);
+  }
+  box.hidden = false;
+};
+
+async function openStudy(studyId) {
+  showView("#study-view");
+  document.body.dataset.blinded = "false";
+  clearStudyHeader("Loading study…");
   const study = (await get(`/studies/${encodeURIComponent(studyId)}`)).body;
   $("#study-title").textContent = `Patient ${study.patient.pseudonym}`;
   const field = study.field_strength_t === null ? "field strength unknown" : `${study.field_strength_t} T`;
@@ -79,22 +122,25 @@ async function route() {
   }
   const signedIn = me ? Promise.resolve() : signIn(getToken());
   const match = location.hash.match(/^#\/study\/([^/]+)$/);
+  const read = location.hash.match(/^#\/read\/([^/]+)\/([^/]+)$/);
   try {
     if (match) {
       // The study's images load while the token is checked: both must succeed.
       await Promise.all([signedIn, openStudy(decodeURIComponent(match[1]))]);
+    } else if (read) {
+      await Promise.all([signedIn, openRead(decodeURIComponent(read[1]), decodeURIComponent(read[2]))]);
     } else {
       await signedIn;
       viewer.close();
       document.title = "Worklist · Modic workstation";
       showView("#worklist-view");
-      await worklist.load();
+      await worklist.load(me);
     }
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (error.status === 401) return;
     say(`Could not load: ${error.message}`);
-    if (match) $("#study-title").textContent = "Study not available";
+    if (match || read) $("#study-title").textContent = match ? "Study not available" : "Case not available";
   }
 }
 

@@ -71,13 +71,88 @@ class StudyList {
   }
 }
 
+function readRow(cells, link) {
+  const tr = document.createElement("tr");
+  for (const text of cells) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    tr.append(td);
+  }
+  const td = document.createElement("td");
+  if (link) td.append(link);
+  tr.append(td);
+  return tr;
+}
+
+// My reliability-study reads (GET /reliability-studies, then each study's worklist): blinded case
+// labels in my own assigned order, nothing else about the case.
+class ReadsList {
+  constructor(root) {
+    this.section = root.querySelector("#reads-section");
+    this.tbody = root.querySelector("#reads-table tbody");
+    this.count = root.querySelector("#reads-count");
+  }
+
+  async load(me) {
+    this.tbody.replaceChildren();
+    this.section.hidden = true;
+    if (me.role !== "radiologist") return;
+    const studies = (await get("/reliability-studies")).body.items;
+    const worklists = await Promise.all(
+      studies.map((s) => get(`/reliability-studies/${encodeURIComponent(s.id)}/worklist`).then((r) => r.body)),
+    );
+    let toDo = 0;
+    for (const worklist of worklists) {
+      if (worklist.status === "washout") {
+        const opens = new Date(worklist.opens_at).toLocaleString();
+        this.tbody.append(readRow(["–", "–", worklist.name, String(worklist.read), `read ${worklist.read} opens ${opens} (washout)`]));
+        continue;
+      }
+      if (worklist.status !== "open") {
+        this.tbody.append(readRow(["–", "–", worklist.name, "–", "all reads done"]));
+        continue;
+      }
+      const items = [...worklist.items].sort((a, b) => a.position - b.position);
+      for (const item of items) {
+        const link = document.createElement("a");
+        link.href = `#/read/${encodeURIComponent(worklist.study_id)}/${encodeURIComponent(item.case)}`;
+        link.textContent = item.done ? "View" : "Open";
+        link.className = "open";
+        link.setAttribute("aria-label", `${item.done ? "View" : "Open"} case ${item.case} of ${worklist.name}`);
+        if (!item.done) toDo += 1;
+        this.tbody.append(readRow([String(item.position), item.case, worklist.name, String(worklist.read), item.done ? "done" : "to do"], link));
+      }
+    }
+    this.count.textContent = `(${toDo} to do)`;
+    this.section.hidden = studies.length === 0;
+  }
+
+  // The next case of my current read in that study that is not done yet, if any.
+  static async nextCase(studyId) {
+    const worklist = (await get(`/reliability-studies/${encodeURIComponent(studyId)}/worklist`)).body;
+    if (worklist.status !== "open") return null;
+    return [...worklist.items].sort((a, b) => a.position - b.position).find((i) => !i.done)?.case ?? null;
+  }
+}
+
+export const nextCase = ReadsList.nextCase;
+
 export class Worklist {
   constructor(root) {
+    this.reads = new ReadsList(root);
     this.awaiting = new StudyList(root, "awaiting", false);
     this.graded = new StudyList(root, "graded", true);
   }
 
-  async load() {
-    await Promise.all([this.awaiting.load(), this.graded.load()]);
+  async load(me) {
+    await Promise.all([this.reads.load(me), this.awaiting.load(), this.graded.load()]);
+  }
+
+  // Empties every list, so that nothing of them stays in the page (e.g. behind a blinded read).
+  clear() {
+    for (const list of [this.reads, this.awaiting, this.graded]) {
+      list.tbody.replaceChildren();
+      list.count.textContent = "";
+    }
   }
 }
