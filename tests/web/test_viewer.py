@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from playwright.sync_api import expect
+from sqlmodel import select
 
 from registry.db import session_scope
+from registry.models import Patient
 from registry.settings import Settings
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, TokenFactory
 from tests.web.conftest import Rater, screenshot, sign_in
 
 SLICE_ROUTE = re.compile(r"^/api/v1/series/\{[^}]+\}/slices/\{[^}]+\}\.png$")
@@ -128,3 +130,28 @@ def test_window_zoom_pan_and_stir(
     expect(page.get_by_label("Zoom level")).to_have_text("100%")
     page.get_by_role("button", name="Show T2 again").click()
     expect(page.locator("#pane-t2 .pane-title")).to_have_text("T2")
+
+
+def test_a_blinded_read_shows_both_images_and_no_identifier(
+    page: Any, app: FastAPI, live_server: LiveServer, rater: Rater, sample_study: dict[str, Any], auth: TokenFactory
+) -> None:
+    studies = rater.api.get("/studies").json()["items"]
+    cases = [s for s in studies if s["grading_series"]["t1"] and s["grading_series"]["t2"]][:2]
+    auth("radiologist", "rad-other")
+    researcher = auth("researcher", "res")
+    body = {"name": "Sample reads", "study_ids": [s["id"] for s in cases], "raters": ["rad-web", "rad-other"]}
+    created = rater.api.post("/reliability-studies", json=body, headers=researcher)
+    assert created.status_code == 201, created.text
+    with session_scope(app.state.engine) as session:
+        patients = session.exec(select(Patient)).all()
+        identifiers = [p.hospital_id for p in patients] + [p.pseudonym for p in patients]
+    identifiers += [value for s in cases for value in (s["id"], s["study_instance_uid"], str(s["study_date"]))]
+
+    sign_in(page, live_server, rater.token)
+    page.get_by_role("table", name="My reliability-study reads").get_by_role("link").first.click()
+    expect(page.locator("#grading")).to_have_attribute("data-mode", "read")
+    expect(page.locator("#pane-t1")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#pane-t2")).to_have_attribute("data-state", "ready")
+    for where in (page.content(), page.title(), page.evaluate("location.href")):
+        assert [i for i in identifiers if i in where] == []
+    screenshot(page, "reliability-read-images")
