@@ -58,8 +58,8 @@ async function readBody(response) {
 }
 
 // One JSON request; resolves to {status, body, etag} or throws ApiError.
-export async function request(method, path, { json, headers = {}, signal } = {}) {
-  const init = { method, headers: authHeaders({ Accept: "application/json", ...headers }), signal };
+export async function request(method, path, { json, headers = {} } = {}) {
+  const init = { method, headers: authHeaders({ Accept: "application/json", ...headers }) };
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
@@ -68,7 +68,6 @@ export async function request(method, path, { json, headers = {}, signal } = {})
   try {
     response = await fetch(API + path, init);
   } catch (error) {
-    if (error.name === "AbortError") throw error;
     throw new ApiError(0, { detail: `the service cannot be reached (${error.message})` }, new Headers());
   }
   const body = await readBody(response);
@@ -77,19 +76,18 @@ export async function request(method, path, { json, headers = {}, signal } = {})
     if (response.status === 401) onUnauthorized(failure);
     throw failure;
   }
-  return { status: response.status, body, etag: response.headers.get("ETag"), headers: response.headers };
+  return { status: response.status, body, etag: response.headers.get("ETag") };
 }
 
 export const get = (path, options) => request("GET", path, options);
 
 // An image fetched with the token, as an object URL (revoke it when done). Throws ApiError.
-export async function fetchImageUrl(path, { signal } = {}) {
-  const response = await fetch(API + path, { headers: authHeaders({ Accept: "image/png" }), signal });
+export async function fetchImageUrl(path) {
+  const response = await fetch(API + path, { headers: authHeaders({ Accept: "image/png" }) });
   if (!response.ok) {
     const failure = new ApiError(response.status, await readBody(response), response.headers);
     if (response.status === 401) onUnauthorized(failure);
     throw failure;
   }
-  const blob = await response.blob();
-  return { url: URL.createObjectURL(blob), headers: response.headers };
+  return { url: URL.createObjectURL(await response.blob()) };
 }

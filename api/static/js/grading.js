@@ -81,7 +81,11 @@ export class GradingPanel {
       "data-field": "size",
     });
     size.append(option("", "—"));
-    for (const s of SIZES) size.append(option(s.value, s.value));
+    for (const s of SIZES) {
+      const choice = option(s.value, s.value);
+      choice.title = `${s.value}: ${s.hint}`;
+      size.append(choice);
+    }
     const ext = cell("input", undefined, {
       id: `ext-${endplate}`,
       type: "number",
