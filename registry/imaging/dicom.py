@@ -1,0 +1,368 @@
+"""Read DICOM headers (no pixels) into :class:`grading.series.InstanceHeader` values.
+
+Both single-frame and Enhanced multi-frame MR are read; for multi-frame images every frame becomes one
+header, with IOP/IPP/spacing/TR/TE looked up at the top level, then in the per-frame functional group
+of that frame, then the shared group, then per-frame item 0 (``../shared/docs/imaging.md``).
+
+A file is accepted only when it carries the ``DICM`` preamble or a SOP Class UID (``force=True``
+happily "reads" text files) and is an MR image storage object; anything else is rejected with an
+:class:`~registry.imaging.errors.ImagingError` that names the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import struct
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from grading.errors import GradingError
+from grading.series import InstanceHeader, slice_normal
+from registry.imaging.errors import InvalidDicomError, NotDicomError, NotMRImageError
+
+MR_IMAGE_STORAGE_CLASSES: dict[str, str] = {
+    "1.2.840.10008.5.1.4.1.1.4": "MR Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.1": "Enhanced MR Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.3": "Enhanced MR Color Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.4": "Legacy Converted Enhanced MR Image Storage",
+}
+"""The SOP classes accepted: MR images, single- and multi-frame."""
+
+UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+"""The UID grammar of PS3.5 §9.1 (without the leading-zero rule, which real scanners break)."""
+
+_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+
+
+def is_valid_uid(value: object) -> bool:
+    """True for a string of at most 64 characters matching the UID grammar."""
+    return isinstance(value, str) and 0 < len(value) <= 64 and UID_PATTERN.match(value) is not None
+
+
+@dataclass(frozen=True)
+class PatientIdentity:
+    """The identifying data of a patient: kept only in the patients table."""
+
+    patient_id: str
+    name: str
+    birth_date: dt.date | None
+    sex: str
+
+
+@dataclass(frozen=True)
+class DicomInstance:
+    """One accepted DICOM MR file: its identity, its per-frame headers and the study data it carries."""
+
+    source: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    transfer_syntax_uid: str
+    number_of_frames: int
+    headers: tuple[InstanceHeader, ...]
+    patient: PatientIdentity
+    study_date: dt.date | None
+    study_description: str
+    window: tuple[float, float] | None
+
+    @property
+    def field_strength_t(self) -> float | None:
+        """The field strength of the first frame, in tesla."""
+        return self.headers[0].field_strength_t if self.headers else None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return "\\".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return tuple(v.strip() for v in str(value).split("\\") if v.strip())
+
+
+def _float(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        if not value:
+            return None
+        value = value[0]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def _floats(value: Any, count: int) -> tuple[float, ...] | None:
+    if value is None or not isinstance(value, (list, tuple, pydicom.multival.MultiValue)) or len(value) != count:
+        return None
+    numbers = []
+    for item in value:
+        number = _float(item)
+        if number is None:
+            return None
+        numbers.append(number)
+    return tuple(numbers)
+
+
+def _int(value: Any) -> int | None:
+    number = _float(value)
+    return None if number is None else int(number)
+
+
+def _date(value: Any) -> dt.date | None:
+    text = _text(value)
+    if len(text) >= 8 and text[:8].isdigit():
+        try:
+            return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        except ValueError:
+            return None
+    return None
+
+
+def _get(ds: Dataset, keyword: str) -> Any:
+    try:
+        return ds.get(keyword)
+    except Exception:  # a malformed value (bad VR, bad length) counts as missing
+        return None
+
+
+def _find_in_group(item: Dataset | None, keyword: str) -> Any:
+    """A value in one functional group item: it sits one sequence (item 0) deep, or two for MR echo."""
+    if item is None:
+        return None
+    for element in item:
+        if element.VR != "SQ":
+            continue
+        for nested in element.value[:1]:
+            value = _get(nested, keyword)
+            if value is not None:
+                return value
+    return None
+
+
+def _lookup(ds: Dataset, frame: int) -> Callable[[str], Any]:
+    """Top level, the frame's per-frame item, the shared item, then per-frame item 0."""
+    shared_seq = _get(ds, "SharedFunctionalGroupsSequence")
+    per_frame_seq = _get(ds, "PerFrameFunctionalGroupsSequence")
+    shared = shared_seq[0] if shared_seq else None
+    own = per_frame_seq[frame] if per_frame_seq and frame < len(per_frame_seq) else None
+    first = per_frame_seq[0] if per_frame_seq else None
+
+    def find(keyword: str) -> Any:
+        for candidate in (_get(ds, keyword), _find_in_group(own, keyword), _find_in_group(shared, keyword)):
+            if candidate is not None and candidate != "":
+                return candidate
+        return _find_in_group(first, keyword)
+
+    return find
+
+
+def _scanning_sequence(find: Callable[[str], Any]) -> tuple[str, ...]:
+    scanning = _strings(find("ScanningSequence"))
+    if scanning:
+        return scanning
+    derived: list[str] = []
+    pulse = _text(find("EchoPulseSequence")).upper()
+    if pulse in ("SPIN", "BOTH"):
+        derived.append("SE")
+    if pulse in ("GRADIENT", "BOTH"):
+        derived.append("GR")
+    if _text(find("InversionRecovery")).upper() == "YES":
+        derived.append("IR")
+    if _text(find("EchoPlanarPulseSequence")).upper() == "YES":
+        derived.append("EP")
+    return tuple(derived)
+
+
+def _headers(ds: Dataset, source: str, frames: int) -> tuple[InstanceHeader, ...]:
+    headers = []
+    per_frame = _get(ds, "PerFrameFunctionalGroupsSequence")
+    count = frames if per_frame or frames > 1 else 1
+    for frame in range(count):
+        find = _lookup(ds, frame)
+        inversion = _float(find("InversionTime"))
+        if inversion is None:
+            inversion = _float(find("InversionTimes"))
+        echo = _float(find("EchoTime"))
+        if echo is None:
+            echo = _float(find("EffectiveEchoTime"))
+        image_type = _strings(_get(ds, "ImageType")) or _strings(find("FrameType"))
+        position = _floats(find("ImagePositionPatient"), 3)
+        orientation = _floats(find("ImageOrientationPatient"), 6)
+        if frame and not per_frame and position is not None and orientation is not None:
+            # A multi-frame image without functional groups: frames are stacked along the normal with
+            # SpacingBetweenSlices (or SliceThickness), the first at ImagePositionPatient.
+            step = _positive(_float(find("SpacingBetweenSlices"))) or _positive(_float(find("SliceThickness"))) or 1.0
+            try:
+                normal = slice_normal(orientation)
+            except GradingError:
+                normal = (0.0, 0.0, 0.0)
+            position = tuple(p + frame * step * n for p, n in zip(position, normal, strict=True))
+        frame_source = source if count == 1 else f"{source} frame {frame + 1}"
+        headers.append(
+            InstanceHeader(
+                source=frame_source,
+                sop_instance_uid=str(ds.SOPInstanceUID),
+                study_instance_uid=str(ds.StudyInstanceUID),
+                series_instance_uid=str(ds.SeriesInstanceUID),
+                frame_index=frame,
+                sop_class_uid=str(_get(ds, "SOPClassUID") or ""),
+                modality=_text(_get(ds, "Modality")),
+                series_number=_int(_get(ds, "SeriesNumber")),
+                instance_number=_int(_get(ds, "InstanceNumber")),
+                series_description=_text(_get(ds, "SeriesDescription")),
+                image_type=image_type,
+                scanning_sequence=_scanning_sequence(find),
+                sequence_variant=_strings(find("SequenceVariant")),
+                sequence_name=_text(find("SequenceName") or find("PulseSequenceName")),
+                acquisition_contrast=_text(find("AcquisitionContrast")),
+                repetition_time_ms=_float(find("RepetitionTime")),
+                echo_time_ms=echo,
+                inversion_time_ms=inversion,
+                image_orientation=orientation,
+                image_position=position,
+                pixel_spacing=_floats(find("PixelSpacing"), 2),
+                slice_thickness_mm=_positive(_float(find("SliceThickness"))),
+                spacing_between_slices_mm=_positive(_float(find("SpacingBetweenSlices"))),
+                rows=_int(_get(ds, "Rows")),
+                columns=_int(_get(ds, "Columns")),
+                magnetic_field_strength_t=_positive(_float(_get(ds, "MagneticFieldStrength"))),
+                imaging_frequency_mhz=_positive(_float(find("ImagingFrequency"))),
+                manufacturer=_text(_get(ds, "Manufacturer")),
+                model_name=_text(_get(ds, "ManufacturerModelName")),
+            )
+        )
+    return tuple(headers)
+
+
+def _positive(value: float | None) -> float | None:
+    return value if value is not None and value > 0 else None
+
+
+def _pixel_problem(fp: BinaryIO, ds: Dataset, size: int) -> str | None:
+    """Check cheaply, without decoding, that pixel data exists and is not cut short (native syntaxes)."""
+    transfer_syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2")))
+    if transfer_syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:
+        return None
+    start = fp.tell()
+    head = fp.read(12)
+    if len(head) < 8:
+        return "no pixel data"
+    implicit, little = ds.original_encoding
+    if implicit is None or little is None:
+        implicit, little = transfer_syntax == pydicom.uid.ImplicitVRLittleEndian, True
+    group, element = struct.unpack("<HH" if little else ">HH", head[:4])
+    if (group << 16 | element) not in _PIXEL_TAGS:
+        return "no pixel data"
+    if not implicit:
+        length = struct.unpack("<I" if little else ">I", head[8:12])[0]
+        value_start = start + 12
+    else:
+        length = struct.unpack("<I", head[4:8])[0]
+        value_start = start + 8
+    if length == 0xFFFFFFFF:
+        return None
+    if value_start + length > size:
+        return f"pixel data cut short: {size - value_start} of {length} bytes present"
+    if transfer_syntax.is_transfer_syntax and not transfer_syntax.is_compressed:
+        rows, columns = _int(_get(ds, "Rows")) or 0, _int(_get(ds, "Columns")) or 0
+        samples = _int(_get(ds, "SamplesPerPixel")) or 1
+        bits = _int(_get(ds, "BitsAllocated")) or 16
+        frames = _int(_get(ds, "NumberOfFrames")) or 1
+        needed = rows * columns * samples * frames * bits // 8
+        if length < needed:
+            return f"pixel data too short: {length} bytes for {frames} frame(s) of {rows}x{columns} needing {needed}"
+    return None
+
+
+def read_dicom(data: bytes, source: str) -> DicomInstance:
+    """Parse the header of a DICOM file held in memory (pixels are left alone).
+
+    Raises :class:`NotDicomError`, :class:`NotMRImageError` or :class:`InvalidDicomError`, each naming
+    ``source`` and the reason.
+    """
+    has_preamble = len(data) >= 132 and data[128:132] == b"DICM"
+    fp = io.BytesIO(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+    except Exception as exc:  # pydicom raises many kinds on garbage input; every one means "unreadable"
+        raise NotDicomError(source, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+    sop_class = str(_get(ds, "SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
+    if not has_preamble and not sop_class:
+        raise NotDicomError(source, "not a DICOM file (no DICM preamble and no SOP Class UID)")
+    if not sop_class:
+        raise NotDicomError(source, "DICOM file without a SOP Class UID")
+    modality = _text(_get(ds, "Modality"))
+    if sop_class not in MR_IMAGE_STORAGE_CLASSES:
+        name = UID(sop_class).name if is_valid_uid(sop_class) else repr(sop_class)
+        raise NotMRImageError(
+            source,
+            f"not an MR image (SOP class {name}, modality {modality or 'missing'}); only MR image storage is accepted",
+        )
+    if modality and modality != "MR":
+        raise NotMRImageError(source, f"not an MR image (modality {modality})")
+    for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        value = str(_get(ds, keyword) or "").strip()
+        if not is_valid_uid(value):
+            raise InvalidDicomError(source, f"{keyword} {value!r} is missing or not a valid UID")
+        setattr(ds, keyword, value)
+    rows, columns = _int(_get(ds, "Rows")), _int(_get(ds, "Columns"))
+    if not rows or not columns:
+        raise InvalidDicomError(source, f"image matrix missing (Rows {rows!r}, Columns {columns!r})")
+    problem = _pixel_problem(fp, ds, len(data))
+    if problem:
+        raise InvalidDicomError(source, problem)
+    frames = _int(_get(ds, "NumberOfFrames")) or 1
+    try:
+        headers = _headers(ds, source, max(1, frames))
+    except GradingError as exc:
+        raise InvalidDicomError(source, str(exc)) from None
+    window = _window(ds)
+    transfer_syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "1.2.840.10008.1.2")
+    return DicomInstance(
+        source=source,
+        sop_class_uid=sop_class,
+        sop_instance_uid=str(ds.SOPInstanceUID),
+        study_instance_uid=str(ds.StudyInstanceUID),
+        series_instance_uid=str(ds.SeriesInstanceUID),
+        transfer_syntax_uid=transfer_syntax,
+        number_of_frames=max(1, frames),
+        headers=headers,
+        patient=PatientIdentity(
+            patient_id=_text(_get(ds, "PatientID")),
+            name=_text(_get(ds, "PatientName")),
+            birth_date=_date(_get(ds, "PatientBirthDate")),
+            sex=_text(_get(ds, "PatientSex")),
+        ),
+        study_date=_date(_get(ds, "StudyDate")),
+        study_description=_text(_get(ds, "StudyDescription")),
+        window=window,
+    )
+
+
+def _window(ds: Dataset) -> tuple[float, float] | None:
+    find = _lookup(ds, 0)
+    center, width = _float(find("WindowCenter")), _float(find("WindowWidth"))
+    if center is None or width is None or width <= 0:
+        return None
+    return (center, width)
