@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from registry.errors import InvalidInput
 
-class ImagingError(Exception):
-    """A file that cannot be used; ``source`` names it, ``reason`` says why (without the name)."""
+
+class ImagingError(InvalidInput):
+    """A file that cannot be used; ``source`` names it, ``reason`` says why (without the name).
+
+    Part of the registry's error family: the API answers 422 with the message.
+    """
 
     def __init__(self, source: str, reason: str):
         super().__init__(f"{source}: {reason}")

@@ -2,6 +2,7 @@
 
 from registry.models.audit import AuditEvent
 from registry.models.gradings import Grading, GradingKind, GradingVersion
+from registry.models.imaging import Instance
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Role, User
 
@@ -11,6 +12,7 @@ __all__ = [
     "Grading",
     "GradingKind",
     "GradingVersion",
+    "Instance",
     "Patient",
     "Role",
     "Series",
