@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +30,7 @@ from registry.imaging.archive import ArchiveLimits
 from registry.imaging.dicom import DicomInstance, PatientIdentity
 from registry.imaging.nifti import NiftiMetadata
 from registry.imaging.render import render_png
-from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, expand
+from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, expand, iter_paths
 from registry.imaging.store import FileStore
 from registry.models import Instance, Patient, Series, Study, User
 from registry.repositories import studies as studies_repo
@@ -359,3 +360,23 @@ def render_slice(
         window_width=window_width,
         source=f"series {series_id} slice {index}",
     )
+
+
+SAMPLE_DICOM_DIR = Path(__file__).resolve().parents[2] / "sample_dicom"
+"""The synthetic 0.2 T phantom studies shipped with the project (``sample_dicom/generate.py``)."""
+
+
+def ingest_sample_studies(
+    session: Session, store: FileStore, *, expected_field_strength_t: float = 0.2, folder: Path = SAMPLE_DICOM_DIR
+) -> list[str]:
+    """Ingest the sample studies (``modic serve --demo``); one printable line per study or problem."""
+    files = sorted(folder.rglob("*.dcm"))
+    if not files:
+        return [f"no sample studies found in {folder}"]
+    result = ingest_files(session, store, iter_paths(files), expected_field_strength_t=expected_field_strength_t)
+    lines = [
+        f"sample study {s.view.study.study_instance_uid} ({s.view.pseudonym}): id {s.view.study.id}, "
+        f"{len(s.view.series)} series, {s.new} new images"
+        for s in result.studies
+    ]
+    return lines + [f"sample file rejected: {message}" for message in result.warnings]
