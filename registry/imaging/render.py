@@ -134,7 +134,9 @@ def render_png(
     if window_width is not None and not window_width > 0:
         raise RenderError(source, f"window width {window_width!r} must be > 0")
     try:
-        ds = data if isinstance(data, Dataset) else pydicom.dcmread(io.BytesIO(data), force=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = data if isinstance(data, Dataset) else pydicom.dcmread(io.BytesIO(data), force=True)
     except Exception as exc:
         raise RenderError(source, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from None
     pixels = _frame_pixels(ds, frame, source).astype(np.float32)
