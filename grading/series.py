@@ -213,16 +213,14 @@ def slice_normal(image_orientation: Sequence[float]) -> tuple[float, float, floa
     """The unit slice normal n = row direction × column direction of ImageOrientationPatient."""
     if len(image_orientation) != 6:
         raise GradingError(f"image orientation needs 6 values, got {list(image_orientation)!r}")
-    row = np.asarray(image_orientation[:3], dtype=float)
-    column = np.asarray(image_orientation[3:], dtype=float)
-    normal = np.cross(row, column)
-    length = float(np.linalg.norm(normal))
+    rx, ry, rz, cx, cy, cz = (float(v) for v in image_orientation)
+    nx, ny, nz = ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx
+    length = math.sqrt(nx * nx + ny * ny + nz * nz)
     if not math.isfinite(length) or length < 1e-6:
         raise GradingError(
             f"image orientation {list(image_orientation)!r} has parallel or zero row and column directions"
         )
-    unit = normal / length
-    return (float(unit[0]), float(unit[1]), float(unit[2]))
+    return (nx / length, ny / length, nz / length)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import pydicom
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 from pydicom.uid import UID
 
 from grading.errors import GradingError
@@ -137,11 +140,86 @@ def _date(value: Any) -> dt.date | None:
     return None
 
 
+_ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "IS", "TM", "UI"})
+"""Value representations whose characters are ASCII by definition: decoded here without pydicom's hooks."""
+_TEXT_VRS = frozenset({"LO", "SH", "PN", "ST", "LT", "UC", "UT"})
+"""Text that depends on the character set, decoded here only when it is plain ASCII (no escape sequences)."""
+_BINARY_VRS = {"US": "H", "SS": "h", "UL": "I", "SL": "i"}
+_NO_FAST_PATH = object()
+
+
+def _fast_raw(ds: Dataset, element: RawDataElement) -> Any:
+    """The value of a raw element of a common VR, decoded directly (a large share of ingest time otherwise)."""
+    vr = element.VR
+    if vr is None:
+        try:
+            vr = dictionary_VR(element.tag)
+        except KeyError:
+            return _NO_FAST_PATH
+    raw = element.value
+    if raw is None or len(raw) == 0:
+        return ""
+    if vr in _TEXT_VRS and raw.isascii() and b"\x1b" not in raw:
+        text = raw.decode("ascii").rstrip("\x00 ").strip()
+        if vr in ("LO", "SH", "PN") and "\\" in text:
+            return [part.strip() for part in text.split("\\")]
+        return text
+    if vr in _ASCII_VRS:
+        text = raw.decode("ascii", "replace").rstrip("\x00 ").strip()
+        if "\\" in text:
+            return [part.strip() for part in text.split("\\")]
+        return text
+    code = _BINARY_VRS.get(vr)
+    if code is not None:
+        size = struct.calcsize(code)
+        if len(raw) % size:
+            return _NO_FAST_PATH
+        little = ds.original_encoding[1] is not False
+        values = struct.unpack(("<" if little else ">") + code * (len(raw) // size), raw)
+        return values[0] if len(values) == 1 else list(values)
+    return _NO_FAST_PATH
+
+
 def _get(ds: Dataset, keyword: str) -> Any:
+    tag = _TAGS.get(keyword)
+    if tag is None:
+        number = tag_for_keyword(keyword)
+        if number is None:
+            return None
+        tag = _TAGS[keyword] = BaseTag(number)
     try:
-        return ds.get(keyword)
-    except Exception:  # a malformed value (bad VR, bad length) counts as missing
+        # The element as stored (raw until first accessed); Dataset.get_item without its tag conversions.
+        element = ds._dict.get(tag)
+    except Exception:  # a malformed element counts as missing
         return None
+    if element is None:
+        return None
+    if isinstance(element, RawDataElement):
+        value = _fast_raw(ds, element)
+        if value is not _NO_FAST_PATH:
+            return value
+        try:
+            return ds[tag].value
+        except Exception:  # a malformed value (bad VR, bad length) counts as missing
+            return None
+    return element.value
+
+
+_TAGS: dict[str, BaseTag] = {}
+
+_HEADER_KEYWORDS = (
+    "SpecificCharacterSet", "ImageType", "SOPClassUID", "SOPInstanceUID", "StudyDate", "Modality", "Manufacturer",
+    "StudyDescription", "SeriesDescription", "ManufacturerModelName", "PatientName", "PatientID",
+    "PatientBirthDate", "PatientSex", "ScanningSequence", "SequenceVariant", "SliceThickness", "RepetitionTime",
+    "EchoTime", "InversionTime", "ImagingFrequency", "MagneticFieldStrength", "SpacingBetweenSlices",
+    "SequenceName", "PulseSequenceName", "EchoPulseSequence", "InversionRecovery", "EchoPlanarPulseSequence",
+    "AcquisitionContrast", "StudyInstanceUID", "SeriesInstanceUID", "SeriesNumber", "InstanceNumber",
+    "ImagePositionPatient", "ImageOrientationPatient", "SharedFunctionalGroupsSequence",
+    "PerFrameFunctionalGroupsSequence", "SamplesPerPixel", "NumberOfFrames", "Rows", "Columns", "PixelSpacing",
+    "BitsAllocated", "WindowCenter", "WindowWidth",
+)  # fmt: skip
+"""The top-level attributes ingestion reads; the rest of the header is skipped, not parsed."""
+_HEADER_TAGS = [BaseTag(tag_for_keyword(k) or 0) for k in _HEADER_KEYWORDS]
 
 
 def _find_in_group(item: Dataset | None, keyword: str) -> Any:
@@ -158,10 +236,10 @@ def _find_in_group(item: Dataset | None, keyword: str) -> Any:
     return None
 
 
-def _lookup(ds: Dataset, frame: int) -> Callable[[str], Any]:
+def _lookup(ds: Dataset, frame: int, shared_seq: Any = None, per_frame_seq: Any = None) -> Callable[[str], Any]:
     """Top level, the frame's per-frame item, the shared item, then per-frame item 0."""
-    shared_seq = _get(ds, "SharedFunctionalGroupsSequence")
-    per_frame_seq = _get(ds, "PerFrameFunctionalGroupsSequence")
+    if not shared_seq and not per_frame_seq:
+        return lambda keyword: _get(ds, keyword)
     shared = shared_seq[0] if shared_seq else None
     own = per_frame_seq[frame] if per_frame_seq and frame < len(per_frame_seq) else None
     first = per_frame_seq[0] if per_frame_seq else None
@@ -192,12 +270,25 @@ def _scanning_sequence(find: Callable[[str], Any]) -> tuple[str, ...]:
     return tuple(derived)
 
 
-def _headers(ds: Dataset, source: str, frames: int) -> tuple[InstanceHeader, ...]:
+def _headers(ds: Dataset, source: str, frames: int, uids: tuple[str, str, str]) -> tuple[InstanceHeader, ...]:
     headers = []
+    shared = _get(ds, "SharedFunctionalGroupsSequence")
     per_frame = _get(ds, "PerFrameFunctionalGroupsSequence")
     count = frames if per_frame or frames > 1 else 1
+    common: dict[str, Any] = {
+        "sop_class_uid": str(_get(ds, "SOPClassUID") or ""),
+        "modality": _text(_get(ds, "Modality")),
+        "series_number": _int(_get(ds, "SeriesNumber")),
+        "instance_number": _int(_get(ds, "InstanceNumber")),
+        "series_description": _text(_get(ds, "SeriesDescription")),
+        "rows": _int(_get(ds, "Rows")),
+        "columns": _int(_get(ds, "Columns")),
+        "magnetic_field_strength_t": _positive(_float(_get(ds, "MagneticFieldStrength"))),
+        "manufacturer": _text(_get(ds, "Manufacturer")),
+        "model_name": _text(_get(ds, "ManufacturerModelName")),
+    }
     for frame in range(count):
-        find = _lookup(ds, frame)
+        find = _lookup(ds, frame, shared, per_frame)
         inversion = _float(find("InversionTime"))
         if inversion is None:
             inversion = _float(find("InversionTimes"))
@@ -220,15 +311,10 @@ def _headers(ds: Dataset, source: str, frames: int) -> tuple[InstanceHeader, ...
         headers.append(
             InstanceHeader(
                 source=frame_source,
-                sop_instance_uid=str(ds.SOPInstanceUID),
-                study_instance_uid=str(ds.StudyInstanceUID),
-                series_instance_uid=str(ds.SeriesInstanceUID),
+                sop_instance_uid=uids[0],
+                study_instance_uid=uids[1],
+                series_instance_uid=uids[2],
                 frame_index=frame,
-                sop_class_uid=str(_get(ds, "SOPClassUID") or ""),
-                modality=_text(_get(ds, "Modality")),
-                series_number=_int(_get(ds, "SeriesNumber")),
-                instance_number=_int(_get(ds, "InstanceNumber")),
-                series_description=_text(_get(ds, "SeriesDescription")),
                 image_type=image_type,
                 scanning_sequence=_scanning_sequence(find),
                 sequence_variant=_strings(find("SequenceVariant")),
@@ -242,12 +328,8 @@ def _headers(ds: Dataset, source: str, frames: int) -> tuple[InstanceHeader, ...
                 pixel_spacing=_floats(find("PixelSpacing"), 2),
                 slice_thickness_mm=_positive(_float(find("SliceThickness"))),
                 spacing_between_slices_mm=_positive(_float(find("SpacingBetweenSlices"))),
-                rows=_int(_get(ds, "Rows")),
-                columns=_int(_get(ds, "Columns")),
-                magnetic_field_strength_t=_positive(_float(_get(ds, "MagneticFieldStrength"))),
                 imaging_frequency_mhz=_positive(_float(find("ImagingFrequency"))),
-                manufacturer=_text(_get(ds, "Manufacturer")),
-                model_name=_text(_get(ds, "ManufacturerModelName")),
+                **common,
             )
         )
     return tuple(headers)
@@ -304,7 +386,7 @@ def read_dicom(data: bytes, source: str) -> DicomInstance:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, specific_tags=_HEADER_TAGS)
     except Exception as exc:  # pydicom raises many kinds on garbage input; every one means "unreadable"
         raise NotDicomError(source, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from None
     sop_class = str(_get(ds, "SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
@@ -321,11 +403,12 @@ def read_dicom(data: bytes, source: str) -> DicomInstance:
         )
     if modality and modality != "MR":
         raise NotMRImageError(source, f"not an MR image (modality {modality})")
+    uids = []
     for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
         value = str(_get(ds, keyword) or "").strip()
         if not is_valid_uid(value):
             raise InvalidDicomError(source, f"{keyword} {value!r} is missing or not a valid UID")
-        setattr(ds, keyword, value)
+        uids.append(value)
     rows, columns = _int(_get(ds, "Rows")), _int(_get(ds, "Columns"))
     if not rows or not columns:
         raise InvalidDicomError(source, f"image matrix missing (Rows {rows!r}, Columns {columns!r})")
@@ -334,7 +417,7 @@ def read_dicom(data: bytes, source: str) -> DicomInstance:
         raise InvalidDicomError(source, problem)
     frames = _int(_get(ds, "NumberOfFrames")) or 1
     try:
-        headers = _headers(ds, source, max(1, frames))
+        headers = _headers(ds, source, max(1, frames), (uids[0], uids[1], uids[2]))
     except GradingError as exc:
         raise InvalidDicomError(source, str(exc)) from None
     window = _window(ds)
@@ -342,9 +425,9 @@ def read_dicom(data: bytes, source: str) -> DicomInstance:
     return DicomInstance(
         source=source,
         sop_class_uid=sop_class,
-        sop_instance_uid=str(ds.SOPInstanceUID),
-        study_instance_uid=str(ds.StudyInstanceUID),
-        series_instance_uid=str(ds.SeriesInstanceUID),
+        sop_instance_uid=uids[0],
+        study_instance_uid=uids[1],
+        series_instance_uid=uids[2],
         transfer_syntax_uid=transfer_syntax,
         number_of_frames=max(1, frames),
         headers=headers,
@@ -361,7 +444,7 @@ def read_dicom(data: bytes, source: str) -> DicomInstance:
 
 
 def _window(ds: Dataset) -> tuple[float, float] | None:
-    find = _lookup(ds, 0)
+    find = _lookup(ds, 0, _get(ds, "SharedFunctionalGroupsSequence"), _get(ds, "PerFrameFunctionalGroupsSequence"))
     center, width = _float(find("WindowCenter")), _float(find("WindowWidth"))
     if center is None or width is None or width <= 0:
         return None

@@ -9,8 +9,9 @@ as it is (re-ingest is idempotent).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
-import tempfile
+import threading
 from pathlib import Path
 
 from registry.imaging.dicom import is_valid_uid
@@ -25,6 +26,8 @@ class FileStore:
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
+        self._folders: set[Path] = set()
+        self._counter = itertools.count()
 
     def path_for(self, sop_instance_uid: str) -> Path:
         """Where the file of ``sop_instance_uid`` lives; the UID is validated first."""
@@ -44,14 +47,19 @@ class FileStore:
         target = self.path_for(sop_instance_uid)
         if target.is_file():
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=target.parent)
+        folder = target.parent
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
+        # A name no other writer uses (process, thread, counter), created exclusively, then renamed.
+        temp = folder / f".incoming-{os.getpid()}-{threading.get_ident()}-{next(self._counter)}.tmp"
         try:
+            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
-            os.replace(temp_name, target)
+            os.replace(temp, target)
         except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
             raise
         return target
 

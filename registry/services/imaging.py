@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -33,6 +34,7 @@ from registry.imaging.render import render_png
 from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, expand, iter_paths
 from registry.imaging.store import FileStore
 from registry.models import Instance, Patient, Series, Study, User
+from registry.models.base import new_id, utcnow
 from registry.repositories import studies as studies_repo
 from registry.services import audit
 from registry.services.studies import StudyView, ensure_patient, study_view
@@ -74,9 +76,13 @@ class IngestResult:
         return [r.message for r in self.rejections]
 
 
+_HEADER_FIELDS = tuple(f.name for f in dataclasses.fields(InstanceHeader))
+
+
 def header_to_json(header: InstanceHeader) -> dict[str, Any]:
     """The header as JSON values (tuples become lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(header).items()}
+    values = (getattr(header, name) for name in _HEADER_FIELDS)
+    return {name: list(v) if isinstance(v, tuple) else v for name, v in zip(_HEADER_FIELDS, values, strict=True)}
 
 
 _TUPLE_FIELDS = {f.name for f in dataclasses.fields(InstanceHeader) if "tuple" in str(f.type)}
@@ -142,7 +148,10 @@ def ingest_files(
         try:
             studies.append(_write_study(session, batch, actor, expected_field_strength_t))
         except InvalidInput as exc:
+            session.rollback()
             rejections.append(Rejection(f"study {batch.study_instance_uid}", exc.message))
+    if session.in_transaction():
+        session.commit()
     return IngestResult(studies, rejections)
 
 
@@ -219,59 +228,87 @@ def _write_study_once(
             )
         if study.study_date is None:
             study.study_date = batch.study_date
-    existing = {
-        (row.sop_instance_uid, row.frame_index): row
-        for row in session.exec(select(Instance).where(Instance.study_id == study.id))
-    }
+    rows = session.execute(
+        select(
+            Instance.id,  # type: ignore[call-overload]
+            Instance.sop_instance_uid,
+            Instance.frame_index,
+            Instance.series_id,
+            Instance.slice_index,
+            Instance.header,
+        ).where(Instance.study_id == study.id)
+    ).all()
+    existing = {(row.sop_instance_uid, row.frame_index): row for row in rows}
     new_keys = [key for key in batch.instances if key not in existing]
-    for key in new_keys:
-        header, transfer_syntax = batch.instances[key]
-        row = Instance(
-            study_id=study.id,
-            sop_instance_uid=key[0],
-            frame_index=key[1],
-            transfer_syntax_uid=transfer_syntax[:64],
-            header=header_to_json(header),
-        )
-        session.add(row)
-        existing[key] = row
     if new_keys or created:
-        _classify(session, study, list(existing.values()), batch.windows, expected_field_strength_t)
-        audit.record(session, actor, "study.ingest", "study", study.id, images=len(new_keys), total=len(existing))
+        headers = [header_from_json(row.header) for row in rows] + [batch.instances[k][0] for k in new_keys]
+        try:
+            classification = classify_study(headers, expected_field_strength_t=expected_field_strength_t)
+        except GradingError as exc:
+            raise InvalidInput(f"study {study.study_instance_uid}: {exc}") from None
+        placement, stale = _store_series(session, study, classification, batch.windows)
+        for key, row in existing.items():
+            target = placement.get(key, (None, None))
+            if (row.series_id, row.slice_index) != target:
+                session.execute(
+                    update(Instance)
+                    .where(col(Instance.id) == row.id)
+                    .values(series_id=target[0], slice_index=target[1])
+                )
+        if new_keys:
+            now = utcnow()
+            session.execute(
+                insert(Instance),
+                [
+                    {
+                        "id": new_id(),
+                        "study_id": study.id,
+                        "sop_instance_uid": key[0],
+                        "frame_index": key[1],
+                        "series_id": placement.get(key, (None, None))[0],
+                        "slice_index": placement.get(key, (None, None))[1],
+                        "transfer_syntax_uid": batch.instances[key][1][:64],
+                        "header": header_to_json(batch.instances[key][0]),
+                        "created_at": now,
+                    }
+                    for key in new_keys
+                ],
+            )
+        for series in stale:
+            session.delete(series)
+        audit.record(session, actor, "study.ingest", "study", study.id, images=len(new_keys), total=len(headers))
     session.add(study)
     session.commit()
     return IngestedStudy(study_view(session, study.id), received=len(batch.instances), new=len(new_keys))
 
 
-def _classify(
+def _store_series(
     session: Session,
     study: Study,
-    rows: list[Instance],
+    classification: StudyClassification,
     windows: dict[str, tuple[float, float]],
-    expected_field_strength_t: float,
-) -> None:
-    """Re-classify every image of the study and bring its series rows up to date (ids are kept)."""
-    by_key = {(row.sop_instance_uid, row.frame_index): row for row in rows}
-    try:
-        classification: StudyClassification = classify_study(
-            [header_from_json(row.header) for row in rows], expected_field_strength_t=expected_field_strength_t
-        )
-    except GradingError as exc:
-        raise InvalidInput(f"study {study.study_instance_uid}: {exc}") from None
+) -> tuple[dict[tuple[str, int], tuple[str, int]], list[Series]]:
+    """Bring the study's series rows up to date (ids are kept) and choose its grading series.
+
+    Returns where each image goes (series id, slice index) and the series rows no stack needs any more.
+    """
     current = {
         (s.series_instance_uid, s.stack_key): s for s in session.exec(select(Series).where(Series.study_id == study.id))
     }
-    for row in rows:
-        row.series_id = None
-        row.slice_index = None
     kept: set[str] = set()
     ids: dict[int, str] = {}
+    placement: dict[tuple[str, int], tuple[str, int]] = {}
     for stack in classification.stacks:
         key = stack_key(stack)
         series = current.get((stack.series_instance_uid, key))
         if series is None:
             series = Series(
-                study_id=study.id, series_instance_uid=stack.series_instance_uid, stack_key=key, plane="", weighting=""
+                id=new_id(),
+                study_id=study.id,
+                series_instance_uid=stack.series_instance_uid,
+                stack_key=key,
+                plane="",
+                weighting="",
             )
         previous_window = series.details.get("window") if series.details else None
         window = windows.get(stack.series_instance_uid) or previous_window
@@ -291,24 +328,17 @@ def _classify(
             "window": None if window is None else list(window),
         }
         session.add(series)
-        session.flush()
         kept.add(series.id)
         ids[id(stack)] = series.id
         for index, header in enumerate(stack.instances):
-            row = by_key[header.instance_key]
-            row.series_id = series.id
-            row.slice_index = index
-    for row in rows:
-        session.add(row)
+            placement[header.instance_key] = (series.id, index)
     session.flush()
-    for series in current.values():
-        if series.id not in kept:
-            session.delete(series)
     chosen = classification.grading_series
     study.t1_series_id = None if chosen.t1 is None else ids[id(chosen.t1)]
     study.t2_series_id = None if chosen.t2 is None else ids[id(chosen.t2)]
     study.field_strength_t = classification.field_strength_t or study.field_strength_t
     study.warnings = list(classification.warnings)
+    return placement, [s for s in current.values() if s.id not in kept]
 
 
 @dataclass(frozen=True)
