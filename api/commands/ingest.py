@@ -13,9 +13,9 @@ from api.commands._common import add_database_option, fail, settings_from
 from api.schemas.studies import StudyPublic
 from registry.db import get_engine, migrate, session_scope
 from registry.imaging.nifti import NIFTI_WEIGHTINGS, NiftiMetadata
-from registry.imaging.sources import count_files, iter_paths
+from registry.imaging.sources import count_files
 from registry.imaging.store import FileStore
-from registry.services.imaging import IngestResult, ingest_files
+from registry.services.imaging import IngestResult, ingest_paths
 
 EXIT_SOME_REJECTED = 2
 
@@ -34,6 +34,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--patient-id", help="patient id of NIfTI files")
     parser.add_argument("--study-date", help="study date of NIfTI files (YYYY-MM-DD)")
     parser.add_argument("--weighting", choices=NIFTI_WEIGHTINGS, help="weighting of NIfTI files")
+
     add_database_option(parser)
     parser.set_defaults(func=_ingest)
 
@@ -58,10 +59,10 @@ def _run(args: argparse.Namespace, nifti: NiftiMetadata | None) -> IngestResult:
     store = FileStore(settings.data_dir)
     with session_scope(engine, write=True) as session:
         if not sys.stderr.isatty():
-            return ingest_files(
+            return ingest_paths(
                 session,
                 store,
-                iter_paths(args.paths),
+                args.paths,
                 nifti=nifti,
                 expected_field_strength_t=settings.expected_field_strength_t,
             )
@@ -70,10 +71,10 @@ def _run(args: argparse.Namespace, nifti: NiftiMetadata | None) -> IngestResult:
         columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=True) as progress:
             task = progress.add_task("ingest", total=count_files(args.paths))
-            return ingest_files(
+            return ingest_paths(
                 session,
                 store,
-                iter_paths(args.paths),
+                args.paths,
                 nifti=nifti,
                 expected_field_strength_t=settings.expected_field_strength_t,
                 progress=lambda _name: progress.advance(task),
@@ -85,6 +86,7 @@ def _ingest(args: argparse.Namespace) -> int:
         nifti = _nifti_metadata(args)
     except ValueError as exc:
         return fail(str(exc))
+
     result = _run(args, nifti)
     for study in result.studies:
         print(json.dumps(StudyPublic.of(study.view).model_dump(mode="json")), flush=True)

@@ -62,18 +62,24 @@ def count_files(paths: Sequence[Path]) -> int:
     return total
 
 
-def iter_paths(paths: Sequence[Path]) -> Iterator[SourceFile | Rejection]:
+def walk_paths(paths: Sequence[Path]) -> Iterator[Path | Rejection]:
     """The files named by ``paths``: files as given, folders recursively in name order."""
     for path in paths:
         if path.is_dir():
             for folder, dirs, files in os.walk(path):
                 dirs.sort()
                 for name in sorted(files):
-                    yield _read_file(Path(folder) / name)
+                    yield Path(folder) / name
         elif path.exists():
-            yield _read_file(path)
+            yield path
         else:
             yield Rejection(str(path), "no such file or folder")
+
+
+def iter_paths(paths: Sequence[Path]) -> Iterator[SourceFile | Rejection]:
+    """The contents of the files named by ``paths`` (see :func:`walk_paths`), read one at a time."""
+    for path in walk_paths(paths):
+        yield path if isinstance(path, Rejection) else _read_file(path)
 
 
 def _read_file(path: Path) -> SourceFile | Rejection:

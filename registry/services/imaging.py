@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,12 @@ from registry.imaging.archive import ArchiveLimits
 from registry.imaging.dicom import DicomInstance, PatientIdentity
 from registry.imaging.nifti import NiftiMetadata
 from registry.imaging.render import render_png
-from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, expand, iter_paths
+from registry.imaging.sources import (
+    Rejection,
+    SourceFile,
+    expand,
+    iter_paths,
+)
 from registry.imaging.store import FileStore
 from registry.models import Instance, Patient, Series, Study, User
 from registry.models.base import new_id, utcnow
@@ -138,9 +143,42 @@ def ingest_files(
             if progress is not None:
                 progress(item.source)
             continue
-        _collect(batches, store, item)
+        store.put(item.instance.sop_instance_uid, item.data)
+        _collect(batches, item.instance)
         if progress is not None:
             progress(item.instance.source)
+    return _write_batches(session, batches, rejections, actor, expected_field_strength_t)
+
+
+def ingest_paths(
+    session: Session,
+    store: FileStore,
+    paths: Sequence[Path],
+    *,
+    actor: User | None = None,
+    nifti: NiftiMetadata | None = None,
+    expected_field_strength_t: float = 0.2,
+    progress: ProgressCallback | None = None,
+) -> IngestResult:
+    """Ingest files, folders (recursively, in name order) and archives, as :func:`ingest_files`."""
+    return ingest_files(
+        session,
+        store,
+        iter_paths(paths),
+        actor=actor,
+        nifti=nifti,
+        expected_field_strength_t=expected_field_strength_t,
+        progress=progress,
+    )
+
+
+def _write_batches(
+    session: Session,
+    batches: dict[str, _StudyBatch],
+    rejections: list[Rejection],
+    actor: User | None,
+    expected_field_strength_t: float,
+) -> IngestResult:
     studies: list[IngestedStudy] = []
     if session.in_transaction():
         session.commit()
@@ -155,9 +193,7 @@ def ingest_files(
     return IngestResult(studies, rejections)
 
 
-def _collect(batches: dict[str, _StudyBatch], store: FileStore, item: AcceptedInstance) -> None:
-    instance: DicomInstance = item.instance
-    store.put(instance.sop_instance_uid, item.data)
+def _collect(batches: dict[str, _StudyBatch], instance: DicomInstance) -> None:
     batch = batches.get(instance.study_instance_uid)
     if batch is None:
         batch = _StudyBatch(instance.study_instance_uid, instance.patient, instance.study_date)
@@ -246,7 +282,7 @@ def _write_study_once(
             classification = classify_study(headers, expected_field_strength_t=expected_field_strength_t)
         except GradingError as exc:
             raise InvalidInput(f"study {study.study_instance_uid}: {exc}") from None
-        placement, stale = _store_series(session, study, classification, batch.windows)
+        placement, stale, series_rows = _store_series(session, study, classification, batch.windows)
         for key, row in existing.items():
             target = placement.get(key, (None, None))
             if (row.series_id, row.slice_index) != target:
@@ -277,9 +313,16 @@ def _write_study_once(
         for series in stale:
             session.delete(series)
         audit.record(session, actor, "study.ingest", "study", study.id, images=len(new_keys), total=len(headers))
+    else:
+        series_rows = None
     session.add(study)
     session.commit()
-    return IngestedStudy(study_view(session, study.id), received=len(batch.instances), new=len(new_keys))
+    if series_rows is None:
+        view = study_view(session, study.id)
+    else:
+        # The same view study_view() would read back, without querying again.
+        view = StudyView(study, patient.pseudonym, sorted(series_rows, key=lambda s: (s.created_at, s.id)))
+    return IngestedStudy(view, received=len(batch.instances), new=len(new_keys))
 
 
 def _store_series(
@@ -287,15 +330,17 @@ def _store_series(
     study: Study,
     classification: StudyClassification,
     windows: dict[str, tuple[float, float]],
-) -> tuple[dict[tuple[str, int], tuple[str, int]], list[Series]]:
+) -> tuple[dict[tuple[str, int], tuple[str, int]], list[Series], list[Series]]:
     """Bring the study's series rows up to date (ids are kept) and choose its grading series.
 
-    Returns where each image goes (series id, slice index) and the series rows no stack needs any more.
+    Returns where each image goes (series id, slice index), the series rows no stack needs any more
+    and the rows kept.
     """
     current = {
         (s.series_instance_uid, s.stack_key): s for s in session.exec(select(Series).where(Series.study_id == study.id))
     }
     kept: set[str] = set()
+    rows: list[Series] = []
     ids: dict[int, str] = {}
     placement: dict[tuple[str, int], tuple[str, int]] = {}
     for stack in classification.stacks:
@@ -328,6 +373,7 @@ def _store_series(
             "window": None if window is None else list(window),
         }
         session.add(series)
+        rows.append(series)
         kept.add(series.id)
         ids[id(stack)] = series.id
         for index, header in enumerate(stack.instances):
@@ -338,7 +384,7 @@ def _store_series(
     study.t2_series_id = None if chosen.t2 is None else ids[id(chosen.t2)]
     study.field_strength_t = classification.field_strength_t or study.field_strength_t
     study.warnings = list(classification.warnings)
-    return placement, [s for s in current.values() if s.id not in kept]
+    return placement, [s for s in current.values() if s.id not in kept], rows
 
 
 @dataclass(frozen=True)
