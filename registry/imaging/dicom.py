@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
 import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import pydicom
@@ -30,6 +32,7 @@ from pydicom.uid import UID
 from grading.errors import GradingError
 from grading.series import InstanceHeader, slice_normal
 from registry.imaging.errors import InvalidDicomError, NotDicomError, NotMRImageError
+from registry.imaging.fastheader import read_fast
 
 MR_IMAGE_STORAGE_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.4": "MR Image Storage",
@@ -375,20 +378,61 @@ def _pixel_problem(fp: BinaryIO, ds: Dataset, size: int) -> str | None:
     return None
 
 
-def read_dicom(data: bytes, source: str) -> DicomInstance:
-    """Parse the header of a DICOM file held in memory (pixels are left alone).
+def read_dicom(data: bytes | Path, source: str) -> DicomInstance:
+    """Parse the header of a DICOM file held in memory or on disk (pixels are left alone).
 
     Raises :class:`NotDicomError`, :class:`NotMRImageError` or :class:`InvalidDicomError`, each naming
     ``source`` and the reason.
     """
-    has_preamble = len(data) >= 132 and data[128:132] == b"DICM"
-    fp = io.BytesIO(data)
+    if isinstance(data, Path):
+        with data.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(_HEAD_BYTES)
+            fast = _read_fast(head, size, source)
+            if fast is not None:
+                return fast
+            handle.seek(0)
+            return _read(handle, size, source)
+    return _read_fast(data, len(data), source) or _read(io.BytesIO(data), len(data), source)
+
+
+_HEAD_BYTES = 1 << 16
+"""How much of a file on disk the fast reader looks at; longer headers go to pydicom."""
+
+
+def _read_fast(head: bytes, size: int, source: str) -> DicomInstance | None:
+    """The instance through :mod:`registry.imaging.fastheader`, or ``None`` when pydicom must read it."""
+    found = read_fast(head, _HEADER_TAGS)
+    if found is None:
+        return None
+    ds, pixel_offset = found
+    if len(head) < size and pixel_offset + 12 > len(head):
+        return None  # the header goes on beyond the part that was read
+    fp = io.BytesIO(head)
+    fp.seek(pixel_offset)
+    return _instance(ds, fp, size, source, has_preamble=True)
+
+
+def read_dicom_with_pydicom(data: bytes, source: str) -> DicomInstance:
+    """:func:`read_dicom` without the fast path (to compare the two)."""
+    return _read(io.BytesIO(data), len(data), source)
+
+
+def _read(fp: BinaryIO, size: int, source: str) -> DicomInstance:
+    preamble = fp.read(132)
+    fp.seek(0)
+    has_preamble = len(preamble) == 132 and preamble[128:132] == b"DICM"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, specific_tags=_HEADER_TAGS)
     except Exception as exc:  # pydicom raises many kinds on garbage input; every one means "unreadable"
         raise NotDicomError(source, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+    return _instance(ds, fp, size, source, has_preamble=has_preamble)
+
+
+def _instance(ds: Dataset, fp: BinaryIO, size: int, source: str, *, has_preamble: bool) -> DicomInstance:
+    """Check the header read into ``ds`` (``fp`` at the pixel data) and turn it into an instance."""
     sop_class = str(_get(ds, "SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
     if not has_preamble and not sop_class:
         raise NotDicomError(source, "not a DICOM file (no DICM preamble and no SOP Class UID)")
@@ -412,7 +456,7 @@ def read_dicom(data: bytes, source: str) -> DicomInstance:
     rows, columns = _int(_get(ds, "Rows")), _int(_get(ds, "Columns"))
     if not rows or not columns:
         raise InvalidDicomError(source, f"image matrix missing (Rows {rows!r}, Columns {columns!r})")
-    problem = _pixel_problem(fp, ds, len(data))
+    problem = _pixel_problem(fp, ds, size)
     if problem:
         raise InvalidDicomError(source, problem)
     frames = _int(_get(ds, "NumberOfFrames")) or 1

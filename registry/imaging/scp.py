@@ -134,7 +134,7 @@ class StorageReceiver:
         items: list[SourceFile | Rejection] = list(state.rejections)
         for uid in dict.fromkeys(state.stored):
             path = self.store.path_for(uid)
-            items.append(SourceFile(f"C-STORE from {state.calling_ae} {uid}", path.read_bytes()))
+            items.append(SourceFile(f"C-STORE from {state.calling_ae} {uid}", path=path))
         try:
             with session_scope(self.engine, write=True) as session:
                 result = ingest_files(

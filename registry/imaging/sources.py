@@ -24,10 +24,34 @@ MAX_FILE_BYTES = 2 << 30
 
 @dataclass(frozen=True)
 class SourceFile:
-    """The bytes of one file and the name it is reported under."""
+    """One file to ingest, held in memory (``data``) or on disk (``path``), and the name it is reported under."""
 
     name: str
-    data: bytes
+    data: bytes | None = None
+    path: Path | None = None
+
+    def head(self, size: int) -> bytes:
+        """The first ``size`` bytes."""
+        if self.data is not None:
+            return self.data[:size]
+        assert self.path is not None
+        with self.path.open("rb") as handle:
+            return handle.read(size)
+
+    def read(self) -> bytes:
+        """All the bytes."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path.read_bytes()
+
+    @property
+    def content(self) -> bytes | Path:
+        """The bytes, or the path when the file is on disk (read lazily)."""
+        if self.data is not None:
+            return self.data
+        assert self.path is not None
+        return self.path
 
 
 @dataclass(frozen=True)
@@ -45,10 +69,10 @@ class Rejection:
 
 @dataclass(frozen=True)
 class AcceptedInstance:
-    """A DICOM MR image that passed the header checks, with its bytes."""
+    """A DICOM MR image that passed the header checks, with its bytes or the path of its file."""
 
     instance: DicomInstance
-    data: bytes
+    content: bytes | Path
 
 
 def count_files(paths: Sequence[Path]) -> int:
@@ -87,7 +111,7 @@ def _read_file(path: Path) -> SourceFile | Rejection:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             return Rejection(str(path), f"{size} bytes; at most {MAX_FILE_BYTES} are read")
-        return SourceFile(str(path), path.read_bytes())
+        return SourceFile(str(path), path=path)
     except OSError as exc:
         return Rejection(str(path), f"cannot be read ({exc.strerror or exc})")
 
@@ -102,36 +126,44 @@ def expand(
     for item in items:
         if isinstance(item, Rejection):
             yield item
-        elif is_zip(item.data):
+            continue
+        try:
+            head = item.head(352)
+        except OSError as exc:
+            yield Rejection(item.name, f"cannot be read ({exc.strerror or exc})")
+            continue
+        if is_zip(head):
             try:
-                for name, member in iter_zip_members(item.data, item.name, limits):
+                for name, member in iter_zip_members(item.read(), item.name, limits):
                     if isinstance(member, ArchiveError):
                         yield Rejection(member.source, member.reason)
                     else:
-                        yield from _one(SourceFile(name, member), nifti)
+                        yield from _one(SourceFile(name, member), member[:352], nifti)
             except ArchiveError as exc:
                 yield Rejection(exc.source, exc.reason)
         else:
-            yield from _one(item, nifti)
+            yield from _one(item, head, nifti)
 
 
-def _one(item: SourceFile, nifti: NiftiMetadata | None) -> Iterator[AcceptedInstance | Rejection]:
-    if is_zip(item.data):
+def _one(item: SourceFile, head: bytes, nifti: NiftiMetadata | None) -> Iterator[AcceptedInstance | Rejection]:
+    if is_zip(head):
         yield Rejection(item.name, "nested archive; unpack it or send its files")
         return
-    if looks_like_nifti(item.name, item.data):
+    if looks_like_nifti(item.name, head):
         if nifti is None:
             yield Rejection(item.name, "NIfTI file needs the study data: --patient-id, --study-date and --weighting")
             return
         try:
-            converted = nifti_to_dicom(item.data, item.name, nifti)
+            converted = nifti_to_dicom(item.read(), item.name, nifti)
         except NiftiError as exc:
             yield Rejection(exc.source, exc.reason)
             return
         for name, data in converted:
-            yield from _one(SourceFile(name, data), None)
+            yield from _one(SourceFile(name, data), data[:352], None)
         return
     try:
-        yield AcceptedInstance(read_dicom(item.data, item.name), item.data)
+        yield AcceptedInstance(read_dicom(item.content, item.name), item.content)
     except ImagingError as exc:
         yield Rejection(exc.source, exc.reason)
+    except OSError as exc:
+        yield Rejection(item.name, f"cannot be read ({exc.strerror or exc})")

@@ -3,7 +3,8 @@
 File names come only from a validated UID (``^[0-9]+(\\.[0-9]+)*$``, at most 64 characters), never from
 user input. Writes go to a temporary file in the target folder and are renamed into place, so several
 processes (``serve``, ``receive``, ``ingest``) can share one data directory; an existing file is left
-as it is (re-ingest is idempotent).
+as it is (re-ingest is idempotent). A file ingested from disk is hard-linked when it lives on the same
+file system, copied otherwise.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -42,8 +44,9 @@ class FileStore:
         """True when the instance is already stored."""
         return self.path_for(sop_instance_uid).is_file()
 
-    def put(self, sop_instance_uid: str, data: bytes) -> Path:
-        """Store ``data`` as the file of ``sop_instance_uid`` unless it is already there; return its path."""
+    def put(self, sop_instance_uid: str, data: bytes | Path) -> Path:
+        """Store ``data`` (bytes, or a file to copy) as the file of ``sop_instance_uid`` unless it is already
+        there; return its path."""
         target = self.path_for(sop_instance_uid)
         if target.is_file():
             return target
@@ -53,15 +56,39 @@ class FileStore:
             self._folders.add(folder)
         # A name no other writer uses (process, thread, counter), created exclusively, then renamed.
         temp = folder / f".incoming-{os.getpid()}-{threading.get_ident()}-{next(self._counter)}.tmp"
+        if isinstance(data, Path) and self._link(data, temp, target):
+            return target
         try:
             handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             with os.fdopen(handle, "wb") as out:
-                out.write(data)
+                if isinstance(data, Path):
+                    with data.open("rb") as source:
+                        shutil.copyfileobj(source, out, 1 << 20)
+                else:
+                    out.write(data)
             os.replace(temp, target)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
         return target
+
+    @staticmethod
+    def _link(source: Path, temp: Path, target: Path) -> bool:
+        """Keep a file on the same file system as a hard link instead of a copy (no data is written).
+
+        A SOP Instance UID names one unchanging object, and tools that edit DICOM files write new ones,
+        so sharing the inode is safe; any failure (another file system, permissions) means a copy.
+        """
+        try:
+            os.link(source, temp)
+        except OSError:
+            return False
+        try:
+            os.replace(temp, target)
+        except OSError:
+            temp.unlink(missing_ok=True)
+            return False
+        return True
 
     def read(self, sop_instance_uid: str) -> bytes:
         """The stored bytes of an instance."""

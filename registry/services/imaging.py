@@ -143,7 +143,7 @@ def ingest_files(
             if progress is not None:
                 progress(item.source)
             continue
-        store.put(item.instance.sop_instance_uid, item.data)
+        store.put(item.instance.sop_instance_uid, item.content)
         _collect(batches, item.instance)
         if progress is not None:
             progress(item.instance.source)

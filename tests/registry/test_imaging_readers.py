@@ -8,6 +8,7 @@ import io
 import multiprocessing
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import nibabel
@@ -19,8 +20,9 @@ from pydicom.data import get_testdata_file, get_testdata_files
 
 from grading.series import Plane, Weighting, classify_study
 from registry.imaging.archive import ArchiveLimits, iter_zip_members
-from registry.imaging.dicom import read_dicom
+from registry.imaging.dicom import DicomInstance, read_dicom, read_dicom_with_pydicom
 from registry.imaging.errors import ArchiveError, ImagingError, NotDicomError, NotMRImageError, RenderError
+from registry.imaging.fastheader import read_fast
 from registry.imaging.nifti import NiftiMetadata
 from registry.imaging.render import display_transform, render_png
 from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, expand, iter_paths
@@ -31,14 +33,33 @@ CORPUS = sorted({f for f in get_testdata_files() if f and os.path.isfile(f)})
 """pydicom's own test files and pydicom-data (download-only entries are None offline)."""
 
 
+@pytest.mark.parametrize("study", SAMPLE_STUDIES, ids=[s.name for s in SAMPLE_STUDIES])
+def test_the_fast_reader_agrees_with_pydicom_on_the_samples(study: Path) -> None:
+    for path in sorted(study.rglob("*.dcm")):
+        data = path.read_bytes()
+        assert read_dicom(data, path.name) == read_dicom_with_pydicom(data, path.name)
+
+
 def test_the_corpus_is_there() -> None:
     assert len(CORPUS) > 200, "pydicom-data is not installed"
+
+
+def _outcome(read: Callable[[], DicomInstance]) -> DicomInstance | str:
+    try:
+        return read()
+    except ImagingError as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[os.path.basename(p) for p in CORPUS])
 def test_every_corpus_file_is_accepted_or_rejected_naming_it(path: str) -> None:
     name = os.path.basename(path)
-    items = list(expand([SourceFile(name, Path(path).read_bytes())]))
+    data = Path(path).read_bytes()
+    # The fast header reader and pydicom agree, from memory and from disk.
+    reference = _outcome(lambda: read_dicom_with_pydicom(data, name))
+    assert _outcome(lambda: read_dicom(data, name)) == reference
+    assert _outcome(lambda: read_dicom(Path(path), name)) == reference
+    items = list(expand([SourceFile(name, data)]))
     assert items
     for item in items:
         if isinstance(item, Rejection):
@@ -334,3 +355,36 @@ def test_window_changes_the_rendering() -> None:
     assert not np.array_equal(default, narrow)
     with pytest.raises(RenderError, match="window width 0 must be > 0"):
         render_png(data, window_width=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "fast"),
+    [
+        ("MR_small.dcm", True),  # explicit VR little endian
+        ("MR_small_RLE.dcm", True),  # RLE: the dataset is explicit VR little endian
+        ("MR_small_jp2klossless.dcm", True),  # JPEG 2000, likewise
+        ("MR_small_bigendian.dcm", False),  # big endian: pydicom
+        ("MR_small_implicit.dcm", False),  # implicit VR: pydicom
+        ("emri_small.dcm", True),  # Enhanced MR without functional groups
+        ("image_dfl.dcm", False),  # deflated dataset: pydicom
+        ("no_meta.dcm", False),  # no preamble: pydicom decides
+    ],
+)
+def test_when_the_fast_header_reader_is_used(name: str, fast: bool) -> None:
+    data = Path(str(get_testdata_file(name))).read_bytes()
+    assert (read_fast(data, [0x00080018]) is not None) is fast
+
+
+def test_the_fast_header_reader_gives_up_on_a_cut_header() -> None:
+    data = Path(str(get_testdata_file("MR_small.dcm"))).read_bytes()
+    assert read_fast(data[:600], [0x00080018]) is None
+    assert read_fast(data[:100], [0x00080018]) is None
+
+
+def test_the_fast_header_reader_leaves_functional_groups_to_pydicom(tmp_path: Path) -> None:
+    from tests.imaging_support import enhanced_copy
+
+    path = enhanced_copy(series_dir(SAMPLE_STUDIES[0], "t1"), tmp_path / "enhanced.dcm")
+    data = path.read_bytes()
+    assert read_fast(data, [0x52009229]) is None  # SharedFunctionalGroupsSequence is wanted
+    assert read_fast(data, [0x00080018]) is not None  # skipped when not wanted
