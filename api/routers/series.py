@@ -29,4 +29,4 @@ def get_slice_png(
 ) -> Response:
     """Slice ``index`` (0-based, in the stack's spatial order) in display orientation (anterior left, head up)."""
     png = render_slice(session, FileStore(settings.data_dir), series_id, index, window_center=wc, window_width=ww)
-    return Response(content=png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return Response(content=png, media_type="image/png", headers={"Cache-Control": "private, no-cache"})
