@@ -108,6 +108,9 @@ class RuleSet:
                         f"{' or '.join(k.value for k in kinds)}, but it is {spec.kind.value}"
                     )
 
+    def __hash__(self) -> int:
+        return hash(self.key)
+
     @property
     def key(self) -> str:
         """``trial@version``, e.g. ``NCT00454792@2012``."""
