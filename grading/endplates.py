@@ -56,9 +56,7 @@ class Endplate(enum.Enum):
         try:
             return cls(text)
         except ValueError:
-            raise ValueError(
-                f"unknown endplate {text!r}; allowed: {', '.join(e.value for e in cls)}"
-            ) from None
+            raise ValueError(f"unknown endplate {text!r}; allowed: {', '.join(e.value for e in cls)}") from None
 
 
 ENDPLATES: tuple[Endplate, ...] = tuple(Endplate)

@@ -151,18 +151,21 @@ class EndplateGrading:
             if self.size is not None:
                 raise GradingError(
                     f"{where}: size {self.size.value!r} must be absent when type is 'none'",
-                    endplate=where, field="size",
+                    endplate=where,
+                    field="size",
                 )
             if self.extension_pct is not None:
                 raise GradingError(
                     f"{where}: extension_pct must be absent when type is 'none'",
-                    endplate=where, field="extension_pct",
+                    endplate=where,
+                    field="extension_pct",
                 )
             return
         if self.size is None:
             raise GradingError(
                 f"{where}: size is required when type is {str(self.type)!r}; allowed: A, B, C, D",
-                endplate=where, field="size",
+                endplate=where,
+                field="size",
             )
         if self.extension_pct is not None:
             try:
@@ -173,7 +176,8 @@ class EndplateGrading:
                 raise GradingError(
                     f"{where}: extension_pct {self.extension_pct:g} gives size {derived.value}, "
                     f"which contradicts size {self.size.value!r}",
-                    endplate=where, field="extension_pct",
+                    endplate=where,
+                    field="extension_pct",
                 )
 
     @classmethod
@@ -191,10 +195,13 @@ class EndplateGrading:
         if unknown:
             raise GradingError(
                 f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(_ENDPLATE_FIELDS)}",
-                endplate=where, field=unknown[0],
+                endplate=where,
+                field=unknown[0],
             )
         if data.get("type") is None:
-            raise GradingError(f"{where}: type is required; allowed: {', '.join(TYPE_LABELS)}", endplate=where, field="type")
+            raise GradingError(
+                f"{where}: type is required; allowed: {', '.join(TYPE_LABELS)}", endplate=where, field="type"
+            )
         try:
             modic_type = ModicType.parse(data["type"])
         except GradingError as exc:
@@ -253,7 +260,8 @@ class StudyGrading:
         if got != ENDPLATES:
             missing = [e.value for e in ENDPLATES if e not in got]
             raise GradingError(
-                f"a study grading needs each of the 11 endplates once, in order; missing: {', '.join(missing) or 'none'}"
+                f"a study grading needs each of the 11 endplates once, in order; "
+                f"missing: {', '.join(missing) or 'none'}"
             )
 
     @classmethod
@@ -263,19 +271,26 @@ class StudyGrading:
         Raises :class:`GradingErrors` listing each bad endplate with its field.
         """
         if not isinstance(data, Mapping):
-            raise GradingErrors([GradingError(f"endplates must be an object keyed by endplate id, got {data!r}", field="endplates")])
+            raise GradingErrors(
+                [GradingError(f"endplates must be an object keyed by endplate id, got {data!r}", field="endplates")]
+            )
         errors: list[GradingError] = []
         allowed = ", ".join(e.value for e in ENDPLATES)
         for key in data:
             if not isinstance(key, str) or key not in Endplate.__members__:
-                errors.append(GradingError(f"endplate {key!r} is unknown; allowed: {allowed}", endplate=str(key), field="endplate"))
+                errors.append(
+                    GradingError(
+                        f"endplate {key!r} is unknown; allowed: {allowed}", endplate=str(key), field="endplate"
+                    )
+                )
         gradings: list[EndplateGrading] = []
         for endplate in ENDPLATES:
             if endplate.value not in data:
                 errors.append(
                     GradingError(
                         f"{endplate.value}: endplate is missing; all 11 endplates L1_sup to S1_sup are required",
-                        endplate=endplate.value, field="endplate",
+                        endplate=endplate.value,
+                        field="endplate",
                     )
                 )
                 continue

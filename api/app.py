@@ -1,0 +1,32 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routers import gradings, health, studies
+from registry.db import get_engine, migrate
+from registry.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app on ``settings`` (default: the environment); migrates the database first."""
+    settings = settings or get_settings()
+    engine = get_engine(settings.database_url)
+    migrate(engine)
+    app = FastAPI(
+        title="Modic grading & registry",
+        version="0.1.0",
+        description="Nordic Modic grading of low-field lumbar MRI, trial eligibility and rater agreement.",
+        docs_url="/docs",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_error_handlers(app)
+    for router in (health.router, studies.router, gradings.router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,36 @@
+"""``modic serve``: run the HTTP service."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import uvicorn
+
+from api.app import create_app
+from api.commands._common import add_database_option, settings_from
+from registry.db import session_scope
+from registry.models import Role
+from registry.services.users import ensure_user_with_new_token
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("serve", help="run the HTTP service")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--demo", action="store_true", help="create one demo user per role and print their tokens")
+    add_database_option(parser)
+    parser.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    app = create_app(settings_from(args))
+    if args.demo:
+        with session_scope(app.state.engine, write=True) as session:
+            for role in Role:
+                name = f"demo-{role.value}"
+                token = ensure_user_with_new_token(session, name, role.value)
+                print(f"{role.value:<12} {name:<18} token: {token}")
+    print(f"Modic service on http://{args.host}:{args.port}/  (API docs: /docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

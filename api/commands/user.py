@@ -1,0 +1,35 @@
+"""``modic user add NAME --role ROLE``: create a user and print its token."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from api.commands._common import add_database_option, fail, settings_from
+from registry.db import get_engine, migrate, session_scope
+from registry.errors import RegistryError
+from registry.models import Role
+from registry.services.users import add_user
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("user", help="manage users")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="create a user and print its API token on the last line")
+    add.add_argument("name", help="the user's name (unique)")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role], help="what the user may do")
+    add_database_option(add)
+    add.set_defaults(func=_add)
+
+
+def _add(args: argparse.Namespace) -> int:
+    engine = get_engine(settings_from(args).database_url)
+    migrate(engine)
+    with session_scope(engine, write=True) as session:
+        try:
+            user, token = add_user(session, args.name, args.role)
+        except RegistryError as exc:
+            return fail(exc.message)
+    print(f"created user {user.name!r} with role {user.role}; API token (shown once):")
+    print(token)
+    return 0

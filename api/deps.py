@@ -1,0 +1,67 @@
+"""Request dependencies: the database session and the authenticated user with role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from registry.db import session_scope
+from registry.models import Role, User
+from registry.services.users import authenticate
+from registry.settings import Settings
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_bearer = HTTPBearer(auto_error=False, description="the API token printed by `modic user add`")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request; requests that change data get a write transaction."""
+    with session_scope(request.app.state.engine, write=request.method not in _SAFE_METHODS) as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_current_user(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> User:
+    """The user of the bearer token; 401 when it is missing or unknown."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            401, "missing bearer token: send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"}
+        )
+    user = authenticate(session, credentials.credentials)
+    if user is None:
+        raise HTTPException(401, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    """A dependency that admits only users with one of ``roles``; 403 otherwise."""
+    allowed = {r.value for r in roles}
+
+    def check(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise HTTPException(403, f"role {user.role!r} may not do this; allowed roles: {', '.join(sorted(allowed))}")
+        return user
+
+    return check
+
+
+RadiologistOrAdmin = Annotated[User, Depends(require_roles(Role.radiologist, Role.admin))]
+Radiologist = Annotated[User, Depends(require_roles(Role.radiologist))]

@@ -1,0 +1,52 @@
+"""Gradings: entry, amendment with optimistic concurrency, history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from api.deps import Radiologist, RadiologistOrAdmin, SessionDep
+from api.schemas.gradings import GradingCreate, GradingHistory, GradingPublic, GradingUpdate, HistoryItem
+from registry.services import gradings as gradings_service
+
+router = APIRouter(tags=["gradings"])
+
+
+@router.post("/studies/{study_id}/gradings", status_code=201, response_model=GradingPublic)
+def create_grading(
+    study_id: str, body: GradingCreate, rater: Radiologist, session: SessionDep, response: Response
+) -> GradingPublic:
+    """Record the radiologist's grading of all 11 endplates (one clinical grading per rater and study)."""
+    view = gradings_service.create_grading(session, rater, study_id, body.endplates)
+    response.headers["ETag"] = view.etag
+    return GradingPublic.of(view)
+
+
+@router.get("/gradings/{grading_id}", response_model=GradingPublic)
+def get_grading(grading_id: str, _user: RadiologistOrAdmin, session: SessionDep, response: Response) -> GradingPublic:
+    """The current version of a grading, with its ETag."""
+    view = gradings_service.get_grading(session, grading_id)
+    response.headers["ETag"] = view.etag
+    return GradingPublic.of(view)
+
+
+@router.put("/gradings/{grading_id}", response_model=GradingPublic)
+def amend_grading(
+    grading_id: str,
+    body: GradingUpdate,
+    user: RadiologistOrAdmin,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(description="ETag of the version being amended")] = None,
+) -> GradingPublic:
+    """Amend a grading: a new version with a reason; 428 without If-Match, 412 when stale."""
+    view = gradings_service.amend_grading(session, user, grading_id, if_match, body.endplates, body.reason)
+    response.headers["ETag"] = view.etag
+    return GradingPublic.of(view)
+
+
+@router.get("/gradings/{grading_id}/history", response_model=GradingHistory)
+def grading_history(grading_id: str, _user: RadiologistOrAdmin, session: SessionDep) -> GradingHistory:
+    """Every version of the grading, oldest first: who, when, why."""
+    return GradingHistory(items=[HistoryItem.of(e) for e in gradings_service.history(session, grading_id)])

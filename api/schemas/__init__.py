@@ -1,0 +1,1 @@
+"""Request and response shapes (``*Create`` / ``*Update`` / ``*Public``)."""

@@ -1,0 +1,81 @@
+"""Study shapes of the contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+from registry.services.studies import StudyView
+
+
+class StudyCreate(BaseModel):
+    """Register a study read in the hospital's own viewer, without images."""
+
+    study_instance_uid: str = Field(min_length=1, max_length=64)
+    patient_id: str = Field(min_length=1, max_length=64)
+    study_date: dt.date | None = None
+    field_strength_t: float | None = Field(default=None, gt=0, le=20)
+
+
+class PatientPublic(BaseModel):
+    pseudonym: str
+
+
+class SeriesPublic(BaseModel):
+    id: str
+    series_instance_uid: str
+    description: str
+    plane: str
+    weighting: str
+    field_strength_t: float | None
+    slices: int
+    gradable: bool
+
+
+class GradingSeries(BaseModel):
+    t1: str | None
+    t2: str | None
+
+
+class StudyPublic(BaseModel):
+    id: str
+    study_instance_uid: str
+    study_date: dt.date | None
+    field_strength_t: float | None
+    patient: PatientPublic
+    series: list[SeriesPublic]
+    grading_series: GradingSeries
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, view: StudyView) -> StudyPublic:
+        """The public shape of a study view."""
+        study = view.study
+        return cls(
+            id=study.id,
+            study_instance_uid=study.study_instance_uid,
+            study_date=study.study_date,
+            field_strength_t=study.field_strength_t,
+            patient=PatientPublic(pseudonym=view.pseudonym),
+            series=[
+                SeriesPublic(
+                    id=s.id,
+                    series_instance_uid=s.series_instance_uid,
+                    description=s.description,
+                    plane=s.plane,
+                    weighting=s.weighting,
+                    field_strength_t=s.field_strength_t,
+                    slices=s.slices,
+                    gradable=s.gradable,
+                )
+                for s in view.series
+            ],
+            grading_series=GradingSeries(t1=study.t1_series_id, t2=study.t2_series_id),
+            warnings=list(study.warnings),
+        )
+
+
+class StudyPage(BaseModel):
+    items: list[StudyPublic]
+    next_cursor: str | None

@@ -1,0 +1,105 @@
+"""Database engines and sessions: SQLite (WAL, foreign keys, immediate write transactions) or
+PostgreSQL, selected by URL; the schema is migrated with Alembic at start."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, create_engine
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_WRITE_OPTION = "modic_write"
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def _normalise_url(url: str) -> str:
+    """Use the psycopg (v3) driver for plain ``postgresql://`` URLs."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys and a busy timeout on every connection; write transactions take the
+    write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def get_engine(url: str) -> Engine:
+    """The engine for ``url``, created once per process."""
+    url = _normalise_url(url)
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                database = make_url(url).database
+                if database and database != ":memory:":
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+                _configure_sqlite(engine)
+            else:
+                engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+            _engines[url] = engine
+        return engine
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same engine, marked so that its transactions are write transactions."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
+@contextmanager
+def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
+    """A session for one unit of work; services commit, anything left is rolled back."""
+    with Session(write_engine(engine) if write else engine, expire_on_commit=False) as session:
+        yield session
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision; safe when several processes start at once."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with write_engine(engine).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(472251)"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests and shutdown)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def dispose_engine(url: str) -> None:
+    """Close and forget the engine of one URL."""
+    with _engines_lock:
+        engine = _engines.pop(_normalise_url(url), None)
+    if engine is not None:
+        engine.dispose()

@@ -1,0 +1,43 @@
+"""The one exception family of the registry; ``api.errors`` maps each to an HTTP status."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base of every error the registry raises on purpose."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(RegistryError):
+    """The named record does not exist (or is not visible to the caller)."""
+
+
+class AlreadyExists(RegistryError):
+    """A record with the same unique key exists; ``existing_id`` names it."""
+
+    def __init__(self, message: str, existing_id: str | None = None):
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
+class Forbidden(RegistryError):
+    """The caller's role or identity does not allow the action."""
+
+
+class InvalidInput(RegistryError):
+    """Input that is well-formed but breaks a registry rule."""
+
+
+class PreconditionRequired(RegistryError):
+    """An update came without the version it expects (no ``If-Match``)."""
+
+
+class PreconditionFailed(RegistryError):
+    """An update expected a version that is no longer current (stale ``If-Match``)."""
+
+
+class PayloadTooLarge(RegistryError):
+    """An upload or archive exceeds a configured limit."""

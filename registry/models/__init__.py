@@ -1,0 +1,19 @@
+"""The registry's tables. Importing this package registers every table on ``SQLModel.metadata``."""
+
+from registry.models.audit import AuditEvent
+from registry.models.gradings import Grading, GradingKind, GradingVersion
+from registry.models.studies import Patient, Series, Study
+from registry.models.users import ApiToken, Role, User
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Grading",
+    "GradingKind",
+    "GradingVersion",
+    "Patient",
+    "Role",
+    "Series",
+    "Study",
+    "User",
+]

@@ -1,0 +1,62 @@
+"""Patients (the only table with hospital identifiers), imaging studies and their series."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from registry.models.base import UTCDateTime, new_id, utcnow
+
+
+class Patient(SQLModel, table=True):
+    """A patient: hospital identifiers live here and nowhere else; the pseudonym is used elsewhere."""
+
+    __tablename__ = "patients"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    hospital_id: str = Field(index=True, unique=True, max_length=64)
+    pseudonym: str = Field(index=True, unique=True, max_length=32)
+    name: str | None = Field(default=None, max_length=200)
+    birth_date: dt.date | None = None
+    sex: str | None = Field(default=None, max_length=1)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Study(SQLModel, table=True):
+    """An MRI study of one patient."""
+
+    __tablename__ = "studies"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    study_instance_uid: str = Field(index=True, unique=True, max_length=64)
+    patient_id: str = Field(foreign_key="patients.id", index=True)
+    study_date: dt.date | None = None
+    field_strength_t: float | None = None
+    t1_series_id: str | None = Field(default=None, max_length=36)
+    t2_series_id: str | None = Field(default=None, max_length=36)
+    warnings: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_by: str | None = Field(default=None, foreign_key="users.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class Series(SQLModel, table=True):
+    """One image stack of a study (a DICOM series, or one stack split off it)."""
+
+    __tablename__ = "series"
+    __table_args__ = (UniqueConstraint("study_id", "series_instance_uid", "stack_key"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    study_id: str = Field(foreign_key="studies.id", index=True)
+    series_instance_uid: str = Field(max_length=64)
+    stack_key: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=200)
+    plane: str = Field(max_length=20)
+    weighting: str = Field(max_length=20)
+    field_strength_t: float | None = None
+    slices: int = 0
+    gradable: bool = False
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,55 @@
+"""Users, their roles and their API tokens (hashed at rest)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlmodel import Field, SQLModel
+
+from registry.models.base import UTCDateTime, new_id, utcnow
+
+
+class Role(enum.Enum):
+    """What a user may do."""
+
+    admin = "admin"
+    """Manages users and may do anything."""
+    radiologist = "radiologist"
+    """Reads images and enters gradings."""
+    screener = "screener"
+    """Reads the eligibility feed and records clinical screening."""
+    researcher = "researcher"
+    """Runs reliability studies and exports data."""
+
+    @classmethod
+    def parse(cls, text: str) -> Role:
+        """The role named ``text``; the error lists the allowed roles."""
+        try:
+            return cls(text)
+        except ValueError:
+            raise ValueError(f"unknown role {text!r}; allowed: {', '.join(r.value for r in cls)}") from None
+
+
+class User(SQLModel, table=True):
+    """A person who uses the service."""
+
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=100)
+    role: str = Field(max_length=20)
+    active: bool = True
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    user_id: str = Field(foreign_key="users.id", index=True)
+    token_sha256: str = Field(index=True, unique=True, max_length=64)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,44 @@
+"""Queries on gradings and their versions."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from registry.models import Grading, GradingVersion
+from registry.models.base import utcnow
+
+
+def clinical_grading_of(session: Session, study_id: str, rater_id: str) -> Grading | None:
+    """The rater's clinical grading of the study, if any."""
+    return session.exec(select(Grading).where(Grading.clinical_key == f"{study_id}:{rater_id}")).first()
+
+
+def version_of(session: Session, grading_id: str, version: int) -> GradingVersion | None:
+    """One version of a grading."""
+    return session.exec(
+        select(GradingVersion).where(GradingVersion.grading_id == grading_id, GradingVersion.version == version)
+    ).first()
+
+
+def versions_of(session: Session, grading_id: str) -> list[GradingVersion]:
+    """Every version of a grading, oldest first."""
+    return list(
+        session.exec(
+            select(GradingVersion).where(GradingVersion.grading_id == grading_id).order_by(col(GradingVersion.version))
+        )
+    )
+
+
+def advance_version(session: Session, grading_id: str, expected: int) -> bool:
+    """Move the grading from version ``expected`` to ``expected + 1``; False when another writer got there first.
+
+    The compare-and-set runs as one UPDATE, so of two concurrent amendments of the same version
+    exactly one succeeds on both SQLite and PostgreSQL.
+    """
+    result = session.execute(
+        update(Grading)
+        .where(col(Grading.id) == grading_id, col(Grading.current_version) == expected)
+        .values(current_version=expected + 1, updated_at=utcnow())
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

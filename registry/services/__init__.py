@@ -1,0 +1,1 @@
+"""Services: units of work with their transaction and audit trail."""

@@ -1,0 +1,159 @@
+"""Entering and amending gradings: validated by :mod:`grading.nordic`, stored append-only."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from grading.nordic import StudyGrading
+from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from registry.models import Grading, GradingKind, GradingVersion, Role, Study, User
+from registry.repositories import gradings as gradings_repo
+from registry.repositories import users as users_repo
+from registry.services import audit
+
+_ETAG = re.compile(r'^(?:W/)?"(?P<id>[0-9a-f-]{36})\.v(?P<version>[0-9]+)"$')
+
+
+@dataclass(frozen=True)
+class GradingView:
+    """A grading at one version, with the rater's name."""
+
+    grading: Grading
+    version: GradingVersion
+    rater: str
+
+    @property
+    def etag(self) -> str:
+        """The strong ETag of this version."""
+        return etag_of(self.grading.id, self.version.version)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One version in a grading's history."""
+
+    version: GradingVersion
+    author: str
+
+
+def etag_of(grading_id: str, version: int) -> str:
+    """``"<grading id>.v<version>"``, quoted as HTTP requires."""
+    return f'"{grading_id}.v{version}"'
+
+
+def create_grading(
+    session: Session, rater: User, study_id: str, endplates: Any, kind: GradingKind = GradingKind.clinical
+) -> GradingView:
+    """Record a rater's first grading of a study (version 1).
+
+    A rater has one clinical grading per study: a second one is :class:`AlreadyExists` naming the
+    first, which is amended instead.
+    """
+    if session.get(Study, study_id) is None:
+        raise NotFound(f"study {study_id!r} does not exist")
+    grading_value = StudyGrading.from_mapping(endplates)
+    clinical_key = f"{study_id}:{rater.id}" if kind is GradingKind.clinical else None
+    if clinical_key is not None:
+        existing = gradings_repo.clinical_grading_of(session, study_id, rater.id)
+        if existing is not None:
+            raise _already_graded(rater, study_id, existing.id)
+    grading = Grading(study_id=study_id, rater_id=rater.id, kind=kind.value, clinical_key=clinical_key)
+    version = GradingVersion(grading_id=grading.id, version=1, endplates=grading_value.to_mapping(), author_id=rater.id)
+    session.add(grading)
+    session.add(version)
+    audit.record(session, rater, "grading.create", "grading", grading.id, study_id=study_id, version=1)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = gradings_repo.clinical_grading_of(session, study_id, rater.id)
+        if existing is None:
+            raise
+        raise _already_graded(rater, study_id, existing.id) from None
+    return GradingView(grading, version, rater.name)
+
+
+def _already_graded(rater: User, study_id: str, grading_id: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"rater {rater.name!r} already has grading {grading_id} of study {study_id}; "
+        f"amend it with PUT /api/v1/gradings/{grading_id}",
+        grading_id,
+    )
+
+
+def get_grading(session: Session, grading_id: str) -> GradingView:
+    """The current version of a grading."""
+    grading = session.get(Grading, grading_id)
+    if grading is None:
+        raise NotFound(f"grading {grading_id!r} does not exist")
+    version = gradings_repo.version_of(session, grading.id, grading.current_version)
+    if version is None:
+        raise NotFound(f"grading {grading_id!r} has no version {grading.current_version}")
+    rater = users_repo.users_by_ids(session, {grading.rater_id})[grading.rater_id]
+    return GradingView(grading, version, rater.name)
+
+
+def amend_grading(
+    session: Session, actor: User, grading_id: str, if_match: str | None, endplates: Any, reason: str | None
+) -> GradingView:
+    """Add a new version to a grading, if ``if_match`` names its current version.
+
+    Only the grading's rater or an admin may amend; a reason is required. Of concurrent amendments
+    made against the same version, exactly one succeeds; the others get :class:`PreconditionFailed`.
+    """
+    grading = session.get(Grading, grading_id)
+    if grading is None:
+        raise NotFound(f"grading {grading_id!r} does not exist")
+    if grading.rater_id != actor.id and actor.role != Role.admin.value:
+        raise Forbidden(f"grading {grading_id} belongs to another rater; only its rater or an admin may amend it")
+    if not if_match:
+        raise PreconditionRequired(
+            f"If-Match header is required to amend grading {grading_id}; send the ETag of the version you amend"
+        )
+    match = _ETAG.match(if_match.strip())
+    if match is None or match["id"] != grading.id:
+        raise PreconditionFailed(f"If-Match {if_match!r} does not name a version of grading {grading_id}")
+    expected = int(match["version"])
+    grading_value = StudyGrading.from_mapping(endplates)
+    if reason is None or not reason.strip():
+        raise InvalidInput("reason: an amendment needs a reason (why the grading changes)")
+    if expected != grading.current_version or not gradings_repo.advance_version(session, grading.id, expected):
+        session.rollback()
+        current = session.get(Grading, grading_id)
+        now = current.current_version if current else "unknown"
+        raise PreconditionFailed(
+            f"grading {grading_id} was changed by someone else: you amended version {expected}, the current "
+            f"version is {now}; reload it and amend again"
+        )
+    version = GradingVersion(
+        grading_id=grading.id,
+        version=expected + 1,
+        endplates=grading_value.to_mapping(),
+        author_id=actor.id,
+        reason=reason.strip(),
+    )
+    session.add(version)
+    audit.record(session, actor, "grading.amend", "grading", grading.id, version=expected + 1, reason=reason.strip())
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise PreconditionFailed(
+            f"grading {grading_id} was changed by someone else; reload it and amend again"
+        ) from None
+    session.expire(grading)
+    return get_grading(session, grading_id)
+
+
+def history(session: Session, grading_id: str) -> list[HistoryEntry]:
+    """Every version of a grading, oldest first."""
+    if session.get(Grading, grading_id) is None:
+        raise NotFound(f"grading {grading_id!r} does not exist")
+    versions = gradings_repo.versions_of(session, grading_id)
+    authors = users_repo.users_by_ids(session, {v.author_id for v in versions})
+    return [HistoryEntry(v, authors[v.author_id].name) for v in versions]

@@ -1,0 +1,114 @@
+"""Registering studies and reading them back with their patient pseudonym and series."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from registry.errors import AlreadyExists, InvalidInput, NotFound
+from registry.models import Patient, Series, Study, User
+from registry.repositories import studies as studies_repo
+from registry.security import new_pseudonym
+from registry.services import audit
+
+UID_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
+"""DICOM UID grammar (PS3.5 §9.1): dot-separated numbers without leading zeros, at most 64 chars."""
+
+
+def check_uid(uid: str, field: str) -> str:
+    """``uid`` if it is a valid DICOM UID, else :class:`InvalidInput` naming ``field``."""
+    if not (0 < len(uid) <= 64 and UID_PATTERN.match(uid)):
+        raise InvalidInput(f"{field} {uid!r} is not a DICOM UID (digits and dots, no leading zeros, at most 64 chars)")
+    return uid
+
+
+@dataclass(frozen=True)
+class StudyView:
+    """A study with what its public shape needs."""
+
+    study: Study
+    pseudonym: str
+    series: list[Series]
+
+
+def ensure_patient(session: Session, hospital_id: str, actor: User | None) -> Patient:
+    """The patient with this hospital identifier, created with a fresh pseudonym when new."""
+    hospital_id = hospital_id.strip()
+    if not hospital_id or len(hospital_id) > 64:
+        raise InvalidInput(f"patient_id {hospital_id!r} must be 1-64 characters")
+    patient = studies_repo.patient_by_hospital_id(session, hospital_id)
+    if patient is not None:
+        return patient
+    pseudonym = new_pseudonym()
+    while studies_repo.pseudonym_exists(session, pseudonym):
+        pseudonym = new_pseudonym()
+    patient = Patient(hospital_id=hospital_id, pseudonym=pseudonym)
+    session.add(patient)
+    session.flush()
+    audit.record(session, actor, "patient.create", "patient", patient.id)
+    return patient
+
+
+def register_study(
+    session: Session,
+    actor: User,
+    study_instance_uid: str,
+    patient_id: str,
+    study_date: dt.date | None,
+    field_strength_t: float | None,
+) -> tuple[StudyView, bool]:
+    """Register a study read without images; returns the view and whether it was created.
+
+    A known ``study_instance_uid`` returns the existing study, unless it belongs to another patient.
+    """
+    check_uid(study_instance_uid, "study_instance_uid")
+    existing = studies_repo.study_by_uid(session, study_instance_uid)
+    if existing is not None:
+        patient = studies_repo.patients_by_ids(session, {existing.patient_id})[existing.patient_id]
+        if patient.hospital_id != patient_id.strip():
+            raise AlreadyExists(
+                f"study_instance_uid {study_instance_uid!r} is already registered for another patient", existing.id
+            )
+        return study_view(session, existing.id), False
+    patient = ensure_patient(session, patient_id, actor)
+    study = Study(
+        study_instance_uid=study_instance_uid,
+        patient_id=patient.id,
+        study_date=study_date,
+        field_strength_t=field_strength_t,
+        created_by=actor.id,
+    )
+    session.add(study)
+    audit.record(session, actor, "study.register", "study", study.id, study_instance_uid=study_instance_uid)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        again = studies_repo.study_by_uid(session, study_instance_uid)
+        if again is None:
+            raise
+        return study_view(session, again.id), False
+    return StudyView(study, patient.pseudonym, []), True
+
+
+def study_view(session: Session, study_id: str) -> StudyView:
+    """The study with its pseudonym and series; :class:`NotFound` when unknown."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise NotFound(f"study {study_id!r} does not exist")
+    return _views(session, [study])[0]
+
+
+def list_study_views(session: Session, after: tuple[dt.datetime, str] | None, limit: int) -> list[StudyView]:
+    """A page of studies in registration order."""
+    return _views(session, studies_repo.list_studies(session, after, limit))
+
+
+def _views(session: Session, studies: list[Study]) -> list[StudyView]:
+    patients = studies_repo.patients_by_ids(session, {s.patient_id for s in studies})
+    series = studies_repo.series_of_studies(session, [s.id for s in studies])
+    return [StudyView(s, patients[s.patient_id].pseudonym, series[s.id]) for s in studies]

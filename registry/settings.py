@@ -1,0 +1,33 @@
+"""Typed settings read from the environment (``MODIC_*``) with safe defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service settings; every field can be set as ``MODIC_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="MODIC_", extra="ignore")
+
+    database_url: str = Field(default="sqlite:///./modic.db", description="SQLAlchemy URL of the registry database")
+    data_dir: Path = Field(default=Path("./modic-data"), description="where image files are kept")
+    expected_field_strength_t: float = Field(default=0.2, gt=0, description="field strength the site scans at")
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="largest accepted upload")
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError(f"MODIC_DATABASE_URL {value!r} is not supported; use sqlite:///PATH or postgresql://...")
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()

@@ -1,0 +1,21 @@
+"""Request bodies shared by the API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grading.endplates import ENDPLATES
+
+STUDY_UID = "1.2.826.0.1.3680043.8.498.1"
+
+
+def endplates(**overrides: dict[str, Any]) -> dict[str, Any]:
+    """All 11 endplates without change, with ``overrides`` applied."""
+    body: dict[str, Any] = {e.value: {"type": "none"} for e in ENDPLATES}
+    body.update(overrides)
+    return body
+
+
+def study_body(uid: str = STUDY_UID, patient_id: str = "HOSP-0001") -> dict[str, Any]:
+    """A JSON registration of a study read without images."""
+    return {"study_instance_uid": uid, "patient_id": patient_id, "study_date": "2026-10-01", "field_strength_t": 0.2}
