@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import gradings, health, studies
+from api.routers import eligibility, gradings, health, screening, studies, trials
 from registry.db import get_engine, migrate
 from registry.settings import Settings, get_settings
 
@@ -27,6 +27,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     install_error_handlers(app)
-    for router in (health.router, studies.router, gradings.router):
+    for router in (
+        health.router,
+        studies.router,
+        gradings.router,
+        trials.router,
+        eligibility.router,
+        screening.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app

@@ -1,6 +1,7 @@
 """The registry's tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from registry.models.audit import AuditEvent
+from registry.models.eligibility import EligibilityDecision, FeedCounter, ScreeningRecord
 from registry.models.gradings import Grading, GradingKind, GradingVersion
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Role, User
@@ -8,11 +9,14 @@ from registry.models.users import ApiToken, Role, User
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "EligibilityDecision",
+    "FeedCounter",
     "Grading",
     "GradingKind",
     "GradingVersion",
     "Patient",
     "Role",
+    "ScreeningRecord",
     "Series",
     "Study",
     "User",

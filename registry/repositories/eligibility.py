@@ -1,0 +1,280 @@
+"""Queries on screening records, eligibility decisions and the feed counter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from registry.models import (
+    EligibilityDecision,
+    FeedCounter,
+    Grading,
+    GradingKind,
+    GradingVersion,
+    Patient,
+    ScreeningRecord,
+    Study,
+)
+
+CHUNK = 900
+"""Ids per ``IN (...)`` list (SQLite allows 999 bound parameters per statement by default)."""
+
+
+@dataclass(frozen=True)
+class CountingGrading:
+    """The grading that counts for a patient's eligibility, with its study."""
+
+    study_id: str
+    study_date: dt.date | None
+    grading_id: str
+    grading_version: int
+    endplates: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """What is compared to tell whether a decision changed."""
+
+    id: int
+    fingerprint: tuple[Any, ...]
+    next_change: dt.date | None
+
+
+def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def lock_patients(session: Session, patient_ids: Iterable[str]) -> None:
+    """Lock the patients' rows until commit (PostgreSQL; SQLite already serialises writers).
+
+    Every transaction that changes an input of a patient's eligibility writes that input first and
+    then takes this lock before reading the inputs, so the last one to decide sees every input.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for chunk in _chunks(sorted(set(patient_ids))):
+        session.exec(select(Patient.id).where(col(Patient.id).in_(chunk)).order_by(col(Patient.id)).with_for_update())
+
+
+def patient_by_pseudonym(session: Session, pseudonym: str) -> Patient | None:
+    """The patient with this pseudonym."""
+    return session.exec(select(Patient).where(Patient.pseudonym == pseudonym)).first()
+
+
+def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> dict[str, CountingGrading]:
+    """Per patient: the latest version of the most recent clinical grading of the most recent graded study.
+
+    "Most recent study" orders by study date (unknown dates first), then registration time; "most
+    recent grading" by creation time, then id. Reliability-study reads (kind other than clinical)
+    never count.
+    """
+    statement = (
+        sa_select(
+            col(Study.patient_id),
+            col(Study.id),
+            col(Study.study_date),
+            col(Study.created_at),
+            col(Grading.id),
+            col(Grading.created_at),
+            col(GradingVersion.version),
+            col(GradingVersion.endplates),
+        )
+        .join(Grading, col(Grading.study_id) == col(Study.id))
+        .join(
+            GradingVersion,
+            (col(GradingVersion.grading_id) == col(Grading.id))
+            & (col(GradingVersion.version) == col(Grading.current_version)),
+        )
+        .where(col(Grading.kind) == GradingKind.clinical.value)
+    )
+    rows: list[Any] = []
+    if patient_ids is None:
+        rows.extend(session.execute(statement))
+    else:
+        for chunk in _chunks(list(patient_ids)):
+            rows.extend(session.execute(statement.where(col(Study.patient_id).in_(chunk))))
+    best: dict[str, tuple[Any, ...]] = {}
+    for patient_id, study_id, study_date, study_created, grading_id, grading_created, version, endplates in rows:
+        key = (study_date or dt.date.min, study_created, grading_created, grading_id)
+        current = best.get(patient_id)
+        if current is None or key > current[0]:
+            best[patient_id] = (key, CountingGrading(study_id, study_date, grading_id, version, endplates))
+    return {patient_id: value[1] for patient_id, value in best.items()}
+
+
+def screening_answers(
+    session: Session, trials: Sequence[str], patient_ids: Sequence[str] | None
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The recorded answers keyed by (patient id, trial)."""
+    statement = select(ScreeningRecord.patient_id, ScreeningRecord.trial, ScreeningRecord.answers).where(
+        col(ScreeningRecord.trial).in_(list(trials))
+    )
+    rows: list[Any] = []
+    if patient_ids is None:
+        rows.extend(session.exec(statement))
+    else:
+        for chunk in _chunks(list(patient_ids)):
+            rows.extend(session.exec(statement.where(col(ScreeningRecord.patient_id).in_(chunk))))
+    return {(patient_id, trial): answers for patient_id, trial, answers in rows}
+
+
+def screening_record(session: Session, patient_id: str, trial: str) -> ScreeningRecord | None:
+    """The screening record of a patient for a trial."""
+    return session.exec(
+        select(ScreeningRecord).where(ScreeningRecord.patient_id == patient_id, ScreeningRecord.trial == trial)
+    ).first()
+
+
+def patients_with_inputs(session: Session) -> list[str]:
+    """Every patient with a clinical grading or a screening record: those who get decisions."""
+    graded = (
+        select(Study.patient_id)
+        .join(Grading, col(Grading.study_id) == col(Study.id))
+        .where(Grading.kind == GradingKind.clinical.value)
+    )
+    screened = select(ScreeningRecord.patient_id)
+    return sorted(set(session.exec(graded)) | set(session.exec(screened)))
+
+
+def due_patients(session: Session, today: dt.date) -> list[str]:
+    """Patients with a decision whose time-dependent criteria may have changed by ``today``."""
+    statement = select(EligibilityDecision.patient_id).where(
+        col(EligibilityDecision.next_change).is_not(None), col(EligibilityDecision.next_change) <= today
+    )
+    return sorted(set(session.exec(statement)))
+
+
+def fingerprint(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a feed reader sees of a decision, apart from its position and time."""
+    return (
+        row["study_id"],
+        row["grading_id"],
+        row["grading_version"],
+        row["status"],
+        tuple((c["id"], c["kind"], c["met"], c["evidence"]) for c in row["criteria"]),
+    )
+
+
+def stored_decisions(
+    session: Session, trial: str, version: str, patient_ids: Sequence[str] | None
+) -> dict[str, StoredDecision]:
+    """The stored decisions of one rule set keyed by patient id."""
+    statement = sa_select(
+        col(EligibilityDecision.id),
+        col(EligibilityDecision.patient_id),
+        col(EligibilityDecision.study_id),
+        col(EligibilityDecision.grading_id),
+        col(EligibilityDecision.grading_version),
+        col(EligibilityDecision.status),
+        col(EligibilityDecision.criteria),
+        col(EligibilityDecision.next_change),
+    ).where(col(EligibilityDecision.trial) == trial, col(EligibilityDecision.rule_version) == version)
+    rows: list[Any] = []
+    if patient_ids is None:
+        rows.extend(session.execute(statement))
+    else:
+        for chunk in _chunks(list(patient_ids)):
+            rows.extend(session.execute(statement.where(col(EligibilityDecision.patient_id).in_(chunk))))
+    stored = {}
+    for decision_id, patient_id, study_id, grading_id, grading_version, status, criteria, next_change in rows:
+        values = {
+            "study_id": study_id,
+            "grading_id": grading_id,
+            "grading_version": grading_version,
+            "status": status,
+            "criteria": criteria,
+        }
+        stored[patient_id] = StoredDecision(decision_id, fingerprint(values), next_change)
+    return stored
+
+
+def take_positions(session: Session, count: int) -> int:
+    """Reserve ``count`` feed positions; returns the last one (the range ends there).
+
+    The UPDATE locks the counter row until commit, which orders committing writers by position.
+    """
+    result = session.execute(
+        update(FeedCounter)
+        .where(col(FeedCounter.id) == 1)
+        .values(value=col(FeedCounter.value) + count)
+        .returning(col(FeedCounter.value))
+    )
+    last: int = result.scalar_one()
+    return last
+
+
+def insert_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert new decisions in bulk."""
+    if rows:
+        session.execute(insert(EligibilityDecision), rows)
+
+
+def update_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Update changed decisions in bulk (each row carries its ``id``)."""
+    if rows:
+        session.execute(update(EligibilityDecision), rows)
+
+
+def set_next_change(session: Session, changes: list[dict[str, Any]]) -> None:
+    """Record when unchanged decisions must next be looked at (not a feed change)."""
+    if changes:
+        session.execute(update(EligibilityDecision), changes)
+
+
+def feed_page(
+    session: Session, trial: str, version: str, after: int, limit: int
+) -> list[tuple[EligibilityDecision, str]]:
+    """Decisions of one rule set after feed position ``after``, with the patient's pseudonym."""
+    statement = (
+        select(EligibilityDecision, Patient.pseudonym)
+        .join(Patient, col(Patient.id) == col(EligibilityDecision.patient_id))
+        .where(
+            EligibilityDecision.trial == trial,
+            EligibilityDecision.rule_version == version,
+            col(EligibilityDecision.seq) > after,
+        )
+        .order_by(col(EligibilityDecision.seq))
+        .limit(limit)
+    )
+    return [(decision, pseudonym) for decision, pseudonym in session.exec(statement)]
+
+
+def decisions_of_patient(session: Session, patient_id: str, trial: str) -> list[EligibilityDecision]:
+    """The patient's decisions for every version of a trial."""
+    return list(
+        session.exec(
+            select(EligibilityDecision)
+            .where(EligibilityDecision.patient_id == patient_id, EligibilityDecision.trial == trial)
+            .order_by(col(EligibilityDecision.rule_version))
+        )
+    )
+
+
+def funnel_counts(session: Session, trial: str, version: str) -> list[tuple[bool, str, str, int]]:
+    """Counts of decisions by (MRI graded, imaging outcome, status)."""
+    graded = col(EligibilityDecision.grading_id).is_not(None)
+    statement = (
+        select(graded, EligibilityDecision.imaging, EligibilityDecision.status, func.count())
+        .where(EligibilityDecision.trial == trial, EligibilityDecision.rule_version == version)
+        .group_by(graded, EligibilityDecision.imaging, EligibilityDecision.status)
+    )
+    return [(bool(g), imaging, status, int(n)) for g, imaging, status, n in session.exec(statement)]
+
+
+def ineligible_criteria(session: Session, trial: str, version: str) -> list[list[dict[str, Any]]]:
+    """The criteria of the ineligible decisions whose MRI criterion is met (the reasons of the funnel)."""
+    statement = sa_select(col(EligibilityDecision.criteria)).where(
+        col(EligibilityDecision.trial) == trial,
+        col(EligibilityDecision.rule_version) == version,
+        col(EligibilityDecision.status) == "ineligible",
+        col(EligibilityDecision.imaging) == "met",
+        col(EligibilityDecision.grading_id).is_not(None),
+    )
+    return [list(criteria) for criteria in session.execute(statement).scalars()]
