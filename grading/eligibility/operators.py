@@ -56,6 +56,8 @@ class Operator(abc.ABC):
     """The operator's name in rule-set files."""
     kinds: ClassVar[tuple[CriterionKind, ...]]
     """The criterion kinds that may use this operator."""
+    reads_dates: ClassVar[bool] = False
+    """True when the outcome depends on the study date and the evaluation date."""
 
     @classmethod
     @abc.abstractmethod
@@ -131,14 +133,16 @@ class EndplateChange(Operator):
     def evaluate(self, facts: Facts) -> tuple[Outcome, str]:
         if facts.grading is None:
             return Outcome.UNKNOWN, "no graded MRI"
-        qualifying = [
-            g
-            for g in facts.grading.endplates
-            if g.type.components & self.types_any and (self.sizes is None or g.size in self.sizes)
-        ]
+        qualifying = []
+        changes = []
+        for g in facts.grading.endplates:
+            components = g.type.components
+            if components:
+                changes.append(g)
+                if components & self.types_any and (self.sizes is None or g.size in self.sizes):
+                    qualifying.append(g)
         if qualifying:
             return Outcome.MET, "; ".join(g.evidence() for g in qualifying)
-        changes = facts.grading.changes
         if not changes:
             return Outcome.NOT_MET, "no Modic change at any endplate"
         found = "; ".join(g.evidence() for g in changes)
@@ -155,6 +159,7 @@ class MriWithinMonths(Operator):
 
     op: ClassVar[str] = "mri_within_months"
     kinds: ClassVar[tuple[CriterionKind, ...]] = (CriterionKind.IMAGING,)
+    reads_dates: ClassVar[bool] = True
 
     months: int
 

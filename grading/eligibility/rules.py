@@ -117,6 +117,11 @@ class RuleSet:
         return f"{self.trial}@{self.version}"
 
     @property
+    def reads_dates(self) -> bool:
+        """True when some criterion depends on the study and evaluation dates (e.g. MRI recency)."""
+        return any(c.test.reads_dates for c in self.criteria)
+
+    @property
     def imaging_criteria(self) -> tuple[Criterion, ...]:
         """The criteria judged from the MRI alone."""
         return tuple(c for c in self.criteria if c.kind is CriterionKind.IMAGING)

@@ -68,11 +68,9 @@ class DecisionStatus(enum.Enum):
     @classmethod
     def from_outcome(cls, outcome: Outcome) -> DecisionStatus:
         """The status for the combined outcome of all criteria."""
-        return {
-            Outcome.MET: cls.ELIGIBLE,
-            Outcome.NOT_MET: cls.INELIGIBLE,
-            Outcome.UNKNOWN: cls.PENDING,
-        }[outcome]
+        if outcome is Outcome.MET:
+            return cls.ELIGIBLE
+        return cls.INELIGIBLE if outcome is Outcome.NOT_MET else cls.PENDING
 
 
 class FieldKind(enum.Enum):

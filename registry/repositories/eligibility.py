@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import String, cast, func, insert, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from registry.models import (
     EligibilityDecision,
@@ -34,7 +34,8 @@ class CountingGrading:
     study_date: dt.date | None
     grading_id: str
     grading_version: int
-    endplates: dict[str, Any]
+    endplates_json: str
+    """The stored endplates as JSON text: identical gradings have identical text (parsed once)."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> di
             col(Grading.id),
             col(Grading.created_at),
             col(GradingVersion.version),
-            col(GradingVersion.endplates),
+            cast(col(GradingVersion.endplates), String),
         )
         .join(Grading, col(Grading.study_id) == col(Study.id))
         .join(
@@ -101,11 +102,11 @@ def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> di
         for chunk in _chunks(list(patient_ids)):
             rows.extend(session.execute(statement.where(col(Study.patient_id).in_(chunk))))
     best: dict[str, tuple[Any, ...]] = {}
-    for patient_id, study_id, study_date, study_created, grading_id, grading_created, version, endplates in rows:
+    for patient_id, study_id, study_date, study_created, grading_id, grading_created, version, text in rows:
         key = (study_date or dt.date.min, study_created, grading_created, grading_id)
         current = best.get(patient_id)
         if current is None or key > current[0]:
-            best[patient_id] = (key, CountingGrading(study_id, study_date, grading_id, version, endplates))
+            best[patient_id] = (key, CountingGrading(study_id, study_date, grading_id, version, text))
     return {patient_id: value[1] for patient_id, value in best.items()}
 
 
@@ -213,7 +214,7 @@ def take_positions(session: Session, count: int) -> int:
 def insert_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert new decisions in bulk."""
     if rows:
-        session.execute(insert(EligibilityDecision), rows)
+        session.execute(insert(SQLModel.metadata.tables[EligibilityDecision.__tablename__]), rows)
 
 
 def update_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
