@@ -11,6 +11,7 @@ from api.app import create_app
 from api.commands._common import add_database_option, settings_from
 from registry.db import session_scope
 from registry.models import Role
+from registry.services.eligibility import PeriodicReevaluation
 from registry.services.users import ensure_user_with_new_token
 
 
@@ -32,5 +33,9 @@ def _serve(args: argparse.Namespace) -> int:
                 token = ensure_user_with_new_token(session, name, role.value)
                 print(f"{role.value:<12} {name:<18} token: {token}")
     print(f"Modic service on http://{args.host}:{args.port}/  (API docs: /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    reevaluation = PeriodicReevaluation(app.state.engine).start()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        reevaluation.stop()
     return 0

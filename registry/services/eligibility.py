@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from grading.eligibility import Catalog, RuleSet, default_catalog, evaluate, validate_answers
 from grading.endplates import ENDPLATES
 from grading.errors import GradingError
 from grading.nordic import EndplateGrading, StudyGrading
+from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound
 from registry.models import EligibilityDecision, Grading, GradingKind, Patient, ScreeningRecord, Study, User
 from registry.models.base import utcnow
@@ -33,6 +37,7 @@ from registry.repositories import eligibility as repo
 from registry.services import audit
 
 MAX_CURSOR = 2**63 - 1
+_log = logging.getLogger(__name__)
 
 
 def today() -> dt.date:
@@ -222,6 +227,37 @@ def reevaluate_and_commit(
     )
     session.commit()
     return report
+
+
+class PeriodicReevaluation:
+    """Re-evaluates the decisions whose date criteria may have changed, at start and then every
+    ``interval_s`` seconds, in a daemon thread: ``modic serve`` keeps time-dependent criteria (the
+    contract: "re-evaluated at least daily") current without an external scheduler."""
+
+    def __init__(self, engine: Engine, interval_s: float = 3600.0):
+        self._engine = engine
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="eligibility-reevaluation", daemon=True)
+
+    def start(self) -> PeriodicReevaluation:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with session_scope(self._engine, write=True) as session:
+                    report = reevaluate_and_commit(session, today(), due_only=True)
+                if report.changed:
+                    _log.info("eligibility: %d decisions changed by date criteria", report.changed)
+            except Exception:
+                _log.exception("eligibility: periodic re-evaluation failed; retrying at the next interval")
+            self._stop.wait(self._interval_s)
 
 
 # Screening ---------------------------------------------------------------------------------------

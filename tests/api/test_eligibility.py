@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import time
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from sqlmodel import select
 from api.cli import main
 from registry.db import session_scope
 from registry.models import AuditEvent, GradingKind, User
+from registry.services import eligibility as eligibility_service
 from registry.services import gradings as gradings_service
 from tests.api.helpers import endplates, study_body
 from tests.conftest import TokenFactory
@@ -427,3 +429,22 @@ def test_time_dependent_criterion_is_reevaluated_daily(clinic: Clinic, database_
 def test_reevaluate_command_rejects_a_bad_date(database_url: str, capsys: Any) -> None:
     assert main(["reevaluate", "--date", "yesterday", "--database-url", database_url]) == 1
     assert capsys.readouterr().err.strip() == "modic: error: --date 'yesterday' is not a date; use YYYY-MM-DD"
+
+
+def test_the_service_reevaluates_due_decisions_by_itself(clinic: Clinic, app: FastAPI) -> None:
+    # Seed 004 "within the last 3 months": a decision made when the MRI was recent expires without any
+    # new input; `modic serve` runs this re-evaluation at start and then hourly.
+    today = dt.datetime.now(dt.UTC).date()
+    study = clinic.study("1.2.3.1", "HOSP-0001", study_date=(today - dt.timedelta(days=95)).isoformat())
+    clinic.grade(study["id"], L4_inf={"type": "I", "size": "B"})
+    with session_scope(app.state.engine, write=True) as session:
+        eligibility_service.reevaluate_and_commit(session, today - dt.timedelta(days=30), due_only=False)
+    assert clinic.feed("NCT03100266")["items"][0]["criteria"][1]["met"] is True  # as decided 30 days ago
+    periodic = eligibility_service.PeriodicReevaluation(app.state.engine, interval_s=3600).start()
+    try:
+        deadline = time.monotonic() + 30
+        while clinic.feed("NCT03100266")["items"][0]["criteria"][1]["met"] is not False:
+            assert time.monotonic() < deadline, "the due decision was not re-evaluated"
+            time.sleep(0.05)
+    finally:
+        periodic.stop()
