@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -24,7 +24,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -35,14 +35,19 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_current_user(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> User:
-    """The user of the bearer token; 401 when it is missing or unknown."""
+    """The user of the bearer token; 401 when it is missing or unknown.
+
+    Looked up in a read session of its own, so that a request's write transaction starts only when
+    the route needs it and never spans two threads.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             401, "missing bearer token: send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"}
         )
-    user = authenticate(session, credentials.credentials)
+    with session_scope(request.app.state.engine) as session:
+        user = authenticate(session, credentials.credentials)
     if user is None:
         raise HTTPException(401, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
     return user
@@ -51,11 +56,11 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
+def require_roles(*roles: Role) -> Callable[[User], Coroutine[None, None, User]]:
     """A dependency that admits only users with one of ``roles``; 403 otherwise."""
     allowed = {r.value for r in roles}
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:  # no I/O: runs on the event loop, no thread hop
         if user.role not in allowed:
             raise HTTPException(403, f"role {user.role!r} may not do this; allowed roles: {', '.join(sorted(allowed))}")
         return user

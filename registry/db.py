@@ -30,7 +30,13 @@ def _normalise_url(url: str) -> str:
 
 def _configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys and a busy timeout on every connection; write transactions take the
-    write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing."""
+    write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing.
+
+    Writers of one process first take turns on a lock held from BEGIN to COMMIT/ROLLBACK: SQLite
+    has one writer at a time anyway, and queueing in-process is fairer and faster than SQLite's
+    sleeping busy handler (which still arbitrates between processes).
+    """
+    write_lock = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -44,8 +50,22 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        write = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not connection.get_execution_options().get(_WRITE_OPTION, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        write_lock.acquire()
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            write_lock.release()
+            raise
+        connection.info[_WRITE_OPTION] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Any) -> None:
+        if connection.info.pop(_WRITE_OPTION, False):
+            write_lock.release()
 
 
 def get_engine(url: str) -> Engine:

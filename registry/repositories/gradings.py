@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from registry.models import Grading, GradingVersion
@@ -42,3 +42,9 @@ def advance_version(session: Session, grading_id: str, expected: int) -> bool:
         .values(current_version=expected + 1, updated_at=utcnow())
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def insert_first_version(session: Session, grading: Grading, version: GradingVersion) -> None:
+    """Insert a new grading and its version 1 (Core inserts: no unit-of-work bookkeeping)."""
+    session.execute(insert(Grading).values(grading.model_dump()))
+    session.execute(insert(GradingVersion).values(version.model_dump(exclude={"id"})))

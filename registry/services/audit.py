@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from registry.models import AuditEvent, User
 
 
 def record(session: Session, actor: User | None, action: str, entity: str, entity_id: str, **detail: Any) -> None:
-    """Add one audit event to the current transaction."""
-    session.add(
-        AuditEvent(
-            actor_id=None if actor is None else actor.id,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            detail=detail,
-        )
+    """Insert one audit event in the current transaction."""
+    event = AuditEvent(
+        actor_id=None if actor is None else actor.id, action=action, entity=entity, entity_id=entity_id, detail=detail
     )
+    session.execute(insert(AuditEvent).values(event.model_dump(exclude={"id"})))

@@ -55,24 +55,21 @@ def create_grading(
     A rater has one clinical grading per study: a second one is :class:`AlreadyExists` naming the
     first, which is amended instead.
     """
-    if session.get(Study, study_id) is None:
-        raise NotFound(f"study {study_id!r} does not exist")
     grading_value = StudyGrading.from_mapping(endplates)
     clinical_key = f"{study_id}:{rater.id}" if kind is GradingKind.clinical else None
-    if clinical_key is not None:
-        existing = gradings_repo.clinical_grading_of(session, study_id, rater.id)
-        if existing is not None:
-            raise _already_graded(rater, study_id, existing.id)
     grading = Grading(study_id=study_id, rater_id=rater.id, kind=kind.value, clinical_key=clinical_key)
     version = GradingVersion(grading_id=grading.id, version=1, endplates=grading_value.to_mapping(), author_id=rater.id)
-    session.add(grading)
-    session.add(version)
-    audit.record(session, rater, "grading.create", "grading", grading.id, study_id=study_id, version=1)
     try:
+        # The happy path is three inserts; the unique clinical key and the foreign key to the study
+        # decide conflicts, so there is no look-up first.
+        gradings_repo.insert_first_version(session, grading, version)
+        audit.record(session, rater, "grading.create", "grading", grading.id, study_id=study_id, version=1)
         eligibility.on_grading_changed(session, grading)
         session.commit()
     except IntegrityError:
         session.rollback()
+        if session.get(Study, study_id) is None:
+            raise NotFound(f"study {study_id!r} does not exist") from None
         existing = gradings_repo.clinical_grading_of(session, study_id, rater.id)
         if existing is None:
             raise

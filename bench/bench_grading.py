@@ -1,0 +1,108 @@
+"""Grading ``POST`` throughput and latency through a real uvicorn server on SQLite, 16 concurrent
+clients, against a bare FastAPI endpoint returning a constant JSON, served and loaded the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import ServerProcess, percentile, print_table, row
+from grading.endplates import ENDPLATES
+from registry.db import dispose_engine, get_engine, migrate, session_scope
+from registry.services.studies import register_study
+from registry.services.users import add_user
+
+CLIENTS = 16
+PER_CLIENT = 100
+BODY = {"endplates": {e.value: {"type": "none"} for e in ENDPLATES} | {"L4_inf": {"type": "I/II", "size": "C"}}}
+
+
+async def _load(url: str, requests: list[list[tuple[str, dict[str, str]]]]) -> tuple[float, list[float]]:
+    """Each client sends its requests one after another; returns wall time and every latency."""
+    latencies: list[float] = []
+
+    async def client(jobs: list[tuple[str, dict[str, str]]]) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            for path, headers in jobs:
+                start = time.perf_counter()
+                response = await http.post(path, json=BODY, headers=headers)
+                latencies.append(time.perf_counter() - start)
+                if response.status_code not in (200, 201):
+                    raise RuntimeError(f"{path}: {response.status_code} {response.text}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(jobs) for jobs in requests))
+    return time.perf_counter() - start, latencies
+
+
+def _prepare(database_url: str) -> tuple[list[str], list[str]]:
+    """Raters (tokens) and studies to grade, one grading per (rater, study)."""
+    engine = get_engine(database_url)
+    migrate(engine)
+    tokens, studies = [], []
+    with session_scope(engine, write=True) as session:
+        admin, _ = add_user(session, "bench-admin", "admin")
+        for i in range(CLIENTS):
+            tokens.append(add_user(session, f"bench-rater-{i}", "radiologist")[1])
+        for i in range(PER_CLIENT + 5):
+            view, _ = register_study(session, admin, f"1.2.826.0.1.3680043.9.{i + 1}", f"BENCH-{i}", None, 0.2)
+            studies.append(view.study.id)
+    dispose_engine(database_url)
+    return tokens, studies
+
+
+def run() -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite:///{tmp}/bench.db"
+        tokens, studies = _prepare(database_url)
+        grading_jobs = [
+            [(f"/api/v1/studies/{study}/gradings", {"Authorization": f"Bearer {token}"}) for study in studies[5:]]
+            for token in tokens
+        ]
+        warmup = [
+            [(f"/api/v1/studies/{study}/gradings", {"Authorization": f"Bearer {token}"})]
+            for study in studies[:5]
+            for token in tokens[:1]
+        ]
+        serve = ["-m", "api.cli", "serve", "--port", "{port}", "--database-url", database_url]
+        with ServerProcess(serve, env={"MODIC_DATA_DIR": f"{tmp}/data"}) as server:
+            asyncio.run(_load(server.url, warmup))
+            grading_wall, grading_lat = asyncio.run(_load(server.url, grading_jobs))
+        bare = ["-m", "uvicorn", "bench.bare_app:app", "--port", "{port}", "--log-level", "warning"]
+        bare_jobs = [[("/constant", {})] * PER_CLIENT for _ in range(CLIENTS)]
+        with ServerProcess(bare) as server:
+            asyncio.run(_load(server.url, [[("/constant", {})] * 5]))
+            bare_wall, bare_lat = asyncio.run(_load(server.url, bare_jobs))
+    grading_rps = CLIENTS * PER_CLIENT / grading_wall
+    bare_rps = CLIENTS * PER_CLIENT / bare_wall
+    p50, p99 = percentile(grading_lat, 50) * 1000, percentile(grading_lat, 99) * 1000
+    ratio = grading_rps / bare_rps
+    return [
+        row(
+            f"grading POST throughput, SQLite, {CLIENTS} clients",
+            f"{grading_rps:.0f} req/s",
+            ">= 0.3x bare endpoint",
+            ratio >= 0.3,
+            peer=f"bare FastAPI {bare_rps:.0f} req/s (p50 {percentile(bare_lat, 50) * 1000:.1f} ms)",
+            ratio=f"{ratio:.2f}",
+        ),
+        row(
+            f"grading POST latency, SQLite, {CLIENTS} clients",
+            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+            "p99 < 50 ms",
+            p99 < 50,
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    print_table(run())

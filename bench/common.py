@@ -1,0 +1,87 @@
+"""Shared pieces of the benchmarks: timing summaries, a uvicorn server in a subprocess, the table."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """``python -m <module> ...`` serving on a free port until the context ends."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._args = [a.replace("{port}", str(self.port)) for a in args]
+        self._env = {**os.environ, **(env or {})}
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        self._process = subprocess.Popen(
+            [sys.executable, *self._args], cwd=ROOT, env=self._env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{self.url}/api/v1/health", timeout=1)
+                return self
+            except httpx.TransportError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    error = self._process.stderr.read().decode() if self._process.stderr else ""
+                    raise RuntimeError(f"server {self._args} did not start: {error}") from None
+                time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=30)
+
+
+def row(name: str, value: str, target: str, met: bool, peer: str = "", ratio: str = "") -> dict[str, Any]:
+    """One line of the results table."""
+    return {"benchmark": name, "result": value, "peer": peer, "ratio": ratio, "target": target, "met": met}
+
+
+def print_table(rows: Sequence[dict[str, Any]]) -> None:
+    """The rows as a Markdown table."""
+    headers = ["benchmark", "result", "peer (same run)", "ratio", "target", "met"]
+    keys = ["benchmark", "result", "peer", "ratio", "target", "met"]
+    cells = [[("yes" if r[k] else "NO") if k == "met" else str(r[k]) for k in keys] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for c in cells:
+        print("| " + " | ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)) + " |")
