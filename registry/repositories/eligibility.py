@@ -164,11 +164,14 @@ def fingerprint(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def stored_decisions(
-    session: Session, trial: str, version: str, patient_ids: Sequence[str] | None
-) -> dict[str, StoredDecision]:
-    """The stored decisions of one rule set keyed by patient id."""
+    session: Session, rule_sets: Sequence[tuple[str, str]], patient_ids: Sequence[str] | None
+) -> dict[tuple[str, str], dict[str, StoredDecision]]:
+    """The stored decisions of the (trial, version) pairs, keyed by pair, then patient id (one query)."""
+    wanted = set(rule_sets)
     statement = sa_select(
         col(EligibilityDecision.id),
+        col(EligibilityDecision.trial),
+        col(EligibilityDecision.rule_version),
         col(EligibilityDecision.patient_id),
         col(EligibilityDecision.study_id),
         col(EligibilityDecision.grading_id),
@@ -176,15 +179,31 @@ def stored_decisions(
         col(EligibilityDecision.status),
         col(EligibilityDecision.criteria),
         col(EligibilityDecision.next_change),
-    ).where(col(EligibilityDecision.trial) == trial, col(EligibilityDecision.rule_version) == version)
+    ).where(
+        col(EligibilityDecision.trial).in_(sorted({t for t, _ in wanted})),
+        col(EligibilityDecision.rule_version).in_(sorted({v for _, v in wanted})),
+    )
     rows: list[Any] = []
     if patient_ids is None:
         rows.extend(session.execute(statement))
     else:
         for chunk in _chunks(list(patient_ids)):
             rows.extend(session.execute(statement.where(col(EligibilityDecision.patient_id).in_(chunk))))
-    stored = {}
-    for decision_id, patient_id, study_id, grading_id, grading_version, status, criteria, next_change in rows:
+    stored: dict[tuple[str, str], dict[str, StoredDecision]] = {pair: {} for pair in wanted}
+    for (
+        decision_id,
+        trial,
+        version,
+        patient_id,
+        study_id,
+        grading_id,
+        grading_version,
+        status,
+        criteria,
+        next_change,
+    ) in rows:
+        if (trial, version) not in wanted:
+            continue
         values = {
             "study_id": study_id,
             "grading_id": grading_id,
@@ -192,7 +211,7 @@ def stored_decisions(
             "status": status,
             "criteria": criteria,
         }
-        stored[patient_id] = StoredDecision(decision_id, fingerprint(values), next_change)
+        stored[(trial, version)][patient_id] = StoredDecision(decision_id, fingerprint(values), next_change)
     return stored
 
 

@@ -96,8 +96,9 @@ def reevaluate(
     touched: list[dict[str, Any]] = []
     evaluated = 0
     by_rule_set: dict[str, int] = {}
+    stored_by_rule_set = repo.stored_decisions(session, [(r.trial, r.version) for r in rule_sets], patient_ids)
     for rule_set in rule_sets:
-        stored = repo.stored_decisions(session, rule_set.trial, rule_set.version, patient_ids)
+        stored = stored_by_rule_set[(rule_set.trial, rule_set.version)]
         before = len(new_rows) + len(changed_rows)
         # Evaluation is a pure function of its inputs: identical inputs (e.g. the many gradings without
         # any change, which share one StudyGrading object) are evaluated once.
