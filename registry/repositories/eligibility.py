@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, update
+from sqlalchemy import String, bindparam, cast, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
@@ -69,38 +69,54 @@ def patient_by_pseudonym(session: Session, pseudonym: str) -> Patient | None:
     return session.exec(select(Patient).where(Patient.pseudonym == pseudonym)).first()
 
 
+_COUNTING = (
+    sa_select(
+        col(Study.patient_id),
+        col(Study.id),
+        col(Study.study_date),
+        col(Study.created_at),
+        col(Grading.id),
+        col(Grading.created_at),
+        col(GradingVersion.version),
+        cast(col(GradingVersion.endplates), String),
+    )
+    .join(Grading, col(Grading.study_id) == col(Study.id))
+    .join(
+        GradingVersion,
+        (col(GradingVersion.grading_id) == col(Grading.id))
+        & (col(GradingVersion.version) == col(Grading.current_version)),
+    )
+    .where(col(Grading.kind) == GradingKind.clinical.value)
+)
+_COUNTING_OF = _COUNTING.where(col(Study.patient_id).in_(bindparam("ids", expanding=True)))
+_COUNTING_OF_ONE = (
+    _COUNTING.where(col(Study.patient_id) == bindparam("id"))
+    .order_by(
+        col(Study.study_date).is_(None),
+        col(Study.study_date).desc(),
+        col(Study.created_at).desc(),
+        col(Grading.created_at).desc(),
+        col(Grading.id).desc(),
+    )
+    .limit(1)
+)
+
+
 def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> dict[str, CountingGrading]:
     """Per patient: the latest version of the most recent clinical grading of the most recent graded study.
 
-    "Most recent study" orders by study date (unknown dates first), then registration time; "most
+    "Most recent study" orders by study date (unknown dates oldest), then registration time; "most
     recent grading" by creation time, then id. Reliability-study reads (kind other than clinical)
-    never count.
+    never count. One patient is chosen in SQL; many are chosen here from one pass over the rows.
     """
-    statement = (
-        sa_select(
-            col(Study.patient_id),
-            col(Study.id),
-            col(Study.study_date),
-            col(Study.created_at),
-            col(Grading.id),
-            col(Grading.created_at),
-            col(GradingVersion.version),
-            cast(col(GradingVersion.endplates), String),
-        )
-        .join(Grading, col(Grading.study_id) == col(Study.id))
-        .join(
-            GradingVersion,
-            (col(GradingVersion.grading_id) == col(Grading.id))
-            & (col(GradingVersion.version) == col(Grading.current_version)),
-        )
-        .where(col(Grading.kind) == GradingKind.clinical.value)
-    )
     rows: list[Any] = []
     if patient_ids is None:
-        rows.extend(session.execute(statement))
+        rows.extend(session.execute(_COUNTING))
+    elif len(patient_ids) == 1:
+        rows.extend(session.execute(_COUNTING_OF_ONE, {"id": patient_ids[0]}))
     else:
         for chunk in _chunks(list(patient_ids)):
-            rows.extend(session.execute(statement.where(col(Study.patient_id).in_(chunk))))
+            rows.extend(session.execute(_COUNTING_OF, {"ids": list(chunk)}))
     best: dict[str, tuple[Any, ...]] = {}
     for patient_id, study_id, study_date, study_created, grading_id, grading_created, version, text in rows:
         key = (study_date or dt.date.min, study_created, grading_created, grading_id)
@@ -110,19 +126,22 @@ def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> di
     return {patient_id: value[1] for patient_id, value in best.items()}
 
 
+_SCREENING = sa_select(col(ScreeningRecord.patient_id), col(ScreeningRecord.trial), col(ScreeningRecord.answers)).where(
+    col(ScreeningRecord.trial).in_(bindparam("trials", expanding=True))
+)
+_SCREENING_OF = _SCREENING.where(col(ScreeningRecord.patient_id).in_(bindparam("ids", expanding=True)))
+
+
 def screening_answers(
     session: Session, trials: Sequence[str], patient_ids: Sequence[str] | None
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """The recorded answers keyed by (patient id, trial)."""
-    statement = select(ScreeningRecord.patient_id, ScreeningRecord.trial, ScreeningRecord.answers).where(
-        col(ScreeningRecord.trial).in_(list(trials))
-    )
     rows: list[Any] = []
     if patient_ids is None:
-        rows.extend(session.exec(statement))
+        rows.extend(session.execute(_SCREENING, {"trials": list(trials)}))
     else:
         for chunk in _chunks(list(patient_ids)):
-            rows.extend(session.exec(statement.where(col(ScreeningRecord.patient_id).in_(chunk))))
+            rows.extend(session.execute(_SCREENING_OF, {"trials": list(trials), "ids": list(chunk)}))
     return {(patient_id, trial): answers for patient_id, trial, answers in rows}
 
 
@@ -163,32 +182,36 @@ def fingerprint(row: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
+_STORED = sa_select(
+    col(EligibilityDecision.id),
+    col(EligibilityDecision.trial),
+    col(EligibilityDecision.rule_version),
+    col(EligibilityDecision.patient_id),
+    col(EligibilityDecision.study_id),
+    col(EligibilityDecision.grading_id),
+    col(EligibilityDecision.grading_version),
+    col(EligibilityDecision.status),
+    col(EligibilityDecision.criteria),
+    col(EligibilityDecision.next_change),
+).where(
+    col(EligibilityDecision.trial).in_(bindparam("trials", expanding=True)),
+    col(EligibilityDecision.rule_version).in_(bindparam("versions", expanding=True)),
+)
+_STORED_OF = _STORED.where(col(EligibilityDecision.patient_id).in_(bindparam("ids", expanding=True)))
+
+
 def stored_decisions(
     session: Session, rule_sets: Sequence[tuple[str, str]], patient_ids: Sequence[str] | None
 ) -> dict[tuple[str, str], dict[str, StoredDecision]]:
     """The stored decisions of the (trial, version) pairs, keyed by pair, then patient id (one query)."""
     wanted = set(rule_sets)
-    statement = sa_select(
-        col(EligibilityDecision.id),
-        col(EligibilityDecision.trial),
-        col(EligibilityDecision.rule_version),
-        col(EligibilityDecision.patient_id),
-        col(EligibilityDecision.study_id),
-        col(EligibilityDecision.grading_id),
-        col(EligibilityDecision.grading_version),
-        col(EligibilityDecision.status),
-        col(EligibilityDecision.criteria),
-        col(EligibilityDecision.next_change),
-    ).where(
-        col(EligibilityDecision.trial).in_(sorted({t for t, _ in wanted})),
-        col(EligibilityDecision.rule_version).in_(sorted({v for _, v in wanted})),
-    )
+    params = {"trials": sorted({t for t, _ in wanted}), "versions": sorted({v for _, v in wanted})}
     rows: list[Any] = []
     if patient_ids is None:
-        rows.extend(session.execute(statement))
+        rows.extend(session.execute(_STORED, params))
     else:
         for chunk in _chunks(list(patient_ids)):
-            rows.extend(session.execute(statement.where(col(EligibilityDecision.patient_id).in_(chunk))))
+            rows.extend(session.execute(_STORED_OF, {**params, "ids": list(chunk)}))
     stored: dict[tuple[str, str], dict[str, StoredDecision]] = {pair: {} for pair in wanted}
     for (
         decision_id,
@@ -215,37 +238,77 @@ def stored_decisions(
     return stored
 
 
+_DECISIONS = SQLModel.metadata.tables[EligibilityDecision.__tablename__]
+_COUNTER = SQLModel.metadata.tables[FeedCounter.__tablename__]
+_TAKE_POSITIONS = (
+    update(_COUNTER)
+    .where(_COUNTER.c.id == 1)
+    .values(value=_COUNTER.c.value + bindparam("count"))
+    .returning(_COUNTER.c.value)
+)
+_CHANGED_COLUMNS = (
+    "study_id",
+    "grading_id",
+    "grading_version",
+    "status",
+    "imaging",
+    "criteria",
+    "evaluation_date",
+    "next_change",
+    "decided_at",
+    "seq",
+)
+_UPDATE_DECISION = (
+    update(_DECISIONS)
+    .where(_DECISIONS.c.id == bindparam("decision_id"))
+    .values({name: bindparam(f"new_{name}") for name in _CHANGED_COLUMNS})
+)
+_UPDATE_NEXT_CHANGE = (
+    update(_DECISIONS)
+    .where(_DECISIONS.c.id == bindparam("decision_id"))
+    .values(next_change=bindparam("new_next_change"), evaluation_date=bindparam("new_evaluation_date"))
+)
+
+
 def take_positions(session: Session, count: int) -> int:
     """Reserve ``count`` feed positions; returns the last one (the range ends there).
 
     The UPDATE locks the counter row until commit, which orders committing writers by position.
     """
-    result = session.execute(
-        update(FeedCounter)
-        .where(col(FeedCounter.id) == 1)
-        .values(value=col(FeedCounter.value) + count)
-        .returning(col(FeedCounter.value))
-    )
-    last: int = result.scalar_one()
+    last: int = session.execute(_TAKE_POSITIONS, {"count": count}).scalar_one()
     return last
 
 
 def insert_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert new decisions in bulk."""
     if rows:
-        session.execute(insert(SQLModel.metadata.tables[EligibilityDecision.__tablename__]), rows)
+        session.execute(insert(_DECISIONS), rows)
 
 
 def update_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
     """Update changed decisions in bulk (each row carries its ``id``)."""
     if rows:
-        session.execute(update(EligibilityDecision), rows)
+        params = [{"decision_id": r["id"], **{f"new_{n}": r[n] for n in _CHANGED_COLUMNS}} for r in rows]
+        session.execute(_UPDATE_DECISION, params)
 
 
 def set_next_change(session: Session, changes: list[dict[str, Any]]) -> None:
     """Record when unchanged decisions must next be looked at (not a feed change)."""
     if changes:
-        session.execute(update(EligibilityDecision), changes)
+        params = [
+            {"decision_id": c["id"], "new_next_change": c["next_change"], "new_evaluation_date": c["evaluation_date"]}
+            for c in changes
+        ]
+        session.execute(_UPDATE_NEXT_CHANGE, params)
+
+
+_PATIENT_OF_STUDY = sa_select(col(Study.patient_id)).where(col(Study.id) == bindparam("id"))
+
+
+def patient_of_study(session: Session, study_id: str) -> str | None:
+    """The id of the patient a study belongs to."""
+    patient_id: str | None = session.execute(_PATIENT_OF_STUDY, {"id": study_id}).scalar_one_or_none()
+    return patient_id
 
 
 def feed_page(

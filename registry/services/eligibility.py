@@ -31,7 +31,7 @@ from grading.errors import GradingError
 from grading.nordic import EndplateGrading, StudyGrading
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound
-from registry.models import EligibilityDecision, Grading, GradingKind, Patient, ScreeningRecord, Study, User
+from registry.models import EligibilityDecision, Grading, GradingKind, Patient, ScreeningRecord, User
 from registry.models.base import utcnow
 from registry.repositories import eligibility as repo
 from registry.services import audit
@@ -197,11 +197,11 @@ def on_grading_changed(session: Session, grading: Grading) -> None:
     """
     if grading.kind != GradingKind.clinical.value:
         return
-    study = session.get(Study, grading.study_id)
-    if study is None:
+    patient_id = repo.patient_of_study(session, grading.study_id)
+    if patient_id is None:
         raise NotFound(f"study {grading.study_id!r} does not exist")
-    lock_for(session, [study.patient_id])
-    reevaluate(session, [study.patient_id], today())
+    lock_for(session, [patient_id])
+    reevaluate(session, [patient_id], today())
 
 
 def reevaluate_and_commit(
