@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from api.cli import main
 from registry.db import session_scope
-from registry.models import AuditEvent, GradingKind, User
+from registry.models import AuditEvent, GradingKind, Patient, User
 from registry.services import eligibility as eligibility_service
 from registry.services import gradings as gradings_service
 from tests.api.helpers import endplates, study_body
@@ -314,10 +314,16 @@ def test_feed_roles_and_bad_parameters(clinic: Clinic, auth: TokenFactory) -> No
     assert clinic.feed() == {"items": [], "next_cursor": "0"}
 
 
-def test_exports_carry_the_feed_and_no_hospital_identifiers(clinic: Clinic) -> None:
+def test_exports_carry_the_feed_and_no_hospital_identifiers(clinic: Clinic, app: FastAPI) -> None:
     for n in range(3):
         study = clinic.study(f"1.2.3.{n + 1}", f"HOSP-SECRET-{n}")
         clinic.grade(study["id"], L4_inf={"type": "I", "size": "BCD"[n]})
+    with session_scope(app.state.engine, write=True) as session:
+        for patient in session.exec(select(Patient)).all():
+            patient.name = "Jensen^Rikke"
+            patient.birth_date = dt.date(1961, 7, 4)
+            session.add(patient)
+        session.commit()
     feed = clinic.feed()
     ndjson = clinic.client.get(f"{FEED}/export.ndjson", params={"trial": "NCT00454792"}, headers=clinic.screener)
     assert ndjson.status_code == 200
@@ -337,7 +343,8 @@ def test_exports_carry_the_feed_and_no_hospital_identifiers(clinic: Clinic) -> N
     )
     assert since.text == ""
     for text in (json.dumps(feed), ndjson.text, exported.text):
-        assert "HOSP-SECRET" not in text
+        for identifying in ("HOSP-SECRET", "Jensen", "1961"):
+            assert identifying not in text
     assert clinic.client.get(f"{FEED}/export.csv", params={"trial": "NCT00454792"}).status_code == 401
 
 
