@@ -216,6 +216,9 @@ def test_screening_answers_complete_the_decision(clinic: Clinic, app: FastAPI) -
     # null makes an answer unknown again
     response = clinic.screen(pseudonym, "NCT00454792", {"competing_lbp_cause": None})
     assert "competing_lbp_cause" not in response.json()["answers"]
+    url = f"/api/v1/patients/{pseudonym}/screening/NCT00454792"
+    assert clinic.client.get(url, headers=clinic.screener).json() == response.json()
+    assert clinic.client.get(url, headers=clinic.radiologist).status_code == 403
     assert {d["rule_version"]: d["status"] for d in response.json()["decisions"]}["2012"] == "pending"
     with session_scope(app.state.engine) as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "screening.record")).all()
