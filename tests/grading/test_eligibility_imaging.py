@@ -199,3 +199,32 @@ def test_mri_criterion_equals_brute_force(data: dict[str, dict[str, str]]) -> No
     for key, criterion in MRI_CRITERIA.items():
         decision = evaluate(rule_set(key), grading, STUDY_DATE, {}, EVALUATED)
         assert met(decision, criterion) is brute_force(key, data), key
+
+
+def months_apart_within(study: dt.date, evaluated: dt.date, months: int) -> bool:
+    """Seed 004 "within the last 3 months", restated: fewer whole calendar months apart, or exactly
+    that many with the day of the month not past the study's day."""
+    apart = (evaluated.year - study.year) * 12 + evaluated.month - study.month
+    return apart < months or (apart == months and evaluated.day <= study.day)
+
+
+dates = st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2040, 12, 31))
+
+
+@given(dates, dates)
+def test_recency_equals_calendar_month_formula(study: dt.date, evaluated: dt.date) -> None:
+    rules = rule_set("NCT03100266@2018-registry")
+    decision = evaluate(rules, grading_with(("L4_inf", "I", "B")), study, {}, evaluated)
+    assert met(decision, "mri_recent") is months_apart_within(study, evaluated, 3)
+
+
+@given(dates, dates)
+def test_next_change_is_the_first_day_the_recency_outcome_flips(study: dt.date, evaluated: dt.date) -> None:
+    rules = rule_set("NCT03100266@2018-registry")
+    change = next_change(rules, study, evaluated)
+    if change is None:
+        assert met(evaluate(rules, None, study, {}, evaluated), "mri_recent") is False
+        return
+    assert change > evaluated
+    assert met(evaluate(rules, None, study, {}, change - dt.timedelta(days=1)), "mri_recent") is True
+    assert met(evaluate(rules, None, study, {}, change), "mri_recent") is False
