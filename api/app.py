@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import eligibility, gradings, health, screening, studies, trials
+from api.routers import eligibility, gradings, health, reliability, screening, studies, trials
 from registry.db import get_engine, migrate
 from registry.settings import Settings, get_settings
 
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
         studies.router,
         gradings.router,
+        reliability.router,
         trials.router,
         eligibility.router,
         screening.router,

@@ -3,6 +3,7 @@
 from registry.models.audit import AuditEvent
 from registry.models.eligibility import EligibilityDecision, FeedCounter, ScreeningRecord
 from registry.models.gradings import Grading, GradingKind, GradingVersion
+from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Role, User
 
@@ -15,9 +16,13 @@ __all__ = [
     "GradingKind",
     "GradingVersion",
     "Patient",
+    "ReliabilityCase",
+    "ReliabilityRater",
+    "ReliabilityStudy",
     "Role",
     "ScreeningRecord",
     "Series",
     "Study",
     "User",
+    "WorklistItem",
 ]

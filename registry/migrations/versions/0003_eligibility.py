@@ -1,7 +1,7 @@
 """eligibility: screening records, decisions, feed counter
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_eligibility
+Revises: 0002_reliability
 Create Date: 2026-11-22 02:35:11.403677
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003_eligibility"
+down_revision: str | None = "0002_reliability"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
