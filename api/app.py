@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import gradings, health, series, studies
+from api.routers import eligibility, gradings, health, reliability, screening, series, studies, trials
 from registry.db import get_engine, migrate
 from registry.settings import Settings, get_settings
 
@@ -39,6 +39,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     install_error_handlers(app)
-    for router in (health.router, studies.router, series.router, gradings.router):
+    for router in (
+        health.router,
+        studies.router,
+        series.router,
+        gradings.router,
+        reliability.router,
+        trials.router,
+        eligibility.router,
+        screening.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     return app

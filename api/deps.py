@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -56,7 +56,7 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
+def require_roles(*roles: Role) -> Callable[[User], Coroutine[None, None, User]]:
     """A dependency that admits only users with one of ``roles``; 403 otherwise."""
     allowed = {r.value for r in roles}
 
@@ -70,3 +70,6 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
 RadiologistOrAdmin = Annotated[User, Depends(require_roles(Role.radiologist, Role.admin))]
 Radiologist = Annotated[User, Depends(require_roles(Role.radiologist))]
+ScreenerOrAdmin = Annotated[User, Depends(require_roles(Role.screener, Role.admin))]
+Admin = Annotated[User, Depends(require_roles(Role.admin))]
+FunnelReader = Annotated[User, Depends(require_roles(Role.screener, Role.admin, Role.researcher))]

@@ -12,6 +12,7 @@ from api.commands._common import add_database_option, settings_from
 from registry.db import session_scope
 from registry.imaging.store import FileStore
 from registry.models import Role
+from registry.services.eligibility import PeriodicReevaluation
 from registry.services.imaging import ingest_sample_studies
 from registry.services.users import ensure_user_with_new_token
 
@@ -40,5 +41,9 @@ def _serve(args: argparse.Namespace) -> int:
             for line in ingest_sample_studies(session, store, expected_field_strength_t=expected):
                 print(line)
     print(f"Modic service on http://{args.host}:{args.port}/  (API docs: /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    reevaluation = PeriodicReevaluation(app.state.engine).start()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        reevaluation.stop()
     return 0

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Response
 from api.deps import Radiologist, RadiologistOrAdmin, SessionDep
 from api.schemas.gradings import GradingCreate, GradingHistory, GradingPublic, GradingUpdate, HistoryItem
 from registry.services import gradings as gradings_service
+from registry.services import reliability as reliability_service
 
 router = APIRouter(tags=["gradings"])
 
@@ -24,8 +25,9 @@ def create_grading(
 
 
 @router.get("/gradings/{grading_id}", response_model=GradingPublic)
-def get_grading(grading_id: str, _user: RadiologistOrAdmin, session: SessionDep, response: Response) -> GradingPublic:
+def get_grading(grading_id: str, user: RadiologistOrAdmin, session: SessionDep, response: Response) -> GradingPublic:
     """The current version of a grading, with its ETag."""
+    reliability_service.ensure_not_blinded(session, grading_id, user)
     view = gradings_service.get_grading(session, grading_id)
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
@@ -41,12 +43,14 @@ def amend_grading(
     if_match: Annotated[str | None, Header(description="ETag of the version being amended")] = None,
 ) -> GradingPublic:
     """Amend a grading: a new version with a reason; 428 without If-Match, 412 when stale."""
+    reliability_service.ensure_not_blinded(session, grading_id, user)
     view = gradings_service.amend_grading(session, user, grading_id, if_match, body.endplates, body.reason)
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
 
 
 @router.get("/gradings/{grading_id}/history", response_model=GradingHistory)
-def grading_history(grading_id: str, _user: RadiologistOrAdmin, session: SessionDep) -> GradingHistory:
+def grading_history(grading_id: str, user: RadiologistOrAdmin, session: SessionDep) -> GradingHistory:
     """Every version of the grading, oldest first: who, when, why."""
+    reliability_service.ensure_not_blinded(session, grading_id, user)
     return GradingHistory(items=[HistoryItem.of(e) for e in gradings_service.history(session, grading_id)])

@@ -1,7 +1,7 @@
 """imaging: instances of a study (one row per image or frame) with their classification headers
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004_imaging
+Revises: 0003_eligibility
 Create Date: 2026-11-22 02:45:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0004_imaging"
+down_revision: str | None = "0003_eligibility"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

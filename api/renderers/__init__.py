@@ -1,0 +1,1 @@
+"""Renderings of registry results for people: CSV files and HTML pages."""

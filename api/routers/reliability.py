@@ -1,0 +1,107 @@
+"""Reliability studies: set-up and progress (researcher), blinded worklists and reads (raters), reports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import CurrentUser, Radiologist, SessionDep, require_roles
+from api.renderers.agreement import report_csv, report_html
+from api.schemas.reliability import (
+    CaseReadPublic,
+    RaterStudy,
+    RaterStudyList,
+    ReadCreate,
+    ReliabilityStudyCreate,
+    ReliabilityStudyList,
+    ReliabilityStudyPublic,
+    WorklistPublic,
+)
+from registry.models import Role, User
+from registry.services import reliability as service
+
+router = APIRouter(prefix="/reliability-studies", tags=["reliability"])
+
+Researcher = Annotated[User, Depends(require_roles(Role.researcher, Role.admin))]
+NBoot = Annotated[int, Query(ge=10, le=10_000, description="bootstrap resamples (patients)")]
+PerEndplate = Annotated[bool, Query(description="also report each endplate separately")]
+
+
+@router.post("", status_code=201, response_model=ReliabilityStudyPublic)
+def create_study(body: ReliabilityStudyCreate, user: Researcher, session: SessionDep) -> ReliabilityStudyPublic:
+    """Set up a study; every rater's worklist is drawn (seeded, recorded) at once."""
+    view = service.create_study(
+        session, user, body.name, body.study_ids, body.raters, body.reads_per_rater, body.washout_days, body.seed
+    )
+    return ReliabilityStudyPublic.of(view)
+
+
+@router.get("", response_model=ReliabilityStudyList | RaterStudyList)
+def list_studies(user: CurrentUser, session: SessionDep) -> ReliabilityStudyList | RaterStudyList:
+    """Researchers and admins: every study with progress. Radiologists: the studies they rate, nothing more."""
+    if user.role in (Role.researcher.value, Role.admin.value):
+        return ReliabilityStudyList(items=[ReliabilityStudyPublic.of(v) for v in service.list_studies(session)])
+    if user.role == Role.radiologist.value:
+        return RaterStudyList(
+            items=[
+                RaterStudy(id=s.id, name=s.name, reads_per_rater=s.reads_per_rater, washout_days=s.washout_days)
+                for s in service.studies_for_rater(session, user)
+            ]
+        )
+    return RaterStudyList(items=[])
+
+
+@router.get("/{study_id}", response_model=ReliabilityStudyPublic)
+def get_study(study_id: str, _user: Researcher, session: SessionDep) -> ReliabilityStudyPublic:
+    """The study: set-up, the case key, raters and progress per rater and read."""
+    return ReliabilityStudyPublic.of(service.study_view(session, study_id))
+
+
+@router.get("/{study_id}/report")
+def get_report(
+    study_id: str, _user: Researcher, session: SessionDep, n_boot: NBoot = 1000, per_endplate: PerEndplate = True
+) -> dict[str, object]:
+    """Inter- and intra-rater agreement of every Nordic variable, as JSON."""
+    return service.build_study_report(session, study_id, n_boot=n_boot, per_endplate=per_endplate).to_mapping()
+
+
+@router.get("/{study_id}/report.csv", response_class=Response)
+def get_report_csv(
+    study_id: str, _user: Researcher, session: SessionDep, n_boot: NBoot = 1000, per_endplate: PerEndplate = True
+) -> Response:
+    """The report as CSV: one row per analysis, variable, comparison and statistic."""
+    report = service.build_study_report(session, study_id, n_boot=n_boot, per_endplate=per_endplate)
+    return Response(
+        report_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="reliability-{study_id}.csv"'},
+    )
+
+
+@router.get("/{study_id}/report.html", response_class=HTMLResponse)
+def get_report_html(
+    study_id: str, _user: Researcher, session: SessionDep, n_boot: NBoot = 1000, per_endplate: PerEndplate = True
+) -> HTMLResponse:
+    """The report as a page with confusion-matrix heat maps."""
+    report = service.build_study_report(session, study_id, n_boot=n_boot, per_endplate=per_endplate)
+    return HTMLResponse(report_html(report))
+
+
+@router.get("/{study_id}/worklist", response_model=WorklistPublic)
+def get_worklist(study_id: str, rater: Radiologist, session: SessionDep) -> WorklistPublic:
+    """The rater's current read: blinded cases in the rater's own order (or when read 2 opens)."""
+    return WorklistPublic.of(service.worklist(session, rater, study_id))
+
+
+@router.get("/{study_id}/worklist/{case}", response_model=CaseReadPublic)
+def get_case(study_id: str, case: str, rater: Radiologist, session: SessionDep) -> CaseReadPublic:
+    """One case of the current read: the series to read and the rater's own grading of this read."""
+    return CaseReadPublic.of(service.case_view(session, rater, study_id, case))
+
+
+@router.post("/{study_id}/worklist/{case}/grading", status_code=201, response_model=CaseReadPublic)
+def post_read(study_id: str, case: str, body: ReadCreate, rater: Radiologist, session: SessionDep) -> CaseReadPublic:
+    """Record the rater's grading of the case for the current read (final; all 11 endplates)."""
+    return CaseReadPublic.of(service.submit_read(session, rater, study_id, case, body.endplates))

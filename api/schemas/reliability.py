@@ -1,0 +1,147 @@
+"""Reliability-study shapes. Rater-facing shapes carry blinded case labels only: no study, patient,
+clinical or screening field and nothing about other raters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from api.schemas.gradings import EndplatePublic
+from registry.services.reliability import CaseView, ReadProgress, StudyView, Worklist
+
+
+class ReliabilityStudyCreate(BaseModel):
+    """The cases (registry study ids), the raters (user names), reads per rater and the washout."""
+
+    name: str = Field(min_length=1, max_length=200)
+    study_ids: list[str] = Field(min_length=2, description="registry study ids, the cases")
+    raters: list[str] = Field(min_length=1, description="user names of the raters (radiologists)")
+    reads_per_rater: int = Field(default=1, description="1, or 2 for intra-rater agreement")
+    washout_days: int = Field(default=0, description="days between a rater finishing read 1 and read 2 opening")
+    seed: int | None = Field(default=None, description="seed of the raters' orders (random when absent; recorded)")
+
+
+class ProgressPublic(BaseModel):
+    rater: str
+    read: int
+    done: int
+    total: int
+    opens_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, p: ReadProgress) -> ProgressPublic:
+        return cls(rater=p.rater, read=p.read, done=p.done, total=p.total, opens_at=p.opens_at)
+
+
+class CasePublic(BaseModel):
+    label: str
+    study_id: str
+
+
+class ReliabilityStudyPublic(BaseModel):
+    """The researcher's view: set-up, the case ↔ study key, raters and progress."""
+
+    id: str
+    name: str
+    reads_per_rater: int
+    washout_days: int
+    seed: int
+    created_by: str
+    created_at: dt.datetime
+    cases: list[CasePublic]
+    raters: list[str]
+    progress: list[ProgressPublic]
+
+    @classmethod
+    def of(cls, view: StudyView) -> ReliabilityStudyPublic:
+        s = view.study
+        return cls(
+            id=s.id,
+            name=s.name,
+            reads_per_rater=s.reads_per_rater,
+            washout_days=s.washout_days,
+            seed=s.seed,
+            created_by=view.created_by,
+            created_at=s.created_at,
+            cases=[CasePublic(label=c.label, study_id=c.study_id) for c in view.cases],
+            raters=[u.name for u in view.raters],
+            progress=[ProgressPublic.of(p) for p in view.progress],
+        )
+
+
+class ReliabilityStudyList(BaseModel):
+    items: list[ReliabilityStudyPublic]
+
+
+class RaterStudy(BaseModel):
+    """A study as one of its raters sees it in the list of their studies."""
+
+    id: str
+    name: str
+    reads_per_rater: int
+    washout_days: int
+
+
+class RaterStudyList(BaseModel):
+    items: list[RaterStudy]
+
+
+class WorklistEntryPublic(BaseModel):
+    case: str
+    position: int
+    done: bool
+
+
+class WorklistPublic(BaseModel):
+    """The rater's current read: ``status`` open (items listed), washout (``opens_at``) or complete."""
+
+    study_id: str
+    name: str
+    read: int | None
+    status: str
+    opens_at: dt.datetime | None
+    items: list[WorklistEntryPublic]
+
+    @classmethod
+    def of(cls, worklist: Worklist) -> WorklistPublic:
+        return cls(
+            study_id=worklist.study.id,
+            name=worklist.study.name,
+            read=worklist.state.read,
+            status=worklist.state.status.value,
+            opens_at=worklist.state.opens_at,
+            items=[WorklistEntryPublic(case=e.label, position=e.position, done=e.done) for e in worklist.entries],
+        )
+
+
+class ImagesPublic(BaseModel):
+    t1: str | None
+    t2: str | None
+
+
+class CaseReadPublic(BaseModel):
+    """One blinded case of the current read; ``endplates`` is the rater's own grading of this read."""
+
+    case: str
+    read: int
+    position: int
+    images: ImagesPublic
+    endplates: dict[str, EndplatePublic] | None
+
+    @classmethod
+    def of(cls, view: CaseView) -> CaseReadPublic:
+        return cls(
+            case=view.label,
+            read=view.read,
+            position=view.position,
+            images=ImagesPublic(t1=view.t1_series_id, t2=view.t2_series_id),
+            endplates=None if view.endplates is None else {k: EndplatePublic(**v) for k, v in view.endplates.items()},
+        )
+
+
+class ReadCreate(BaseModel):
+    """All 11 endplates, as for a clinical grading."""
+
+    endplates: dict[str, Any]

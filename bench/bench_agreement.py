@@ -1,0 +1,141 @@
+"""Agreement statistics against their usual peers (issue 5 acceptance figures).
+
+- Cohen's kappa on 1,000,000 pairs, 7 categories, vs scikit-learn ``cohen_kappa_score``: target ≥ 3×.
+- Fleiss' kappa on 100,000 units × 5 raters vs statsmodels ``aggregate_raters`` + ``fleiss_kappa``:
+  target ≥ 10×.
+- Patient-cluster bootstrap, 2,000 resamples, 100 patients × 11 endplates × 2 raters: target < 0.5 s;
+  the peer is the same bootstrap as a Python loop over resamples calling scikit-learn.
+
+Run: ``python -m bench.bench_agreement`` (or ``python bench/run.py agreement``). Times are medians of several
+``time.perf_counter`` repeats; each row also carries ``median_s``, ``peer_median_s`` and ``speedup``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench.common import print_table, row
+from grading.agreement import cohen_kappa, fleiss_kappa
+
+
+def median_seconds(function: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``repeats`` calls (one untimed warm-up call first)."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _row(name: str, ours: float, peer_name: str, peer: float, target: str, met: bool) -> dict[str, Any]:
+    """A row of the shared table (``bench.common.row``) plus the numbers: medians in seconds and ratio."""
+    ratio = peer / ours
+    return {
+        **row(
+            name,
+            f"median {ours * 1000:.1f} ms",
+            target,
+            met,
+            peer=f"{peer_name}: median {peer * 1000:.1f} ms",
+            ratio=f"{ratio:.1f}x faster",
+        ),
+        "name": name,
+        "median_s": ours,
+        "peer_median_s": peer,
+        "speedup": ratio,
+    }
+
+
+def bench_cohen(repeats: int = 5) -> dict[str, Any]:
+    """Cohen's kappa on 1,000,000 pairs with 7 categories."""
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 7, size=1_000_000)
+    other = np.where(rng.random(truth.size) < 0.7, truth, rng.integers(0, 7, size=truth.size))
+    pairs = np.column_stack([truth, other])
+    ours_value = cohen_kappa(pairs).value
+    peer_value = cohen_kappa_score(truth, other)
+    assert abs(ours_value - peer_value) < 1e-9, (ours_value, peer_value)
+    ours = median_seconds(lambda: cohen_kappa(pairs), repeats)
+    peer = median_seconds(lambda: cohen_kappa_score(truth, other), repeats)
+    return _row("cohen_kappa 1e6 pairs, q=7", ours, "sklearn cohen_kappa_score", peer, ">= 3x faster", peer / ours >= 3)
+
+
+def bench_fleiss(repeats: int = 5) -> dict[str, Any]:
+    """Fleiss' kappa on 100,000 units × 5 raters."""
+    from statsmodels.stats.inter_rater import aggregate_raters
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 4, size=(100_000, 1))
+    ratings = np.where(rng.random((100_000, 5)) < 0.6, truth, rng.integers(0, 4, size=(100_000, 5)))
+
+    def peer_call() -> float:
+        return float(sm_fleiss(aggregate_raters(ratings)[0]))
+
+    assert abs(fleiss_kappa(ratings).value - peer_call()) < 1e-9
+    ours = median_seconds(lambda: fleiss_kappa(ratings), repeats)
+    peer = median_seconds(peer_call, repeats)
+    return _row(
+        "fleiss_kappa 1e5 units x 5 raters",
+        ours,
+        "statsmodels aggregate_raters+fleiss_kappa",
+        peer,
+        ">= 10x faster",
+        peer / ours >= 10,
+    )
+
+
+def bench_bootstrap(repeats: int = 5, peer_repeats: int = 3) -> dict[str, Any]:
+    """Cohen's kappa with a 2,000-resample patient bootstrap on 100 patients × 11 endplates × 2 raters."""
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(2)
+    patients, endplates, n_boot = 100, 11, 2000
+    truth = np.where(rng.random((patients, endplates)) < 0.25, rng.integers(1, 5, size=(patients, endplates)), 0)
+    second = np.where(rng.random(truth.shape) < 0.85, truth, rng.integers(0, 5, size=truth.shape))
+    pairs = np.column_stack([truth.ravel(), second.ravel()])
+    clusters = np.repeat(np.arange(patients), endplates).tolist()
+
+    def ours_call() -> tuple[float, float]:
+        return cohen_kappa(pairs, clusters=clusters).ci(method="bootstrap", n_boot=n_boot, seed=0)
+
+    def peer_call() -> tuple[float, float]:
+        draws = np.random.default_rng(0).integers(0, patients, size=(n_boot, patients))
+        by_patient = pairs.reshape(patients, endplates, 2)
+        values = []
+        for b in range(n_boot):
+            sample = by_patient[draws[b]].reshape(-1, 2)
+            values.append(cohen_kappa_score(sample[:, 0], sample[:, 1]))
+        low, high = np.quantile(values, [0.025, 0.975])
+        return float(low), float(high)
+
+    ours_ci, peer_ci = ours_call(), peer_call()
+    assert np.allclose(ours_ci, peer_ci, atol=1e-9), (ours_ci, peer_ci)
+    ours = median_seconds(ours_call, repeats)
+    peer = median_seconds(peer_call, peer_repeats)
+    return _row(
+        "cluster bootstrap 2000 x (100 patients x 11 endplates x 2 raters)",
+        ours,
+        "Python loop over resamples with sklearn cohen_kappa_score",
+        peer,
+        "< 0.5 s",
+        ours < 0.5,
+    )
+
+
+def run() -> list[dict[str, Any]]:
+    """Run every benchmark; one row each (see :func:`_row`)."""
+    return [bench_cohen(), bench_fleiss(), bench_bootstrap()]
+
+
+if __name__ == "__main__":
+    print_table(run())

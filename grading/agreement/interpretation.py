@@ -1,0 +1,42 @@
+"""Interpretation bands and prevalence (domain.md §3: "always report prevalence with kappa")."""
+
+from __future__ import annotations
+
+import enum
+import math
+
+
+class LandisKoch(enum.StrEnum):
+    """Strength-of-agreement bands of Landis & Koch (1977), Biometrics 33:159–174, Table p. 165."""
+
+    POOR = "poor"
+    """Below 0."""
+    SLIGHT = "slight"
+    """0.00–0.20."""
+    FAIR = "fair"
+    """0.21–0.40."""
+    MODERATE = "moderate"
+    """0.41–0.60."""
+    SUBSTANTIAL = "substantial"
+    """0.61–0.80."""
+    ALMOST_PERFECT = "almost perfect"
+    """0.81–1.00."""
+    UNDEFINED = "undefined"
+    """The statistic is undefined (NaN) on these data."""
+
+
+def landis_koch(value: float) -> LandisKoch:
+    """The Landis & Koch band of a kappa-like value; each band's upper limit is inclusive."""
+    if math.isnan(value):
+        return LandisKoch.UNDEFINED
+    if value < 0:
+        return LandisKoch.POOR
+    for upper, band in (
+        (0.20, LandisKoch.SLIGHT),
+        (0.40, LandisKoch.FAIR),
+        (0.60, LandisKoch.MODERATE),
+        (0.80, LandisKoch.SUBSTANTIAL),
+    ):
+        if value <= upper:
+            return band
+    return LandisKoch.ALMOST_PERFECT

@@ -1,0 +1,359 @@
+"""Parsing and validating a ratings matrix: units (rows) × raters (columns) of category labels.
+
+The contract (``contract.md``, "Python API: grading.agreement"): a sequence of units, each a sequence
+of one rating per rater; ``None`` or NaN is a missing rating; labels are ``str`` or ``int``;
+``categories=`` gives the full ordered category list, otherwise the sorted observed labels. An
+explicit category list keeps unused categories on the scale (weights are defined on category
+positions), and missing ratings are never turned into a category.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from grading.errors import GradingError
+
+Label = str | int
+"""A category label: a string or an integer (bools are refused)."""
+
+MISSING = -1
+"""The code of a missing rating in :attr:`RatingsMatrix.codes`."""
+
+_DENSE_INT_RANGE = 1 << 20
+
+
+class AgreementInputError(GradingError):
+    """Ratings, categories, weights or clusters that cannot be used to compute agreement."""
+
+
+@dataclass(frozen=True, eq=False)
+class RatingsMatrix:
+    """Ratings coded as category positions: ``codes[unit, rater]`` in ``0..q-1``, ``-1`` when missing."""
+
+    codes: npt.NDArray[np.intp]
+    categories: tuple[Label, ...]
+
+    @property
+    def n_units(self) -> int:
+        """Number of rows (units), including units with missing ratings."""
+        return int(self.codes.shape[0])
+
+    @property
+    def n_raters(self) -> int:
+        """Number of columns (raters)."""
+        return int(self.codes.shape[1])
+
+    @property
+    def q(self) -> int:
+        """Number of categories on the scale (used or not)."""
+        return len(self.categories)
+
+    def counts(self) -> npt.NDArray[np.float64]:
+        """``r[i, k]``: how many raters put unit ``i`` in category ``k`` (units × q)."""
+        present = self.codes >= 0
+        rows = np.broadcast_to(np.arange(self.n_units)[:, None], self.codes.shape)[present]
+        flat = rows * self.q + self.codes[present]
+        return np.bincount(flat, minlength=self.n_units * self.q).reshape(self.n_units, self.q).astype(np.float64)
+
+
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float | np.floating):
+        return math.isnan(float(value))
+    return False
+
+
+def _as_label(value: object, where: str) -> Label:
+    """One rating as a label; integral floats become ints (data read with NaN for missing)."""
+    if isinstance(value, bool | np.bool_):
+        raise AgreementInputError(f"rating {value!r} at {where} is a bool; allowed: str or int category labels")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isfinite(number) and number.is_integer():
+            return int(number)
+    raise AgreementInputError(
+        f"rating {value!r} at {where} is not a category label; allowed: str or int labels, None or NaN for missing"
+    )
+
+
+def _sort_labels(labels: set[Label]) -> tuple[Label, ...]:
+    kinds = {type(label) for label in labels}
+    if len(kinds) > 1:
+        example_str = next(label for label in labels if isinstance(label, str))
+        example_int = next(label for label in labels if isinstance(label, int))
+        raise AgreementInputError(
+            f"ratings mix str and int labels ({example_str!r} and {example_int!r}); "
+            "use one kind or give categories= explicitly"
+        )
+    return tuple(sorted(labels))
+
+
+def parse_categories(categories: Sequence[object] | None) -> tuple[Label, ...] | None:
+    """Validate an explicit ordered category list: labels, no duplicates, at least one."""
+    if categories is None:
+        return None
+    if isinstance(categories, str | bytes):
+        raise AgreementInputError(f"categories must be a list of labels, got the string {categories!r}")
+    parsed = tuple(_as_label(c, "categories") for c in categories)
+    if not parsed:
+        raise AgreementInputError("categories is empty; give at least one category label")
+    seen: set[Label] = set()
+    for label in parsed:
+        if label in seen:
+            raise AgreementInputError(f"category {label!r} appears twice in categories {list(parsed)!r}")
+        seen.add(label)
+    return parsed
+
+
+def _codes_from_int_array(
+    values: npt.NDArray[np.integer[Any]], categories: tuple[Label, ...] | None
+) -> tuple[npt.NDArray[np.intp], tuple[Label, ...]]:
+    """Fast path for integer arrays without missing ratings: O(n) through a lookup table."""
+    if values.size == 0:
+        return np.zeros(values.shape, dtype=np.intp), categories or ()
+    low, high = int(values.min()), int(values.max())
+    if categories is None:
+        if high - low < _DENSE_INT_RANGE:
+            present = np.flatnonzero(np.bincount((values - low).ravel(), minlength=high - low + 1)) + low
+        else:
+            present = np.unique(values)
+        categories = tuple(int(v) for v in present)
+    int_positions = {c: i for i, c in enumerate(categories) if isinstance(c, int)}
+    if high - low < _DENSE_INT_RANGE:
+        lookup = np.full(high - low + 1, MISSING, dtype=np.intp)
+        for label, position in int_positions.items():
+            if low <= label <= high:
+                lookup[label - low] = position
+        codes = lookup[values - low]
+    else:
+        keys = np.array(sorted(int_positions), dtype=np.int64)
+        positions = np.array([int_positions[k] for k in keys], dtype=np.intp)
+        found = np.searchsorted(keys, values)
+        found = np.clip(found, 0, max(len(keys) - 1, 0))
+        codes = (
+            np.where(keys[found] == values, positions[found], MISSING)
+            if len(keys)
+            else np.full(values.shape, MISSING, dtype=np.intp)
+        )
+    bad = codes == MISSING
+    if bad.any():
+        unit, rater = (int(i) for i in np.argwhere(bad)[0])
+        raise AgreementInputError(
+            f"rating {int(values[unit, rater])!r} at unit {unit}, rater {rater} is not a category; "
+            f"allowed: {list(categories)!r}"
+        )
+    return codes.astype(np.intp, copy=False), categories
+
+
+def parse_ratings(ratings: object, categories: Sequence[object] | None = None) -> RatingsMatrix:
+    """Turn a units × raters ratings matrix into category codes, validating everything up front.
+
+    Raises :class:`AgreementInputError` naming the first bad value (with its unit and rater) and
+    the allowed ones.
+    """
+    fixed = parse_categories(categories)
+    if isinstance(ratings, np.ndarray):
+        array = ratings
+    elif isinstance(ratings, Sequence) and not isinstance(ratings, str | bytes):
+        rows = list(ratings)
+        widths = set()
+        for index, row in enumerate(rows):
+            if not isinstance(row, Sequence) or isinstance(row, str | bytes):
+                raise AgreementInputError(f"unit {index} is {row!r}, not a sequence of ratings (one per rater)")
+            widths.add(len(row))
+        if len(widths) > 1:
+            first = len(rows[0])
+            odd = next(i for i, row in enumerate(rows) if len(row) != first)
+            raise AgreementInputError(
+                f"unit {odd} has {len(rows[odd])} ratings but unit 0 has {first}; "
+                "every unit needs one entry per rater (None for missing)"
+            )
+        width = widths.pop() if widths else 0
+        array = np.empty((len(rows), width), dtype=object)
+        for index, row in enumerate(rows):
+            array[index, :] = list(row) if width else []
+    else:
+        raise AgreementInputError(
+            "ratings must be a sequence of units, each a sequence of one rating per rater; "
+            f"got {type(ratings).__name__}"
+        )
+    if array.ndim != 2:
+        raise AgreementInputError(f"ratings must be 2-D (units × raters), got an array with shape {array.shape}")
+    if array.dtype.kind in "iu":
+        codes, cats = _codes_from_int_array(array, fixed)
+        return RatingsMatrix(codes, cats)
+    if array.dtype.kind == "f":
+        missing = np.isnan(array)
+        integral = np.isfinite(array) & (array == np.round(array))
+        bad = ~missing & ~integral
+        if bad.any():
+            unit, rater = (int(i) for i in np.argwhere(bad)[0])
+            raise AgreementInputError(
+                f"rating {float(array[unit, rater])!r} at unit {unit}, rater {rater} is not a category label; "
+                "allowed: str or int labels, None or NaN for missing"
+            )
+        if fixed is None:
+            fixed = tuple(int(v) for v in np.unique(array[~missing]))
+        fill = next((c for c in fixed if isinstance(c, int)), None)
+        if fill is None or missing.all():
+            if not missing.all():
+                return _parse_object_array(array.astype(object), fixed)
+            return RatingsMatrix(np.full(array.shape, MISSING, dtype=np.intp), fixed)
+        as_int = np.where(missing, fill, array).astype(np.int64)
+        codes, _ = _codes_from_int_array(as_int, fixed)
+        codes[missing] = MISSING
+        return RatingsMatrix(codes, fixed)
+    return _parse_object_array(array, fixed)
+
+
+def _parse_object_array(array: npt.NDArray[Any], fixed: tuple[Label, ...] | None) -> RatingsMatrix:
+    labels = np.empty(array.shape, dtype=object)
+    observed: set[Label] = set()
+    for (unit, rater), value in np.ndenumerate(array):
+        if _is_missing(value):
+            labels[unit, rater] = None
+            continue
+        label = _as_label(value, f"unit {unit}, rater {rater}")
+        labels[unit, rater] = label
+        observed.add(label)
+    cats = fixed if fixed is not None else _sort_labels(observed)
+    position = {label: i for i, label in enumerate(cats)}
+    codes = np.full(array.shape, MISSING, dtype=np.intp)
+    for (unit, rater), label in np.ndenumerate(labels):
+        if label is None:
+            continue
+        found = position.get(label)
+        if found is None or type(cats[found]) is not type(label):
+            raise AgreementInputError(
+                f"rating {label!r} at unit {unit}, rater {rater} is not a category; allowed: {list(cats)!r}"
+            )
+        codes[unit, rater] = found
+    return RatingsMatrix(codes, cats)
+
+
+def parse_clusters(clusters: Sequence[object] | None, n_units: int) -> npt.NDArray[np.intp]:
+    """Cluster index per unit (``0..G-1``); each unit is its own cluster when ``clusters`` is None."""
+    if clusters is None:
+        return np.arange(n_units, dtype=np.intp)
+    if isinstance(clusters, str | bytes):
+        raise AgreementInputError(f"clusters must be one label per unit, got the string {clusters!r}")
+    labels = list(clusters)
+    if len(labels) != n_units:
+        raise AgreementInputError(
+            f"clusters has {len(labels)} labels but ratings have {n_units} units; give one per unit"
+        )
+    index: dict[object, int] = {}
+    out = np.empty(n_units, dtype=np.intp)
+    for unit, label in enumerate(labels):
+        if _is_missing(label):
+            raise AgreementInputError(
+                f"cluster of unit {unit} is missing ({label!r}); every unit needs a cluster label"
+            )
+        try:
+            out[unit] = index.setdefault(label, len(index))
+        except TypeError:
+            raise AgreementInputError(f"cluster {label!r} of unit {unit} is not hashable") from None
+    return out
+
+
+_MAX_FAST_CELLS = 50_000_000
+
+
+def _int_array(ratings: object) -> npt.NDArray[np.integer[Any]] | None:
+    if isinstance(ratings, np.ndarray) and ratings.ndim == 2 and ratings.dtype.kind in "iu" and ratings.size:
+        return ratings
+    return None
+
+
+def _positions_of_observed(
+    array: npt.NDArray[np.integer[Any]], low: int, totals: npt.NDArray[Any], categories: tuple[Label, ...] | None
+) -> tuple[npt.NDArray[np.intp], tuple[Label, ...]]:
+    """For every observed raw value ``low + j`` (``totals[j] > 0``): its position on the scale."""
+    observed = np.flatnonzero(totals)
+    if categories is None:
+        return np.arange(observed.size, dtype=np.intp), tuple(int(low + j) for j in observed)
+    position = {c: i for i, c in enumerate(categories) if isinstance(c, int)}
+    positions = np.empty(observed.size, dtype=np.intp)
+    for k, j in enumerate(observed):
+        found = position.get(int(low + j))
+        if found is None:
+            unit, rater = (int(i) for i in np.argwhere(array == low + j)[0])
+            raise AgreementInputError(
+                f"rating {int(low + j)!r} at unit {unit}, rater {rater} is not a category; "
+                f"allowed: {list(categories)!r}"
+            )
+        positions[k] = found
+    return positions, categories
+
+
+def int_array_counts(
+    ratings: object, categories: Sequence[object] | None
+) -> tuple[npt.NDArray[np.float64], tuple[Label, ...], int] | None:
+    """Fast path of the category counts ``r[i, k]`` of an integer array (no missing ratings possible).
+
+    One ``bincount`` over ``unit * range + (value - min)``, then the observed values are mapped to
+    scale positions. ``None`` when ``ratings`` is not an integer array or its value range is too wide.
+    """
+    array = _int_array(ratings)
+    if array is None:
+        return None
+    fixed = parse_categories(categories)
+    low, high = int(array.min()), int(array.max())
+    width = high - low + 1
+    n_units, n_raters = array.shape
+    if width > _DENSE_INT_RANGE or n_units * width > _MAX_FAST_CELLS:
+        return None
+    shifted = array if low == 0 else array - low
+    flat = (np.arange(0, n_units * width, width, dtype=np.intp)[:, None] + shifted).ravel()
+    raw = np.bincount(flat, minlength=n_units * width).reshape(n_units, width).astype(np.float64)
+    totals = np.ones(n_units) @ raw  # column sums as a product: faster than sum(axis=0)
+    positions, cats = _positions_of_observed(array, low, totals, fixed)
+    observed = np.flatnonzero(totals)
+    if observed.size == width and len(cats) == width and np.array_equal(positions, np.arange(width)):
+        counts = raw
+    else:
+        counts = np.zeros((n_units, len(cats)))
+        counts[:, positions] = raw[:, observed]
+    return counts, cats, int(n_raters)
+
+
+def int_array_pairs(
+    ratings: object, categories: Sequence[object] | None
+) -> tuple[npt.NDArray[np.float64], tuple[Label, ...], Callable[[], npt.NDArray[np.intp]]] | None:
+    """Fast path of a two-rater integer array: the q × q table, the scale and (lazily) each unit's cell."""
+    array = _int_array(ratings)
+    if array is None or array.shape[1] != 2:
+        return None
+    fixed = parse_categories(categories)
+    low, high = int(array.min()), int(array.max())
+    width = high - low + 1
+    if width * width > _MAX_FAST_CELLS:
+        return None
+    shifted = array if low == 0 else array - low
+    raw_pair = shifted[:, 0] * width + shifted[:, 1]
+    raw = np.bincount(raw_pair, minlength=width * width).reshape(width, width)
+    totals = raw.sum(axis=0) + raw.sum(axis=1)
+    positions, cats = _positions_of_observed(array, low, totals, fixed)
+    q = len(cats)
+    observed = np.flatnonzero(totals)
+    table = np.zeros((q, q))
+    table[np.ix_(positions, positions)] = raw[np.ix_(observed, observed)]
+
+    def cells() -> npt.NDArray[np.intp]:
+        lookup = np.zeros(width, dtype=np.intp)
+        lookup[observed] = positions
+        cell: npt.NDArray[np.intp] = (lookup[shifted[:, 0]] * q + lookup[shifted[:, 1]]).astype(np.intp)
+        return cell
+
+    return table, cats, cells

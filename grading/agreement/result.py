@@ -1,0 +1,187 @@
+"""The result of an agreement statistic, its confidence intervals and the cluster bootstrap.
+
+The bootstrap resamples clusters (patients) with replacement: the 11 endplates of one patient are not
+independent (domain.md §3). Each statistic is a function of per-unit quantities that add up over
+units, so a resample is a vector of cluster multiplicities and *all* resamples are one matrix product
+(multiplicities, resamples × clusters) @ (per-cluster sums, clusters × features); the statistic is then
+evaluated on every row at once. No Python loop runs over resamples.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from grading.agreement.interpretation import LandisKoch, landis_koch
+from grading.agreement.ratings import AgreementInputError, Label
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class CIMethod(enum.StrEnum):
+    """How :meth:`AgreementResult.ci` builds a confidence interval."""
+
+    ANALYTIC = "analytic"
+    """Normal approximation around the large-sample standard error ``.se`` (value ± z·se)."""
+    BOOTSTRAP = "bootstrap"
+    """Percentile interval of a seeded bootstrap that resamples clusters (units when no clusters)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterResampler:
+    """Per-cluster sums of a statistic's additive unit quantities and the map from sums to the statistic.
+
+    ``build`` makes the clusters × features sums; it runs on the first bootstrap only, so a point
+    estimate never pays for it.
+    """
+
+    build: Callable[[], FloatArray]
+    statistic: Callable[[FloatArray], FloatArray]
+
+    @cached_property
+    def cluster_sums(self) -> FloatArray:
+        """Sums of the unit features within each cluster (clusters × features)."""
+        return self.build()
+
+    def replicates(self, n_boot: int, seed: int) -> FloatArray:
+        """The statistic on ``n_boot`` cluster resamples (NaN where a resample leaves it undefined)."""
+        sums_by_cluster = self.cluster_sums
+        g = int(sums_by_cluster.shape[0])
+        if g == 0:
+            return np.full(n_boot, math.nan)
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, g, size=(n_boot, g))
+        offsets = (np.arange(n_boot, dtype=np.intp) * g)[:, None]
+        multiplicity = np.bincount((draws + offsets).ravel(), minlength=n_boot * g).reshape(n_boot, g)
+        sums = multiplicity.astype(np.float64) @ sums_by_cluster
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.statistic(sums)
+
+
+def cluster_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatArray:
+    """Sum unit features (units × d) within clusters (G × d); ``clusters`` holds indices ``0..G-1``."""
+    n_clusters = int(clusters.max()) + 1 if clusters.size else 0
+    if features.shape[1] == 0:
+        return np.zeros((n_clusters, 0))
+    return np.column_stack(
+        [np.bincount(clusters, weights=features[:, j], minlength=n_clusters) for j in range(features.shape[1])]
+    )
+
+
+def _check_level(level: float) -> float:
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
+        raise AgreementInputError(
+            f"confidence level {level!r} is out of range; allowed: a number strictly between 0 and 1"
+        )
+    return float(level)
+
+
+@dataclass(frozen=True)
+class AgreementResult:
+    """One agreement statistic computed on a ratings matrix.
+
+    ``value`` is NaN when the statistic is undefined on these data, and ``reason`` then says why
+    (e.g. every rating in one category makes chance agreement 1). ``se`` is the analytic standard
+    error named in the function's docstring (NaN when not available), computed on first use.
+    """
+
+    statistic: str
+    value: float
+    n_units: int
+    n_raters: int
+    categories: tuple[Label, ...]
+    p_observed: float = math.nan
+    p_chance: float = math.nan
+    weights: str = "unweighted"
+    reason: str | None = None
+    n_clusters: int = 0
+    resampler: ClusterResampler | None = field(default=None, repr=False, compare=False)
+    standard_error: Callable[[], float] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def se(self) -> float:
+        """The analytic standard error (computed on first use; NaN when not available)."""
+        return math.nan if self.standard_error is None or not self.defined else float(self.standard_error())
+
+    @property
+    def defined(self) -> bool:
+        """False when ``value`` is NaN."""
+        return not math.isnan(self.value)
+
+    @property
+    def landis_koch(self) -> LandisKoch:
+        """The Landis & Koch (1977) band of ``value``."""
+        return landis_koch(self.value)
+
+    def bootstrap(self, n_boot: int = 2000, seed: int = 0) -> FloatArray:
+        """The statistic on ``n_boot`` seeded cluster resamples (same seed, same replicates).
+
+        Resample ``b`` draws ``G`` cluster indices with ``numpy.random.default_rng(seed).integers(0, G,
+        (n_boot, G))``, the ``G`` clusters that hold a unit the statistic uses being numbered in order
+        of first appearance, so a replicate can be recomputed from the data by hand.
+        """
+        if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
+            raise AgreementInputError(f"n_boot {n_boot!r} must be a positive integer")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise AgreementInputError(f"seed {seed!r} must be an integer")
+        if self.resampler is None or self.n_clusters == 0:
+            return np.full(n_boot, math.nan)
+        return self.resampler.replicates(n_boot, seed)
+
+    def ci(
+        self, level: float = 0.95, method: str | CIMethod = CIMethod.ANALYTIC, *, n_boot: int = 2000, seed: int = 0
+    ) -> tuple[float, float]:
+        """A two-sided confidence interval ``(low, high)``; ``(nan, nan)`` when the value is undefined.
+
+        ``analytic``: ``value ± z·se``, cut at 1 (no statistic here exceeds it; percent agreement is
+        also cut at 0). ``bootstrap``: percentile interval of ``n_boot`` seeded
+        resamples of the clusters given as ``clusters=`` (of the units otherwise); resamples on which
+        the statistic is undefined are left out.
+        """
+        level = _check_level(level)
+        try:
+            chosen = CIMethod(method)
+        except ValueError:
+            allowed = ", ".join(repr(m.value) for m in CIMethod)
+            raise AgreementInputError(f"ci method {method!r} is unknown; allowed: {allowed}") from None
+        if not self.defined:
+            return (math.nan, math.nan)
+        if chosen is CIMethod.ANALYTIC:
+            if math.isnan(self.se):
+                return (math.nan, math.nan)
+            z = NormalDist().inv_cdf(0.5 + level / 2)
+            floor = 0.0 if self.statistic == "percent_agreement" else -math.inf
+            return (max(self.value - z * self.se, floor), min(self.value + z * self.se, 1.0))
+        replicates = self.bootstrap(n_boot, seed)
+        finite = replicates[np.isfinite(replicates)]
+        if finite.size == 0:
+            return (math.nan, math.nan)
+        low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
+        return (float(low), float(high))
+
+    def to_mapping(self) -> dict[str, Any]:
+        """A JSON-ready summary (NaN written as ``None``)."""
+
+        def clean(x: float) -> float | None:
+            return None if math.isnan(x) else x
+
+        return {
+            "statistic": self.statistic,
+            "value": clean(self.value),
+            "se": clean(self.se),
+            "n_units": self.n_units,
+            "n_raters": self.n_raters,
+            "weights": self.weights,
+            "p_observed": clean(self.p_observed),
+            "p_chance": clean(self.p_chance),
+            "landis_koch": self.landis_koch.value,
+            "reason": self.reason,
+        }

@@ -1,0 +1,505 @@
+"""Agreement statistics on a units × raters ratings matrix (contract.md, "Python API: grading.agreement").
+
+Notation (Gwet 2014, *Handbook of Inter-Rater Reliability*, 4th ed., ch. 2–5): ``r[i, k]`` raters put
+unit ``i`` in category ``k``; ``r_i`` ratings on unit ``i``; ``w`` the q × q agreement weights on
+category positions. Missing ratings are handled per statistic and never become a category:
+
+- percent agreement, Fleiss' kappa, AC1/AC2 and Brennan–Prediger use the multi-rater form with missing
+  ratings of Gwet (2014): observed agreement over the units rated at least twice, category propensities
+  ``π_k`` over the units rated at least once;
+- Cohen's kappa uses the units rated by both raters;
+- Krippendorff's alpha uses the pairable values (units rated at least twice), Krippendorff (2011).
+
+Analytic standard errors: Fleiss, Cohen & Everitt (1969) for Cohen's kappa; Gwet's linearisation
+(Gwet 2008, Br J Math Stat Psychol 61:29–48; Gwet 2014) for the others, with units as independent
+draws and no finite-population correction. The cluster bootstrap (``clusters=``) is in
+:mod:`grading.agreement.result`.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import numpy as np
+import numpy.typing as npt
+
+from grading.agreement.ratings import (
+    AgreementInputError,
+    Label,
+    RatingsMatrix,
+    int_array_counts,
+    int_array_pairs,
+    parse_clusters,
+    parse_ratings,
+)
+from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, cluster_sums
+from grading.agreement.weights import agreement_weights
+
+_EPS = 1e-12
+
+
+class Level(enum.StrEnum):
+    """Measurement level of Krippendorff's alpha (Krippendorff 2011, "Computing Krippendorff's Alpha-Reliability")."""
+
+    NOMINAL = "nominal"
+    """Categories without order: distance 0 for equal, 1 for different values."""
+    ORDINAL = "ordinal"
+    """Ordered categories: distance from the marginal frequencies of the values between the two ranks."""
+
+
+def _matrix(ratings: object, categories: Sequence[object] | None) -> RatingsMatrix:
+    if isinstance(ratings, RatingsMatrix):
+        if categories is not None and tuple(categories) != ratings.categories:
+            raise AgreementInputError(
+                f"categories {list(categories)!r} differ from the parsed matrix's {list(ratings.categories)!r}"
+            )
+        return ratings
+    return parse_ratings(ratings, categories)
+
+
+def _cluster_builder(
+    features: Callable[[], FloatArray],
+    clusters: Sequence[object] | None,
+    n_units: int,
+    kept: npt.NDArray[np.bool_] | None,
+) -> Callable[[], FloatArray]:
+    """A lazy builder of per-cluster feature sums over the kept units (clusters re-indexed to 0..G-1)."""
+
+    def build() -> FloatArray:
+        unit_features = features()
+        if clusters is None:
+            return unit_features
+        index = parse_clusters(clusters, n_units)
+        if kept is not None:
+            index = index[kept]
+        _, dense = np.unique(index, return_inverse=True)
+        return cluster_sums(unit_features, dense.reshape(-1).astype(np.intp))
+
+    return build
+
+
+def _n_clusters(clusters: Sequence[object] | None, n_units: int, kept: npt.NDArray[np.bool_] | None) -> int:
+    """Number of clusters among the kept units (each unit its own cluster when none are given)."""
+    if clusters is None:
+        return n_units if kept is None else int(kept.sum())
+    index = parse_clusters(clusters, n_units)
+    return int(np.unique(index if kept is None else index[kept]).size)
+
+
+def _one_category_reason(totals: FloatArray, categories: tuple[Label, ...], name: str) -> str:
+    used = np.flatnonzero(totals)
+    if used.size == 1:
+        return (
+            f"every rating is in category {categories[int(used[0])]!r}: chance agreement is 1, so {name} is undefined"
+        )
+    return f"chance agreement is 1 under these weights, so {name} is undefined"
+
+
+def _counts(ratings: object, categories: Sequence[object] | None) -> tuple[FloatArray, tuple[Label, ...], int]:
+    """``r[i, k]`` (units × q), the category list and the number of raters; integer arrays take a fast path."""
+    fast = int_array_counts(ratings, categories)
+    if fast is not None:
+        return fast
+    matrix = _matrix(ratings, categories)
+    return matrix.counts(), matrix.categories, matrix.n_raters
+
+
+# --- the multi-rater family: percent agreement, Fleiss, AC1/AC2, Brennan–Prediger -----------------
+
+
+class _Chance(enum.Enum):
+    """Chance-agreement models of the multi-rater family (Gwet 2014, ch. 2 and 5)."""
+
+    NONE = "none"
+    """No chance correction: percent agreement."""
+    FLEISS = "fleiss"
+    """Fleiss (1971): ``p_e = Σ_kl w_kl π_k π_l``."""
+    GWET = "gwet"
+    """Gwet (2008): ``p_e = T_w / (q (q - 1)) Σ_k π_k (1 - π_k)``."""
+    UNIFORM = "uniform"
+    """Brennan & Prediger (1981): ``p_e = T_w / q²``."""
+
+
+def _chance(kind: _Chance, pi: FloatArray, w: FloatArray) -> FloatArray:
+    """Chance agreement for each row of ``pi`` (resamples × q)."""
+    q = w.shape[0]
+    total = float(w.sum())
+    if kind is _Chance.NONE:
+        return np.zeros(pi.shape[0])
+    if kind is _Chance.FLEISS:
+        return np.asarray(np.einsum("bk,kl,bl->b", pi, w, pi), dtype=np.float64)
+    if kind is _Chance.GWET:
+        return np.asarray(total / (q * (q - 1)) * (pi * (1 - pi)).sum(axis=1), dtype=np.float64)
+    return np.full(pi.shape[0], total / q**2)
+
+
+def _multirater(
+    name: str,
+    counted: tuple[FloatArray, tuple[Label, ...], int],
+    w: FloatArray,
+    weights_name: str,
+    kind: _Chance,
+    clusters: Sequence[object] | None,
+) -> AgreementResult:
+    counts, categories, n_raters = counted
+    q = len(categories)
+    n_units = counts.shape[0]
+    ones = np.ones(q)
+    r = counts @ ones  # row sums as a product: much faster than sum(axis=1) on a narrow matrix
+    rated = r >= 1
+    two = r >= 2
+    identity = bool(np.array_equal(w, np.eye(q)))
+    agreeing = (counts * counts) @ ones - r if identity else (counts * (counts @ w.T - 1)) @ ones
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pa_unit = np.where(two, agreeing / (r * (r - 1)), 0.0)
+        inv_r = np.where(rated, 1.0 / r, 0.0)
+
+    def features() -> FloatArray:
+        stacked: FloatArray = np.column_stack([two, pa_unit, rated, counts * inv_r[:, None]])[rated]
+        return stacked.astype(np.float64)
+
+    def from_sums(sums: FloatArray) -> FloatArray:
+        n2, n1 = sums[:, 0], sums[:, 2]
+        pa = sums[:, 1] / n2
+        pi = sums[:, 3:] / n1[:, None]
+        pe = _chance(kind, pi, w)
+        value = pa if kind is _Chance.NONE else (pa - pe) / (1 - pe)
+        return np.asarray(np.where((n2 > 0) & (1 - pe > _EPS), value, np.nan), dtype=np.float64)
+
+    n1, n2 = int(rated.sum()), int(two.sum())
+    base = AgreementResult(
+        value=math.nan,
+        statistic=name,
+        n_units=n2,
+        n_raters=n_raters,
+        categories=categories,
+        weights=weights_name,
+        n_clusters=_n_clusters(clusters, n_units, rated),
+        resampler=ClusterResampler(_cluster_builder(features, clusters, n_units, rated), from_sums),
+    )
+    if n2 == 0:
+        return replace(base, value=math.nan, reason="no unit has ratings from two raters")
+    if kind in (_Chance.GWET, _Chance.UNIFORM) and q < 2:
+        return replace(
+            base,
+            value=math.nan,
+            reason=f"only one category ({categories[0]!r}) on the scale, so {name} is undefined; "
+            "give the full scale with categories=",
+        )
+    pa = float(pa_unit @ np.ones(n_units) / n2)
+    pi = (inv_r @ counts) / n1
+    pe = float(_chance(kind, pi[None, :], w)[0])
+    if kind is not _Chance.NONE and 1 - pe <= _EPS:
+        return replace(
+            base,
+            value=math.nan,
+            p_observed=pa,
+            p_chance=pe,
+            reason=_one_category_reason(counts.sum(axis=0), categories, name),
+        )
+    value = pa if kind is _Chance.NONE else (pa - pe) / (1 - pe)
+    # Gwet's linearised variance: per-unit contributions κ*_i, var = Σ (κ*_i - κ)² / (n (n - 1)).
+
+    def standard_error() -> float:
+        # Gwet's linearised variance: per-unit contributions κ*_i, var = Σ (κ*_i - κ)² / (n (n - 1)).
+        if n1 < 2:
+            return math.nan
+        everyone = bool(rated.all())
+        c, rr, pu, tw = (counts, r, pa_unit, two) if everyone else (counts[rated], r[rated], pa_unit[rated], two[rated])
+        unit_value = (n1 / n2) * (pu - pe * tw) / (1 - pe)
+        if kind is _Chance.FLEISS:
+            pi_w = (w @ pi + w.T @ pi) / 2
+            pe_unit = (c @ pi_w) / rr
+        elif kind is _Chance.GWET:
+            pe_unit = float(w.sum()) / (q * (q - 1)) * (c @ (1 - pi)) / rr
+        else:
+            pe_unit = np.full(n1, pe)
+        linearised = unit_value - 2 * (1 - value) * (pe_unit - pe) / (1 - pe)
+        deviation = linearised - value
+        return math.sqrt(float(deviation @ deviation) / (n1 * (n1 - 1)))
+
+    return replace(base, value=float(value), standard_error=standard_error, p_observed=pa, p_chance=pe)
+
+
+def percent_agreement(
+    ratings: object, categories: Sequence[object] | None = None, *, clusters: Sequence[object] | None = None
+) -> AgreementResult:
+    """Proportion of agreeing rater pairs, averaged over the units rated at least twice.
+
+    With two raters: the share of units (rated by both) on which they agree. No chance correction,
+    so it is defined (1.0) even when every rating is the same category. ``se``: Gwet (2014), the
+    linearised variance with chance agreement 0.
+    """
+    counted = _counts(ratings, categories)
+    return _multirater("percent_agreement", counted, np.eye(len(counted[1])), "unweighted", _Chance.NONE, clusters)
+
+
+def fleiss_kappa(
+    ratings: object, categories: Sequence[object] | None = None, *, clusters: Sequence[object] | None = None
+) -> AgreementResult:
+    """Fleiss' kappa (Fleiss 1971, Psychol Bull 76:378–382) for any number of raters.
+
+    On complete data this is Fleiss' 1971 statistic; with missing ratings it is the generalisation of
+    Gwet (2014, §2.4). ``se``: Gwet's linearised variance (2014, eq. 5.6), not Fleiss' variance under
+    the null hypothesis.
+    """
+    counted = _counts(ratings, categories)
+    return _multirater("fleiss_kappa", counted, np.eye(len(counted[1])), "unweighted", _Chance.FLEISS, clusters)
+
+
+def gwet_ac1(
+    ratings: object,
+    weights: object = None,
+    categories: Sequence[object] | None = None,
+    *,
+    clusters: Sequence[object] | None = None,
+) -> AgreementResult:
+    """Gwet's AC1 (Gwet 2008), and AC2 when weighted (Gwet 2014, ch. 4), for any number of raters.
+
+    Paradox-resistant: chance agreement is ``T_w/(q(q-1)) Σ π_k(1-π_k)``, so with q ≥ 2 categories on
+    the scale and every rating in one of them AC1 is 1. Undefined with a single category on the scale.
+    """
+    counted = _counts(ratings, categories)
+    w, name = agreement_weights(weights, counted[1])
+    statistic = "gwet_ac1" if name == "unweighted" else "gwet_ac2"
+    return _multirater(statistic, counted, w, name, _Chance.GWET, clusters)
+
+
+def pabak(
+    ratings: object, categories: Sequence[object] | None = None, *, clusters: Sequence[object] | None = None
+) -> AgreementResult:
+    """Brennan–Prediger (1981) free-marginal kappa, ``(p_a - 1/q) / (1 - 1/q)`` over q categories.
+
+    For two raters and two categories this is PABAK, ``2 p_o - 1`` (Byrt, Bishop & Carlin 1993). q is
+    the length of ``categories`` (unused categories count), so give the scale explicitly.
+    """
+    counted = _counts(ratings, categories)
+    return _multirater("pabak", counted, np.eye(len(counted[1])), "unweighted", _Chance.UNIFORM, clusters)
+
+
+# --- Cohen's kappa --------------------------------------------------------------------------------
+
+
+def cohen_kappa(
+    ratings: object,
+    weights: object = None,
+    categories: Sequence[object] | None = None,
+    *,
+    clusters: Sequence[object] | None = None,
+) -> AgreementResult:
+    """Cohen's kappa (Cohen 1960) or weighted kappa (Cohen 1968) for exactly two raters.
+
+    Units missing either rating are left out. ``weights``: ``None``, ``"linear"`` (Cicchetti–Allison),
+    ``"quadratic"`` (Fleiss–Cohen) or a q × q agreement matrix, on category positions. ``se`` is the
+    large-sample standard error of Fleiss, Cohen & Everitt (1969), Psychol Bull 72:323–327, as printed
+    by SAS PROC FREQ (ASE) and vcd::Kappa.
+    """
+    table, cats, n_units, unit_pairs = _pairs(ratings, categories, "cohen_kappa")
+    w, weights_name = agreement_weights(weights, cats)
+    q = len(cats)
+    n = int(table.sum())
+    statistic = "cohen_kappa" if weights_name == "unweighted" else "weighted_kappa"
+
+    def from_sums(sums: FloatArray) -> FloatArray:
+        total = sums.sum(axis=1)
+        p = sums.reshape(-1, q, q) / total[:, None, None]
+        po = (p * w).sum(axis=(1, 2))
+        pe = np.einsum("bi,ij,bj->b", p.sum(axis=2), w, p.sum(axis=1))
+        return np.asarray(np.where((total > 0) & (1 - pe > _EPS), (po - pe) / (1 - pe), np.nan), dtype=np.float64)
+
+    def features() -> FloatArray:
+        _, pair = unit_pairs()
+        one_hot = np.zeros((pair.size, q * q))
+        one_hot[np.arange(pair.size), pair] = 1.0
+        return one_hot
+
+    def build() -> FloatArray:
+        kept, pair = unit_pairs()
+        if clusters is None:
+            return features()
+        index = parse_clusters(clusters, n_units)[kept]
+        _, dense = np.unique(index, return_inverse=True)
+        g = int(dense.max()) + 1 if dense.size else 0
+        flat = dense.reshape(-1) * q * q + pair
+        return np.bincount(flat, minlength=g * q * q).reshape(g, q * q).astype(np.float64)
+
+    base = AgreementResult(
+        value=math.nan,
+        statistic=statistic,
+        n_units=n,
+        n_raters=2,
+        categories=cats,
+        weights=weights_name,
+        n_clusters=n if clusters is None else _n_clusters(clusters, n_units, unit_pairs()[0]),
+        resampler=ClusterResampler(build, from_sums),
+    )
+    if n == 0:
+        return replace(base, value=math.nan, reason="no unit is rated by both raters")
+    p = table / n
+    row, col = p.sum(axis=1), p.sum(axis=0)
+    po = float((w * p).sum())
+    pe = float(row @ w @ col)
+    if 1 - pe <= _EPS:
+        return replace(
+            base,
+            value=math.nan,
+            p_observed=po,
+            p_chance=pe,
+            reason=_one_category_reason(table.sum(axis=0) + table.sum(axis=1), cats, statistic),
+        )
+    kappa = (po - pe) / (1 - pe)
+
+    def standard_error() -> float:
+        w_row = w @ col
+        w_col = row @ w
+        term = (p * (w - (w_row[:, None] + w_col[None, :]) * (1 - kappa)) ** 2).sum()
+        variance = (term - (kappa - pe * (1 - kappa)) ** 2) / (n * (1 - pe) ** 2)
+        return math.sqrt(max(float(variance), 0.0))
+
+    return replace(base, value=float(kappa), standard_error=standard_error, p_observed=po, p_chance=pe)
+
+
+def confusion_matrix(ratings: object, categories: Sequence[object] | None = None) -> npt.NDArray[np.int64]:
+    """The q × q table of two raters (rows: first rater, columns: second) over units rated by both."""
+    table, _, _, _ = _pairs(ratings, categories, "a confusion matrix")
+    return table.astype(np.int64)
+
+
+def _pairs(
+    ratings: object, categories: Sequence[object] | None, name: str
+) -> tuple[FloatArray, tuple[Label, ...], int, Callable[[], tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp]]]]:
+    """Two raters: the q × q table, the scale, the number of rows, and (lazily) the rows rated by both
+    with each one's cell index ``first * q + second``."""
+    fast = int_array_pairs(ratings, categories)
+    if fast is not None:
+        table, cats, cells = fast
+        n_rows = int(np.asarray(ratings).shape[0])
+        return table, cats, n_rows, lambda: (np.ones(n_rows, dtype=bool), cells())
+    matrix = _matrix(ratings, categories)
+    if matrix.n_raters != 2:
+        raise AgreementInputError(
+            f"{name} needs exactly 2 raters (columns), got {matrix.n_raters}; "
+            "use fleiss_kappa or krippendorff_alpha for more"
+        )
+    q = matrix.q
+    both = (matrix.codes >= 0).all(axis=1)
+    pair = (matrix.codes[both, 0] * q + matrix.codes[both, 1]).astype(np.intp)
+    table = np.bincount(pair, minlength=q * q).reshape(q, q).astype(np.float64)
+    return table, matrix.categories, matrix.n_units, lambda: (both, pair)
+
+
+# --- Krippendorff's alpha ------------------------------------------------------------------------
+
+
+def _distances(level: Level, n_c: FloatArray) -> FloatArray:
+    """Squared distances δ²_ck for each row of value frequencies ``n_c`` (resamples × q)."""
+    b, q = n_c.shape
+    if level is Level.NOMINAL:
+        return np.broadcast_to(1.0 - np.eye(q), (b, q, q))
+    cum = np.cumsum(n_c, axis=1)
+    lo = np.minimum.outer(np.arange(q), np.arange(q))
+    hi = np.maximum.outer(np.arange(q), np.arange(q))
+    between = cum[:, hi] - cum[:, lo] + n_c[:, lo]
+    return np.asarray((between - (n_c[:, :, None] + n_c[:, None, :]) / 2) ** 2, dtype=np.float64)
+
+
+def krippendorff_alpha(
+    ratings: object,
+    level: str | Level = Level.NOMINAL,
+    categories: Sequence[object] | None = None,
+    *,
+    clusters: Sequence[object] | None = None,
+) -> AgreementResult:
+    """Krippendorff's alpha, nominal or ordinal, with missing ratings (Krippendorff 2011).
+
+    ``α = 1 - (n.. - 1) Σ o_ck δ²_ck / Σ n_c n_k δ²_ck`` over the coincidence matrix of pairable
+    values (units with at least two ratings). Ordinal distances come from the value frequencies, so an
+    unused category does not change them. ``se``: Gwet's (2014, §2.5) linearised variance with the
+    distances held at their observed values.
+    """
+    try:
+        chosen = Level(level)
+    except ValueError:
+        allowed = ", ".join(repr(x.value) for x in Level)
+        raise AgreementInputError(f"level {level!r} is unknown; allowed: {allowed}") from None
+    counts, cats, n_raters = _counts(ratings, categories)
+    q = len(cats)
+    n_units = counts.shape[0]
+    m = counts.sum(axis=1)
+    pairable = m >= 2
+    c = counts[pairable]
+    mp = m[pairable]
+    diag = np.zeros((c.shape[0], q, q))
+    diag[:, np.arange(q), np.arange(q)] = c
+    coincidence = (c[:, :, None] * c[:, None, :] - diag) / (mp - 1)[:, None, None]
+    features = coincidence.reshape(c.shape[0], q * q)
+
+    def from_sums(sums: FloatArray) -> FloatArray:
+        o = sums.reshape(-1, q, q)
+        n_c = o.sum(axis=2)
+        total = n_c.sum(axis=1)
+        delta = _distances(chosen, n_c)
+        observed = (o * delta).sum(axis=(1, 2))
+        expected = np.einsum("bc,bck,bk->b", n_c, delta, n_c)
+        return np.asarray(
+            np.where((total > 1) & (expected > _EPS), 1 - (total - 1) * observed / expected, np.nan), dtype=np.float64
+        )
+
+    n = int(pairable.sum())
+    base = AgreementResult(
+        value=math.nan,
+        statistic="krippendorff_alpha",
+        n_units=n,
+        n_raters=n_raters,
+        categories=cats,
+        weights=chosen.value,
+        n_clusters=_n_clusters(clusters, n_units, pairable),
+        resampler=ClusterResampler(_cluster_builder(lambda: features, clusters, n_units, pairable), from_sums),
+    )
+    if n == 0:
+        return replace(base, value=math.nan, reason="no unit has ratings from two raters")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = float(from_sums(features.sum(axis=0)[None, :])[0])
+    if math.isnan(value):
+        return replace(
+            base, value=math.nan, reason=_one_category_reason(counts.sum(axis=0), cats, "krippendorff_alpha")
+        )
+    n_c = coincidence.sum(axis=0).sum(axis=1)
+    delta = _distances(chosen, n_c[None, :])[0]
+    w = 1 - delta / delta.max()
+    return replace(base, value=value, standard_error=lambda: _krippendorff_se(c, w) if n > 1 else math.nan)
+
+
+def _krippendorff_se(c: FloatArray, w: FloatArray) -> float:
+    """Gwet's (2014, §2.5) linearised standard error of alpha with agreement weights ``w``."""
+    n = c.shape[0]
+    m = c.sum(axis=1)
+    m_bar = float(m.mean())
+    eps = 1 / float(m.sum())
+    sum_q = (c * (c @ w.T - 1)).sum(axis=1)
+    pa_prime = float((sum_q / (m_bar * (m - 1))).sum() / n)
+    pa = (1 - eps) * pa_prime + eps
+    pi = (c / m_bar).sum(axis=0) / n
+    pe = float(pi @ w @ pi)
+    alpha_prime = (pa_prime - pe) / (1 - pe)
+    pa_unit = sum_q / (m_bar * (m - 1)) - pa * (m - m_bar) / m_bar
+    unit_value = (pa_unit - pe) / (1 - pe)
+    pi_w = (w @ pi + w.T @ pi) / 2
+    pe_unit = (c @ pi_w) / m_bar - pe * (m - m_bar) / m_bar
+    linearised = unit_value - 2 * (1 - alpha_prime) * (pe_unit - pe) / (1 - pe)
+    return math.sqrt(float(((linearised - alpha_prime) ** 2).sum()) / (n * (n - 1)))
+
+
+# --- prevalence ------------------------------------------------------------------------------------
+
+
+def prevalence(ratings: object, categories: Sequence[object] | None = None) -> dict[Label, float]:
+    """Share of the non-missing ratings in each category, in scale order (unused categories at 0)."""
+    counts, cats, _ = _counts(ratings, categories)
+    totals = counts.sum(axis=0)
+    total = totals.sum()
+    shares = totals / total if total else np.full(len(cats), math.nan)
+    return {label: float(share) for label, share in zip(cats, shares, strict=True)}
