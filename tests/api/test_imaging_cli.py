@@ -15,6 +15,7 @@ import nibabel
 import pytest
 from fastapi.testclient import TestClient
 from pydicom.data import get_testdata_files
+from sqlalchemy import text
 
 from api.app import create_app
 from registry.db import session_scope
@@ -170,3 +171,30 @@ def test_storescu_to_modic_receive_to_the_api(settings: Settings) -> None:
     assert "Traceback" not in err
     assert json.loads(out.splitlines()[0])["study_instance_uid"] == truth["study_instance_uid"]
     assert dt.date.fromisoformat(json.loads(out.splitlines()[0])["study_date"]) == dt.date(2008, 3, 14)
+
+
+def test_concurrent_ingests_of_the_same_study_store_it_once(settings: Settings, tmp_path: Path) -> None:
+    files = sorted(SAMPLE_STUDIES[3].rglob("*.dcm"))
+    env = {**os.environ, "MODIC_DATABASE_URL": settings.database_url, "MODIC_DATA_DIR": str(settings.data_dir)}
+    modic(settings, "user", "add", "migrator", "--role", "admin")  # the schema exists before the race
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "ingest", *map(str, files[i::2] + files)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0], [err for _, err in outputs]
+    ids = {json.loads(out.splitlines()[0])["id"] for out, _ in outputs}
+    assert len(ids) == 1
+    app = create_app(settings)
+    with session_scope(app.state.engine) as session:
+        rows = session.execute(text("SELECT count(*), count(DISTINCT sop_instance_uid) FROM instances")).one()
+        assert tuple(rows) == (43, 43)
+        assert session.execute(text("SELECT count(*) FROM series")).scalar_one() == 7
+        assert session.execute(text("SELECT count(*) FROM patients")).scalar_one() == 1
