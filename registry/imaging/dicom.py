@@ -342,9 +342,25 @@ def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
 
+_NATIVE_SYNTAXES = frozenset(
+    {
+        pydicom.uid.ImplicitVRLittleEndian,
+        pydicom.uid.ExplicitVRLittleEndian,
+        pydicom.uid.ExplicitVRBigEndian,
+    }
+)
+
+
+def _transfer_syntax(ds: Dataset) -> str:
+    """The transfer syntax of the file meta, as text (implicit VR little endian when missing)."""
+    meta = ds.file_meta
+    element = meta.get("TransferSyntaxUID") if meta is not None else None
+    return str(element or "1.2.840.10008.1.2").strip()
+
+
 def _pixel_problem(fp: BinaryIO, ds: Dataset, size: int) -> str | None:
     """Check cheaply, without decoding, that pixel data exists and is not cut short (native syntaxes)."""
-    transfer_syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2")))
+    transfer_syntax = _transfer_syntax(ds)
     if transfer_syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:
         return None
     start = fp.tell()
@@ -367,7 +383,7 @@ def _pixel_problem(fp: BinaryIO, ds: Dataset, size: int) -> str | None:
         return None
     if value_start + length > size:
         return f"pixel data cut short: {size - value_start} of {length} bytes present"
-    if transfer_syntax.is_transfer_syntax and not transfer_syntax.is_compressed:
+    if transfer_syntax in _NATIVE_SYNTAXES:
         rows, columns = _int(_get(ds, "Rows")) or 0, _int(_get(ds, "Columns")) or 0
         samples = _int(_get(ds, "SamplesPerPixel")) or 1
         bits = _int(_get(ds, "BitsAllocated")) or 16
@@ -378,16 +394,18 @@ def _pixel_problem(fp: BinaryIO, ds: Dataset, size: int) -> str | None:
     return None
 
 
-def read_dicom(data: bytes | Path, source: str) -> DicomInstance:
+def read_dicom(data: bytes | Path, source: str, *, head: bytes | None = None) -> DicomInstance:
     """Parse the header of a DICOM file held in memory or on disk (pixels are left alone).
 
     Raises :class:`NotDicomError`, :class:`NotMRImageError` or :class:`InvalidDicomError`, each naming
-    ``source`` and the reason.
+    ``source`` and the reason. ``head``, when given, holds the first :data:`HEAD_BYTES` bytes of a file on
+    disk (or more), already read by the caller.
     """
     if isinstance(data, Path):
         with data.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
-            head = handle.read(_HEAD_BYTES)
+            if head is None or (len(head) < HEAD_BYTES and len(head) < size):
+                head = handle.read(HEAD_BYTES)
             fast = _read_fast(head, size, source)
             if fast is not None:
                 return fast
@@ -396,7 +414,7 @@ def read_dicom(data: bytes | Path, source: str) -> DicomInstance:
     return _read_fast(data, len(data), source) or _read(io.BytesIO(data), len(data), source)
 
 
-_HEAD_BYTES = 1 << 16
+HEAD_BYTES = 1 << 16
 """How much of a file on disk the fast reader looks at; longer headers go to pydicom."""
 
 
@@ -465,7 +483,7 @@ def _instance(ds: Dataset, fp: BinaryIO, size: int, source: str, *, has_preamble
     except GradingError as exc:
         raise InvalidDicomError(source, str(exc)) from None
     window = _window(ds)
-    transfer_syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "1.2.840.10008.1.2")
+    transfer_syntax = _transfer_syntax(ds)
     return DicomInstance(
         source=source,
         sop_class_uid=sop_class,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry.imaging.archive import ArchiveLimits, is_zip, iter_zip_members
-from registry.imaging.dicom import DicomInstance, read_dicom
+from registry.imaging.dicom import HEAD_BYTES, DicomInstance, read_dicom
 from registry.imaging.errors import ArchiveError, ImagingError, NiftiError
 from registry.imaging.nifti import NiftiMetadata, looks_like_nifti, nifti_to_dicom
 
@@ -31,9 +31,9 @@ class SourceFile:
     path: Path | None = None
 
     def head(self, size: int) -> bytes:
-        """The first ``size`` bytes."""
+        """The first ``size`` bytes (all of them when the file is in memory)."""
         if self.data is not None:
-            return self.data[:size]
+            return self.data
         assert self.path is not None
         with self.path.open("rb") as handle:
             return handle.read(size)
@@ -128,7 +128,7 @@ def expand(
             yield item
             continue
         try:
-            head = item.head(352)
+            head = item.head(HEAD_BYTES)
         except OSError as exc:
             yield Rejection(item.name, f"cannot be read ({exc.strerror or exc})")
             continue
@@ -138,7 +138,7 @@ def expand(
                     if isinstance(member, ArchiveError):
                         yield Rejection(member.source, member.reason)
                     else:
-                        yield from _one(SourceFile(name, member), member[:352], nifti)
+                        yield from _one(SourceFile(name, member), member, nifti)
             except ArchiveError as exc:
                 yield Rejection(exc.source, exc.reason)
         else:
@@ -159,10 +159,10 @@ def _one(item: SourceFile, head: bytes, nifti: NiftiMetadata | None) -> Iterator
             yield Rejection(exc.source, exc.reason)
             return
         for name, data in converted:
-            yield from _one(SourceFile(name, data), data[:352], None)
+            yield from _one(SourceFile(name, data), data, None)
         return
     try:
-        yield AcceptedInstance(read_dicom(item.content, item.name), item.content)
+        yield AcceptedInstance(read_dicom(item.content, item.name, head=head), item.content)
     except ImagingError as exc:
         yield Rejection(exc.source, exc.reason)
     except OSError as exc:
