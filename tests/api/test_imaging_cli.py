@@ -9,12 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import nibabel
 import pytest
 from fastapi.testclient import TestClient
-from pydicom.data import get_testdata_files
+from pydicom.data import get_testdata_file, get_testdata_files
 from sqlalchemy import text
 
 from api.app import create_app
@@ -56,6 +57,18 @@ def test_ingest_a_folder_prints_one_json_line_per_study(settings: Settings) -> N
     again = modic(settings, "ingest", *sorted(SAMPLE_STUDIES[0].rglob("*.dcm")))
     assert again.returncode == 0 and again.stderr == ""
     assert lines(again.stdout)[0]["id"] == studies[0]["id"]
+
+
+def test_ingest_a_zip_archive(settings: Settings, tmp_path: Path) -> None:
+    archive = tmp_path / "study.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted(SAMPLE_STUDIES[1].rglob("*.dcm")):
+            out.write(path, path.relative_to(SAMPLE_STUDIES[1]))
+    result = modic(settings, "ingest", archive)
+    assert result.returncode == 0, result.stderr
+    (study,) = lines(result.stdout)
+    assert study["study_instance_uid"] == ground_truth(SAMPLE_STUDIES[1])["study_instance_uid"]
+    assert len(study["series"]) == 7  # type: ignore[arg-type]
 
 
 def test_ingest_reports_bad_files_and_keeps_the_good_ones(settings: Settings, tmp_path: Path) -> None:
@@ -146,6 +159,11 @@ def test_storescu_to_modic_receive_to_the_api(settings: Settings) -> None:
             timeout=120,
         )
         assert sent.returncode == 0, sent.stderr
+        ct = str(get_testdata_file("CT_small.dcm"))
+        sent_ct = subprocess.run(
+            [storescu, "-aec", "MODIC", "127.0.0.1", str(port), ct], capture_output=True, text=True, timeout=60
+        )
+        assert sent_ct.returncode == 0, sent_ct.stderr
         truth = ground_truth(study)
         app = create_app(settings)
         with session_scope(app.state.engine, write=True) as session:
@@ -169,6 +187,7 @@ def test_storescu_to_modic_receive_to_the_api(settings: Settings) -> None:
         out, err = receiver.communicate(timeout=30)
     assert receiver.returncode == 0, err
     assert "Traceback" not in err
+    assert "modic: rejected C-STORE from STORESCU" in err and "not an MR image (SOP class CT Image Storage" in err
     assert json.loads(out.splitlines()[0])["study_instance_uid"] == truth["study_instance_uid"]
     assert dt.date.fromisoformat(json.loads(out.splitlines()[0])["study_date"]) == dt.date(2008, 3, 14)
 
