@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,6 @@ class _StudyBatch:
     study_date: dt.date | None
     instances: dict[tuple[str, int], tuple[InstanceHeader, str]] = field(default_factory=dict)
     windows: dict[str, tuple[float, float]] = field(default_factory=dict)
-    sources: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,14 @@ def header_from_json(data: dict[str, Any]) -> InstanceHeader:
 
 
 def stack_key(stack: Stack) -> str:
-    """A stable name for a stack within its series: matrix, orientation, echo/inversion time, image type."""
+    """A stable name for a stack within its series: matrix, most common orientation, echo/inversion time
+    and image type, so that a stack keeps its series id when more of its images arrive."""
     first = stack.instances[0]
-    orientation = "none"
-    if first.image_orientation is not None:
-        orientation = ",".join(f"{v:.1f}" for v in first.image_orientation)
+    orientations = Counter(
+        ",".join(f"{v:.1f}" for v in h.image_orientation) if h.image_orientation is not None else "none"
+        for h in stack.instances
+    )
+    orientation = min(orientations.items(), key=lambda item: (-item[1], item[0]))[0]
     parts = [
         f"{first.rows}x{first.columns}",
         orientation,
@@ -198,7 +201,6 @@ def _collect(batches: dict[str, _StudyBatch], instance: DicomInstance) -> None:
     if batch is None:
         batch = _StudyBatch(instance.study_instance_uid, instance.patient, instance.study_date)
         batches[instance.study_instance_uid] = batch
-    batch.sources += 1
     for header in instance.headers:
         batch.instances.setdefault(header.instance_key, (header, instance.transfer_syntax_uid))
     if instance.window is not None:
