@@ -22,7 +22,7 @@ import argparse
 import json
 import math
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +106,7 @@ class Patient:
     disc_height_mm: float = 10.0
     sacral_slope_deg: float = 38.0
     localizer_image_type_flag: bool = True
-    extra: dict[str, str] = field(default_factory=dict)
+    """Whether the localizer says LOCALIZER in ImageType (else only its description and sequence tell)."""
 
 
 PATIENTS: tuple[Patient, ...] = (
