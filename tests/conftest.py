@@ -158,7 +158,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     waiting_for_postgres = POSTGRES_URL is None and item.get_closest_marker("postgres") is not None
-    if os.environ.get("MODIC_TEST_NO_SKIP") == "1" and report.skipped and not waiting_for_postgres:
-        if not hasattr(report, "wasxfail"):
-            report.outcome = "failed"
-            report.longrepr = f"skipped in CI, where nothing may skip: {report.longrepr}"
+    strict = os.environ.get("MODIC_TEST_NO_SKIP") == "1"
+    if strict and report.skipped and not waiting_for_postgres and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where nothing may skip: {report.longrepr}"
