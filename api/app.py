@@ -9,7 +9,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import gradings, health, me, reliability, series_info, studies
+from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials
 from api.web import mount_page
 from registry.db import get_engine, migrate
 from registry.settings import Settings, get_settings
@@ -40,8 +40,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     install_error_handlers(app)
-    routers = (health.router, me.router, studies.router, series_info.router, gradings.router, reliability.router)
-    for router in routers:
+    for router in (
+        health.router,
+        me.router,
+        studies.router,
+        series.router,
+        gradings.router,
+        reliability.router,
+        trials.router,
+        eligibility.router,
+        screening.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     mount_page(app)
     return app

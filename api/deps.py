@@ -70,3 +70,6 @@ def require_roles(*roles: Role) -> Callable[[User], Coroutine[None, None, User]]
 
 RadiologistOrAdmin = Annotated[User, Depends(require_roles(Role.radiologist, Role.admin))]
 Radiologist = Annotated[User, Depends(require_roles(Role.radiologist))]
+ScreenerOrAdmin = Annotated[User, Depends(require_roles(Role.screener, Role.admin))]
+Admin = Annotated[User, Depends(require_roles(Role.admin))]
+FunnelReader = Annotated[User, Depends(require_roles(Role.screener, Role.admin, Role.researcher))]

@@ -10,7 +10,10 @@ import uvicorn
 from api.app import create_app
 from api.commands._common import add_database_option, settings_from
 from registry.db import session_scope
+from registry.imaging.store import FileStore
 from registry.models import Role
+from registry.services.eligibility import PeriodicReevaluation
+from registry.services.imaging import ingest_sample_studies
 from registry.services.users import ensure_user_with_new_token
 
 
@@ -31,6 +34,16 @@ def _serve(args: argparse.Namespace) -> int:
                 name = f"demo-{role.value}"
                 token = ensure_user_with_new_token(session, name, role.value)
                 print(f"{role.value:<12} {name:<18} token: {token}")
+        # Imaging: load the synthetic sample studies of sample_dicom/ (registry.services.imaging).
+        with session_scope(app.state.engine, write=True) as session:
+            store = FileStore(app.state.settings.data_dir)
+            expected = app.state.settings.expected_field_strength_t
+            for line in ingest_sample_studies(session, store, expected_field_strength_t=expected):
+                print(line)
     print(f"Modic service on http://{args.host}:{args.port}/  (API docs: /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    reevaluation = PeriodicReevaluation(app.state.engine).start()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        reevaluation.stop()
     return 0

@@ -7,10 +7,14 @@ import binascii
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from api.deps import RadiologistOrAdmin, SessionDep
+from api.deps import RadiologistOrAdmin, SessionDep, SettingsDep
 from api.schemas.studies import StudyCreate, StudyPage, StudyPublic
+from api.uploads import upload_study
 from registry.errors import InvalidInput
 from registry.services import studies as studies_service
 
@@ -29,11 +33,56 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         raise InvalidInput(f"cursor {cursor!r} is not a cursor returned by this endpoint") from None
 
 
-@router.post("", status_code=201, response_model=StudyPublic)
-def register_study(body: StudyCreate, user: RadiologistOrAdmin, session: SessionDep, response: Response) -> StudyPublic:
-    """Register a study read in the hospital's own viewer (no images); 200 when already known."""
-    view, created = studies_service.register_study(
-        session, user, body.study_instance_uid, body.patient_id, body.study_date, body.field_strength_t
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": StudyCreate.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "DICOM files or .zip archives of them",
+                        }
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("", status_code=201, response_model=StudyPublic, openapi_extra=_BODY_DOC)
+async def create_study(
+    request: Request, user: RadiologistOrAdmin, session: SessionDep, settings: SettingsDep, response: Response
+) -> StudyPublic:
+    """Upload images (multipart, parts named ``files``: DICOM or .zip) or register a study without
+    images (JSON); a JSON registration of a known study answers 200 with the existing study."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        return await upload_study(request, user, session, settings)
+    if content_type not in ("application/json", ""):
+        raise HTTPException(
+            415,
+            f"content type {content_type!r} is not accepted; send application/json or "
+            "multipart/form-data with parts named 'files'",
+        )
+    try:
+        body = StudyCreate.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    view, created = await run_in_threadpool(
+        studies_service.register_study,
+        session,
+        user,
+        body.study_instance_uid,
+        body.patient_id,
+        body.study_date,
+        body.field_strength_t,
     )
     if not created:
         response.status_code = 200

@@ -1,7 +1,9 @@
 """The registry's tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from registry.models.audit import AuditEvent
+from registry.models.eligibility import EligibilityDecision, FeedCounter, ScreeningRecord
 from registry.models.gradings import Grading, GradingKind, GradingVersion
+from registry.models.imaging import Instance
 from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Role, User
@@ -9,14 +11,18 @@ from registry.models.users import ApiToken, Role, User
 __all__ = [
     "ApiToken",
     "AuditEvent",
+    "EligibilityDecision",
+    "FeedCounter",
     "Grading",
     "GradingKind",
     "GradingVersion",
+    "Instance",
     "Patient",
     "ReliabilityCase",
     "ReliabilityRater",
     "ReliabilityStudy",
     "Role",
+    "ScreeningRecord",
     "Series",
     "Study",
     "User",

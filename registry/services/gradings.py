@@ -1,4 +1,5 @@
-"""Entering and amending gradings: validated by :mod:`grading.nordic`, stored append-only."""
+"""Entering and amending gradings: validated by :mod:`grading.nordic`, stored append-only; the
+patient's eligibility decisions are re-evaluated in the same transaction."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, Pr
 from registry.models import Grading, GradingKind, GradingVersion, Role, Study, User
 from registry.repositories import gradings as gradings_repo
 from registry.repositories import users as users_repo
-from registry.services import audit
+from registry.services import audit, eligibility
 
 _ETAG = re.compile(r'^(?:W/)?"(?P<id>[0-9a-f-]{36})\.v(?P<version>[0-9]+)"$')
 
@@ -63,6 +64,7 @@ def create_grading(
         # decide conflicts, so there is no look-up first.
         gradings_repo.insert_first_version(session, grading, version)
         audit.record(session, rater, "grading.create", "grading", grading.id, study_id=study_id, version=1)
+        eligibility.on_grading_changed(session, grading)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -137,6 +139,7 @@ def amend_grading(
     session.add(version)
     audit.record(session, actor, "grading.amend", "grading", grading.id, version=expected + 1, reason=reason.strip())
     try:
+        eligibility.on_grading_changed(session, grading)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -1,0 +1,130 @@
+"""The eligibility feed, its NDJSON and CSV exports, the screening funnel and re-evaluation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from api.deps import Admin, FunnelReader, ScreenerOrAdmin, SessionDep
+from api.schemas.eligibility import (
+    DecisionPublic,
+    FeedPagePublic,
+    FunnelPublic,
+    ReevaluationPublic,
+    ReevaluationRequest,
+)
+from registry.services import eligibility as eligibility_service
+
+router = APIRouter(prefix="/eligibility", tags=["eligibility"])
+
+Trial = Annotated[str, Query(description="trial id, e.g. NCT00454792", min_length=1, max_length=64)]
+Version = Annotated[str | None, Query(description="rule-set version (default: the trial's default)", max_length=64)]
+Since = Annotated[str | None, Query(description="a next_cursor from an earlier page; omit to start", max_length=40)]
+
+
+@router.get("", response_model=FeedPagePublic)
+def eligibility_feed(
+    trial: Trial,
+    _user: ScreenerOrAdmin,
+    session: SessionDep,
+    version: Version = None,
+    since: Since = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> FeedPagePublic:
+    """Current decisions in order of their last change; follow ``next_cursor`` to see each change once."""
+    rule_set = eligibility_service.rule_set_of(trial, version)
+    return FeedPagePublic.of(eligibility_service.feed(session, rule_set, since, limit))
+
+
+def _items(session: SessionDep, trial: str, version: str | None, since: str | None) -> list[DecisionPublic]:
+    rule_set = eligibility_service.rule_set_of(trial, version)
+    return [DecisionPublic.of_item(i) for i in eligibility_service.iter_feed(session, rule_set, since)]
+
+
+@router.get("/export.ndjson")
+def export_ndjson(
+    trial: Trial, _user: ScreenerOrAdmin, session: SessionDep, version: Version = None, since: Since = None
+) -> StreamingResponse:
+    """The feed from ``since`` as one JSON object per line (the items of ``GET /eligibility``)."""
+    items = _items(session, trial, version, since)
+
+    def lines() -> Iterator[str]:
+        for item in items:
+            yield item.model_dump_json() + "\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@router.get("/export.csv")
+def export_csv(
+    trial: Trial, _user: ScreenerOrAdmin, session: SessionDep, version: Version = None, since: Since = None
+) -> StreamingResponse:
+    """The feed from ``since`` as CSV: one row per decision, ``<criterion>_met`` and
+    ``<criterion>_evidence`` columns per criterion of the rule set (``met`` is true, false or empty)."""
+    rule_set = eligibility_service.rule_set_of(trial, version)
+    items = _items(session, trial, version, since)
+    criterion_ids = [c.id for c in rule_set.criteria]
+    header = [
+        "patient",
+        "study_id",
+        "trial",
+        "rule_version",
+        "status",
+        "grading_id",
+        "grading_version",
+        "decided_at",
+    ]
+    for criterion_id in criterion_ids:
+        header += [f"{criterion_id}_met", f"{criterion_id}_evidence"]
+
+    def rows() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        for item in items:
+            by_id = {c.id: c for c in item.criteria}
+            row: list[object] = [
+                item.patient,
+                item.study_id or "",
+                item.trial,
+                item.rule_version,
+                item.status,
+                item.grading_id or "",
+                "" if item.grading_version is None else item.grading_version,
+                item.decided_at.isoformat(),
+            ]
+            for criterion_id in criterion_ids:
+                criterion = by_id.get(criterion_id)
+                met = None if criterion is None else criterion.met
+                row += ["" if met is None else json.dumps(met), "" if criterion is None else criterion.evidence]
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"eligibility-{rule_set.trial}-{rule_set.version}.csv"
+    return StreamingResponse(
+        rows(), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@router.get("/funnel", response_model=FunnelPublic)
+def screening_funnel(trial: Trial, _user: FunnelReader, session: SessionDep, version: Version = None) -> FunnelPublic:
+    """MRI graded → MRI criterion met → pending clinical screening → eligible / ineligible (with reasons)."""
+    rule_set = eligibility_service.rule_set_of(trial, version)
+    return FunnelPublic.of(eligibility_service.funnel(session, rule_set))
+
+
+@router.post("/reevaluate", response_model=ReevaluationPublic)
+def reevaluate(body: ReevaluationRequest, _user: Admin, session: SessionDep) -> ReevaluationPublic:
+    """Re-evaluate decisions whose date criteria may have changed (or all, with ``all``)."""
+    on = body.date or eligibility_service.today()
+    report = eligibility_service.reevaluate_and_commit(session, on, due_only=not body.all)
+    return ReevaluationPublic.of(on, report)

@@ -1,0 +1,47 @@
+"""Series: what a viewer needs to know of a series, and its slices as PNG for the web workstation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import RadiologistOrAdmin, SessionDep, SettingsDep
+from api.schemas.studies import SeriesInfo
+from registry.imaging.store import FileStore
+from registry.services import studies as studies_service
+from registry.services.imaging import render_slice
+
+router = APIRouter(prefix="/series", tags=["series"])
+
+
+@router.get("/{series_id}", response_model=SeriesInfo)
+def get_series(series_id: str, _user: RadiologistOrAdmin, session: SessionDep) -> SeriesInfo:
+    """A series' plane, weighting and number of slices, without study or patient identifiers."""
+    series = studies_service.series_by_id(session, series_id)
+    return SeriesInfo(
+        id=series.id,
+        description=series.description,
+        plane=series.plane,
+        weighting=series.weighting,
+        slices=series.slices,
+    )
+
+
+@router.get(
+    "/{series_id}/slices/{index}.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "the slice, anterior left and head up"}},
+)
+def get_slice_png(
+    series_id: str,
+    index: int,
+    _user: RadiologistOrAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
+    wc: Annotated[float | None, Query(description="window centre; default from the series")] = None,
+    ww: Annotated[float | None, Query(gt=0, description="window width; default from the series")] = None,
+) -> Response:
+    """Slice ``index`` (0-based, in the stack's spatial order) in display orientation (anterior left, head up)."""
+    png = render_slice(session, FileStore(settings.data_dir), series_id, index, window_center=wc, window_width=ww)
+    return Response(content=png, media_type="image/png", headers={"Cache-Control": "private, no-cache"})

@@ -1,0 +1,177 @@
+"""Trial, screening and eligibility-feed shapes of the contract. The feed carries pseudonyms only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from grading.eligibility import RuleSet
+from registry.models import EligibilityDecision, Patient
+from registry.services.eligibility import FeedItem, FeedPage, Funnel, ReevaluationReport, ScreeningView
+
+
+class TrialPublic(BaseModel):
+    """One version of a trial's rule set, with every criterion, its test and its source sentence."""
+
+    id: str
+    version: str
+    default: bool
+    title: str
+    criteria: list[dict[str, Any]]
+    fields: dict[str, dict[str, Any]] = Field(description="the screening vocabulary this version reads")
+
+    @classmethod
+    def of(cls, rule_set: RuleSet) -> TrialPublic:
+        return cls(
+            id=rule_set.trial,
+            version=rule_set.version,
+            default=rule_set.default,
+            title=rule_set.title,
+            criteria=[c.to_mapping() for c in rule_set.criteria],
+            fields={name: spec.to_mapping() for name, spec in rule_set.fields.items()},
+        )
+
+
+class TrialList(BaseModel):
+    items: list[TrialPublic]
+
+
+class CriterionPublic(BaseModel):
+    id: str
+    kind: str
+    met: bool | None
+    evidence: str
+
+
+class DecisionPublic(BaseModel):
+    """One item of ``GET /eligibility``."""
+
+    patient: str = Field(description="the patient's pseudonym")
+    study_id: str | None
+    trial: str
+    rule_version: str
+    status: str
+    criteria: list[CriterionPublic]
+    grading_id: str | None
+    grading_version: int | None
+    decided_at: dt.datetime
+
+    @classmethod
+    def of(cls, decision: EligibilityDecision, pseudonym: str) -> DecisionPublic:
+        return cls(
+            patient=pseudonym,
+            study_id=decision.study_id,
+            trial=decision.trial,
+            rule_version=decision.rule_version,
+            status=decision.status,
+            criteria=[CriterionPublic(**c) for c in decision.criteria],
+            grading_id=decision.grading_id,
+            grading_version=decision.grading_version,
+            decided_at=decision.decided_at,
+        )
+
+    @classmethod
+    def of_item(cls, item: FeedItem) -> DecisionPublic:
+        return cls.of(item.decision, item.pseudonym)
+
+
+class FeedPagePublic(BaseModel):
+    items: list[DecisionPublic]
+    next_cursor: str = Field(description="pass as ?since= to continue; on the last page, the position to poll from")
+
+    @classmethod
+    def of(cls, page: FeedPage) -> FeedPagePublic:
+        return cls(items=[DecisionPublic.of_item(i) for i in page.items], next_cursor=page.next_cursor)
+
+
+class ScreeningUpdate(BaseModel):
+    """Answers to set; ``null`` makes an answer unknown again; answers not named are kept."""
+
+    answers: dict[str, Any] = Field(examples=[{"age_years": 45, "nrs_back": 6, "nrs_leg": 2, "danish": True}])
+
+
+class ScreeningPublic(BaseModel):
+    patient: str
+    trial: str
+    answers: dict[str, Any]
+    version: int
+    updated_at: dt.datetime | None
+    decisions: list[DecisionPublic]
+
+    @classmethod
+    def of(cls, view: ScreeningView) -> ScreeningPublic:
+        return cls(
+            patient=view.pseudonym,
+            trial=view.trial,
+            answers=view.answers,
+            version=view.version,
+            updated_at=view.updated_at,
+            decisions=[DecisionPublic.of(d, view.pseudonym) for d in view.decisions],
+        )
+
+
+class ResolveRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="why the identity is needed; audited")
+
+
+class PatientIdentifiers(BaseModel):
+    """The hospital identifiers behind a pseudonym (audited)."""
+
+    pseudonym: str
+    hospital_id: str
+    name: str | None
+    birth_date: dt.date | None
+    sex: str | None
+
+    @classmethod
+    def of(cls, patient: Patient) -> PatientIdentifiers:
+        return cls(
+            pseudonym=patient.pseudonym,
+            hospital_id=patient.hospital_id,
+            name=patient.name,
+            birth_date=patient.birth_date,
+            sex=patient.sex,
+        )
+
+
+class FunnelPublic(BaseModel):
+    trial: str
+    version: str
+    mri_graded: int
+    mri_criterion_met: int
+    mri_criterion_not_met: int
+    mri_criterion_unknown: int
+    pending: int
+    eligible: int
+    ineligible: int
+    ineligible_reasons: dict[str, int]
+    screened_without_mri: int
+
+    @classmethod
+    def of(cls, funnel: Funnel) -> FunnelPublic:
+        return cls(**funnel.__dict__)
+
+
+class ReevaluationRequest(BaseModel):
+    all: bool = Field(default=False, description="re-evaluate every decision, not only those a date may have changed")
+    date: dt.date | None = Field(default=None, description="evaluation date (default: today, UTC)")
+
+
+class ReevaluationPublic(BaseModel):
+    date: dt.date
+    patients: int
+    evaluated: int
+    created: int
+    changed: int
+
+    @classmethod
+    def of(cls, on: dt.date, report: ReevaluationReport) -> ReevaluationPublic:
+        return cls(
+            date=on,
+            patients=report.patients,
+            evaluated=report.evaluated,
+            created=report.created,
+            changed=report.changed,
+        )

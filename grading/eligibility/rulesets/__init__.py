@@ -1,0 +1,1 @@
+"""Package data: one JSON rule-set file per trial version, named ``<trial>_<version>.json``."""

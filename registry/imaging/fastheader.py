@@ -1,0 +1,143 @@
+"""A fast path for the common case: the header of a Part 10 file whose dataset is explicit VR little endian.
+
+Ingestion reads a few dozen top-level attributes of every file; pydicom's general reader spends most of
+its time building every element of the header. This reader walks the elements of the header once,
+keeps the raw bytes of the attributes asked for, and skips the rest, including sequences. It gives up
+(returns ``None``) on anything it does not handle itself, and the caller then uses pydicom: big endian,
+implicit VR or deflated datasets, a wanted attribute that is a sequence (Enhanced MR functional groups),
+an undefined length it cannot walk, or a malformed header. ``tests/registry/test_imaging_readers.py``
+checks that both readers give the same result on every corpus file.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import BaseTag
+
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
+_EXPLICIT_LITTLE = "1.2.840.10008.1.2.1"
+_ENCAPSULATED_PREFIXES = ("1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5")
+"""Transfer syntaxes whose dataset is explicit VR little endian: native explicit, JPEG family, RLE."""
+
+_META_TAGS = frozenset({0x00020002, 0x00020003, 0x00020010})
+"""MediaStorageSOPClassUID, MediaStorageSOPInstanceUID, TransferSyntaxUID."""
+
+_unpack_tag = struct.Struct("<HH").unpack_from
+_unpack_u16 = struct.Struct("<H").unpack_from
+_unpack_u32 = struct.Struct("<I").unpack_from
+
+
+class _GiveUp(Exception):
+    """The header needs the general reader."""
+
+
+def _element(buffer: bytes, pos: int) -> tuple[int, bytes, int, int]:
+    """(tag, VR, value length, value offset) of the explicit VR little endian element at ``pos``."""
+    if pos + 8 > len(buffer):
+        raise _GiveUp
+    group, element = _unpack_tag(buffer, pos)
+    vr = buffer[pos + 4 : pos + 6]
+    if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
+        raise _GiveUp
+    if vr in _LONG_VRS:
+        if pos + 12 > len(buffer):
+            raise _GiveUp
+        return (group << 16) | element, vr, _unpack_u32(buffer, pos + 8)[0], pos + 12
+    return (group << 16) | element, vr, _unpack_u16(buffer, pos + 6)[0], pos + 8
+
+
+def _skip_sequence(buffer: bytes, pos: int) -> int:
+    """The offset after an undefined-length sequence whose items start at ``pos``."""
+    while True:
+        if pos + 8 > len(buffer):
+            raise _GiveUp
+        group, element = _unpack_tag(buffer, pos)
+        tag, length = (group << 16) | element, _unpack_u32(buffer, pos + 4)[0]
+        pos += 8
+        if tag == _SEQUENCE_END:
+            return pos
+        if tag != _ITEM:
+            raise _GiveUp
+        if length != _UNDEFINED:
+            pos += length
+            continue
+        while True:  # the elements of an undefined-length item, up to its delimiter
+            if pos + 8 > len(buffer):
+                raise _GiveUp
+            group, element = _unpack_tag(buffer, pos)
+            if (group << 16) | element == _ITEM_END:
+                pos += 8
+                break
+            _, vr, length, value = _element(buffer, pos)
+            if length == _UNDEFINED:
+                if vr != b"SQ":
+                    raise _GiveUp
+                pos = _skip_sequence(buffer, value)
+            else:
+                pos = value + length
+
+
+def read_fast(buffer: bytes, wanted: Iterable[int]) -> tuple[Dataset, int] | None:
+    """The wanted top-level attributes of a Part 10 header as a dataset of raw elements, and the offset
+    of the pixel data element (``len(buffer)`` when there is none); ``None`` when pydicom must read it.
+
+    ``buffer`` may be the start of the file only: reaching its end before the pixel data gives up.
+    """
+    try:
+        return _read(buffer, frozenset(wanted))
+    except (_GiveUp, struct.error, IndexError, UnicodeDecodeError):
+        return None
+
+
+def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[Dataset, int]:
+    if len(buffer) < 132 or buffer[128:132] != b"DICM":
+        raise _GiveUp
+    pos = 132
+    meta_elements: dict[BaseTag, DataElement | RawDataElement] = {}
+    syntax = ""
+    while pos + 8 <= len(buffer) and _unpack_u16(buffer, pos)[0] == 0x0002:
+        tag, vr, length, value = _element(buffer, pos)
+        if length == _UNDEFINED or value + length > len(buffer):
+            raise _GiveUp
+        if tag in _META_TAGS:
+            raw = buffer[value : value + length]
+            key = BaseTag(tag)
+            meta_elements[key] = RawDataElement(key, vr.decode("ascii"), length, raw, value, False, True)
+            if tag == 0x00020010:
+                syntax = raw.decode("ascii").rstrip("\x00 ").strip()
+        pos = value + length
+    if syntax != _EXPLICIT_LITTLE and not syntax.startswith(_ENCAPSULATED_PREFIXES):
+        raise _GiveUp
+    elements: dict[BaseTag, DataElement | RawDataElement] = {}
+    while pos < len(buffer):
+        tag, vr, length, value = _element(buffer, pos)
+        if tag in _PIXEL_TAGS:
+            break
+        if tag >> 16 == 0xFFFE:
+            raise _GiveUp
+        if length == _UNDEFINED:
+            if vr != b"SQ" or tag in wanted:
+                raise _GiveUp
+            pos = _skip_sequence(buffer, value)
+            continue
+        if value + length > len(buffer):
+            raise _GiveUp
+        if tag in wanted:
+            if vr == b"SQ":
+                raise _GiveUp
+            key = BaseTag(tag)
+            elements[key] = RawDataElement(
+                key, vr.decode("ascii"), length, buffer[value : value + length], value, False, True
+            )
+        pos = value + length
+    dataset = Dataset(elements)
+    dataset.file_meta = FileMetaDataset(meta_elements)
+    dataset.set_original_encoding(False, True, None)
+    return dataset, pos

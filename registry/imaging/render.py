@@ -1,0 +1,174 @@
+"""Render one slice (a frame of a stored DICOM file) to an 8-bit PNG in display orientation.
+
+Display orientation follows radiological convention (``../shared/docs/imaging.md``, "Display"):
+a sagittal slice shows anterior on the left and head up, a coronal slice the patient's right on the
+left and head up, an axial slice the patient's right on the left and anterior up. The flips and
+transposition come from ImageOrientationPatient, never from assumptions about the scanner.
+
+Pixels are decoded by pydicom with the non-GPL decoder stack (python-gdcm, pylibjpeg-openjpeg,
+pylibjpeg-rle). Window: the caller's centre/width, else the series' WindowCenter/WindowWidth, else the
+1st-99th percentile of the slice. Low-field images are noisy, so the window matters (imaging.md).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.pixels.processing import convert_color_space
+from pydicom.pixels.utils import pixel_array
+
+from grading.series import Plane, plane_from_orientation
+from registry.imaging.errors import RenderError
+
+_TARGET_AXES: dict[Plane, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    # (direction that should point right on screen, direction that should point down), LPS.
+    Plane.SAGITTAL: ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
+    Plane.CORONAL: ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
+    Plane.AXIAL: ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
+}
+
+
+@dataclass(frozen=True)
+class DisplayTransform:
+    """How to turn a stored slice into display orientation: transpose first, then flips."""
+
+    transpose: bool
+    flip_horizontal: bool
+    flip_vertical: bool
+
+    def apply(self, pixels: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The slice in display orientation."""
+        out = pixels.T if self.transpose else pixels
+        if self.flip_horizontal:
+            out = out[:, ::-1]
+        if self.flip_vertical:
+            out = out[::-1, :]
+        return out
+
+
+def display_transform(image_orientation: Sequence[float] | None) -> DisplayTransform:
+    """The transform that shows a slice with ImageOrientationPatient in display orientation.
+
+    The Siemens sagittal ``[0, 1, 0, 0, 0, -1]`` already shows anterior left, head up: no change.
+    """
+    if image_orientation is None or len(image_orientation) != 6:
+        return DisplayTransform(False, False, False)
+    row = np.asarray(image_orientation[:3], dtype=float)
+    column = np.asarray(image_orientation[3:], dtype=float)
+    try:
+        plane = plane_from_orientation(image_orientation).nearest
+    except ValueError:
+        return DisplayTransform(False, False, False)
+    right, down = (np.asarray(v) for v in _TARGET_AXES[plane])
+    transpose = abs(float(column @ right)) > abs(float(row @ right))
+    if transpose:
+        row, column = column, row
+    return DisplayTransform(transpose, float(row @ right) < 0, float(column @ down) < 0)
+
+
+def _frame_pixels(ds: Dataset, frame: int, source: str) -> np.ndarray[Any, Any]:
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if not 0 <= frame < max(1, frames):
+        raise RenderError(source, f"frame {frame} does not exist; the image has {frames}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pixels = pixel_array(ds, index=frame) if frames > 1 else ds.pixel_array
+    except Exception as exc:  # decoders raise many kinds on damaged or unsupported data
+        raise RenderError(source, f"pixel data cannot be decoded ({type(exc).__name__}: {exc})") from None
+    if pixels.ndim == 3:
+        if str(ds.get("PhotometricInterpretation", "")).startswith("YBR"):
+            pixels = convert_color_space(pixels, str(ds.PhotometricInterpretation), "RGB")
+        pixels = pixels.astype(np.float32).mean(axis=-1)
+    if pixels.ndim != 2:
+        raise RenderError(source, f"expected a 2-D slice, got shape {pixels.shape}")
+    return pixels
+
+
+def default_window(ds: Dataset, pixels: np.ndarray[Any, Any]) -> tuple[float, float]:
+    """WindowCenter/WindowWidth of the image (first value), else the 1st-99th percentile range.
+
+    Both are in output units, after the modality rescale (RescaleSlope/RescaleIntercept)."""
+
+    def first(value: object) -> float | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+            value = value[0] if len(value) else None
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+
+    center, width = first(ds.get("WindowCenter")), first(ds.get("WindowWidth"))
+    if center is None or width is None:
+        for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+            items = ds.get(group)
+            if items and "FrameVOILUTSequence" in items[0]:
+                voi = items[0].FrameVOILUTSequence[0]
+                center, width = first(voi.get("WindowCenter")), first(voi.get("WindowWidth"))
+                break
+    if center is not None and width is not None and width > 0:
+        return center, width
+    low, high = np.percentile(pixels, [1.0, 99.0])
+    return float(low + high) / 2, float(max(high - low, 1.0))
+
+
+def render_png(
+    data: bytes | Dataset,
+    *,
+    frame: int = 0,
+    window_center: float | None = None,
+    window_width: float | None = None,
+    source: str = "image",
+) -> bytes:
+    """The PNG of one frame, windowed and in display orientation."""
+    if window_width is not None and not window_width > 0:
+        raise RenderError(source, f"window width {window_width!r} must be > 0")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = data if isinstance(data, Dataset) else pydicom.dcmread(io.BytesIO(data), force=True)
+    except Exception as exc:
+        raise RenderError(source, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+    pixels = _frame_pixels(ds, frame, source).astype(np.float32)
+    try:
+        slope = float(ds.get("RescaleSlope", 1) or 1)
+        intercept = float(ds.get("RescaleIntercept", 0) or 0)
+    except (TypeError, ValueError):
+        slope, intercept = 1.0, 0.0
+    if slope != 1.0 or intercept != 0.0:
+        pixels = pixels * slope + intercept
+    center, width = default_window(ds, pixels)
+    if window_center is not None:
+        center = window_center
+    if window_width is not None:
+        width = window_width
+    low = center - width / 2
+    scaled = np.clip((pixels - low) * (255.0 / width), 0, 255).astype(np.uint8)
+    if str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1":
+        scaled = (255 - scaled).astype(np.uint8)
+    orientation = ds.get("ImageOrientationPatient")
+    if orientation is None:
+        for group in ("PerFrameFunctionalGroupsSequence", "SharedFunctionalGroupsSequence"):
+            items = ds.get(group)
+            index = frame if group.startswith("PerFrame") else 0
+            if items and index < len(items) and "PlaneOrientationSequence" in items[index]:
+                orientation = items[index].PlaneOrientationSequence[0].get("ImageOrientationPatient")
+                break
+    try:
+        values = [float(v) for v in orientation] if orientation is not None else None
+    except (TypeError, ValueError):
+        values = None
+    shown = np.ascontiguousarray(display_transform(values).apply(scaled))
+    out = io.BytesIO()
+    Image.fromarray(shown, mode="L").save(out, format="PNG", compress_level=1)
+    return out.getvalue()

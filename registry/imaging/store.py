@@ -1,0 +1,95 @@
+"""The image file store: DICOM files under a data directory, keyed by SOP Instance UID.
+
+File names come only from a validated UID (``^[0-9]+(\\.[0-9]+)*$``, at most 64 characters), never from
+user input. Writes go to a temporary file in the target folder and are renamed into place, so several
+processes (``serve``, ``receive``, ``ingest``) can share one data directory; an existing file is left
+as it is (re-ingest is idempotent). A file ingested from disk is hard-linked when it lives on the same
+file system, copied otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from registry.imaging.dicom import is_valid_uid
+
+
+class StoreError(ValueError):
+    """A SOP Instance UID that cannot name a file."""
+
+
+class FileStore:
+    """DICOM files under ``root/dicom/<2 hex digits>/<SOP Instance UID>.dcm``."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self._folders: set[Path] = set()
+        self._counter = itertools.count()
+
+    def path_for(self, sop_instance_uid: str) -> Path:
+        """Where the file of ``sop_instance_uid`` lives; the UID is validated first."""
+        if not is_valid_uid(sop_instance_uid):
+            raise StoreError(
+                f"SOP Instance UID {sop_instance_uid!r} is not a valid UID (digits and dots, at most 64 characters)"
+            )
+        shard = hashlib.sha1(sop_instance_uid.encode("ascii")).hexdigest()[:2]
+        return self.root / "dicom" / shard / f"{sop_instance_uid}.dcm"
+
+    def contains(self, sop_instance_uid: str) -> bool:
+        """True when the instance is already stored."""
+        return self.path_for(sop_instance_uid).is_file()
+
+    def put(self, sop_instance_uid: str, data: bytes | Path) -> Path:
+        """Store ``data`` (bytes, or a file to copy) as the file of ``sop_instance_uid`` unless it is already
+        there; return its path."""
+        target = self.path_for(sop_instance_uid)
+        if target.is_file():
+            return target
+        folder = target.parent
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
+        # A name no other writer uses (process, thread, counter), created exclusively, then renamed.
+        temp = folder / f".incoming-{os.getpid()}-{threading.get_ident()}-{next(self._counter)}.tmp"
+        if isinstance(data, Path) and self._link(data, temp, target):
+            return target
+        try:
+            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(handle, "wb") as out:
+                if isinstance(data, Path):
+                    with data.open("rb") as source:
+                        shutil.copyfileobj(source, out, 1 << 20)
+                else:
+                    out.write(data)
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return target
+
+    @staticmethod
+    def _link(source: Path, temp: Path, target: Path) -> bool:
+        """Keep a file on the same file system as a hard link instead of a copy (no data is written).
+
+        A SOP Instance UID names one unchanging object, and tools that edit DICOM files write new ones,
+        so sharing the inode is safe; any failure (another file system, permissions) means a copy.
+        """
+        try:
+            os.link(source, temp)
+        except OSError:
+            return False
+        try:
+            os.replace(temp, target)
+        except OSError:
+            temp.unlink(missing_ok=True)
+            return False
+        return True
+
+    def read(self, sop_instance_uid: str) -> bytes:
+        """The stored bytes of an instance."""
+        return self.path_for(sop_instance_uid).read_bytes()
