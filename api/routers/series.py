@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from api.deps import RadiologistOrAdmin, SessionDep, SettingsDep
-from api.schemas.studies import SeriesInfo
+from api.schemas.studies import SeriesInfo, WindowPublic
 from registry.imaging.store import FileStore
 from registry.services import studies as studies_service
 from registry.services.imaging import render_slice
@@ -19,12 +19,14 @@ router = APIRouter(prefix="/series", tags=["series"])
 def get_series(series_id: str, _user: RadiologistOrAdmin, session: SessionDep) -> SeriesInfo:
     """A series' plane, weighting and number of slices, without study or patient identifiers."""
     series = studies_service.series_by_id(session, series_id)
+    window = studies_service.default_window(series)
     return SeriesInfo(
         id=series.id,
         description=series.description,
         plane=series.plane,
         weighting=series.weighting,
         slices=series.slices,
+        window=None if window is None else WindowPublic(center=window[0], width=window[1]),
     )
 
 

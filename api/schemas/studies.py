@@ -33,15 +33,22 @@ class SeriesPublic(BaseModel):
     gradable: bool
 
 
+class WindowPublic(BaseModel):
+    center: float
+    width: float
+
+
 class SeriesInfo(BaseModel):
     """What a viewer needs to show a series: no study, patient or DICOM identifiers, so that a
-    blinded reliability read can use it."""
+    blinded reliability read can use it. ``window`` is the series' default display window from
+    its DICOM headers (the slice PNGs' ``wc``/``ww`` units), or null when it has none."""
 
     id: str
     description: str
     plane: str
     weighting: str
     slices: int
+    window: WindowPublic | None
 
 
 class GradingSeries(BaseModel):

@@ -111,6 +111,17 @@ def series_by_id(session: Session, series_id: str) -> Series:
     return series
 
 
+def default_window(series: Series) -> tuple[float, float] | None:
+    """The series' display window (centre, width) from its DICOM headers, as recorded at ingest."""
+    window = (series.details or {}).get("window")
+    if not isinstance(window, list | tuple) or len(window) != 2:
+        return None
+    center, width = window
+    if not isinstance(center, int | float) or not isinstance(width, int | float) or width <= 0:
+        return None
+    return float(center), float(width)
+
+
 def list_study_views(
     session: Session,
     after: tuple[dt.datetime, str] | None,

@@ -99,6 +99,7 @@ def test_series_info_has_no_study_or_patient_identifier(client: TestClient, app:
             plane="sagittal",
             weighting="T1",
             slices=11,
+            details={"window": [310.0, 520.0]},
         )
         session.add(series)
         session.commit()
@@ -111,6 +112,7 @@ def test_series_info_has_no_study_or_patient_identifier(client: TestClient, app:
         "plane": "sagittal",
         "weighting": "T1",
         "slices": 11,
+        "window": {"center": 310.0, "width": 520.0},
     }
     for identifier in (
         study["id"],

@@ -101,9 +101,12 @@ def test_window_zoom_pan_and_stir(
     page.mouse.down()
     page.mouse.move(x - 120, y + 40, steps=5)
     page.mouse.up()
-    expect(page.locator("#pane-t1 .wl")).to_contain_text("width ×")
+    # previewed in the browser, then rendered by the server at the series' window units
+    expect(page.locator("#pane-t1 .wl")).to_have_text(re.compile(r"^W \d+ L -?\d+$"))
+    expect(page.locator("#pane-t1 img.slice")).to_have_attribute("data-window", re.compile(r"^-?[\d.]+/[\d.]+$"))
     expect(page.get_by_label("Window preset")).to_have_value("custom")
     expect(page.locator("#pane-t2 .wl")).to_have_text("default window")
+    expect(page.locator("#pane-t2 img.slice")).to_have_attribute("data-window", "default")
 
     page.get_by_role("button", name="Zoom in").click()
     page.get_by_role("button", name="Zoom in").click()
@@ -120,14 +123,18 @@ def test_window_zoom_pan_and_stir(
     page.get_by_role("button", name="Smooth noise").click()
     expect(page.get_by_role("button", name="Smooth noise")).to_have_attribute("aria-pressed", "true")
     assert page.locator("#pane-t2 img.slice").evaluate("img => img.style.filter") == 'url("#wl-filter-t2")'
+    t2 = next(s for s in sample_study["series"] if s["id"] == sample_study["grading_series"]["t2"])
+    window = rater.api.get(f"/series/{t2['id']}").json()["window"]
     page.get_by_label("Window preset").select_option("soft")
-    expect(page.locator("#pane-t2 .wl")).to_contain_text("width ×1.50")
+    soft = f"{round(window['center'], 2):g}/{round(window['width'] * 1.5, 2):g}"
+    expect(page.locator("#pane-t2 img.slice")).to_have_attribute("data-window", soft)
     page.get_by_role("button", name="Show STIR instead of T2").click()
     expect(page.locator("#pane-t2 .pane-title")).to_have_text("STIR")
     expect(page.locator("#pane-t2")).to_have_attribute("data-state", "ready")
     screenshot(page, "viewer-stir-zoomed")
     page.get_by_role("button", name="Reset zoom, pan and window").click()
     expect(page.get_by_label("Zoom level")).to_have_text("100%")
+    expect(page.locator("#pane-t1 img.slice")).to_have_attribute("data-window", "default")
     page.get_by_role("button", name="Show T2 again").click()
     expect(page.locator("#pane-t2 .pane-title")).to_have_text("T2")
 

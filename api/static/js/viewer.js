@@ -2,7 +2,11 @@
 // window/level, zoom and pan. Slices are PNGs from GET /series/{id}/slices/{n}.png, fetched with
 // the bearer token and shown through object URLs.
 
-import { fetchImageUrl } from "./api.js";
+import { fetchImageUrl, get } from "./api.js";
+
+// Window/level is previewed at once in the browser (an SVG transfer function over the shown PNG)
+// and, when the series' default window is known (GET /series/{id}), the slice is then fetched
+// again rendered by the server at that window (?wc=&ww=), at the full bit depth of the image.
 
 // Window presets, relative to the series' default window: `c` shifts the level by a fraction of
 // the default width, `w` scales the width. Low-field images are noisy: the wide preset calms the
@@ -40,16 +44,21 @@ class Pane {
     this.series = null;
     this.index = 0;
     this.window = { c: 0, w: 1 };
+    this.rendered = { c: 0, w: 1 };
+    this.defaultWindow = null;
     this.wanted = null;
   }
 
   setSeries(series, label, emptyNote = `No sagittal ${label} series in this study.`) {
     this.series = series;
+    this.rendered = { c: 0, w: 1 };
+    this.defaultWindow = series?.window ?? null;
     this.title.textContent = label;
     this.seriesLabel.textContent = series ? `${series.description || "(no description)"} · ${series.slices} slices` : "";
     this.img.hidden = true;
     this.img.removeAttribute("src");
     delete this.img.dataset.slice;
+    delete this.img.dataset.window;
     this.stage.setAttribute(
       "aria-label",
       `Sagittal ${label} image. Arrow keys or wheel: slice; drag: window/level; shift-drag: pan`,
@@ -67,18 +76,32 @@ class Pane {
     this.note.hidden = !note;
   }
 
+  // The server window (wc, ww) of a relative window, or null for the series default.
+  serverWindow(window = this.window) {
+    const { c, w } = window;
+    if (!this.defaultWindow || (Math.abs(c) < 1e-6 && Math.abs(w - 1) < 1e-6)) return null;
+    const { center, width } = this.defaultWindow;
+    return { wc: +(center + c * width).toFixed(2), ww: +(width * w).toFixed(2) };
+  }
+
+  // Maps the shown image, rendered at window `rendered`, to the wanted window: a linear
+  // transfer function in the browser until the server's rendering arrives.
   applyWindow() {
     const { c, w } = this.window;
-    const slope = 1 / w;
-    const intercept = (w / 2 - 0.5 - c) / w;
+    const { c: rc, w: rw } = this.rendered;
+    const slope = rw / w;
+    const intercept = (rc - rw / 2 - c + w / 2) / w;
     for (const func of this.funcs) {
       func.setAttribute("slope", slope.toFixed(4));
       func.setAttribute("intercept", intercept.toFixed(4));
     }
-    const identity = Math.abs(c) < 1e-6 && Math.abs(w - 1) < 1e-6;
+    const identity = Math.abs(slope - 1) < 1e-4 && Math.abs(intercept) < 1e-4;
     this.blur.setAttribute("stdDeviation", this.smooth ? String(SMOOTH_SIGMA) : "0");
     this.img.style.filter = identity && !this.smooth ? "none" : `url(#${this.filterId})`;
-    this.wl.textContent = identity ? "default window" : `width ×${w.toFixed(2)}, level ${c >= 0 ? "+" : ""}${c.toFixed(2)}`;
+    const server = this.serverWindow();
+    if (Math.abs(c) < 1e-6 && Math.abs(w - 1) < 1e-6) this.wl.textContent = "default window";
+    else if (server) this.wl.textContent = `W ${Math.round(server.ww)} L ${Math.round(server.wc)}`;
+    else this.wl.textContent = `width ×${w.toFixed(2)}, level ${c >= 0 ? "+" : ""}${c.toFixed(2)}`;
   }
 }
 
@@ -130,8 +153,24 @@ export class Viewer {
     this.stirToggle.setAttribute("aria-pressed", "false");
     this.stirToggle.textContent = "Show STIR instead of T2";
     this.master = Math.floor((this.masterCount() - 1) / 2);
-    this.reset();
+    this.reset({ refresh: false });
     this.render();
+    this.loadWindows(this.generation);
+  }
+
+  // The default windows of the shown series (for server-rendered window/level), in the background.
+  async loadWindows(generation) {
+    const wanted = [this.panes.t1.series, this.t2Series, this.stirSeries].filter((s) => s && !("window" in s));
+    const infos = await Promise.all(
+      wanted.map((s) => get(`/series/${encodeURIComponent(s.id)}`).then((r) => r.body, () => null)),
+    );
+    if (generation !== this.generation) return;
+    infos.forEach((info, i) => {
+      wanted[i].window = info?.window ?? null;
+    });
+    for (const pane of Object.values(this.panes)) {
+      if (pane.series) pane.defaultWindow = pane.series.window ?? null;
+    }
   }
 
   close() {
@@ -169,44 +208,70 @@ export class Viewer {
     }
   }
 
-  slice(seriesId, n) {
-    const key = `${seriesId}/${n}`;
+  slice(seriesId, n, server = null) {
+    const query = server ? `?wc=${server.wc}&ww=${server.ww}` : "";
+    const key = `${seriesId}/${n}${query}`;
     if (!this.cache.has(key)) {
-      const pending = fetchImageUrl(`/series/${encodeURIComponent(seriesId)}/slices/${n}.png`);
+      const pending = fetchImageUrl(`/series/${encodeURIComponent(seriesId)}/slices/${n}.png${query}`);
       pending.catch(() => this.cache.delete(key));
       this.cache.set(key, pending);
     }
     return this.cache.get(key);
   }
 
+  cached(seriesId, n, server = null) {
+    return this.cache.has(`${seriesId}/${n}${server ? `?wc=${server.wc}&ww=${server.ww}` : ""}`);
+  }
+
+  // Shows the pane's current slice at its current window: at once from the default rendering when
+  // that is at hand (previewed through the filter), then as rendered by the server.
   async show(pane) {
     const generation = this.generation;
-    const wanted = `${pane.series.id}/${pane.index}`;
-    pane.wanted = wanted;
     const index = pane.index;
+    const window = { ...pane.window };
+    const server = pane.serverWindow(window);
+    const wanted = `${pane.series.id}/${index}/${server ? `${server.wc}/${server.ww}` : "default"}`;
+    pane.wanted = wanted;
+    const current = () => pane.wanted === wanted && generation === this.generation;
     if (pane.img.hidden) pane.setState("loading", "Loading…");
+    if (server && !this.cached(pane.series.id, index, server) && this.cached(pane.series.id, index)) {
+      try {
+        const preview = await this.slice(pane.series.id, index);
+        if (current()) await this.display(pane, preview.url, index, { c: 0, w: 1 }, null);
+      } catch {
+        // the server's rendering below reports the problem
+      }
+    }
     let result;
     try {
-      result = await this.slice(pane.series.id, index);
+      result = await this.slice(pane.series.id, index, server);
     } catch (error) {
-      if (pane.wanted !== wanted || generation !== this.generation) return;
+      if (!current()) return;
       pane.img.hidden = true;
       pane.setState("error", `Slice ${index + 1} could not be loaded: ${error.message}`);
       return;
     }
-    if (pane.wanted !== wanted || generation !== this.generation) return;
-    pane.img.src = result.url;
+    if (!current()) return;
+    if (await this.display(pane, result.url, index, server ? window : { c: 0, w: 1 }, server)) {
+      if (current()) this.markFirstImages(generation);
+    }
+  }
+
+  async display(pane, url, index, rendered, server) {
+    pane.img.src = url;
     try {
       await pane.img.decode();
     } catch {
-      if (pane.wanted === wanted) pane.setState("error", `Slice ${index + 1} is not a readable image.`);
-      return;
+      pane.setState("error", `Slice ${index + 1} is not a readable image.`);
+      return false;
     }
-    if (pane.wanted !== wanted || generation !== this.generation) return;
+    pane.rendered = rendered;
+    pane.applyWindow();
     pane.img.hidden = false;
     pane.img.dataset.slice = String(index);
+    pane.img.dataset.window = server ? `${server.wc}/${server.ww}` : "default";
     pane.setState("ready");
-    this.markFirstImages(generation);
+    return true;
   }
 
   // A performance mark when the first images of a study are all decoded (read by bench/bench_web.py).
@@ -263,19 +328,20 @@ export class Viewer {
     }
   }
 
-  applyPreset(id) {
+  applyPreset(id, { refresh = true } = {}) {
     const preset = PRESETS.find((p) => p.id === id) ?? PRESETS[0];
     for (const pane of Object.values(this.panes)) {
       pane.window = { c: preset.c, w: preset.w };
       pane.applyWindow();
     }
+    if (refresh && this.study) this.render();
   }
 
-  reset() {
+  reset({ refresh = true } = {}) {
     this.zoom = 1;
     this.pan = { x: 0, y: 0 };
     this.presetSelect.value = "default";
-    this.applyPreset("default");
+    this.applyPreset("default", { refresh });
     this.applyTransform();
   }
 
@@ -360,6 +426,7 @@ export class Viewer {
         }
       };
       const end = () => {
+        if (!panning) this.show(pane);
         pane.stage.removeEventListener("pointermove", move);
         pane.stage.removeEventListener("pointerup", end);
         pane.stage.removeEventListener("pointercancel", end);
