@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from grading.endplates import ENDPLATES
 from tests.api.helpers import endplates, study_body
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, TokenFactory
 from tests.web.conftest import Rater, screenshot, sign_in
 
 
@@ -248,3 +248,16 @@ def test_a_grading_made_elsewhere_meanwhile_is_loaded_for_amendment(
     page.get_by_role("button", name="Amend grading (version 1 → 2)").click()
     expect(page.locator("#history-list > li")).to_have_count(2)
     assert rater.api.get(f"/gradings/{elsewhere.json()['id']}").json()["endplates"]["L4_inf"]["size"] == "C"
+
+
+def test_other_roles_are_told_the_page_is_for_radiologists(
+    page: Any, live_server: LiveServer, auth: TokenFactory
+) -> None:
+    token = auth("screener", "sam")["Authorization"].removeprefix("Bearer ")
+    page.goto(live_server.url + "/")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "for radiologists; you are signed in as sam with the role screener"
+    )
+    expect(page.get_by_role("heading", name="Worklist")).to_be_hidden()

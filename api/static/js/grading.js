@@ -43,6 +43,7 @@ export class GradingPanel {
     this.rows = new Map();
     this.study = null;
     this.read = null;
+    this.me = null;
     this.onReadSaved = () => {};
     this.grading = null;
     this.etag = null;
@@ -312,9 +313,11 @@ export class GradingPanel {
     this.study = study;
     this.reset();
     this.setMode();
-    const mine = await get(`/studies/${encodeURIComponent(study.id)}/gradings`);
+    const answer = await get(`/studies/${encodeURIComponent(study.id)}/gradings`);
     if (this.study !== study) return;
-    if (mine.body.items.length) await this.loadGrading(mine.body.items[0].id);
+    // an admin is given everyone's gradings: the form holds only the signed-in user's own
+    const mine = answer.body.items.find((g) => g.rater === this.me?.name);
+    if (mine) await this.loadGrading(mine.id);
   }
 
   async loadGrading(gradingId) {

@@ -49,6 +49,7 @@ async function signIn(token) {
   }
   $("#who-name").textContent = `${me.name} (${me.role})`;
   $("#who").hidden = false;
+  grading.me = me;
 }
 
 function clearStudyHeader(title) {
@@ -131,6 +132,11 @@ async function route() {
       await Promise.all([signedIn, openRead(decodeURIComponent(read[1]), decodeURIComponent(read[2]))]);
     } else {
       await signedIn;
+      if (me.role !== "radiologist" && me.role !== "admin") {
+        showView("#signin-view");
+        say(`This workstation is for radiologists; you are signed in as ${me.name} with the role ${me.role}.`);
+        return;
+      }
       viewer.close();
       document.title = "Worklist · Modic workstation";
       showView("#worklist-view");
