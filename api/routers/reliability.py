@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import CurrentUser, Radiologist, SessionDep, require_roles
+from api.deps import CurrentUser, Radiologist, SessionDep, SettingsDep, require_roles
 from api.renderers.agreement import report_csv, report_html
 from api.schemas.reliability import (
     CaseReadPublic,
@@ -19,8 +19,10 @@ from api.schemas.reliability import (
     ReliabilityStudyPublic,
     WorklistPublic,
 )
+from registry.imaging.store import FileStore
 from registry.models import Role, User
 from registry.services import reliability as service
+from registry.services.imaging import render_slice
 
 router = APIRouter(prefix="/reliability-studies", tags=["reliability"])
 
@@ -98,10 +100,32 @@ def get_worklist(study_id: str, rater: Radiologist, session: SessionDep) -> Work
 @router.get("/{study_id}/worklist/{case}", response_model=CaseReadPublic)
 def get_case(study_id: str, case: str, rater: Radiologist, session: SessionDep) -> CaseReadPublic:
     """One case of the current read: the series to read and the rater's own grading of this read."""
-    return CaseReadPublic.of(service.case_view(session, rater, study_id, case))
+    return CaseReadPublic.of(study_id, service.case_view(session, rater, study_id, case))
 
 
 @router.post("/{study_id}/worklist/{case}/grading", status_code=201, response_model=CaseReadPublic)
 def post_read(study_id: str, case: str, body: ReadCreate, rater: Radiologist, session: SessionDep) -> CaseReadPublic:
     """Record the rater's grading of the case for the current read (final; all 11 endplates)."""
-    return CaseReadPublic.of(service.submit_read(session, rater, study_id, case, body.endplates))
+    return CaseReadPublic.of(study_id, service.submit_read(session, rater, study_id, case, body.endplates))
+
+
+@router.get(
+    "/{study_id}/worklist/{case}/images/{role}/slices/{index}.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "the slice, anterior left and head up"}},
+)
+def get_case_slice(
+    study_id: str,
+    case: str,
+    role: str,
+    index: int,
+    rater: Radiologist,
+    session: SessionDep,
+    settings: SettingsDep,
+    wc: Annotated[float | None, Query(description="window centre; default from the series")] = None,
+    ww: Annotated[float | None, Query(gt=0, description="window width; default from the series")] = None,
+) -> Response:
+    """A slice of a blinded case's ``t1``, ``t2`` or ``stir`` stack, reached through the case only."""
+    series_id = service.case_series(session, rater, study_id, case, role)
+    png = render_slice(session, FileStore(settings.data_dir), series_id, index, window_center=wc, window_width=ww)
+    return Response(content=png, media_type="image/png", headers={"Cache-Control": "private, no-cache"})

@@ -116,9 +116,11 @@ class WorklistPublic(BaseModel):
         )
 
 
-class ImagesPublic(BaseModel):
-    t1: str | None
-    t2: str | None
+class CaseImagesPublic(BaseModel):
+    """One blinded image stack of a case: its slice count and where its slices are rendered."""
+
+    slices: int
+    slice_url: str = Field(description="URL template of slice n (0-based): replace {n}; takes ?wc=&ww=")
 
 
 class CaseReadPublic(BaseModel):
@@ -127,16 +129,20 @@ class CaseReadPublic(BaseModel):
     case: str
     read: int
     position: int
-    images: ImagesPublic
+    images: dict[str, CaseImagesPublic] = Field(description="present image stacks among t1, t2 and stir")
     endplates: dict[str, EndplatePublic] | None
 
     @classmethod
-    def of(cls, view: CaseView) -> CaseReadPublic:
+    def of(cls, study_id: str, view: CaseView) -> CaseReadPublic:
+        base = f"/api/v1/reliability-studies/{study_id}/worklist/{view.label}/images"
         return cls(
             case=view.label,
             read=view.read,
             position=view.position,
-            images=ImagesPublic(t1=view.t1_series_id, t2=view.t2_series_id),
+            images={
+                role: CaseImagesPublic(slices=count, slice_url=f"{base}/{role}/slices/{{n}}.png")
+                for role, count in view.slices.items()
+            },
             endplates=None if view.endplates is None else {k: EndplatePublic(**v) for k, v in view.endplates.items()},
         )
 

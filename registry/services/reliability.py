@@ -33,6 +33,7 @@ from registry.models import (
     ReliabilityRater,
     ReliabilityStudy,
     Role,
+    Series,
     Study,
     User,
     WorklistItem,
@@ -40,6 +41,7 @@ from registry.models import (
 from registry.models.base import utcnow
 from registry.repositories import gradings as gradings_repo
 from registry.repositories import reliability as repo
+from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit
 
@@ -106,16 +108,60 @@ class Worklist:
     entries: list[WorklistEntry]
 
 
+IMAGE_ROLES = ("t1", "t2", "stir")
+"""The blinded names of a case's image stacks: the grading T1 and T2 series and a sagittal STIR."""
+
+
 @dataclass(frozen=True)
 class CaseView:
-    """One blinded case of the rater's current read: what to read, and the rater's grading of this read."""
+    """One blinded case of the rater's current read: what to read, and the rater's grading of this read.
+
+    ``slices`` counts the slices of each image role present (``t1``, ``t2``, ``stir``); the series
+    themselves are reached only through the case (:func:`case_series`), never by their registry ids,
+    so that nothing the rater sees links the case to a registry study.
+    """
 
     label: str
     read: int
     position: int
-    t1_series_id: str | None
-    t2_series_id: str | None
+    slices: dict[str, int]
     endplates: dict[str, Any] | None
+
+
+def _image_series(session: Session, study: Study) -> dict[str, Series]:
+    """The series behind each image role of a study."""
+    series = studies_repo.series_of_studies(session, [study.id])[study.id]
+    by_id = {s.id: s for s in series}
+    roles: dict[str, Series] = {}
+    for role, series_id in (("t1", study.t1_series_id), ("t2", study.t2_series_id)):
+        if series_id is not None and series_id in by_id:
+            roles[role] = by_id[series_id]
+    stir = [s for s in series if s.weighting == "STIR" and s.plane == "sagittal" and s.slices > 0]
+    if stir:
+        roles["stir"] = max(stir, key=lambda s: s.slices)
+    return roles
+
+
+def _case_view(
+    session: Session, case: ReliabilityCase, item: WorklistItem, endplates: dict[str, Any] | None
+) -> CaseView:
+    study = session.get(Study, case.study_id)
+    assert study is not None
+    slices = {role: s.slices for role, s in _image_series(session, study).items()}
+    return CaseView(case.label, item.read, item.position, slices, endplates)
+
+
+def case_series(session: Session, rater: User, study_id: str, label: str, role: str) -> str:
+    """The registry series behind image ``role`` of a case on the rater's current read (for rendering)."""
+    if role not in IMAGE_ROLES:
+        raise InvalidInput(f"image {role!r} is unknown; allowed: {', '.join(IMAGE_ROLES)}")
+    _, case, _ = _open_item(session, rater, study_id, label, utcnow())
+    study = session.get(Study, case.study_id)
+    assert study is not None
+    series = _image_series(session, study).get(role)
+    if series is None:
+        raise NotFound(f"case {label} has no {role} images")
+    return series.id
 
 
 def _new_label(session: Session) -> str:
@@ -320,15 +366,13 @@ def _open_item(
 def case_view(session: Session, rater: User, study_id: str, label: str, now: dt.datetime | None = None) -> CaseView:
     """One case of the rater's current read, with the rater's own grading of this read if made."""
     _, case, item = _open_item(session, rater, study_id, label, now or utcnow())
-    study = session.get(Study, case.study_id)
-    assert study is not None
     endplates = None
     if item.grading_id is not None:
         grading = session.get(Grading, item.grading_id)
         assert grading is not None
         version = gradings_repo.version_of(session, grading.id, grading.current_version)
         endplates = None if version is None else version.endplates
-    return CaseView(case.label, item.read, item.position, study.t1_series_id, study.t2_series_id, endplates)
+    return _case_view(session, case, item, endplates)
 
 
 def submit_read(
@@ -365,16 +409,7 @@ def submit_read(
     except IntegrityError:
         session.rollback()
         raise AlreadyExists(f"you have already graded case {label} in read {item.read}") from None
-    registry_study = session.get(Study, case.study_id)
-    assert registry_study is not None
-    return CaseView(
-        case.label,
-        item.read,
-        item.position,
-        registry_study.t1_series_id,
-        registry_study.t2_series_id,
-        value.to_mapping(),
-    )
+    return _case_view(session, case, item, value.to_mapping())
 
 
 # --- the report --------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from registry.db import session_scope
+from registry.imaging.store import FileStore
 from registry.models import Grading, GradingKind, WorklistItem
 from registry.repositories import users as users_repo
+from registry.services.imaging import ingest_sample_studies
 from registry.services.reliability import rater_order
 from tests.api.helpers import endplates, study_body
 from tests.conftest import TokenFactory
@@ -213,7 +215,7 @@ def test_case_view_shows_the_series_and_only_the_own_current_read(site: Site) ->
     case = site.worklist("rad-a", study["id"])["items"][0]["case"]
     url = f"{API}/reliability-studies/{study['id']}/worklist/{case}"
     before = site.client.get(url, headers=site.raters["rad-a"]).json()
-    assert before["endplates"] is None and before["read"] == 1 and set(before["images"]) == {"t1", "t2"}
+    assert before["endplates"] is None and before["read"] == 1 and before["images"] == {}  # registered without images
     assert site.read("rad-a", study["id"], case, endplates(S1_sup={"type": "II", "size": "B"})).status_code == 201
     assert site.client.get(url, headers=site.raters["rad-a"]).json()["endplates"]["S1_sup"]["type"] == "II"
     # the other rater sees the same case without anyone's grading
@@ -332,3 +334,37 @@ def test_report_csv_and_html(site: Site, app: FastAPI) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.text.count("data:image/png;base64,") >= 4
     assert "confusion matrix of presence, rad-a vs rad-b" in page.text
+
+
+def test_a_case_shows_its_images_only_through_the_case(app: FastAPI, client: TestClient, auth: TokenFactory) -> None:
+    """The blinded slice route renders the case's stacks; no registry id of the study or its series leaks."""
+    with session_scope(app.state.engine, write=True) as session:
+        lines = ingest_sample_studies(session, FileStore(app.state.settings.data_dir))
+    assert len(lines) == 4, lines
+    rad = auth("radiologist", "rad-img")
+    studies = client.get(f"{API}/studies", headers=rad).json()["items"]
+    body = {
+        "name": "blinded images",
+        "study_ids": [s["id"] for s in studies],
+        "raters": ["rad-img"],
+        "reads_per_rater": 2,
+        "washout_days": 0,
+    }
+    created = client.post(f"{API}/reliability-studies", json=body, headers=auth("researcher"))
+    assert created.status_code == 201, created.text
+    rs = created.json()
+    case = client.get(f"{API}/reliability-studies/{rs['id']}/worklist", headers=rad).json()["items"][0]["case"]
+    response = client.get(f"{API}/reliability-studies/{rs['id']}/worklist/{case}", headers=rad)
+    view = response.json()
+    assert set(view["images"]) == {"t1", "t2", "stir"} and view["images"]["t1"]["slices"] == 11
+    for study in studies:  # nothing in the case view names a registry study or series
+        assert study["id"] not in response.text and study["patient"]["pseudonym"] not in response.text
+        assert all(series["id"] not in response.text for series in study["series"])
+    png = client.get(view["images"]["t2"]["slice_url"].format(n=5), params={"wc": 500, "ww": 1000}, headers=rad)
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
+    slice_url = view["images"]["t1"]["slice_url"]
+    assert client.get(slice_url.format(n=99), headers=rad).status_code == 404  # no such slice
+    unknown_role = slice_url.replace("/t1/", "/pd/").format(n=0)
+    assert client.get(unknown_role, headers=rad).status_code == 422
+    assert client.get(slice_url.format(n=0), headers=auth("radiologist")).status_code == 404  # not on their worklist
+    assert client.get(slice_url.format(n=0), headers=auth("screener")).status_code == 403
