@@ -155,10 +155,19 @@ def test_a_blinded_read_shows_both_images_and_no_identifier(
     identifiers += [value for s in cases for value in (s["id"], s["study_instance_uid"], str(s["study_date"]))]
 
     sign_in(page, live_server, rater.token)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
     page.get_by_role("table", name="My reliability-study reads").get_by_role("link").first.click()
     expect(page.locator("#grading")).to_have_attribute("data-mode", "read")
     expect(page.locator("#pane-t1")).to_have_attribute("data-state", "ready")
     expect(page.locator("#pane-t2")).to_have_attribute("data-state", "ready")
+    page.get_by_role("button", name="Show STIR instead of T2").click()
+    expect(page.locator("#pane-t2 .pane-title")).to_have_text("STIR")
+    expect(page.locator("#pane-t2")).to_have_attribute("data-state", "ready")
+    # the images come through the case only: no registry series or study is asked for
+    slice_requests = [u for u in requests if u.endswith(".png")]
+    assert slice_requests and all("/worklist/" in u and "/images/" in u for u in slice_requests)
+    assert not [u for u in requests if "/api/v1/series/" in u or "/api/v1/studies" in u]
     for where in (page.content(), page.title(), page.evaluate("location.href")):
         assert [i for i in identifiers if i in where] == []
     screenshot(page, "reliability-read-images")

@@ -82,8 +82,10 @@ export async function request(method, path, { json, headers = {} } = {}) {
 export const get = (path, options) => request("GET", path, options);
 
 // An image fetched with the token, as an object URL (revoke it when done). Throws ApiError.
+// ``path`` is relative to the API base, or a full path the API handed out (starting /api/).
 export async function fetchImageUrl(path) {
-  const response = await fetch(API + path, { headers: authHeaders({ Accept: "image/png" }) });
+  const url = path.startsWith(`${API}/`) ? path : API + path;
+  const response = await fetch(url, { headers: authHeaders({ Accept: "image/png" }) });
   if (!response.ok) {
     const failure = new ApiError(response.status, await readBody(response), response.headers);
     if (response.status === 401) onUnauthorized(failure);

@@ -69,12 +69,21 @@ async function openRead(studyId, label) {
   clearStudyHeader("Loading case…");
   const path = `/reliability-studies/${encodeURIComponent(studyId)}/worklist/${encodeURIComponent(label)}`;
   const caseView = (await get(path)).body;
-  const ids = [caseView.images.t1, caseView.images.t2].filter(Boolean);
-  const series = await Promise.all(ids.map((id) => get(`/series/${encodeURIComponent(id)}`).then((r) => r.body)));
+  // The case's stacks are reached only through the case: no registry series id, no window.
+  const series = Object.entries(caseView.images).map(([role, stack]) => ({
+    id: `${caseView.case}/${role}`,
+    description: "blinded case",
+    plane: "sagittal",
+    weighting: role === "stir" ? "STIR" : role.toUpperCase(),
+    slices: stack.slices,
+    window: null,
+    sliceUrl: stack.slice_url,
+  }));
+  const roleId = (role) => (caseView.images[role] ? `${caseView.case}/${role}` : null);
   $("#study-title").textContent = `Case ${caseView.case}`;
   $("#study-meta").textContent = `Blinded reliability read ${caseView.read} · position ${caseView.position} in your order`;
   document.title = `Case ${caseView.case} · Modic workstation`;
-  viewer.open({ series, grading_series: caseView.images });
+  viewer.open({ series, grading_series: { t1: roleId("t1"), t2: roleId("t2") } });
   grading.openRead(studyId, caseView);
 }
 

@@ -117,6 +117,7 @@ export class Viewer {
     this.stirToggle = root.querySelector("#stir-toggle");
     this.smoothToggle = root.querySelector("#smooth-toggle");
     this.cache = new Map();
+    this.sliceUrls = new Map();
     this.master = 0;
     this.zoom = 1;
     this.pan = { x: 0, y: 0 };
@@ -143,6 +144,7 @@ export class Viewer {
   open(study) {
     this.close();
     this.study = study;
+    this.sliceUrls = new Map(study.series.filter((s) => s.sliceUrl).map((s) => [s.id, s.sliceUrl]));
     const byId = new Map(study.series.map((s) => [s.id, s]));
     this.t2Series = byId.get(study.grading_series?.t2) ?? null;
     this.stirSeries = study.series.find((s) => s.weighting === "STIR" && s.plane === "sagittal" && s.slices > 0) ?? null;
@@ -208,11 +210,15 @@ export class Viewer {
     }
   }
 
+  // A series is either a registry series (slices at /series/{id}/slices/{n}.png) or a blinded
+  // case stack that carries its own `sliceUrl` template ("…/slices/{n}.png").
   slice(seriesId, n, server = null) {
     const query = server ? `?wc=${server.wc}&ww=${server.ww}` : "";
     const key = `${seriesId}/${n}${query}`;
     if (!this.cache.has(key)) {
-      const pending = fetchImageUrl(`/series/${encodeURIComponent(seriesId)}/slices/${n}.png${query}`);
+      const template = this.sliceUrls.get(seriesId);
+      const path = template ? template.replace("{n}", String(n)) : `/series/${encodeURIComponent(seriesId)}/slices/${n}.png`;
+      const pending = fetchImageUrl(path + query);
       pending.catch(() => this.cache.delete(key));
       this.cache.set(key, pending);
     }
