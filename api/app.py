@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.routers import eligibility, gradings, health, reliability, screening, series, studies, trials
 from registry.db import get_engine, migrate
+from registry.services.users import TokenCache
 from registry.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
     install_error_handlers(app)
     for router in (
         health.router,
