@@ -12,6 +12,7 @@ from api.errors import install_error_handlers
 from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials
 from api.web import mount_page
 from registry.db import get_engine, migrate
+from registry.services.users import TokenCache
 from registry.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
     install_error_handlers(app)
     for router in (
         health.router,

@@ -6,12 +6,14 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from registry.db import session_scope
 from registry.models import Role, User
-from registry.services.users import authenticate
+from registry.services.users import TokenCache, authenticate
 from registry.settings import Settings
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -34,23 +36,33 @@ SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_current_user(
+async def get_current_user(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> User:
     """The user of the bearer token; 401 when it is missing or unknown.
 
-    Looked up in a read session of its own, so that a request's write transaction starts only when
-    the route needs it and never spans two threads.
+    A recently checked token is answered from the app's :class:`TokenCache` on the event loop;
+    otherwise it is looked up in a read session of its own (in a worker thread), so that a
+    request's write transaction starts only when the route needs it.
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             401, "missing bearer token: send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"}
         )
-    with session_scope(request.app.state.engine) as session:
-        user = authenticate(session, credentials.credentials)
+    token = credentials.credentials
+    cache: TokenCache = request.app.state.token_cache
+    user = cache.get(token)
     if user is None:
-        raise HTTPException(401, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
+        user = await run_in_threadpool(_look_up, request.app.state.engine, token)
+        if user is None:
+            raise HTTPException(401, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
+        cache.put(token, user)
     return user
+
+
+def _look_up(engine: Engine, token: str) -> User | None:
+    with session_scope(engine) as session:
+        return authenticate(session, token)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

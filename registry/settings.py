@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("./modic-data"), description="where image files are kept")
     expected_field_strength_t: float = Field(default=0.2, gt=0, description="field strength the site scans at")
     worker_threads: int = Field(default=8, ge=1, le=200, description="threads serving blocking requests")
+    token_cache_seconds: float = Field(
+        default=10, ge=0, le=300, description="how long a checked token is trusted without a query (0: never)"
+    )
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="largest accepted upload")
 
     @field_validator("database_url")

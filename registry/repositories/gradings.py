@@ -52,7 +52,15 @@ def advance_version(session: Session, grading_id: str, expected: int) -> bool:
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+_INSERT_GRADING = insert(Grading.__table__)  # type: ignore[attr-defined]
+_INSERT_VERSION = insert(GradingVersion.__table__)  # type: ignore[attr-defined]
+
+
 def insert_first_version(session: Session, grading: Grading, version: GradingVersion) -> None:
-    """Insert a new grading and its version 1 (Core inserts: no unit-of-work bookkeeping)."""
-    session.execute(insert(Grading).values(grading.model_dump()))
-    session.execute(insert(GradingVersion).values(version.model_dump(exclude={"id"})))
+    """Insert a new grading and its version 1.
+
+    Table-level inserts with bound parameters: one cached compiled statement each, no unit-of-work
+    bookkeeping (this is the hot path of grading entry).
+    """
+    session.execute(_INSERT_GRADING, grading.model_dump())
+    session.execute(_INSERT_VERSION, version.model_dump(exclude={"id"}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -43,6 +44,34 @@ def add_user(session: Session, name: str, role: str, actor: User | None = None) 
 def authenticate(session: Session, token: str) -> User | None:
     """The user a bearer token belongs to, or None."""
     return users_repo.user_by_token_digest(session, token_digest(token))
+
+
+class TokenCache:
+    """Users of recently seen tokens, kept ``ttl_seconds`` so that every request need not query.
+
+    Only successful look-ups are kept, by token digest; a revoked token or deactivated user is
+    refused at the latest ``ttl_seconds`` later (0 turns the cache off).
+    """
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000):
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, User]] = {}
+
+    def get(self, token: str) -> User | None:
+        """The cached user of ``token`` while fresh."""
+        entry = self._entries.get(token_digest(token))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, token: str, user: User) -> None:
+        """Remember the user of a token that was just authenticated."""
+        if self.ttl_seconds <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[token_digest(token)] = (time.monotonic() + self.ttl_seconds, user)
 
 
 def ensure_user_with_new_token(session: Session, name: str, role: str) -> str:
