@@ -111,12 +111,12 @@ def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> di
     """
     rows: list[Any] = []
     if patient_ids is None:
-        rows.extend(session.execute(_COUNTING))
+        rows.extend(session.connection().execute(_COUNTING))
     elif len(patient_ids) == 1:
-        rows.extend(session.execute(_COUNTING_OF_ONE, {"id": patient_ids[0]}))
+        rows.extend(session.connection().execute(_COUNTING_OF_ONE, {"id": patient_ids[0]}))
     else:
         for chunk in _chunks(list(patient_ids)):
-            rows.extend(session.execute(_COUNTING_OF, {"ids": list(chunk)}))
+            rows.extend(session.connection().execute(_COUNTING_OF, {"ids": list(chunk)}))
     best: dict[str, tuple[Any, ...]] = {}
     for patient_id, study_id, study_date, study_created, grading_id, grading_created, version, text in rows:
         key = (study_date or dt.date.min, study_created, grading_created, grading_id)
@@ -138,10 +138,10 @@ def screening_answers(
     """The recorded answers keyed by (patient id, trial)."""
     rows: list[Any] = []
     if patient_ids is None:
-        rows.extend(session.execute(_SCREENING, {"trials": list(trials)}))
+        rows.extend(session.connection().execute(_SCREENING, {"trials": list(trials)}))
     else:
         for chunk in _chunks(list(patient_ids)):
-            rows.extend(session.execute(_SCREENING_OF, {"trials": list(trials), "ids": list(chunk)}))
+            rows.extend(session.connection().execute(_SCREENING_OF, {"trials": list(trials), "ids": list(chunk)}))
     return {(patient_id, trial): answers for patient_id, trial, answers in rows}
 
 
@@ -208,10 +208,10 @@ def stored_decisions(
     params = {"trials": sorted({t for t, _ in wanted}), "versions": sorted({v for _, v in wanted})}
     rows: list[Any] = []
     if patient_ids is None:
-        rows.extend(session.execute(_STORED, params))
+        rows.extend(session.connection().execute(_STORED, params))
     else:
         for chunk in _chunks(list(patient_ids)):
-            rows.extend(session.execute(_STORED_OF, {**params, "ids": list(chunk)}))
+            rows.extend(session.connection().execute(_STORED_OF, {**params, "ids": list(chunk)}))
     stored: dict[tuple[str, str], dict[str, StoredDecision]] = {pair: {} for pair in wanted}
     for (
         decision_id,
@@ -275,21 +275,21 @@ def take_positions(session: Session, count: int) -> int:
 
     The UPDATE locks the counter row until commit, which orders committing writers by position.
     """
-    last: int = session.execute(_TAKE_POSITIONS, {"count": count}).scalar_one()
+    last: int = session.connection().execute(_TAKE_POSITIONS, {"count": count}).scalar_one()
     return last
 
 
 def insert_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert new decisions in bulk."""
     if rows:
-        session.execute(insert(_DECISIONS), rows)
+        session.connection().execute(insert(_DECISIONS), rows)
 
 
 def update_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
     """Update changed decisions in bulk (each row carries its ``id``)."""
     if rows:
         params = [{"decision_id": r["id"], **{f"new_{n}": r[n] for n in _CHANGED_COLUMNS}} for r in rows]
-        session.execute(_UPDATE_DECISION, params)
+        session.connection().execute(_UPDATE_DECISION, params)
 
 
 def set_next_change(session: Session, changes: list[dict[str, Any]]) -> None:
@@ -299,7 +299,7 @@ def set_next_change(session: Session, changes: list[dict[str, Any]]) -> None:
             {"decision_id": c["id"], "new_next_change": c["next_change"], "new_evaluation_date": c["evaluation_date"]}
             for c in changes
         ]
-        session.execute(_UPDATE_NEXT_CHANGE, params)
+        session.connection().execute(_UPDATE_NEXT_CHANGE, params)
 
 
 _PATIENT_OF_STUDY = sa_select(col(Study.patient_id)).where(col(Study.id) == bindparam("id"))
@@ -307,7 +307,7 @@ _PATIENT_OF_STUDY = sa_select(col(Study.patient_id)).where(col(Study.id) == bind
 
 def patient_of_study(session: Session, study_id: str) -> str | None:
     """The id of the patient a study belongs to."""
-    patient_id: str | None = session.execute(_PATIENT_OF_STUDY, {"id": study_id}).scalar_one_or_none()
+    patient_id: str | None = session.connection().execute(_PATIENT_OF_STUDY, {"id": study_id}).scalar_one_or_none()
     return patient_id
 
 
@@ -360,4 +360,4 @@ def ineligible_criteria(session: Session, trial: str, version: str) -> list[list
         col(EligibilityDecision.imaging) == "met",
         col(EligibilityDecision.grading_id).is_not(None),
     )
-    return [list(criteria) for criteria in session.execute(statement).scalars()]
+    return [list(criteria) for criteria in session.connection().execute(statement).scalars()]

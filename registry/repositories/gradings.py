@@ -62,5 +62,5 @@ def insert_first_version(session: Session, grading: Grading, version: GradingVer
     Table-level inserts with bound parameters: one cached compiled statement each, no unit-of-work
     bookkeeping (this is the hot path of grading entry).
     """
-    session.execute(_INSERT_GRADING, grading.model_dump())
-    session.execute(_INSERT_VERSION, version.model_dump(exclude={"id"}))
+    session.connection().execute(_INSERT_GRADING, grading.model_dump())
+    session.connection().execute(_INSERT_VERSION, version.model_dump(exclude={"id"}))

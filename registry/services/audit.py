@@ -15,7 +15,7 @@ _INSERT = insert(AuditEvent.__table__)  # type: ignore[attr-defined]
 
 def record(session: Session, actor: User | None, action: str, entity: str, entity_id: str, **detail: Any) -> None:
     """Insert one audit event in the current transaction (a table-level insert: cheap on hot paths)."""
-    session.execute(
+    session.connection().execute(
         _INSERT,
         {
             "at": utcnow(),
