@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from registry.db import session_scope
+from registry.db import open_session, session_scope
 from registry.models import Role, User
 from registry.services.users import TokenCache, authenticate
 from registry.settings import Settings
@@ -20,10 +20,17 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="the API token printed by `modic user add`")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session per request; requests that change data get a write transaction."""
-    with session_scope(request.app.state.engine, write=request.method not in _SAFE_METHODS) as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session per request; requests that change data get a write transaction.
+
+    Opening a session does no I/O, so it happens on the event loop; closing it (which may roll back
+    a transaction the route left open) runs in a worker thread.
+    """
+    session = open_session(request.app.state.engine, write=request.method not in _SAFE_METHODS)
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
 async def get_settings(request: Request) -> Settings:

@@ -19,6 +19,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE_OPTION = "modic_write"
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+_write_engines: dict[int, tuple[Engine, Engine]] = {}
 
 
 def _normalise_url(url: str) -> str:
@@ -87,14 +88,22 @@ def get_engine(url: str) -> Engine:
 
 
 def write_engine(engine: Engine) -> Engine:
-    """The same engine, marked so that its transactions are write transactions."""
-    return engine.execution_options(**{_WRITE_OPTION: True})
+    """The same engine, marked so that its transactions are write transactions (made once per engine)."""
+    marked = _write_engines.get(id(engine))
+    if marked is None or marked[0] is not engine:
+        marked = _write_engines[id(engine)] = (engine, engine.execution_options(**{_WRITE_OPTION: True}))
+    return marked[1]
+
+
+def open_session(engine: Engine, *, write: bool = False) -> Session:
+    """A new session (no I/O until first used); the caller closes it."""
+    return Session(write_engine(engine) if write else engine, expire_on_commit=False)
 
 
 @contextmanager
 def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
     """A session for one unit of work; services commit, anything left is rolled back."""
-    with Session(write_engine(engine) if write else engine, expire_on_commit=False) as session:
+    with open_session(engine, write=write) as session:
         yield session
 
 
@@ -115,6 +124,7 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _write_engines.clear()
 
 
 def dispose_engine(url: str) -> None:
@@ -122,4 +132,5 @@ def dispose_engine(url: str) -> None:
     with _engines_lock:
         engine = _engines.pop(_normalise_url(url), None)
     if engine is not None:
+        _write_engines.pop(id(engine), None)
         engine.dispose()
