@@ -83,7 +83,7 @@ def iter_zip_members(
                         if size > 1 << 16 and size > limits.max_ratio * max(1, info.compress_size):
                             raise ArchiveError(name, f"expands more than {limits.max_ratio:g}-fold")
                         chunks.append(chunk)
-            # RuntimeError also covers an unsupported compression method (NotImplementedError).
+            # An unsupported compression method raises a subclass of RuntimeError.
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
                 failure = ArchiveError(name, f"member cannot be read ({exc})")
             yield name, failure if failure is not None else b"".join(chunks)
