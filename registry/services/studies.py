@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from registry.errors import AlreadyExists, InvalidInput, NotFound
+from registry.imaging.dicom import is_valid_uid
 from registry.models import Patient, Series, Study, User
 from registry.repositories import studies as studies_repo
 from registry.security import new_pseudonym
 from registry.services import audit
 
-UID_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
-"""DICOM UID grammar (PS3.5 §9.1): dot-separated numbers without leading zeros, at most 64 chars."""
-
 
 def check_uid(uid: str, field: str) -> str:
-    """``uid`` if it is a valid DICOM UID, else :class:`InvalidInput` naming ``field``."""
-    if not (0 < len(uid) <= 64 and UID_PATTERN.match(uid)):
-        raise InvalidInput(f"{field} {uid!r} is not a DICOM UID (digits and dots, no leading zeros, at most 64 chars)")
+    """``uid`` if it is a DICOM UID as the imaging reader accepts them, else :class:`InvalidInput` naming ``field``."""
+    if not is_valid_uid(uid):
+        raise InvalidInput(f"{field} {uid!r} is not a DICOM UID (numbers joined by dots, at most 64 characters)")
     return uid
 
 
