@@ -47,7 +47,8 @@ async def _load(url: str, requests: list[list[tuple[str, dict[str, str]]]]) -> t
 
 
 def _prepare(database_url: str) -> tuple[list[str], list[str]]:
-    """Raters (tokens) and studies to grade, one grading per (rater, study)."""
+    """Raters (tokens) and studies to grade: each rater grades studies of their own, as radiologists
+    working through a worklist do (five sample studies first, to warm up)."""
     engine = get_engine(database_url)
     migrate(engine)
     tokens, studies = [], []
@@ -55,7 +56,7 @@ def _prepare(database_url: str) -> tuple[list[str], list[str]]:
         admin, _ = add_user(session, "bench-admin", "admin")
         for i in range(CLIENTS):
             tokens.append(add_user(session, f"bench-rater-{i}", "radiologist")[1])
-        for i in range(ROUNDS * PER_CLIENT + 5):
+        for i in range(ROUNDS * CLIENTS * PER_CLIENT + 5):
             view, _ = register_study(session, admin, f"1.2.826.0.1.3680043.9.{i + 1}", f"BENCH-{i}", None, 0.2)
             studies.append(view.study.id)
     dispose_engine(database_url)
@@ -66,12 +67,16 @@ def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite:///{tmp}/bench.db"
         tokens, studies = _prepare(database_url)
+        own = iter(studies[5:])
         rounds = [
             [
-                [(f"/api/v1/studies/{study}/gradings", {"Authorization": f"Bearer {token}"}) for study in chunk]
+                [
+                    (f"/api/v1/studies/{next(own)}/gradings", {"Authorization": f"Bearer {token}"})
+                    for _ in range(PER_CLIENT)
+                ]
                 for token in tokens
             ]
-            for chunk in (studies[5 + r * PER_CLIENT : 5 + (r + 1) * PER_CLIENT] for r in range(ROUNDS))
+            for _ in range(ROUNDS)
         ]
         warmup = [
             [(f"/api/v1/studies/{study}/gradings", {"Authorization": f"Bearer {tokens[0]}"})] for study in studies[:5]

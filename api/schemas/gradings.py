@@ -39,13 +39,13 @@ class GradingPublic(BaseModel):
     @classmethod
     def of(cls, view: GradingView) -> GradingPublic:
         return cls(
-            id=view.grading.id,
-            study_id=view.grading.study_id,
+            id=view.id,
+            study_id=view.study_id,
             rater=view.rater,
-            version=view.version.version,
-            endplates={k: EndplatePublic(**v) for k, v in view.version.endplates.items()},
-            created_at=view.grading.created_at,
-            updated_at=view.version.at,
+            version=view.version,
+            endplates={k: EndplatePublic(**v) for k, v in view.endplates.items()},
+            created_at=view.created_at,
+            updated_at=view.updated_at,
         )
 
 

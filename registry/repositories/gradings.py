@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
@@ -56,11 +58,12 @@ _INSERT_GRADING = insert(Grading.__table__)  # type: ignore[attr-defined]
 _INSERT_VERSION = insert(GradingVersion.__table__)  # type: ignore[attr-defined]
 
 
-def insert_first_version(session: Session, grading: Grading, version: GradingVersion) -> None:
+def insert_first_version(session: Session, grading: dict[str, Any], version: dict[str, Any]) -> None:
     """Insert a new grading and its version 1.
 
     Table-level inserts with bound parameters: one cached compiled statement each, no unit-of-work
     bookkeeping (this is the hot path of grading entry).
     """
-    session.connection().execute(_INSERT_GRADING, grading.model_dump())
-    session.connection().execute(_INSERT_VERSION, version.model_dump(exclude={"id"}))
+    connection = session.connection()
+    connection.execute(_INSERT_GRADING, grading)
+    connection.execute(_INSERT_VERSION, version)

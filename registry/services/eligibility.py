@@ -31,7 +31,7 @@ from grading.errors import GradingError
 from grading.nordic import EndplateGrading, StudyGrading
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound
-from registry.models import EligibilityDecision, Grading, GradingKind, Patient, ScreeningRecord, User
+from registry.models import EligibilityDecision, GradingKind, Patient, ScreeningRecord, User
 from registry.models.base import utcnow
 from registry.repositories import eligibility as repo
 from registry.services import audit
@@ -190,16 +190,16 @@ def lock_for(session: Session, patient_ids: Sequence[str]) -> None:
     repo.lock_patients(session, patient_ids)
 
 
-def on_grading_changed(session: Session, grading: Grading) -> None:
-    """Re-decide the patient of a created or amended grading, in the same transaction.
+def on_grading_changed(session: Session, study_id: str, kind: GradingKind) -> None:
+    """Re-decide the patient of a study whose grading was created or amended, in the same transaction.
 
     Reliability-study reads never count, so they change nothing.
     """
-    if grading.kind != GradingKind.clinical.value:
+    if kind is not GradingKind.clinical:
         return
-    patient_id = repo.patient_of_study(session, grading.study_id)
+    patient_id = repo.patient_of_study(session, study_id)
     if patient_id is None:
-        raise NotFound(f"study {grading.study_id!r} does not exist")
+        raise NotFound(f"study {study_id!r} does not exist")
     lock_for(session, [patient_id])
     reevaluate(session, [patient_id], today())
 
