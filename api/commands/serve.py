@@ -21,7 +21,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("serve", help="run the HTTP service")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    parser.add_argument("--demo", action="store_true", help="create one demo user per role and print their tokens")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the sample studies of sample_dicom/ and create one demo user per role, printing their tokens",
+    )
     add_database_option(parser)
     parser.set_defaults(func=_serve)
 
@@ -34,7 +38,6 @@ def _serve(args: argparse.Namespace) -> int:
                 name = f"demo-{role.value}"
                 token = ensure_user_with_new_token(session, name, role.value)
                 print(f"{role.value:<12} {name:<18} token: {token}")
-        # Imaging: load the synthetic sample studies of sample_dicom/ (registry.services.imaging).
         with session_scope(app.state.engine, write=True) as session:
             store = FileStore(app.state.settings.data_dir)
             expected = app.state.settings.expected_field_strength_t
