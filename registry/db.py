@@ -3,6 +3,7 @@ PostgreSQL, selected by URL; the schema is migrated with Alembic at start."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,6 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE_OPTION = "modic_write"
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
-_write_engines: dict[int, tuple[Engine, Engine]] = {}
 
 
 def _normalise_url(url: str) -> str:
@@ -87,12 +87,10 @@ def get_engine(url: str) -> Engine:
         return engine
 
 
+@functools.lru_cache(maxsize=64)
 def write_engine(engine: Engine) -> Engine:
     """The same engine, marked so that its transactions are write transactions (made once per engine)."""
-    marked = _write_engines.get(id(engine))
-    if marked is None or marked[0] is not engine:
-        marked = _write_engines[id(engine)] = (engine, engine.execution_options(**{_WRITE_OPTION: True}))
-    return marked[1]
+    return engine.execution_options(**{_WRITE_OPTION: True})
 
 
 def open_session(engine: Engine, *, write: bool = False) -> Session:
@@ -124,7 +122,7 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
-        _write_engines.clear()
+    write_engine.cache_clear()
 
 
 def dispose_engine(url: str) -> None:
@@ -132,5 +130,4 @@ def dispose_engine(url: str) -> None:
     with _engines_lock:
         engine = _engines.pop(_normalise_url(url), None)
     if engine is not None:
-        _write_engines.pop(id(engine), None)
         engine.dispose()

@@ -15,7 +15,7 @@ from registry.db import get_engine, migrate, session_scope
 from registry.imaging.nifti import NIFTI_WEIGHTINGS, NiftiMetadata
 from registry.imaging.sources import count_files
 from registry.imaging.store import FileStore
-from registry.services.imaging import IngestResult, ingest_paths
+from registry.services.imaging import IngestResult, ProgressCallback, ingest_paths
 
 EXIT_SOME_REJECTED = 2
 
@@ -58,27 +58,25 @@ def _run(args: argparse.Namespace, nifti: NiftiMetadata | None) -> IngestResult:
     migrate(engine)
     store = FileStore(settings.data_dir)
     with session_scope(engine, write=True) as session:
-        if not sys.stderr.isatty():
+
+        def ingest(progress: ProgressCallback | None = None) -> IngestResult:
             return ingest_paths(
                 session,
                 store,
                 args.paths,
                 nifti=nifti,
                 expected_field_strength_t=settings.expected_field_strength_t,
+                progress=progress,
             )
+
+        if not sys.stderr.isatty():
+            return ingest()
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=True) as progress:
-            task = progress.add_task("ingest", total=count_files(args.paths))
-            return ingest_paths(
-                session,
-                store,
-                args.paths,
-                nifti=nifti,
-                expected_field_strength_t=settings.expected_field_strength_t,
-                progress=lambda _name: progress.advance(task),
-            )
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("ingest", total=count_files(args.paths))
+            return ingest(lambda _name: bar.advance(task))
 
 
 def _ingest(args: argparse.Namespace) -> int:

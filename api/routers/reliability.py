@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import CurrentUser, Radiologist, SessionDep, SettingsDep, require_roles
 from api.renderers.agreement import report_csv, report_html
+from api.routers.series import SLICE_PNG, WindowCenter, WindowWidth, slice_png
 from api.schemas.reliability import (
     CaseReadPublic,
     RaterStudy,
@@ -19,10 +20,8 @@ from api.schemas.reliability import (
     ReliabilityStudyPublic,
     WorklistPublic,
 )
-from registry.imaging.store import FileStore
 from registry.models import Role, User
 from registry.services import reliability as service
-from registry.services.imaging import render_slice
 
 router = APIRouter(prefix="/reliability-studies", tags=["reliability"])
 
@@ -112,7 +111,7 @@ def post_read(study_id: str, case: str, body: ReadCreate, rater: Radiologist, se
 @router.get(
     "/{study_id}/worklist/{case}/images/{role}/slices/{index}.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "the slice, anterior left and head up"}},
+    responses=SLICE_PNG,
 )
 def get_case_slice(
     study_id: str,
@@ -122,10 +121,8 @@ def get_case_slice(
     rater: Radiologist,
     session: SessionDep,
     settings: SettingsDep,
-    wc: Annotated[float | None, Query(description="window centre; default from the series")] = None,
-    ww: Annotated[float | None, Query(gt=0, description="window width; default from the series")] = None,
+    wc: WindowCenter = None,
+    ww: WindowWidth = None,
 ) -> Response:
     """A slice of a blinded case's ``t1``, ``t2`` or ``stir`` stack, reached through the case only."""
-    series_id = service.case_series(session, rater, study_id, case, role)
-    png = render_slice(session, FileStore(settings.data_dir), series_id, index, window_center=wc, window_width=ww)
-    return Response(content=png, media_type="image/png", headers={"Cache-Control": "private, no-cache"})
+    return slice_png(session, settings, service.case_series(session, rater, study_id, case, role), index, wc, ww)

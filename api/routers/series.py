@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from sqlmodel import Session
 
 from api.deps import RadiologistOrAdmin, SessionDep, SettingsDep
 from api.schemas.studies import SeriesInfo, WindowPublic
 from registry.imaging.store import FileStore
 from registry.services import studies as studies_service
 from registry.services.imaging import render_slice
+from registry.settings import Settings
 
 router = APIRouter(prefix="/series", tags=["series"])
+
+WindowCenter = Annotated[float | None, Query(description="window centre; default from the series")]
+WindowWidth = Annotated[float | None, Query(gt=0, description="window width; default from the series")]
+SLICE_PNG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}}, "description": "the slice, anterior left and head up"}
+}
+"""The OpenAPI description of a slice PNG answer."""
+
+
+def slice_png(
+    session: Session, settings: Settings, series_id: str, index: int, wc: float | None, ww: float | None
+) -> Response:
+    """The PNG answer for slice ``index`` of a series (shared by the blinded reliability route)."""
+    png = render_slice(session, FileStore(settings.data_dir), series_id, index, window_center=wc, window_width=ww)
+    return Response(content=png, media_type="image/png", headers={"Cache-Control": "private, no-cache"})
 
 
 @router.get("/{series_id}", response_model=SeriesInfo)
@@ -33,7 +50,7 @@ def get_series(series_id: str, _user: RadiologistOrAdmin, session: SessionDep) -
 @router.get(
     "/{series_id}/slices/{index}.png",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}, "description": "the slice, anterior left and head up"}},
+    responses=SLICE_PNG,
 )
 def get_slice_png(
     series_id: str,
@@ -41,9 +58,8 @@ def get_slice_png(
     _user: RadiologistOrAdmin,
     session: SessionDep,
     settings: SettingsDep,
-    wc: Annotated[float | None, Query(description="window centre; default from the series")] = None,
-    ww: Annotated[float | None, Query(gt=0, description="window width; default from the series")] = None,
+    wc: WindowCenter = None,
+    ww: WindowWidth = None,
 ) -> Response:
     """Slice ``index`` (0-based, in the stack's spatial order) in display orientation (anterior left, head up)."""
-    png = render_slice(session, FileStore(settings.data_dir), series_id, index, window_center=wc, window_width=ww)
-    return Response(content=png, media_type="image/png", headers={"Cache-Control": "private, no-cache"})
+    return slice_png(session, settings, series_id, index, wc, ww)

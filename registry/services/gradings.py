@@ -182,8 +182,12 @@ def amend_grading(
         raise PreconditionFailed(
             f"grading {grading_id} was changed by someone else; reload it and amend again"
         ) from None
-    session.expire(grading)
-    return get_grading(session, grading_id)
+    rater = (
+        actor
+        if actor.id == grading.rater_id
+        else users_repo.users_by_ids(session, {grading.rater_id})[grading.rater_id]
+    )
+    return GradingView.of(grading, version, rater.name)
 
 
 def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[GradingView]:
