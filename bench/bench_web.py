@@ -27,21 +27,10 @@ import httpx
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ServerProcess, median, percentile, print_table, row
+from bench.common import CHROMIUM, CHROMIUM_ARGS, ServerProcess, median, percentile, print_table, row
 from registry.db import dispose_engine, get_engine, migrate, session_scope
 from registry.services.users import add_user
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TARGET_MS = 1000.0
 MARK = "modic:first-images"
 RUNS = 15

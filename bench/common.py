@@ -16,6 +16,20 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium: the browser the web tests and benchmark drive (never a downloaded one)."""
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+"""Headless, as root, and without the background connections this machine's closed network refuses."""
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (0-100) by linear interpolation."""

@@ -15,19 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.common import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import LiveServer, TokenFactory
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "web"
 VIEWPORT = {"width": 1500, "height": 950}
 
