@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -20,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
+from bench.common import free_port
 from registry.db import dispose_engine, dispose_engines, get_engine, migrate, session_scope
 from registry.services.users import add_user
 from registry.settings import Settings
@@ -109,18 +109,11 @@ def auth(app: FastAPI) -> TokenFactory:
     return make
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class LiveServer:
     """The app served by a real uvicorn server in a background thread."""
 
     def __init__(self, app: FastAPI):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from bench.common import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,9 +51,7 @@ def test_serve_answers_health_and_accepts_the_token(database_url: str, tmp_path:
     token = _modic("user", "add", "erik", "--role", "radiologist", "--database-url", database_url).stdout.splitlines()[
         -1
     ]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
         cwd=ROOT,

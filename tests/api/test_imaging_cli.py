@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pydicom.data import get_testdata_file, get_testdata_files
 from sqlalchemy import text
 
 from api.app import create_app
+from bench.common import free_port
 from registry.db import session_scope
 from registry.services.users import add_user
 from registry.settings import Settings
@@ -125,18 +125,11 @@ def test_every_corpus_file_goes_through_modic_ingest(settings: Settings) -> None
     assert len(study_uids) == len(lines(result.stdout))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_storescu_to_modic_receive_to_the_api(settings: Settings) -> None:
     storescu, echoscu = dcmtk("storescu"), dcmtk("echoscu")
     if storescu is None or echoscu is None:
         pytest.skip("dcmtk (storescu, echoscu) not installed")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MODIC_DATABASE_URL": settings.database_url, "MODIC_DATA_DIR": str(settings.data_dir)}
     receiver = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "receive", "--port", str(port), "--ae-title", "MODIC"],

@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ import pytest
 from pydicom.pixels.processing import apply_modality_lut
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
+from bench.common import free_port
 from tests.imaging_support import ROOT, SAMPLE_STUDIES, ground_truth, sample_files, series_dir
 
 ORTHANC_DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
@@ -84,14 +84,6 @@ def _namespace_prefix() -> list[str]:
     if unshare is None:
         pytest.skip("unshare (util-linux) not installed")
     return [unshare, "--net"] if os.geteuid() == 0 else [unshare, "--map-root-user", "--net"]
-
-
-def _free_port() -> int:
-    """A free TCP port on the loopback interface of the current network namespace."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def orthanc_config(workdir: Path, port: int) -> dict[str, Any]:
@@ -208,7 +200,7 @@ def orthanc_exchange(workdir: Path, orthanc: str, ip: str, studies: list[Path], 
     stopped on every path, and dies with this process if it is killed."""
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     subprocess.run([ip, "link", "set", "lo", "up"], check=True)
-    port = _free_port()
+    port = free_port()
     config = workdir / "orthanc.json"
     config.write_text(json.dumps(orthanc_config(workdir, port), indent=2))
     log = workdir / "orthanc.log"
