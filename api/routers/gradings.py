@@ -16,7 +16,6 @@ from api.schemas.gradings import (
     HistoryItem,
 )
 from registry.services import gradings as gradings_service
-from registry.services import reliability as reliability_service
 
 router = APIRouter(tags=["gradings"])
 
@@ -40,8 +39,7 @@ def study_gradings(study_id: str, user: RadiologistOrAdmin, session: SessionDep)
 @router.get("/gradings/{grading_id}", response_model=GradingPublic)
 def get_grading(grading_id: str, user: RadiologistOrAdmin, session: SessionDep, response: Response) -> GradingPublic:
     """The current version of a grading, with its ETag."""
-    reliability_service.ensure_not_blinded(session, grading_id, user)
-    view = gradings_service.get_grading(session, grading_id)
+    view = gradings_service.get_grading(session, grading_id, user)
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
 
@@ -56,7 +54,6 @@ def amend_grading(
     if_match: Annotated[str | None, Header(description="ETag of the version being amended")] = None,
 ) -> GradingPublic:
     """Amend a grading: a new version with a reason; 428 without If-Match, 412 when stale."""
-    reliability_service.ensure_not_blinded(session, grading_id, user)
     view = gradings_service.amend_grading(session, user, grading_id, if_match, body.endplates, body.reason)
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
@@ -65,5 +62,4 @@ def amend_grading(
 @router.get("/gradings/{grading_id}/history", response_model=GradingHistory)
 def grading_history(grading_id: str, user: RadiologistOrAdmin, session: SessionDep) -> GradingHistory:
     """Every version of the grading, oldest first: who, when, why."""
-    reliability_service.ensure_not_blinded(session, grading_id, user)
-    return GradingHistory(items=[HistoryItem.of(e) for e in gradings_service.history(session, grading_id)])
+    return GradingHistory(items=[HistoryItem.of(e) for e in gradings_service.history(session, grading_id, user)])

@@ -121,16 +121,30 @@ def _already_graded(rater: User, study_id: str, grading_id: str) -> AlreadyExist
     )
 
 
-def get_grading(session: Session, grading_id: str) -> GradingView:
-    """The current version of a grading."""
+def _visible(session: Session, grading_id: str, viewer: User) -> Grading:
+    """The grading, if ``viewer`` may reach it by id.
+
+    Reliability-study reads are reached only through their reliability study, so that raters stay
+    blind to each other and to their own read 1: by id they do not exist, except for admins.
+    """
     grading = session.get(Grading, grading_id)
-    if grading is None:
+    if grading is None or (grading.kind != GradingKind.clinical.value and viewer.role != Role.admin.value):
         raise NotFound(f"grading {grading_id!r} does not exist")
+    return grading
+
+
+def _view(session: Session, grading: Grading) -> GradingView:
+    """A loaded grading at its current version."""
     version = gradings_repo.version_of(session, grading.id, grading.current_version)
     if version is None:
-        raise NotFound(f"grading {grading_id!r} has no version {grading.current_version}")
+        raise NotFound(f"grading {grading.id!r} has no version {grading.current_version}")
     rater = users_repo.users_by_ids(session, {grading.rater_id})[grading.rater_id]
     return GradingView.of(grading, version, rater.name)
+
+
+def get_grading(session: Session, grading_id: str, viewer: User) -> GradingView:
+    """The current version of a grading that ``viewer`` may reach."""
+    return _view(session, _visible(session, grading_id, viewer))
 
 
 def amend_grading(
@@ -141,9 +155,7 @@ def amend_grading(
     Only the grading's rater or an admin may amend; a reason is required. Of concurrent amendments
     made against the same version, exactly one succeeds; the others get :class:`PreconditionFailed`.
     """
-    grading = session.get(Grading, grading_id)
-    if grading is None:
-        raise NotFound(f"grading {grading_id!r} does not exist")
+    grading = _visible(session, grading_id, actor)
     if grading.rater_id != actor.id and actor.role != Role.admin.value:
         raise Forbidden(f"grading {grading_id} belongs to another rater; only its rater or an admin may amend it")
     if not if_match:
@@ -199,13 +211,12 @@ def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[Gra
         raise NotFound(f"study {study_id!r} does not exist")
     rater_id = None if viewer.role == Role.admin.value else viewer.id
     gradings = gradings_repo.gradings_of_study(session, study_id, rater_id, GradingKind.clinical)
-    return [get_grading(session, g.id) for g in gradings]
+    return [_view(session, g) for g in gradings]
 
 
-def history(session: Session, grading_id: str) -> list[HistoryEntry]:
-    """Every version of a grading, oldest first."""
-    if session.get(Grading, grading_id) is None:
-        raise NotFound(f"grading {grading_id!r} does not exist")
+def history(session: Session, grading_id: str, viewer: User) -> list[HistoryEntry]:
+    """Every version of a grading that ``viewer`` may reach, oldest first."""
+    _visible(session, grading_id, viewer)
     versions = gradings_repo.versions_of(session, grading_id)
     authors = users_repo.users_by_ids(session, {v.author_id for v in versions})
     return [HistoryEntry(v, authors[v.author_id].name) for v in versions]

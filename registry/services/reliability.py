@@ -320,14 +320,6 @@ def _rater_items(session: Session, rater: User, study_id: str) -> tuple[Reliabil
     return study, items
 
 
-def ensure_not_blinded(session: Session, grading_id: str, user: User) -> None:
-    """Reliability reads are reached only through their study, so that raters stay blind to each other
-    and to their own read 1: outside it they do not exist, except for admins."""
-    grading = session.get(Grading, grading_id)
-    if grading is not None and grading.kind != GradingKind.clinical.value and user.role != Role.admin.value:
-        raise NotFound(f"grading {grading_id!r} does not exist")
-
-
 def studies_for_rater(session: Session, rater: User) -> list[ReliabilityStudy]:
     """The studies a rater takes part in."""
     return repo.studies_rated_by(session, rater.id)
