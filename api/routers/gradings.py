@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 
 from api.deps import Radiologist, RadiologistOrAdmin, SessionDep
 from api.schemas.gradings import (
@@ -15,17 +16,24 @@ from api.schemas.gradings import (
     GradingUpdate,
     HistoryItem,
 )
+from grading.nordic import StudyGrading
 from registry.services import gradings as gradings_service
+from registry.services.grading_writer import GradingWriter
+from registry.services.gradings import NewGrading
 
 router = APIRouter(tags=["gradings"])
 
 
 @router.post("/studies/{study_id}/gradings", status_code=201, response_model=GradingPublic)
-def create_grading(
-    study_id: str, body: GradingCreate, rater: Radiologist, session: SessionDep, response: Response
+async def create_grading(
+    study_id: str, body: GradingCreate, rater: Radiologist, request: Request, response: Response
 ) -> GradingPublic:
     """Record the radiologist's grading of all 11 endplates (one clinical grading per rater and study)."""
-    view = gradings_service.create_grading(session, rater, study_id, body.endplates)
+    # Validation is pure and quick, so it runs here; the write joins the gradings being committed
+    # together by the app's writer (group commit) and is answered once committed.
+    new = NewGrading(rater, study_id, StudyGrading.from_mapping(body.endplates))
+    writer: GradingWriter = request.app.state.grading_writer
+    view = await asyncio.wrap_future(writer.submit(new))
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
 

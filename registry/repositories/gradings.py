@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from registry.models import Grading, GradingKind, GradingVersion
+from registry.models import Grading, GradingKind, GradingVersion, Study
 from registry.models.base import utcnow
 
 
@@ -56,14 +58,37 @@ def advance_version(session: Session, grading_id: str, expected: int) -> bool:
 
 _INSERT_GRADING = insert(Grading.__table__)  # type: ignore[attr-defined]
 _INSERT_VERSION = insert(GradingVersion.__table__)  # type: ignore[attr-defined]
+_PATIENTS_OF_STUDIES = sa_select(col(Study.id), col(Study.patient_id)).where(
+    col(Study.id).in_(bindparam("ids", expanding=True))
+)
+_BY_CLINICAL_KEY = sa_select(col(Grading.clinical_key), col(Grading.id)).where(
+    col(Grading.clinical_key).in_(bindparam("keys", expanding=True))
+)
 
 
-def insert_first_version(session: Session, grading: dict[str, Any], version: dict[str, Any]) -> None:
-    """Insert a new grading and its version 1.
+def patients_of_studies(session: Session, study_ids: Collection[str]) -> dict[str, str]:
+    """Study id to patient id, for the studies that exist."""
+    if not study_ids:
+        return {}
+    rows = session.connection().execute(_PATIENTS_OF_STUDIES, {"ids": sorted(study_ids)})
+    return {study_id: patient_id for study_id, patient_id in rows}
 
-    Table-level inserts with bound parameters: one cached compiled statement each, no unit-of-work
-    bookkeeping (this is the hot path of grading entry).
+
+def gradings_by_clinical_key(session: Session, keys: Collection[str]) -> dict[str, str]:
+    """Clinical key (``study_id:rater_id``) to grading id, for the keys that are taken."""
+    if not keys:
+        return {}
+    rows = session.connection().execute(_BY_CLINICAL_KEY, {"keys": sorted(keys)})
+    return {str(key): str(grading_id) for key, grading_id in rows}
+
+
+def insert_first_versions(session: Session, gradings: list[dict[str, Any]], versions: list[dict[str, Any]]) -> None:
+    """Insert new gradings and their versions 1.
+
+    Table-level inserts with bound parameters, one statement per table for the whole batch: no
+    unit-of-work bookkeeping (this is the hot path of grading entry).
     """
-    connection = session.connection()
-    connection.execute(_INSERT_GRADING, grading)
-    connection.execute(_INSERT_VERSION, version)
+    if gradings:
+        connection = session.connection()
+        connection.execute(_INSERT_GRADING, gradings)
+        connection.execute(_INSERT_VERSION, versions)

@@ -200,8 +200,16 @@ def on_grading_changed(session: Session, study_id: str, kind: GradingKind) -> No
     patient_id = repo.patient_of_study(session, study_id)
     if patient_id is None:
         raise NotFound(f"study {study_id!r} does not exist")
-    lock_for(session, [patient_id])
-    reevaluate(session, [patient_id], today())
+    on_patients_graded(session, [patient_id])
+
+
+def on_patients_graded(session: Session, patient_ids: Sequence[str]) -> None:
+    """Re-decide patients whose clinical gradings were just created or amended, in the same
+    transaction (one evaluation pass for all of them)."""
+    if patient_ids:
+        unique = sorted(set(patient_ids))
+        lock_for(session, unique)
+        reevaluate(session, unique, today())
 
 
 def reevaluate_and_commit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from grading.nordic import StudyGrading
-from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from registry.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
 from registry.models import Grading, GradingKind, GradingVersion, Role, Study, User
 from registry.models.base import new_id, utcnow
 from registry.repositories import gradings as gradings_repo
@@ -69,48 +77,110 @@ def etag_of(grading_id: str, version: int) -> str:
     return f'"{grading_id}.v{version}"'
 
 
+@dataclass(frozen=True)
+class NewGrading:
+    """A rater's first grading of a study, already validated, waiting to be recorded."""
+
+    rater: User
+    study_id: str
+    grading: StudyGrading
+    kind: GradingKind = GradingKind.clinical
+
+    @property
+    def clinical_key(self) -> str | None:
+        """``study_id:rater_id`` for a clinical grading (one per rater and study), else None."""
+        return f"{self.study_id}:{self.rater.id}" if self.kind is GradingKind.clinical else None
+
+
 def create_grading(
     session: Session, rater: User, study_id: str, endplates: Any, kind: GradingKind = GradingKind.clinical
 ) -> GradingView:
-    """Record a rater's first grading of a study (version 1).
+    """Record a rater's first grading of a study (version 1) and commit.
 
     A rater has one clinical grading per study: a second one is :class:`AlreadyExists` naming the
     first, which is amended instead.
     """
-    grading_value = StudyGrading.from_mapping(endplates)
-    canonical = grading_value.to_mapping()
-    now = utcnow()
-    grading_id = new_id()
+    (outcome,) = create_gradings(session, [NewGrading(rater, study_id, StudyGrading.from_mapping(endplates), kind)])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def create_gradings(session: Session, new: Sequence[NewGrading]) -> list[GradingView | Exception]:
+    """Record several first gradings in one transaction and commit it (a group commit).
+
+    Each grading gets its own version 1 and audit event, and the eligibility of every patient graded
+    is re-decided in the same transaction, exactly as when they are recorded one by one; only the
+    round trips and the commit are shared. The outcome of each, in order, is its view or the error
+    that refused it (:class:`NotFound` for an unknown study, :class:`AlreadyExists` for a second
+    clinical grading of the same study by the same rater); a refusal does not affect the others.
+    An error of the database itself is raised: then nothing of the batch was recorded.
+    """
     try:
-        # The happy path is plain inserts (no ORM objects: this is the hot path of grading entry);
-        # the unique clinical key and the foreign key to the study decide conflicts, so there is no
-        # look-up first.
-        gradings_repo.insert_first_version(
-            session,
+        outcomes = _record(session, new)
+        session.commit()
+        return outcomes
+    except IntegrityError as exc:
+        session.rollback()
+        if len(new) == 1:
+            # A conflict the look-ups could not see: another process (PostgreSQL) recorded the same
+            # clinical grading meanwhile.
+            existing = gradings_repo.clinical_grading_of(session, new[0].study_id, new[0].rater.id)
+            return [exc if existing is None else _already_graded(new[0].rater, new[0].study_id, existing.id)]
+    # Each alone, so that only the one in conflict is refused.
+    outcomes = []
+    for one in new:
+        try:
+            outcomes.extend(create_gradings(session, [one]))
+        except Exception as exc:  # this one failed, the others keep their outcomes
+            session.rollback()
+            outcomes.append(exc)
+    return outcomes
+
+
+def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | Exception]:
+    """Write what can be written of ``new`` in the open transaction; the outcome of each."""
+    patients = gradings_repo.patients_of_studies(session, {n.study_id for n in new})
+    taken = gradings_repo.gradings_by_clinical_key(session, {k for n in new if (k := n.clinical_key)})
+    outcomes: list[GradingView | Exception] = []
+    gradings: list[dict[str, Any]] = []
+    versions: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    graded: list[str] = []
+    for one in new:
+        key = one.clinical_key
+        if one.study_id not in patients:
+            outcomes.append(NotFound(f"study {one.study_id!r} does not exist"))
+            continue
+        if key is not None and key in taken:
+            outcomes.append(_already_graded(one.rater, one.study_id, taken[key]))
+            continue
+        grading_id, now = new_id(), utcnow()  # its own time, as if recorded alone
+        if key is not None:
+            taken[key] = grading_id
+            graded.append(patients[one.study_id])
+        canonical = one.grading.to_mapping()
+        gradings.append(
             {
                 "id": grading_id,
-                "study_id": study_id,
-                "rater_id": rater.id,
-                "kind": kind.value,
-                "clinical_key": f"{study_id}:{rater.id}" if kind is GradingKind.clinical else None,
+                "study_id": one.study_id,
+                "rater_id": one.rater.id,
+                "kind": one.kind.value,
+                "clinical_key": key,
                 "current_version": 1,
                 "created_at": now,
                 "updated_at": now,
-            },
-            {"grading_id": grading_id, "version": 1, "endplates": canonical, "author_id": rater.id, "at": now},
+            }
         )
-        audit.record(session, rater, "grading.create", "grading", grading_id, study_id=study_id, version=1)
-        eligibility.on_grading_changed(session, study_id, kind)
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        if session.get(Study, study_id) is None:
-            raise NotFound(f"study {study_id!r} does not exist") from None
-        existing = gradings_repo.clinical_grading_of(session, study_id, rater.id)
-        if existing is None:
-            raise
-        raise _already_graded(rater, study_id, existing.id) from None
-    return GradingView(grading_id, study_id, kind.value, rater.name, 1, canonical, now, now)
+        versions.append(
+            {"grading_id": grading_id, "version": 1, "endplates": canonical, "author_id": one.rater.id, "at": now}
+        )
+        events.append(audit.event(one.rater, "grading.create", "grading", grading_id, study_id=one.study_id, version=1))
+        outcomes.append(GradingView(grading_id, one.study_id, one.kind.value, one.rater.name, 1, canonical, now, now))
+    gradings_repo.insert_first_versions(session, gradings, versions)
+    audit.record_many(session, events)
+    eligibility.on_patients_graded(session, graded)
+    return outcomes
 
 
 def _already_graded(rater: User, study_id: str, grading_id: str) -> AlreadyExists:

@@ -1,0 +1,103 @@
+"""Group commit for grading entry: concurrent first gradings share one write transaction.
+
+A database has one writer at a time (SQLite always; PostgreSQL here too, because every grading
+takes feed positions from one counter row). When radiologists post gradings together, each one
+waiting for its own transaction spends most of its time on round trips, the eligibility queries and
+the commit, and queues behind the others anyway. The writer instead takes every grading waiting
+when it is free and records them with :func:`registry.services.gradings.create_gradings`: one
+transaction, one eligibility pass, one commit. Each grading keeps its own version, audit event and
+outcome; a request is answered only once its grading is committed.
+
+One thread per writer does the work. It starts on the first grading and ends after a second
+without work, so an idle service holds no thread and no connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from concurrent.futures import Future
+
+from sqlalchemy import Engine
+
+from registry.db import session_scope
+from registry.services.gradings import GradingView, NewGrading, create_gradings
+
+MAX_BATCH = 64
+"""Gradings recorded in one transaction at most."""
+IDLE_SECONDS = 1.0
+"""The thread ends after this long without work."""
+
+
+class GradingWriter:
+    """Records first gradings submitted from any thread, in batches, on a thread of its own."""
+
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH, idle_seconds: float = IDLE_SECONDS):
+        self._engine = engine
+        self._max_batch = max_batch
+        self._idle_seconds = idle_seconds
+        self._waiting: deque[tuple[NewGrading, Future[GradingView]]] = deque()
+        self._cond = threading.Condition()
+        self._running = False
+        self._pending = 0
+        """Submitted and not yet answered."""
+
+    def submit(self, new: NewGrading) -> Future[GradingView]:
+        """Queue a grading; the future gives its view once committed, or the error that refused it."""
+        future: Future[GradingView] = Future()
+        with self._cond:
+            self._waiting.append((new, future))
+            self._pending += 1
+            if self._running:
+                self._cond.notify_all()
+            else:
+                self._running = True
+                threading.Thread(target=self._run, name="grading-writer", daemon=True).start()
+        return future
+
+    @property
+    def active(self) -> bool:
+        """Whether the writer's thread is running."""
+        with self._cond:
+            return self._running
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every grading submitted so far is recorded (at shutdown); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    if not self._waiting:
+                        self._cond.wait(self._idle_seconds)
+                    if not self._waiting:
+                        return
+                    batch = [self._waiting.popleft() for _ in range(min(self._max_batch, len(self._waiting)))]
+                try:
+                    self._record(batch)
+                finally:
+                    with self._cond:
+                        self._pending -= len(batch)
+                        self._cond.notify_all()
+        finally:
+            with self._cond:
+                self._running = False
+                if self._waiting:  # submitted between the last look and the end: start again
+                    self._running = True
+                    threading.Thread(target=self._run, name="grading-writer", daemon=True).start()
+
+    def _record(self, batch: list[tuple[NewGrading, Future[GradingView]]]) -> None:
+        try:
+            with session_scope(self._engine, write=True) as session:
+                outcomes = create_gradings(session, [new for new, _ in batch])
+        except Exception as exc:  # the database failed: every request of the batch learns why
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, GradingView):
+                future.set_result(outcome)
+            else:
+                future.set_exception(outcome)

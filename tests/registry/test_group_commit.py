@@ -1,0 +1,136 @@
+"""Group commit of first gradings: a batch is recorded as its gradings would be one by one.
+
+Each grading of a batch gets its own version 1, audit event and eligibility decisions with their
+own feed positions; refusals (an unknown study, a second clinical grading by the same rater, or a
+write the database refuses) concern only the grading at fault. The writer answers each submitter.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
+
+from grading.nordic import StudyGrading
+from registry.db import session_scope
+from registry.errors import AlreadyExists, NotFound
+from registry.models import AuditEvent, EligibilityDecision, GradingKind, GradingVersion, User
+from registry.services.grading_writer import GradingWriter
+from registry.services.gradings import GradingView, NewGrading, create_gradings, history
+from registry.services.studies import register_study
+from registry.services.users import add_user
+from tests.api.helpers import endplates
+
+GRADED = StudyGrading.from_mapping(endplates(L4_inf={"type": "I/II", "size": "C"}))
+
+
+def _users(engine: Engine, *roles: str) -> list[User]:
+    with session_scope(engine, write=True) as session:
+        return [add_user(session, f"{role}-{i}", role)[0] for i, role in enumerate(roles)]
+
+
+def _studies(engine: Engine, admin: User, count: int) -> list[str]:
+    with session_scope(engine, write=True) as session:
+        return [
+            register_study(session, admin, f"1.2.826.0.1.3680043.10.{i}", f"HOSP-{i}", None, 0.2)[0].study.id
+            for i in range(count)
+        ]
+
+
+def test_a_batch_records_each_grading_and_refuses_only_the_faulty_ones(app: FastAPI) -> None:
+    engine = app.state.engine
+    admin, rater, other = _users(engine, "admin", "radiologist", "radiologist")
+    first, second = _studies(engine, admin, 2)
+    batch = [
+        NewGrading(rater, first, GRADED),
+        NewGrading(rater, "no-such-study", GRADED),  # unknown study: 404
+        NewGrading(other, first, GRADED),  # another rater may grade the same study
+        NewGrading(rater, first, GRADED),  # the same rater twice in one batch: the second is refused
+        NewGrading(rater, second, GRADED),
+        NewGrading(rater, second, GRADED, GradingKind.reliability),  # not a clinical grading: no key
+    ]
+    with session_scope(engine, write=True) as session:
+        outcomes = create_gradings(session, batch)
+    assert [type(o) for o in outcomes] == [GradingView, NotFound, GradingView, AlreadyExists, GradingView, GradingView]
+    views = [o for o in outcomes if isinstance(o, GradingView)]
+    duplicate = outcomes[3]
+    assert isinstance(duplicate, AlreadyExists) and duplicate.existing_id == views[0].id
+    assert "no-such-study" in str(outcomes[1])
+    with session_scope(engine) as session:
+        for view in views:
+            (entry,) = history(session, view.id, admin)
+            assert entry.version.version == 1 and entry.version.endplates == GRADED.to_mapping()
+        created = session.exec(select(AuditEvent.entity_id).where(AuditEvent.action == "grading.create")).all()
+        assert sorted(created) == sorted(v.id for v in views)
+        decisions = session.exec(select(EligibilityDecision)).all()
+        # Both patients have decisions, each at its own feed position, from clinical gradings only
+        # (the reliability read never counts).
+        assert len({d.patient_id for d in decisions}) == 2 and len({d.seq for d in decisions}) == len(decisions)
+        assert {d.grading_id for d in decisions} <= {views[0].id, views[1].id, views[2].id}
+        assert {d.study_id for d in decisions} == {first, second}
+
+
+def test_a_write_the_database_refuses_fails_alone(app: FastAPI) -> None:
+    engine = app.state.engine
+    admin, rater = _users(engine, "admin", "radiologist")
+    (study,) = _studies(engine, admin, 1)
+    ghost = User(id="no-such-user", name="ghost", role="radiologist")  # the foreign key refuses it
+    with session_scope(engine, write=True) as session:
+        outcomes = create_gradings(session, [NewGrading(ghost, study, GRADED), NewGrading(rater, study, GRADED)])
+    assert isinstance(outcomes[0], Exception) and not isinstance(outcomes[0], GradingView)
+    assert isinstance(outcomes[1], GradingView)
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(GradingVersion)).one() == 1
+
+
+def test_the_writer_answers_every_submitter_from_many_threads(app: FastAPI) -> None:
+    engine = app.state.engine
+    admin, *raters = _users(engine, "admin", *["radiologist"] * 8)
+    studies = _studies(engine, admin, 40)
+    writer = GradingWriter(engine, idle_seconds=0.05)
+    futures: list[list[Future[GradingView]]] = [[] for _ in raters]
+    start = threading.Barrier(len(raters))
+
+    def submit(index: int) -> None:
+        start.wait()
+        for study in studies[index * 5 : index * 5 + 5]:
+            futures[index].append(writer.submit(NewGrading(raters[index], study, GRADED)))
+        futures[index].append(writer.submit(NewGrading(raters[index], studies[index * 5], GRADED)))  # again
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(raters))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert writer.drain(timeout=30)
+    for rater, submitted in zip(raters, futures, strict=True):
+        views = [f.result(timeout=0) for f in submitted[:-1]]
+        assert all(v.rater == rater.name and v.version == 1 for v in views)
+        with pytest.raises(AlreadyExists) as refused:
+            submitted[-1].result(timeout=0)
+        assert refused.value.existing_id == views[0].id
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(GradingVersion)).one() == 40
+        positions = session.exec(select(EligibilityDecision.seq).order_by(col(EligibilityDecision.seq))).all()
+        assert len(positions) == len(set(positions))
+
+
+def test_the_writer_thread_ends_when_idle_and_starts_again(app: FastAPI) -> None:
+    engine = app.state.engine
+    admin, rater = _users(engine, "admin", "radiologist")
+    first, second = _studies(engine, admin, 2)
+    writer = GradingWriter(engine, idle_seconds=0.01)
+
+    assert writer.submit(NewGrading(rater, first, GRADED)).result(timeout=30).study_id == first
+    assert writer.drain(timeout=30)
+    pause = threading.Event()
+    for _ in range(500):
+        if not writer.active:
+            break
+        pause.wait(0.01)
+    assert not writer.active
+    assert writer.submit(NewGrading(rater, second, GRADED)).result(timeout=30).study_id == second
