@@ -4,7 +4,10 @@ PostgreSQL, selected by URL; the schema is migrated with Alembic at start."""
 from __future__ import annotations
 
 import functools
+import logging
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +23,12 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 _WRITE_OPTION = "modic_write"
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+_log = logging.getLogger(__name__)
+
+AUTOCHECKPOINT_PAGES = 10_000
+"""A commit that leaves the log longer than this (40 MB of 4 kB pages) checkpoints it."""
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+"""The log file is cut back to this size when it starts over."""
 
 
 def _normalise_url(url: str) -> str:
@@ -29,15 +38,83 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+class _WalCheckpointer:
+    """Checkpoints an SQLite database's write-ahead log on a thread of its own.
+
+    SQLite's default is to checkpoint inside the COMMIT that grows the log past 1000 pages, so that
+    one write (and every request queued behind it) waits while 4 MB are copied into the database
+    file. Here, after commits, this thread runs a PASSIVE checkpoint (which blocks neither readers
+    nor writers) every ``interval_s`` on a connection of its own, and it ends once nothing has been
+    committed for an interval. Under a steady stream of writes a passive checkpoint never quite
+    catches up, so commits still checkpoint past :data:`AUTOCHECKPOINT_PAGES`, but by then little is
+    left to copy, and the log can start over. When the last connection closes, SQLite checkpoints as
+    usual.
+    """
+
+    def __init__(self, database: str, *, uri: bool, interval_s: float = 0.1):
+        self._database = database
+        self._uri = uri
+        self._interval_s = interval_s
+        self._lock = threading.Lock()
+        self._busy = threading.Lock()
+        """Held during a checkpoint."""
+        self._dirty = False
+        self._running = False
+
+    def committed(self) -> None:
+        """Note a commit; starts the thread when it is not running."""
+        if self._dirty and self._running:
+            return  # already due: the running thread will see it
+        with self._lock:
+            self._dirty = True
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="wal-checkpoint", daemon=True).start()
+
+    def quiesce(self) -> None:
+        """Cancel the checkpoint due and wait for one in progress (the engine is being disposed)."""
+        with self._lock:
+            self._dirty = False
+        with self._busy:
+            pass
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._interval_s)
+            with self._lock:
+                if not self._dirty:
+                    self._running = False
+                    return
+                self._dirty = False
+                self._busy.acquire()
+            try:
+                connection = sqlite3.connect(self._database, uri=self._uri, timeout=30)
+                try:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    connection.close()
+            except sqlite3.Error:  # the next commit asks again; a failed checkpoint loses nothing
+                _log.warning("SQLite WAL checkpoint of %s failed", self._database, exc_info=True)
+            finally:
+                self._busy.release()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys and a busy timeout on every connection; write transactions take the
     write lock up front (``BEGIN IMMEDIATE``) so concurrent writers queue instead of failing.
 
     Writers of one process first take turns on a lock held from BEGIN to COMMIT/ROLLBACK: SQLite
     has one writer at a time anyway, and queueing in-process is fairer and faster than SQLite's
-    sleeping busy handler (which still arbitrates between processes).
+    sleeping busy handler (which still arbitrates between processes). Checkpoints of the log run
+    apart from commits (:class:`_WalCheckpointer`).
     """
     write_lock = threading.Lock()
+    database = engine.url.database
+    checkpointer = (
+        _WalCheckpointer(database, uri=bool(engine.url.query.get("uri")))
+        if database and database != ":memory:"
+        else None
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -47,6 +124,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -67,6 +146,10 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_end(connection: Any) -> None:
         if connection.info.pop(_WRITE_OPTION, False):
             write_lock.release()
+
+    if checkpointer is not None:
+        event.listen(engine, "commit", lambda _connection: checkpointer.committed())
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.quiesce())
 
 
 def get_engine(url: str) -> Engine:
