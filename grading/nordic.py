@@ -184,8 +184,25 @@ class EndplateGrading:
     def from_mapping(cls, endplate: Endplate, data: object) -> EndplateGrading:
         """Build from a JSON-like mapping ``{"type", "size"?, "extension_pct"?}``.
 
-        A missing size is derived from ``extension_pct`` when that is given.
+        A missing size is derived from ``extension_pct`` when that is given. Values are immutable,
+        so the same input (every grading repeats a few) is parsed once and the result shared.
         """
+        if not isinstance(data, dict):
+            return cls._parse(endplate, data)
+        # The key holds each field's type as well, so that 1 and True stay apart.
+        key: tuple[Any, ...] | None = (endplate, *((name, type(value), value) for name, value in data.items()))
+        try:
+            parsed = _PARSED.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable value (a list, say): parsed, and refused, below
+            parsed = key = None
+        if parsed is None:
+            parsed = cls._parse(endplate, data)
+            if key is not None and len(_PARSED) < _PARSED_MAX:
+                _PARSED[key] = parsed
+        return parsed
+
+    @classmethod
+    def _parse(cls, endplate: Endplate, data: object) -> EndplateGrading:
         where = endplate.value
         if not isinstance(data, Mapping):
             raise GradingError(
@@ -247,6 +264,11 @@ class EndplateGrading:
             return f"{self.endplate.value}: no Modic change"
         assert self.size is not None
         return f"{self.endplate.value}: type {self.type}, size {self.size.value}"
+
+
+_PARSED: dict[tuple[Any, ...], EndplateGrading] = {}
+"""Endplate gradings parsed so far, by endplate and input fields (see :meth:`EndplateGrading.from_mapping`)."""
+_PARSED_MAX = 100_000
 
 
 @dataclass(frozen=True)

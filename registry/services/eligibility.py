@@ -161,27 +161,13 @@ def reevaluate(
     return ReevaluationReport(len(patients), evaluated, len(new_rows), len(changed_rows), by_rule_set)
 
 
-_ENDPLATE_CACHE: dict[tuple[str, Any, Any, Any], EndplateGrading] = {}
-_ENDPLATE_NAMES = tuple((endplate, endplate.value) for endplate in ENDPLATES)
-
-
 def grading_from_stored(endplates: Mapping[str, Any]) -> StudyGrading:
     """The :class:`StudyGrading` of a stored (validated, canonical) grading version.
 
-    Endplate gradings are immutable values, so each distinct one is parsed once and shared: this is
-    part of what keeps re-evaluating 100,000 gradings fast.
+    Endplate gradings are immutable values that :meth:`EndplateGrading.from_mapping` parses once
+    and shares: this is part of what keeps re-evaluating 100,000 gradings fast.
     """
-    parts = []
-    for endplate, name in _ENDPLATE_NAMES:
-        data = endplates[name]
-        key = (name, data.get("type"), data.get("size"), data.get("extension_pct"))
-        parsed = _ENDPLATE_CACHE.get(key)
-        if parsed is None:
-            parsed = EndplateGrading.from_mapping(endplate, data)
-            if len(_ENDPLATE_CACHE) < 100_000:
-                _ENDPLATE_CACHE[key] = parsed
-        parts.append(parsed)
-    return StudyGrading(tuple(parts))
+    return StudyGrading(tuple(EndplateGrading.from_mapping(e, endplates[e.value]) for e in ENDPLATES))
 
 
 def lock_for(session: Session, patient_ids: Sequence[str]) -> None:

@@ -222,3 +222,33 @@ def test_the_value_objects_validate_themselves() -> None:
     with pytest.raises(GradingError, match=r"missing: L1_sup"):
         StudyGrading(all_none().endplates[1:])
     assert all_none().changes == ()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": "I", "size": "C"},
+        {"size": "C", "type": "i"},  # other order, other spelling: the same value
+        {"type": "I/II", "extension_pct": 30},
+        {"type": "I/II", "extension_pct": 30.0},
+        {"type": "I/II", "extension_pct": 1},
+        {"type": "I/II", "extension_pct": True},  # equal to 1 and hashed alike: must not get 1's result
+        {"type": "none", "size": "A"},  # refused, every time
+        {"type": ["I"]},  # unhashable: parsed (and refused) without the cache
+        {"type": "II", "size": "B", "colour": "red"},
+    ],
+)
+def test_remembered_parses_answer_as_a_fresh_parse(data: dict[str, object]) -> None:
+    endplate = Endplate.L4_inf
+
+    def outcome(parse: object) -> object:
+        try:
+            return parse(endplate, data)  # type: ignore[operator]
+        except GradingError as exc:
+            return (exc.field, exc.message)
+
+    fresh = outcome(EndplateGrading._parse)
+    assert outcome(EndplateGrading.from_mapping) == fresh
+    assert outcome(EndplateGrading.from_mapping) == fresh  # the second time from the cache
+    if isinstance(fresh, EndplateGrading):
+        assert EndplateGrading.from_mapping(endplate, dict(data)) is EndplateGrading.from_mapping(endplate, data)
