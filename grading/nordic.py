@@ -134,6 +134,7 @@ def size_from_extension(extension_pct: float) -> Size:
 
 
 _ENDPLATE_FIELDS = ("type", "size", "extension_pct")
+_FIELD_SET = frozenset(_ENDPLATE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -187,17 +188,18 @@ class EndplateGrading:
         A missing size is derived from ``extension_pct`` when that is given. Values are immutable,
         so the same input (every grading repeats a few) is parsed once and the result shared.
         """
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not _FIELD_SET.issuperset(data):
             return cls._parse(endplate, data)
-        # The key holds each field's type as well, so that 1 and True stay apart.
-        key: tuple[Any, ...] | None = (endplate, *((name, type(value), value) for name, value in data.items()))
+        extension = data.get("extension_pct")
+        # A missing field reads as None, as in _parse; the type keeps 1 and True apart.
+        key = (endplate, data.get("type"), data.get("size"), extension, type(extension))
         try:
-            parsed = _PARSED.get(key)  # type: ignore[arg-type]
+            parsed = _PARSED.get(key)
         except TypeError:  # an unhashable value (a list, say): parsed, and refused, below
-            parsed = key = None
+            return cls._parse(endplate, data)
         if parsed is None:
             parsed = cls._parse(endplate, data)
-            if key is not None and len(_PARSED) < _PARSED_MAX:
+            if len(_PARSED) < _PARSED_MAX:
                 _PARSED[key] = parsed
         return parsed
 
