@@ -61,6 +61,12 @@ class GradingWriter:
         with self._cond:
             return self._running
 
+    @property
+    def queued(self) -> int:
+        """Gradings waiting for the next batch."""
+        with self._cond:
+            return len(self._waiting)
+
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every grading submitted so far is recorded (at shutdown); False on timeout."""
         with self._cond:
@@ -89,6 +95,11 @@ class GradingWriter:
                     threading.Thread(target=self._run, name="grading-writer", daemon=True).start()
 
     def _record(self, batch: list[tuple[NewGrading, Future[GradingView]]]) -> None:
+        # A request abandoned while it waited (its future cancelled) is not recorded; from here on
+        # the others can no longer be cancelled, so each gets its outcome.
+        batch = [(new, future) for new, future in batch if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         try:
             with session_scope(self._engine, write=True) as session:
                 outcomes = create_gradings(session, [new for new, _ in batch])

@@ -12,13 +12,13 @@ from concurrent.futures import Future
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, text
 from sqlmodel import col, select
 
 from grading.nordic import StudyGrading
 from registry.db import session_scope
 from registry.errors import AlreadyExists, NotFound
-from registry.models import AuditEvent, EligibilityDecision, GradingKind, GradingVersion, User
+from registry.models import AuditEvent, EligibilityDecision, Grading, GradingKind, GradingVersion, User
 from registry.services.grading_writer import GradingWriter
 from registry.services.gradings import GradingView, NewGrading, create_gradings, history
 from registry.services.studies import register_study
@@ -134,3 +134,31 @@ def test_the_writer_thread_ends_when_idle_and_starts_again(app: FastAPI) -> None
         pause.wait(0.01)
     assert not writer.active
     assert writer.submit(NewGrading(rater, second, GRADED)).result(timeout=30).study_id == second
+
+
+def test_a_request_abandoned_while_waiting_is_not_recorded_and_the_others_are(app: FastAPI) -> None:
+    engine = app.state.engine
+    admin, rater = _users(engine, "admin", "radiologist")
+    first, abandoned, third = _studies(engine, admin, 3)
+    writer = GradingWriter(engine)
+    with session_scope(engine, write=True) as blocker:
+        # Holds the write lock (SQLite) or the feed counter's row (PostgreSQL) until it ends, so that
+        # the writer stops inside its first batch while the next requests queue.
+        blocker.connection().execute(text("UPDATE eligibility_feed_counter SET value = value WHERE id = 1"))
+        recorded = writer.submit(NewGrading(rater, first, GRADED))
+        pause = threading.Event()
+        for _ in range(500):
+            if writer.queued == 0:
+                break
+            pause.wait(0.01)
+        given_up = writer.submit(NewGrading(rater, abandoned, GRADED))
+        waiting = writer.submit(NewGrading(rater, third, GRADED))
+        assert given_up.cancel()
+        blocker.rollback()
+    assert recorded.result(timeout=30).study_id == first
+    assert waiting.result(timeout=30).study_id == third
+    assert given_up.cancelled()
+    assert writer.drain(timeout=30)
+    with session_scope(engine) as session:
+        graded = session.exec(select(Grading.study_id)).all()
+    assert sorted(graded) == sorted([first, third])
