@@ -73,26 +73,26 @@ class GradingWriter:
             return self._cond.wait_for(lambda: self._pending == 0, timeout)
 
     def _run(self) -> None:
-        try:
-            while True:
-                with self._cond:
-                    if not self._waiting:
-                        self._cond.wait(self._idle_seconds)
-                    if not self._waiting:
-                        return
-                    batch = [self._waiting.popleft() for _ in range(min(self._max_batch, len(self._waiting)))]
-                try:
-                    self._record(batch)
-                finally:
-                    with self._cond:
-                        self._pending -= len(batch)
-                        self._cond.notify_all()
-        finally:
+        while True:
             with self._cond:
-                self._running = False
-                if self._waiting:  # submitted between the last look and the end: start again
-                    self._running = True
-                    threading.Thread(target=self._run, name="grading-writer", daemon=True).start()
+                if not self._waiting:
+                    self._cond.wait(self._idle_seconds)
+                if not self._waiting:
+                    # Decided under the lock that submit() takes: a grading submitted from now on
+                    # starts a new thread.
+                    self._running = False
+                    return
+                batch = [self._waiting.popleft() for _ in range(min(self._max_batch, len(self._waiting)))]
+            try:
+                self._record(batch)
+            except Exception as exc:  # never leave a submitter waiting, whatever failed
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            finally:
+                with self._cond:
+                    self._pending -= len(batch)
+                    self._cond.notify_all()
 
     def _record(self, batch: list[tuple[NewGrading, Future[GradingView]]]) -> None:
         # A request abandoned while it waited (its future cancelled) is not recorded; from here on
@@ -100,13 +100,8 @@ class GradingWriter:
         batch = [(new, future) for new, future in batch if future.set_running_or_notify_cancel()]
         if not batch:
             return
-        try:
-            with session_scope(self._engine, write=True) as session:
-                outcomes = create_gradings(session, [new for new, _ in batch])
-        except Exception as exc:  # the database failed: every request of the batch learns why
-            for _, future in batch:
-                future.set_exception(exc)
-            return
+        with session_scope(self._engine, write=True) as session:
+            outcomes = create_gradings(session, [new for new, _ in batch])
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, GradingView):
                 future.set_result(outcome)

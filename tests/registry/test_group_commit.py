@@ -162,3 +162,17 @@ def test_a_request_abandoned_while_waiting_is_not_recorded_and_the_others_are(ap
     with session_scope(engine) as session:
         graded = session.exec(select(Grading.study_id)).all()
     assert sorted(graded) == sorted([first, third])
+
+
+def test_a_failing_batch_answers_its_submitters_and_the_writer_goes_on(app: FastAPI) -> None:
+    engine = app.state.engine
+    admin, rater = _users(engine, "admin", "radiologist")
+    first, second = _studies(engine, admin, 2)
+    writer = GradingWriter(engine)
+    broken = writer.submit(NewGrading(rater, first, None))  # type: ignore[arg-type]  # no grading: fails inside
+    with pytest.raises(AttributeError):
+        broken.result(timeout=30)
+    assert writer.submit(NewGrading(rater, second, GRADED)).result(timeout=30).study_id == second
+    assert writer.drain(timeout=30)
+    with session_scope(engine) as session:
+        assert session.exec(select(Grading.study_id)).all() == [second]
