@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # What start-up built lives as long as the process: keep it out of the collector's full passes.
         gc.freeze()
         yield
-        app.state.grading_writer.drain(timeout=30)
+        await anyio.to_thread.run_sync(app.state.grading_writer.drain, 30.0)  # gradings still being written
 
     app = FastAPI(
         lifespan=lifespan,

@@ -75,8 +75,8 @@ class _WalCheckpointer:
         """Cancel the checkpoint due and wait for one in progress (the engine is being disposed)."""
         with self._lock:
             self._dirty = False
-        with self._busy:
-            pass
+        self._busy.acquire()  # held by the thread while it checkpoints
+        self._busy.release()
 
     def _run(self) -> None:
         while True:
