@@ -302,15 +302,6 @@ def set_next_change(session: Session, changes: list[dict[str, Any]]) -> None:
         session.connection().execute(_UPDATE_NEXT_CHANGE, params)
 
 
-_PATIENT_OF_STUDY = sa_select(col(Study.patient_id)).where(col(Study.id) == bindparam("id"))
-
-
-def patient_of_study(session: Session, study_id: str) -> str | None:
-    """The id of the patient a study belongs to."""
-    patient_id: str | None = session.connection().execute(_PATIENT_OF_STUDY, {"id": study_id}).scalar_one_or_none()
-    return patient_id
-
-
 def feed_page(
     session: Session, trial: str, version: str, after: int, limit: int
 ) -> list[tuple[EligibilityDecision, str]]:

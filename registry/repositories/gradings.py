@@ -9,13 +9,8 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from registry.models import Grading, GradingKind, GradingVersion, Study
+from registry.models import Grading, GradingKind, GradingVersion
 from registry.models.base import utcnow
-
-
-def clinical_grading_of(session: Session, study_id: str, rater_id: str) -> Grading | None:
-    """The rater's clinical grading of the study, if any."""
-    return session.exec(select(Grading).where(Grading.clinical_key == f"{study_id}:{rater_id}")).first()
 
 
 def gradings_of_study(session: Session, study_id: str, rater_id: str | None, kind: GradingKind) -> list[Grading]:
@@ -58,20 +53,9 @@ def advance_version(session: Session, grading_id: str, expected: int) -> bool:
 
 _INSERT_GRADING = insert(Grading.__table__)  # type: ignore[attr-defined]
 _INSERT_VERSION = insert(GradingVersion.__table__)  # type: ignore[attr-defined]
-_PATIENTS_OF_STUDIES = sa_select(col(Study.id), col(Study.patient_id)).where(
-    col(Study.id).in_(bindparam("ids", expanding=True))
-)
 _BY_CLINICAL_KEY = sa_select(col(Grading.clinical_key), col(Grading.id)).where(
     col(Grading.clinical_key).in_(bindparam("keys", expanding=True))
 )
-
-
-def patients_of_studies(session: Session, study_ids: Collection[str]) -> dict[str, str]:
-    """Study id to patient id, for the studies that exist."""
-    if not study_ids:
-        return {}
-    rows = session.connection().execute(_PATIENTS_OF_STUDIES, {"ids": sorted(study_ids)})
-    return {study_id: patient_id for study_id, patient_id in rows}
 
 
 def gradings_by_clinical_key(session: Session, keys: Collection[str]) -> dict[str, str]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, exists, or_, select
 
 from registry.models import Grading, GradingKind, Patient, Series, Study
@@ -35,6 +38,19 @@ def series_of_studies(session: Session, study_ids: list[str]) -> dict[str, list[
     for series in rows:
         result[series.study_id].append(series)
     return result
+
+
+_PATIENTS_OF_STUDIES = sa_select(col(Study.id), col(Study.patient_id)).where(
+    col(Study.id).in_(bindparam("ids", expanding=True))
+)
+
+
+def patients_of_studies(session: Session, study_ids: Collection[str]) -> dict[str, str]:
+    """Study id to patient id, for the studies that exist."""
+    if not study_ids:
+        return {}
+    rows = session.connection().execute(_PATIENTS_OF_STUDIES, {"ids": sorted(study_ids)})
+    return {study_id: patient_id for study_id, patient_id in rows}
 
 
 def patients_by_ids(session: Session, ids: set[str]) -> dict[str, Patient]:

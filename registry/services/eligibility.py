@@ -34,6 +34,7 @@ from registry.errors import InvalidInput, NotFound
 from registry.models import EligibilityDecision, GradingKind, Patient, ScreeningRecord, User
 from registry.models.base import utcnow
 from registry.repositories import eligibility as repo
+from registry.repositories import studies as studies_repo
 from registry.services import audit
 
 MAX_CURSOR = 2**63 - 1
@@ -183,7 +184,7 @@ def on_grading_changed(session: Session, study_id: str, kind: GradingKind) -> No
     """
     if kind is not GradingKind.clinical:
         return
-    patient_id = repo.patient_of_study(session, study_id)
+    patient_id = studies_repo.patients_of_studies(session, {study_id}).get(study_id)
     if patient_id is None:
         raise NotFound(f"study {study_id!r} does not exist")
     on_patients_graded(session, [patient_id])

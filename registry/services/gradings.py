@@ -24,6 +24,7 @@ from registry.errors import (
 from registry.models import Grading, GradingKind, GradingVersion, Role, Study, User
 from registry.models.base import new_id, utcnow
 from registry.repositories import gradings as gradings_repo
+from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit, eligibility
 
@@ -125,8 +126,9 @@ def create_gradings(session: Session, new: Sequence[NewGrading]) -> list[Grading
         if len(new) == 1:
             # A conflict the look-ups could not see: another process (PostgreSQL) recorded the same
             # clinical grading meanwhile.
-            existing = gradings_repo.clinical_grading_of(session, new[0].study_id, new[0].rater.id)
-            return [exc if existing is None else _already_graded(new[0].rater, new[0].study_id, existing.id)]
+            one, key = new[0], new[0].clinical_key
+            existing = gradings_repo.gradings_by_clinical_key(session, {key}).get(key) if key else None
+            return [exc if existing is None else _already_graded(one.rater, one.study_id, existing)]
     # Each alone, so that only the one in conflict is refused.
     outcomes = []
     for one in new:
@@ -140,7 +142,7 @@ def create_gradings(session: Session, new: Sequence[NewGrading]) -> list[Grading
 
 def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | Exception]:
     """Write what can be written of ``new`` in the open transaction; the outcome of each."""
-    patients = gradings_repo.patients_of_studies(session, {n.study_id for n in new})
+    patients = studies_repo.patients_of_studies(session, {n.study_id for n in new})
     taken = gradings_repo.gradings_by_clinical_key(session, {k for n in new if (k := n.clinical_key)})
     outcomes: list[GradingView | Exception] = []
     gradings: list[dict[str, Any]] = []
