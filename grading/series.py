@@ -21,6 +21,7 @@ Inputs are plain header values (:class:`InstanceHeader`) built by an adapter; no
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import math
 import re
@@ -545,19 +546,22 @@ def build_stack(series_headers: Sequence[InstanceHeader], stack_index: int = 0) 
     not_gradable: str | None = None
     if not weighting.gradable:
         not_gradable = f"weighting is {weighting.weighting.value} ({weighting.reason.value})"
+    stack = functools.partial(  # what every outcome below shares
+        Stack,
+        series_instance_uid=first.series_instance_uid,
+        stack_index=stack_index,
+        series_number=first.series_number,
+        description=description,
+        weighting=weighting.weighting,
+        reason=weighting.reason,
+        field_strength_t=field_strength,
+    )
 
     if normal is None or any(h.image_position is None for h in series_headers):
         ordered = sorted(series_headers, key=lambda h: (h.instance_number or 0, h.sop_instance_uid, h.frame_index))
-        return Stack(
-            series_instance_uid=first.series_instance_uid,
-            stack_index=stack_index,
-            series_number=first.series_number,
-            description=description,
+        return stack(
             plane=Plane.OBLIQUE,
-            weighting=weighting.weighting,
-            reason=weighting.reason,
             instances=tuple(ordered),
-            field_strength_t=field_strength,
             slice_spacing_mm=None,
             gradable=False,
             not_gradable_reason=not_gradable or "no ImageOrientationPatient/ImagePositionPatient: slice order unknown",
@@ -615,16 +619,9 @@ def build_stack(series_headers: Sequence[InstanceHeader], stack_index: int = 0) 
                 )
     if not_gradable is None and len(kept) < MIN_GRADABLE_SLICES:
         not_gradable = f"only {len(kept)} slice(s); a grading series needs at least {MIN_GRADABLE_SLICES}"
-    return Stack(
-        series_instance_uid=first.series_instance_uid,
-        stack_index=stack_index,
-        series_number=first.series_number,
-        description=description,
+    return stack(
         plane=plane.plane,
-        weighting=weighting.weighting,
-        reason=weighting.reason,
         instances=tuple(kept),
-        field_strength_t=field_strength,
         slice_spacing_mm=None if spacing is None else float(spacing),
         gradable=not_gradable is None,
         not_gradable_reason=not_gradable,
