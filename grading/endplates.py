@@ -1,6 +1,6 @@
 """The 11 lumbosacral endplates graded by the project, from upper L1 to upper S1.
 
-Identifiers follow ``../shared/docs/domain.md`` §1 and are used everywhere (API, database,
+Identifiers follow ``docs/nordic.md#endplates`` and are used everywhere (API, database,
 exports). A disc level ``Lx-Ly`` is bordered by ``Lx_inf`` above and ``Ly_sup`` below.
 """
 

@@ -2,8 +2,8 @@
 
 Type (Modic 1988; Nordic Modic Consensus Group) is a set of components I, II and III, written
 canonically ascending and ``/``-joined; size is the maximum height of the change as its depth of
-extension into the vertebral body (seed 000, Figure 1: "A: Endplate only, B: > endplate to 25%,
-C: 25 to 50%, and D: > 50%"). See ``../shared/docs/domain.md`` §1.
+extension into the vertebral body (Jensen 2012, Figure 1: "A: Endplate only, B: > endplate to 25%,
+C: 25 to 50%, and D: > 50%"). See ``docs/nordic.md`` (types, sizes) and ``docs/sources.md``.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class ModicType:
 
 
 class Size(enum.Enum):
-    """Maximum height of a Modic change as extension into the vertebral body (seed 000, Fig. 1)."""
+    """Maximum height of a Modic change as extension into the vertebral body (Jensen 2012, Fig. 1)."""
 
     A = "A"
     """Endplate only."""
@@ -100,7 +100,7 @@ class Size(enum.Enum):
 
     @property
     def beyond_endplate(self) -> bool:
-        """True for B, C and D: the seed trial's MRI criterion ("extended beyond the endplate")."""
+        """True for B, C and D: the rest-vs-exercise trial's MRI criterion ("extended beyond the endplate")."""
         return self is not Size.A
 
     @classmethod
@@ -118,7 +118,7 @@ class Size(enum.Enum):
 def size_from_extension(extension_pct: float) -> Size:
     """The size class of a change extending ``extension_pct`` % into the vertebral body.
 
-    Boundaries (domain.md §1): 0 → A, (0, 25] → B, (25, 50] → C, > 50 → D.
+    Boundaries (docs/nordic.md#sizes): 0 → A, (0, 25] → B, (25, 50] → C, > 50 → D.
     """
     if isinstance(extension_pct, bool) or not isinstance(extension_pct, (int, float)):
         raise GradingError(f"extension_pct {extension_pct!r} is not a number; allowed: 0 to 100")

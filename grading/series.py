@@ -1,6 +1,6 @@
 """Which series of a study can be graded: plane, weighting, stacks and the choice of the grading series.
 
-The rules follow ``../shared/docs/imaging.md`` ("Which series can be graded"):
+The rules are those of ``docs/imaging.md`` (plane, weighting, stacks, field strength):
 
 - the plane comes from the slice normal n = row direction × column direction of
   ImageOrientationPatient (LPS); sagittal when |n_x| is the largest component, oblique (with a
@@ -10,9 +10,9 @@ The rules follow ``../shared/docs/imaging.md`` ("Which series can be graded"):
 - a series is split into stacks by orientation, matrix, spacing, echo/inversion time and image type,
   de-duplicated by SOP Instance UID (and frame), sorted by n·ImagePositionPatient, and checked for
   duplicate positions, missing slices and tilted slices;
-- the grading series are a sagittal T1 and a sagittal T2 (domain.md §1: "sagittal T1- and
-  T2-weighted series"); STIR is recorded but never taken as T2;
-- the field strength is checked against the expected value (0.2 T in the seed trial, a MAGNETOM
+- the grading series are a sagittal T1 and a sagittal T2 (docs/nordic.md#what-is-graded:
+  "sagittal T1- and T2-weighted series"); STIR is recorded but never taken as T2;
+- the field strength is checked against the expected value (0.2 T in the rest-vs-exercise trial, a MAGNETOM
   Open Viva): low field shows 3–4× more type I changes than 1.5 T (Bendix et al., Spine 2012).
 
 Inputs are plain header values (:class:`InstanceHeader`) built by an adapter; nothing here reads files.
@@ -36,13 +36,13 @@ GYROMAGNETIC_MHZ_PER_T = 42.577
 """Proton Larmor frequency per tesla: ImagingFrequency ≈ 42.577 MHz/T × B0."""
 
 DEFAULT_FIELD_STRENGTH_T = 0.2
-"""Field strength of the seed trial's scanner (Siemens MAGNETOM Open Viva, seed 000)."""
+"""Field strength of the rest-vs-exercise trial's scanner (Siemens MAGNETOM Open Viva, Jensen 2012)."""
 
 SAGITTAL_MIN_COMPONENT = 0.9
-"""Below this |n| component along the dominant axis a stack is called oblique (imaging.md)."""
+"""Below this |n| component along the dominant axis a stack is called oblique (docs/imaging.md#plane)."""
 
 PLANE_REJECT_COMPONENT = 0.7
-"""Below this |n_x| a stack is not sagittal at all and cannot be graded (imaging.md)."""
+"""Below this |n_x| a stack is not sagittal at all and cannot be graded (docs/imaging.md#plane)."""
 
 TILT_TOLERANCE_DEG = 0.5
 """A slice whose normal deviates more than this from its stack's normal is reported as tilted."""
@@ -83,7 +83,7 @@ class Weighting(enum.Enum):
 
 
 class WeightingReason(enum.Enum):
-    """Why a stack got its weighting: the rule of imaging.md that decided."""
+    """Why a stack got its weighting: the rule of docs/imaging.md#weighting that decided."""
 
     DERIVED = "derived"
     """ImageType DERIVED or SECONDARY: a reformat or computed image, not graded."""
@@ -240,7 +240,7 @@ class PlaneResult:
 
 
 def plane_from_orientation(image_orientation: Sequence[float]) -> PlaneResult:
-    """The plane of ImageOrientationPatient (imaging.md): the axis holding the largest normal component.
+    """The plane of ImageOrientationPatient (docs/imaging.md#plane): the axis holding the largest normal component.
 
     A largest component below 0.9 is ``oblique``; ``nearest`` still names the closest plane.
     """
@@ -315,7 +315,7 @@ def _timing_weighting(tr: float | None, te: float | None) -> Weighting | None:
 
 
 def classify_weighting(header: InstanceHeader) -> WeightingResult:
-    """The weighting of one image, by the ordered rules of imaging.md.
+    """The weighting of one image, by the ordered rules of docs/imaging.md#weighting.
 
     1. ImageType DERIVED or SECONDARY → derived; 2. localizer hints → localizer; 3. Enhanced MR
     AcquisitionContrast; 4. ScanningSequence EP → EPI, GR without SE → gradient echo; 5. IR or
@@ -481,7 +481,7 @@ def _orientation_groups(headers: Sequence[InstanceHeader]) -> list[list[Instance
 
 
 def split_stacks(headers: Iterable[InstanceHeader]) -> list[list[InstanceHeader]]:
-    """Split the images of one series into stacks (imaging.md): orientation, matrix, spacing, echo/TI,
+    """Split the images of one series into stacks (docs/imaging.md#stacks): orientation, matrix, spacing, echo/TI,
     image type. Duplicates by SOP Instance UID and frame are dropped; the first seen is kept."""
     seen: set[tuple[str, int]] = set()
     unique: list[InstanceHeader] = []
@@ -661,7 +661,7 @@ def _preference(stack: Stack) -> tuple[int, int, int, int]:
 
 
 def choose_grading_series(stacks: Sequence[Stack]) -> GradingSeries:
-    """The sagittal T1 and T2 stacks to grade on (domain.md §1); STIR is never taken as T2.
+    """The sagittal T1 and T2 stacks to grade on (docs/nordic.md#what-is-graded); STIR is never taken as T2.
 
     Preference: a true sagittal over an oblique stack, timing over description, fewer warnings, more
     slices, then the later series (a repeat is usually the better one).

@@ -1,14 +1,14 @@
 """Generate the synthetic 0.2 T lumbar phantom studies of ``sample_dicom/`` with their ground truth.
 
-No real 0.2 T spine data can be shipped, so the project makes its own (``../shared/docs/imaging.md``,
-"Synthetic studies"). Each study imitates the protocol of a Siemens MAGNETOM Open Viva lumbar
-examination (BMC Musculoskelet Disord 2008;9:5): a GR 40/10 three-plane localizer, sagittal T1 SE
+No real 0.2 T spine data can be shipped, so the project makes its own (``docs/imaging.md#phantoms``).
+Each study imitates the protocol of a Siemens MAGNETOM Open Viva lumbar examination
+(BMC Musculoskelet Disord 2008;9:5): a GR 40/10 three-plane localizer, sagittal T1 SE
 621/26 ms, sagittal T2 TSE 4609/134 ms, sagittal STIR (TI 90 ms) and axial T2 TSE 6415/134 ms, all
 with MagneticFieldStrength 0.2. The phantom holds T12-S1 vertebral bodies with a dark cortical and
 endplate rim, discs (nucleus and annulus), CSF, muscle, fat and Rician noise (σ ≈ 7 / 10 / 25 % of the
 marrow signal on T1 / T2 / STIR). Modic changes are placed at known endplates with the marrow signal
-factors of imaging.md (type I ×0.55 T1, ×1.6 T2, ×3 STIR; type II ×1.35, ×1.2, ×0.6; type III
-×0.35, ×0.35, ×0.5) and a depth that gives their size (seed 000, Figure 1). ``ground_truth.json`` in
+factors of docs/imaging.md#phantoms (type I ×0.55 T1, ×1.6 T2, ×3 STIR; type II ×1.35, ×1.2, ×0.6; type III
+×0.35, ×0.35, ×0.5) and a depth that gives their size (Jensen 2012, Figure 1). ``ground_truth.json`` in
 each study folder records the 11-endplate grading in the contract's ``endplates`` format and the
 series expected to be chosen for grading.
 
@@ -35,7 +35,7 @@ UID_ROOT = PYDICOM_ROOT_UID
 FIELD_STRENGTH_T = 0.2
 LARMOR_MHZ_PER_T = 42.577
 
-# Relative signal (T1 fat = 1.0) per tissue and contrast, imaging.md "Synthetic studies".
+# Relative signal (T1 fat = 1.0) per tissue and contrast, docs/imaging.md#phantoms.
 SIGNAL: dict[str, dict[str, float]] = {
     #            T1    T2    STIR  localizer (GR)
     "air": {"T1": 0.0, "T2": 0.0, "STIR": 0.0, "GR": 0.0},

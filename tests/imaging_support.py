@@ -1,5 +1,5 @@
 """Shared helpers of the imaging tests: the sample studies, their ground truth, and the broken variants
-of ``../shared/docs/imaging.md`` built from them in a temporary folder."""
+of ``docs/imaging.md#broken-variants`` built from them in a temporary folder."""
 
 from __future__ import annotations
 

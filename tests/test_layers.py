@@ -1,4 +1,4 @@
-"""The layering of architecture.md: grading/ imports only the standard library and numpy."""
+"""The layering of docs/architecture.md#layers: grading/ imports only the standard library and numpy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rater-agreement statistics for reliability studies (domain.md §3; contract.md "grading.agreement").
+"""Rater-agreement statistics for reliability studies (docs/agreement.md; docs/contract.md#python-api).
 
 Pure functions over a ratings matrix (units × raters, ``None``/NaN missing), each returning an
 :class:`AgreementResult` with ``.value`` (NaN with a ``.reason`` when undefined), ``.n_units``,

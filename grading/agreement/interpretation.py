@@ -1,4 +1,4 @@
-"""Interpretation bands and prevalence (domain.md §3: "always report prevalence with kappa")."""
+"""Interpretation bands and prevalence (docs/agreement.md#statistics: "prevalence is always reported with kappa")."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""The reliability variables of a Nordic Modic grading (domain.md §3).
+"""The reliability variables of a Nordic Modic grading (docs/agreement.md#variables).
 
 Per endplate and pooled over the 11 endplates: **presence** (any Modic change vs none, nominal),
 **type** (nominal, the canonical labels), **size** (ordinal ``none < A < B < C < D``) and **beyond
-endplate** (size B–D, the MRI criterion of the seed trial, seed 000). Per patient: the imaging (MRI)
-criterion of each trial rule set in domain.md §2. Pooled variables have one unit per (case, endplate),
+endplate** (size B–D, the MRI criterion of the rest-vs-exercise trial, Jensen 2012). Per patient: the imaging (MRI)
+criterion of each trial rule set (docs/eligibility.md). Pooled variables have one unit per (case, endplate),
 clustered by case, so the bootstrap resamples patients; per-endplate and per-patient variables have
 one unit per case.
 """
@@ -62,9 +62,9 @@ TRIAL_CRITERIA: dict[str, Callable[[StudyGrading], bool]] = {
     "mri:NCT00454792/2007-registry": lambda s: any(g.has_change for g in s.endplates),
     "mri:NCT03100266/2018-registry": lambda s: any(ModicComponent.I in g.type for g in s.endplates),
 }
-"""Per-patient imaging criteria (domain.md §2): seed 000's "a minimum of one MC that extended beyond the
-endplate" (size B–D); the 2007 registry record's "any MC" (seed 003); NCT03100266's "type 1 MC, alone,
-mixed or with type 2/3" (seed 004; its 3-month recency condition is a date check, not a grading)."""
+"""Per-patient imaging criteria (docs/eligibility.md): Jensen 2012's "a minimum of one MC that extended beyond
+the endplate" (size B–D); the NCT00454792 record's "any MC"; the NCT03100266 record's "type 1 MC, alone, mixed
+or with type 2/3" (its 3-month recency condition is a date check, not a grading). Sources: docs/sources.md."""
 
 TRIAL_VARIABLES: tuple[VariableSpec, ...] = tuple(VariableSpec(name, Level.NOMINAL, YES_NO) for name in TRIAL_CRITERIA)
 

@@ -1,6 +1,6 @@
 """Parsing and validating a ratings matrix: units (rows) × raters (columns) of category labels.
 
-The contract (``contract.md``, "Python API: grading.agreement"): a sequence of units, each a sequence
+The contract (``docs/contract.md#python-api``): a sequence of units, each a sequence
 of one rating per rater; ``None`` or NaN is a missing rating; labels are ``str`` or ``int``;
 ``categories=`` gives the full ordered category list, otherwise the sorted observed labels. An
 explicit category list keeps unused categories on the scale (weights are defined on category

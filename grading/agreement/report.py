@@ -1,6 +1,6 @@
 """An agreement report from long-format ratings: per variable, pairwise and across all raters.
 
-For each variable (domain.md §3): prevalence, percent agreement, Cohen's kappa (and weighted kappa on
+For each variable (docs/agreement.md#variables): prevalence, percent agreement, Cohen's kappa (and weighted kappa on
 an ordinal scale) with analytic and cluster-bootstrap CIs, Gwet's AC1, PABAK, the Landis–Koch label
 and the confusion matrix of every rater pair; Fleiss' kappa and Krippendorff's alpha across all raters.
 """

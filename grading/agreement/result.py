@@ -1,7 +1,9 @@
 """The result of an agreement statistic, its confidence intervals and the cluster bootstrap.
 
 The bootstrap resamples clusters (patients) with replacement: the 11 endplates of one patient are not
-independent (domain.md §3). Each statistic is a function of per-unit quantities that add up over
+independent (docs/agreement.md#confidence-intervals).
+
+Each statistic is a function of per-unit quantities that add up over
 units, so a resample is a vector of cluster multiplicities and *all* resamples are one matrix product
 (multiplicities, resamples × clusters) @ (per-cluster sums, clusters × features); the statistic is then
 evaluated on every row at once. No Python loop runs over resamples.

@@ -1,4 +1,4 @@
-"""Agreement statistics on a units × raters ratings matrix (contract.md, "Python API: grading.agreement").
+"""Agreement statistics on a units × raters ratings matrix (docs/contract.md#python-api).
 
 Notation (Gwet 2014, *Handbook of Inter-Rater Reliability*, 4th ed., ch. 2–5): ``r[i, k]`` raters put
 unit ``i`` in category ``k``; ``r_i`` ratings on unit ``i``; ``w`` the q × q agreement weights on

@@ -1,6 +1,6 @@
 """Trial eligibility: versioned rule sets (data files), criteria with evidence, decisions.
 
-Follows ``../shared/docs/domain.md`` §2. Typical use::
+Follows ``docs/eligibility.md``. Typical use::
 
     from grading.eligibility import default_catalog, evaluate
     rule_set = default_catalog().get("NCT00454792")          # version 2012, the default

@@ -1,4 +1,6 @@
-"""Evaluating a rule set: per-criterion outcomes with evidence and the overall status (domain.md §2).
+"""Evaluating a rule set: per-criterion outcomes with evidence and the overall status.
+
+See docs/eligibility.md#rule-sets-are-data.
 
 A patient is ``ineligible`` if any criterion is not met, ``eligible`` if all are met, otherwise
 ``pending``.

@@ -2,7 +2,7 @@
 
 Each rule-set file declares the fields its criteria read (name, kind, range, description). The
 vocabulary of a trial is the union over its versions, so one screening record per patient and trial
-serves every version. A missing answer (absent key or ``None``) is *unknown* (domain.md §2).
+serves every version. A missing answer (absent key or ``None``) is *unknown* (docs/eligibility.md#rule-sets-are-data).
 """
 
 from __future__ import annotations

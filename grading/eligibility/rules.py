@@ -5,7 +5,7 @@ A rule-set file (``rulesets/<trial>_<version>.json``) holds::
     {"format": 1, "trial": "NCT00454792", "version": "2012", "default": true, "title": "...",
      "fields": {"age_years": {"kind": "integer", "min": 0, "max": 120, "description": "..."}, ...},
      "criteria": [{"id": "age", "kind": "clinical", "text": "Age 18 to 60 years",
-                   "source": {"document": "000_9e13e954823511ac.txt", "quote": "(4) age from 18 to 60 years"},
+                   "source": {"document": "doi:10.1186/1741-7015-10-22", "quote": "(4) age from 18 to 60 years"},
                    "test": {"op": "number_in_range", "field": "age_years", "at_least": 18, "at_most": 60}}]}
 
 The tests are the closed set of :mod:`grading.eligibility.operators`; fields are the screening
@@ -42,7 +42,7 @@ class Citation:
     """The sentence of a source document a criterion implements."""
 
     document: str
-    """The seed or publication, e.g. ``000_9e13e954823511ac.txt``."""
+    """The publication or registry record (docs/sources.md#trials), e.g. ``doi:10.1186/1741-7015-10-22``."""
     quote: str
     """The quoted words."""
 

@@ -1,4 +1,4 @@
-"""Closed vocabularies of trial eligibility (domain.md §2)."""
+"""Closed vocabularies of trial eligibility (docs/eligibility.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class CriterionKind(enum.Enum):
 
 
 class Outcome(enum.Enum):
-    """The three-valued result of one criterion (domain.md §2: met / not met / unknown)."""
+    """The three-valued result of one criterion (docs/eligibility.md#rule-sets-are-data: met / not met / unknown)."""
 
     MET = "met"
     """The data show the criterion is fulfilled."""
@@ -55,7 +55,7 @@ def combine(outcomes: Iterable[Outcome]) -> Outcome:
 
 
 class DecisionStatus(enum.Enum):
-    """The overall eligibility of a patient for one trial rule set (domain.md §2)."""
+    """The overall eligibility of a patient for one trial rule set (docs/eligibility.md#rule-sets-are-data)."""
 
     ELIGIBLE = "eligible"
     """Every criterion is met."""

@@ -2,7 +2,7 @@
 
 Both single-frame and Enhanced multi-frame MR are read; for multi-frame images every frame becomes one
 header, with IOP/IPP/spacing/TR/TE looked up at the top level, then in the per-frame functional group
-of that frame, then the shared group, then per-frame item 0 (``../shared/docs/imaging.md``).
+of that frame, then the shared group, then per-frame item 0 (``docs/imaging.md#enhanced-mr``).
 
 A file is accepted only when it carries the ``DICM`` preamble or a SOP Class UID (``force=True``
 happily "reads" text files) and is an MR image storage object; anything else is rejected with an

@@ -4,7 +4,7 @@ A NIfTI file carries no patient, date or sequence parameters, so the caller supp
 the study date and the weighting (``modic ingest --patient-id --study-date --weighting``). The volume
 becomes one DICOM series whose slices run along the third voxel axis; the affine (RAS) is turned into
 ImageOrientationPatient/ImagePositionPatient (LPS), and the weighting is written as Enhanced MR
-AcquisitionContrast, the third rule of the weighting order in ``../shared/docs/imaging.md``. UIDs are
+AcquisitionContrast, the third rule of the weighting order in ``docs/imaging.md#weighting``. UIDs are
 derived from the file's content, so ingesting the same file again is idempotent.
 """
 

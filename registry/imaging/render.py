@@ -1,13 +1,13 @@
 """Render one slice (a frame of a stored DICOM file) to an 8-bit PNG in display orientation.
 
-Display orientation follows radiological convention (``../shared/docs/imaging.md``, "Display"):
+Display orientation follows radiological convention (``docs/imaging.md#display``):
 a sagittal slice shows anterior on the left and head up, a coronal slice the patient's right on the
 left and head up, an axial slice the patient's right on the left and anterior up. The flips and
 transposition come from ImageOrientationPatient, never from assumptions about the scanner.
 
 Pixels are decoded by pydicom with the non-GPL decoder stack (python-gdcm, pylibjpeg-openjpeg,
 pylibjpeg-rle). Window: the caller's centre/width, else the series' WindowCenter/WindowWidth, else the
-1st-99th percentile of the slice. Low-field images are noisy, so the window matters (imaging.md).
+1st-99th percentile of the slice. Low-field images are noisy, so the window matters (docs/imaging.md#display).
 """
 
 from __future__ import annotations

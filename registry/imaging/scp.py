@@ -3,7 +3,7 @@
 It supports every storage SOP class with every transfer syntax pynetdicom knows, stores each dataset
 exactly as received (``event.encoded_dataset()``, which keeps the sender's transfer syntax) in the
 file store by SOP Instance UID, and when the association ends ingests what arrived, as ``modic
-ingest`` does (``../shared/docs/imaging.md``, "DICOM peers"). It runs with ``block=False`` inside the
+ingest`` does (``docs/imaging.md#dicom-peers``). It runs with ``block=False`` inside the
 calling process, which shuts it down with :meth:`StorageReceiver.stop`.
 """
 

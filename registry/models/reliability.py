@@ -1,4 +1,6 @@
-"""Reliability studies: cases, raters and each rater's recorded, blinded worklist (domain.md §3).
+"""Reliability studies: cases, raters and each rater's recorded, blinded worklist.
+
+See docs/agreement.md#reliability-studies.
 
 A worklist item is one read of one case by one rater, at a recorded position of that rater's own
 seeded random order. Its grading is an ordinary :class:`~registry.models.gradings.Grading` of kind

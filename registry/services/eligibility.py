@@ -409,7 +409,7 @@ def iter_feed(session: Session, rule_set: RuleSet, since: str | None, page_size:
 
 @dataclass(frozen=True)
 class Funnel:
-    """The screening funnel of one rule set, counting the steps of the seed trial's flow (seed 000,
+    """The screening funnel of one rule set, counting the steps of the rest-vs-exercise trial's flow (Jensen 2012,
     Figure 2: 557 had MRI, 244 had an MC beyond the endplate, 100 included, 144 did not meet the
     criteria)."""
 

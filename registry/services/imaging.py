@@ -1,6 +1,6 @@
 """Ingesting images: files (upload, folder, C-STORE) → headers → classification → study and series stored.
 
-The data flow of architecture.md: :mod:`registry.imaging` reads the headers and keeps the files in the
+The data flow of docs/architecture.md#data-flow: :mod:`registry.imaging` reads the headers and keeps the files in the
 store (by SOP Instance UID, before any database work, so nothing received is lost by a later
 failure); :mod:`grading.series` classifies every stack of the study, with the images it already had;
 the study, its series and instances are written in one transaction per study. Re-ingesting the same

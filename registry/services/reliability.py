@@ -1,4 +1,4 @@
-"""Reliability studies (domain.md §3; issue 5): set-up, blinded worklists, reads and the report.
+"""Reliability studies (docs/agreement.md#reliability-studies): set-up, blinded worklists, reads and the report.
 
 A researcher picks the cases (registry studies), the raters (radiologists), the reads per rater (1 or
 2) and the washout. Every rater gets each read of the cases in a random order of their own, derived

@@ -25,7 +25,7 @@ from tests.conftest import TokenFactory
 
 FEED = "/api/v1/eligibility"
 
-# A patient meeting every clinical criterion and no exclusion of the paper's version (seed 000).
+# A patient meeting every clinical criterion and no exclusion of the paper's version (Jensen 2012).
 PAPER_SCREENING = {
     "nrs_back": 6,
     "nrs_leg": 2,
@@ -103,7 +103,7 @@ def test_trials_lists_every_rule_set_for_every_role(client: TestClient, auth: To
     first = items[0]["criteria"][0]
     assert first["id"] == "mri_mc_beyond_endplate"
     assert first["kind"] == "imaging"
-    assert first["source"]["document"] == "000_9e13e954823511ac.txt"
+    assert first["source"]["document"] == "doi:10.1186/1741-7015-10-22"
     assert client.get("/api/v1/trials").status_code == 401
 
 
@@ -148,7 +148,7 @@ def test_amendment_moves_the_decision_to_the_end_of_the_feed(clinic: Clinic) -> 
     assert [i["patient"] for i in page["items"]] == [first["patient"]["pseudonym"], second["patient"]["pseudonym"]]
     cursor = page["next_cursor"]
     assert clinic.feed(since=cursor) == {"items": [], "next_cursor": cursor}  # the position to poll from
-    clinic.amend(created, L4_inf={"type": "I", "size": "A"})  # seed 000 Figure 1: size A is not enough
+    clinic.amend(created, L4_inf={"type": "I", "size": "A"})  # Jensen 2012 Figure 1: size A is not enough
     after = clinic.feed(since=cursor)
     assert len(after["items"]) == 1
     moved = after["items"][0]
@@ -205,7 +205,7 @@ def test_screening_answers_complete_the_decision(clinic: Clinic, app: FastAPI) -
     response = clinic.screen(pseudonym, "NCT00454792", PAPER_SCREENING)
     decisions = {d["rule_version"]: d for d in response.json()["decisions"]}
     assert decisions["2012"]["status"] == "eligible"
-    # Seed 003 reads the same answers differently: pregnancy and referral are still unknown.
+    # NCT00454792 record reads the same answers differently: pregnancy and referral are still unknown.
     assert decisions["2007-registry"]["status"] == "pending"
     changes = clinic.feed(since=cursor)["items"]
     assert [i["status"] for i in changes] == ["eligible"]  # the 2012 decision changed twice, seen once
@@ -230,15 +230,15 @@ def test_screening_answers_complete_the_decision(clinic: Clinic, app: FastAPI) -
 @pytest.mark.parametrize(
     ("answers", "status", "message"),
     [
-        # seed 000 (4) "age from 18 to 60 years": age is a whole number of years
+        # Jensen 2012 (4) "age from 18 to 60 years": age is a whole number of years
         (
             {"age_years": "old"},
             422,
             "screening field age_years: 'old' is not allowed; allowed: an integer from 0 to 120",
         ),
-        # RMDQ is a field of NCT03100266 (seed 004 "RM>5"), not of NCT00454792
+        # RMDQ is a field of NCT03100266 (its record: "RM>5"), not of NCT00454792
         ({"rmdq": 7}, 422, "screening field 'rmdq' is unknown; allowed: age_years, competing_lbp_cause"),
-        # seed 000 (1) "11-point Numerical Rating Scale": 0-10
+        # Jensen 2012 (1) "11-point Numerical Rating Scale": 0-10
         ({"nrs_leg": 11}, 422, "screening field nrs_leg: 11 is not allowed; allowed: an integer from 0 to 10"),
     ],
 )
@@ -263,7 +263,7 @@ def test_screening_of_unknown_patient_or_trial_is_404(clinic: Clinic) -> None:
 def test_screening_without_mri_is_pending_or_ineligible(clinic: Clinic) -> None:
     study = clinic.study("1.2.3.1", "HOSP-0001")  # registered, not graded
     pseudonym = study["patient"]["pseudonym"]
-    response = clinic.screen(pseudonym, "NCT03100266", {"age_years": 70})  # seed 004: 18-65
+    response = clinic.screen(pseudonym, "NCT03100266", {"age_years": 70})  # NCT03100266 record: 18-65
     decision = response.json()["decisions"][0]
     assert (decision["status"], decision["study_id"], decision["grading_id"]) == ("ineligible", None, None)
     assert decision["criteria"][0] == {"id": "mri_type_1", "kind": "imaging", "met": None, "evidence": "no graded MRI"}
@@ -377,7 +377,7 @@ def test_resolving_a_pseudonym_is_audited(clinic: Clinic, app: FastAPI, auth: To
 
 
 def test_funnel_counts_the_seed_flow_steps(clinic: Clinic, auth: TokenFactory) -> None:
-    # Seed 000 Results: "557 patients were screened with MRI and, of those, 244 (44%) had MCs with a
+    # Jensen 2012 Results: "557 patients were screened with MRI and, of those, 244 (44%) had MCs with a
     # 'maximum height' extending beyond the endplate ... 100 were included ... 144 did not meet inclusion criteria".
     gradings = [
         {"L4_inf": {"type": "I", "size": "C"}},  # met -> eligible after screening
@@ -411,7 +411,7 @@ def test_funnel_counts_the_seed_flow_steps(clinic: Clinic, auth: TokenFactory) -
 
 
 def test_time_dependent_criterion_is_reevaluated_daily(clinic: Clinic, database_url: str, capsys: Any) -> None:
-    # Seed 004: "MRI verified type 1 Modic changes within the last 3 months".
+    # NCT03100266 record: "MRI verified type 1 Modic changes within the last 3 months".
     today = dt.datetime.now(dt.UTC).date()
     study = clinic.study("1.2.3.1", "HOSP-0001", study_date=today.isoformat())
     clinic.grade(study["id"], L4_inf={"type": "I", "size": "B"})
@@ -442,7 +442,7 @@ def test_reevaluate_command_rejects_a_bad_date(database_url: str, capsys: Any) -
 
 
 def test_the_service_reevaluates_due_decisions_by_itself(clinic: Clinic, app: FastAPI) -> None:
-    # Seed 004 "within the last 3 months": a decision made when the MRI was recent expires without any
+    # NCT03100266 record "within the last 3 months": a decision made when the MRI was recent expires without any
     # new input; `modic serve` runs this re-evaluation at start and then hourly.
     today = dt.datetime.now(dt.UTC).date()
     study = clinic.study("1.2.3.1", "HOSP-0001", study_date=(today - dt.timedelta(days=95)).isoformat())

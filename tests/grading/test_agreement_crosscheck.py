@@ -210,7 +210,7 @@ def test_unused_category_changes_weighted_kappa_and_sklearn_drops_it_without_lab
 
 def test_irrcac_weights_on_values_not_positions() -> None:
     # irrCAC builds linear/quadratic weights from numeric category *values* (1, 2, 5): the gap 2→5
-    # counts three steps. Ours are on positions (contract.md), equal to irrCAC on relabelled 0, 1, 2.
+    # counts three steps. Ours are on positions (docs/contract.md#python-api), equal to irrCAC on relabelled 0, 1, 2.
     codes = np.array([[1, 1], [1, 2], [2, 2], [1, 2], [5, 5], [5, 5], [2, 1], [2, 2]])
     ours = gwet_ac1(codes, weights="quadratic", categories=[1, 2, 5]).value
     on_values = irr_raw.CAC(pd.DataFrame(codes.astype(float)), weights="quadratic", digits=15).gwet()["est"]

@@ -11,102 +11,102 @@ R2007 = "NCT00454792@2007-registry"
 PROB = "NCT03100266@2018-registry"
 
 PAPER_CASES = [
-    # Seed 000 inclusion (1): "LBP of at least 3 on an 11-point Numerical Rating Scale"
+    # Jensen 2012 inclusion (1): "LBP of at least 3 on an 11-point Numerical Rating Scale"
     ("lbp_intensity", {"nrs_back": 2}, False),
     ("lbp_intensity", {"nrs_back": 3}, True),
     ("lbp_intensity", {"nrs_back": 10}, True),
     ("lbp_intensity", {}, None),
-    # Seed 000 inclusion (2): "LBP greater than any leg pain present"
+    # Jensen 2012 inclusion (2): "LBP greater than any leg pain present"
     ("lbp_over_leg_pain", {"nrs_back": 5, "nrs_leg": 4}, True),
     ("lbp_over_leg_pain", {"nrs_back": 5, "nrs_leg": 5}, False),  # equal is not greater
     ("lbp_over_leg_pain", {"nrs_back": 3, "nrs_leg": 0}, True),  # no leg pain
     ("lbp_over_leg_pain", {"nrs_back": 3, "nrs_leg": 7}, False),
     ("lbp_over_leg_pain", {"nrs_back": 5}, None),  # leg pain not recorded
-    # Seed 000 inclusion (3): "duration of current symptoms from 2 to 12 months"
+    # Jensen 2012 inclusion (3): "duration of current symptoms from 2 to 12 months"
     ("symptom_duration", {"symptom_duration_months": 1.9}, False),
     ("symptom_duration", {"symptom_duration_months": 2}, True),
     ("symptom_duration", {"symptom_duration_months": 12}, True),
     ("symptom_duration", {"symptom_duration_months": 12.1}, False),
-    # Seed 000 inclusion (4): "age from 18 to 60 years"
+    # Jensen 2012 inclusion (4): "age from 18 to 60 years"
     ("age", {"age_years": 17}, False),
     ("age", {"age_years": 18}, True),
     ("age", {"age_years": 60}, True),
     ("age", {"age_years": 61}, False),
     ("age", {"age_years": None}, None),  # explicitly unknown
-    # Seed 000 inclusion (5): "ability to read and speak Danish"
+    # Jensen 2012 inclusion (5): "ability to read and speak Danish"
     ("danish", {"danish": True}, True),
     ("danish", {"danish": False}, False),
-    # Seed 000 inclusion (6): "a willingness to participate in the study"
+    # Jensen 2012 inclusion (6): "a willingness to participate in the study"
     ("willing", {"willing": True}, True),
     ("willing", {"willing": False}, False),
-    # Seed 000 exclusion (1): "unable to participate in the project because of other physical or mental disorders"
+    # Jensen 2012 exclusion (1): "unable to participate in the project because of other physical or mental disorders"
     ("excl_other_disorder", {"other_disorder": False}, True),
     ("excl_other_disorder", {"other_disorder": True}, False),
     ("excl_other_disorder", {}, None),
-    # Seed 000 exclusion (2): "a competing LBP etiology such as disc herniation with symptomatic root compression"
+    # Jensen 2012 exclusion (2): "a competing LBP etiology such as disc herniation with symptomatic root compression"
     ("excl_competing_lbp_cause", {"competing_lbp_cause": False}, True),
     ("excl_competing_lbp_cause", {"competing_lbp_cause": True}, False),
-    # Seed 000 exclusion (3): "previous spinal surgery with no pain relief after the operation"
+    # Jensen 2012 exclusion (3): "previous spinal surgery with no pain relief after the operation"
     ("excl_surgery_without_relief", {"surgery_without_relief": False}, True),
     ("excl_surgery_without_relief", {"surgery_without_relief": True}, False),
 ]
 
 REGISTRY_2007_CASES = [
-    # Seed 003: "actual pain intensity ≥4 on numerical pain rating scale from 0-10"
+    # NCT00454792 record: "actual pain intensity ≥4 on numerical pain rating scale from 0-10"
     ("lbp_intensity", {"nrs_back": 3}, False),
     ("lbp_intensity", {"nrs_back": 4}, True),
-    # Seed 003: "LBP with a current duration of 3 - 12 month"
+    # NCT00454792 record: "LBP with a current duration of 3 - 12 month"
     ("symptom_duration", {"symptom_duration_months": 2}, False),  # enough for the paper, not for the registry
     ("symptom_duration", {"symptom_duration_months": 3}, True),
     ("symptom_duration", {"symptom_duration_months": 12}, True),
     ("symptom_duration", {"symptom_duration_months": 13}, False),
-    # Seed 003: "The patient must be between 18-60 years of age."
+    # NCT00454792 record: "The patient must be between 18-60 years of age."
     ("age", {"age_years": 17}, False),
     ("age", {"age_years": 18}, True),
     ("age", {"age_years": 60}, True),
     ("age", {"age_years": 61}, False),
-    # Seed 003: "The patient must speak and understand Danish."
+    # NCT00454792 record: "The patient must speak and understand Danish."
     ("danish", {"danish": False}, False),
-    # Seed 003: "The patient must be willing to participate in the project."
+    # NCT00454792 record: "The patient must be willing to participate in the project."
     ("willing", {"willing": True}, True),
-    # Seed 003: "unable to go through with the project because of other physical or mental disorder"
+    # NCT00454792 record: "unable to go through with the project because of other physical or mental disorder"
     ("excl_other_disorder", {"other_disorder": True}, False),
-    # Seed 003: "The patient is pregnant."
+    # NCT00454792 record: "The patient is pregnant."
     ("excl_pregnant", {"pregnant": True}, False),
     ("excl_pregnant", {"pregnant": False}, True),
-    # Seed 003: "The patient is referred to operation."
+    # NCT00454792 record: "The patient is referred to operation."
     ("excl_referred_for_operation", {"referred_for_operation": True}, False),
     ("excl_referred_for_operation", {"referred_for_operation": False}, True),
 ]
 
 PROBIOTICS_CASES = [
-    # Seed 004: "Referral to one of the two spine centres in Central Denmark Region"
+    # NCT03100266 record: "Referral to one of the two spine centres in Central Denmark Region"
     ("referred", {"referred_spine_centre": True}, True),
     ("referred", {"referred_spine_centre": False}, False),
-    # Seed 004: "Sufficient competency in Danish to fill out questionnaires"
+    # NCT03100266 record: "Sufficient competency in Danish to fill out questionnaires"
     ("danish", {"danish": False}, False),
-    # Seed 004: "Age between 18 and 65 years, both included"
+    # NCT03100266 record: "Age between 18 and 65 years, both included"
     ("age", {"age_years": 17}, False),
     ("age", {"age_years": 18}, True),
     ("age", {"age_years": 65}, True),
     ("age", {"age_years": 66}, False),
-    # Seed 004: "No sign of activation of the immune system at inclusion (normal CRP)"
+    # NCT03100266 record: "No sign of activation of the immune system at inclusion (normal CRP)"
     ("crp_normal", {"crp_normal": True}, True),
     ("crp_normal", {"crp_normal": False}, False),
     ("crp_normal", {}, None),
-    # Seed 004: "Back pain must dominate leg pain"
+    # NCT03100266 record: "Back pain must dominate leg pain"
     ("back_over_leg_pain", {"nrs_back": 6, "nrs_leg": 5}, True),
     ("back_over_leg_pain", {"nrs_back": 6, "nrs_leg": 6}, False),
     ("back_over_leg_pain", {"nrs_leg": 2}, None),
-    # Seed 004: "Pain duration >3 months"
+    # NCT03100266 record: "Pain duration >3 months"
     ("pain_duration", {"symptom_duration_months": 3}, False),
     ("pain_duration", {"symptom_duration_months": 3.5}, True),
     ("pain_duration", {"symptom_duration_months": 120}, True),
-    # Seed 004: "relevant disability (RM>5)"
+    # NCT03100266 record: "relevant disability (RM>5)"
     ("rmdq", {"rmdq": 5}, False),
     ("rmdq", {"rmdq": 6}, True),
     ("rmdq", {"rmdq": 23}, True),
-    # Seed 004 exclusions, each a yes/no item: "On beforehand, plans of or a wish for spinal surgery"
+    # NCT03100266 record exclusions, each a yes/no item: "On beforehand, plans of or a wish for spinal surgery"
     ("excl_surgery_planned", {"surgery_planned": True}, False),
     ("excl_surgery_planned", {"surgery_planned": False}, True),
     # "Spinal surgery for disc herniation or spinal stenosis within the last 6 months"
@@ -148,22 +148,22 @@ def test_probiotics_2018_criteria(criterion: str, answers: dict[str, object], ex
 @pytest.mark.parametrize(
     ("key", "criterion", "answers", "evidence"),
     [
-        # Seed 000 (4) "age from 18 to 60 years"
+        # Jensen 2012 (4) "age from 18 to 60 years"
         (P2012, "age", {"age_years": 61}, "age_years 61 (required: at least 18 and at most 60)"),
-        # Seed 004 "relevant disability (RM>5)"
+        # NCT03100266 record "relevant disability (RM>5)"
         (PROB, "rmdq", {"rmdq": 5}, "rmdq 5 (required: more than 5)"),
-        # Seed 000 (3) "from 2 to 12 months" with a fractional duration
+        # Jensen 2012 (3) "from 2 to 12 months" with a fractional duration
         (
             P2012,
             "symptom_duration",
             {"symptom_duration_months": 2.5},
             "symptom_duration_months 2.5 (required: at least 2 and at most 12)",
         ),
-        # Seed 000 (2) "LBP greater than any leg pain present"
+        # Jensen 2012 (2) "LBP greater than any leg pain present"
         (P2012, "lbp_over_leg_pain", {"nrs_back": 4, "nrs_leg": 6}, "nrs_back 4, nrs_leg 6: nrs_back is not greater"),
-        # Seed 003 "The patient is pregnant."
+        # NCT00454792 record "The patient is pregnant."
         (R2007, "excl_pregnant", {"pregnant": True}, "pregnant: yes (excluded)"),
-        # Seed 000 (5) "ability to read and speak Danish"
+        # Jensen 2012 (5) "ability to read and speak Danish"
         (P2012, "danish", {}, "danish not recorded"),
     ],
 )

@@ -1,4 +1,6 @@
-"""Overall status, screening-answer validation and the stored form of a decision (domain.md §2)."""
+"""Overall status, screening-answer validation and the stored form of a decision.
+
+See docs/eligibility.md#rule-sets-are-data."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from grading.eligibility import (
 from grading.errors import GradingError
 from tests.grading.eligibility_helpers import EVALUATED, STUDY_DATE, decide, grading_with, rule_set
 
-# A patient who meets every criterion of the paper's version (seed 000, inclusion (1)-(7), no exclusion).
+# A patient who meets every criterion of the paper's version (Jensen 2012, inclusion (1)-(7), no exclusion).
 PAPER_ELIGIBLE = {
     "nrs_back": 6,
     "nrs_leg": 2,
@@ -56,7 +58,8 @@ def test_all_met_is_eligible() -> None:
 
 
 def test_mri_met_and_no_screening_is_pending() -> None:
-    # domain.md §2: pending is "the MRI criterion is met and clinical screening has not been recorded yet".
+    # Pending: the MRI criterion is met and clinical screening has not been recorded yet
+    # (docs/eligibility.md#rule-sets-are-data).
     decision = decide("NCT00454792@2012", {}, BEYOND)
     assert decision.status is DecisionStatus.PENDING
     assert decision.imaging is Outcome.MET
@@ -64,7 +67,7 @@ def test_mri_met_and_no_screening_is_pending() -> None:
 
 
 def test_one_not_met_is_ineligible_even_with_unknowns() -> None:
-    # Seed 000 Figure 1: size A does not meet the criterion, whatever screening says.
+    # Jensen 2012 Figure 1: size A does not meet the criterion, whatever screening says.
     decision = decide("NCT00454792@2012", {}, grading_with(("L4_inf", "I", "A")))
     assert decision.status is DecisionStatus.INELIGIBLE
     assert [r.id for r in decision.reasons] == ["mri_mc_beyond_endplate"]
@@ -72,14 +75,14 @@ def test_one_not_met_is_ineligible_even_with_unknowns() -> None:
 
 
 def test_exclusion_makes_an_otherwise_eligible_patient_ineligible() -> None:
-    # Seed 000 exclusion (2): competing LBP etiology.
+    # Jensen 2012 exclusion (2): competing LBP etiology.
     decision = decide("NCT00454792@2012", {**PAPER_ELIGIBLE, "competing_lbp_cause": True}, BEYOND)
     assert decision.status is DecisionStatus.INELIGIBLE
     assert [(r.id, r.kind) for r in decision.reasons] == [("excl_competing_lbp_cause", CriterionKind.EXCLUSION)]
 
 
 def test_same_answers_differ_between_versions() -> None:
-    # Seed 000 "(3) duration ... from 2 to 12 months" vs seed 003 "current duration of 3 - 12 month".
+    # Jensen 2012 "(3) duration ... from 2 to 12 months" vs NCT00454792 record "current duration of 3 - 12 month".
     answers = {"nrs_back": 5, "symptom_duration_months": 2, "age_years": 30, "danish": True, "willing": True}
     paper = decide("NCT00454792@2012", answers, BEYOND)
     registry = decide("NCT00454792@2007-registry", answers, BEYOND)
@@ -108,7 +111,7 @@ def test_decision_round_trips_through_its_stored_form() -> None:
         ({"rmdq": 9}, r"screening field 'rmdq' is unknown; allowed: age_years, competing_lbp_cause, danish"),
         # age is an integer number of years
         ({"age_years": 30.5}, r"screening field age_years: 30\.5 is not allowed; allowed: an integer from 0 to 120"),
-        # the NRS is 0-10 (seed 000 "11-point Numerical Rating Scale")
+        # the NRS is 0-10 (Jensen 2012 "11-point Numerical Rating Scale")
         ({"nrs_back": 11}, r"screening field nrs_back: 11 is not allowed; allowed: an integer from 0 to 10"),
         # yes/no items take JSON booleans only
         ({"danish": "yes"}, r"screening field danish: 'yes' is not allowed; allowed: true or false"),
@@ -133,7 +136,7 @@ def test_validate_answers_drops_unknowns_and_accepts_whole_floats_for_integers()
 
 
 def test_trial_vocabulary_is_the_union_of_its_versions() -> None:
-    # Seed 003's "pregnant" and seed 000's "surgery_without_relief" are both screened for NCT00454792.
+    # The NCT00454792 record's "pregnant" and Jensen 2012's "surgery_without_relief" are both screened for NCT00454792.
     fields = default_catalog().screening_fields("NCT00454792")
     assert {"pregnant", "referred_for_operation", "surgery_without_relief", "nrs_leg"} <= set(fields)
     registry = rule_set("NCT00454792@2007-registry")
@@ -155,7 +158,7 @@ def test_dates_are_checked(study_date: object, evaluated: object, message: str) 
 def test_catalog_versions_and_defaults() -> None:
     catalog = default_catalog()
     assert catalog.trials == ("NCT00454792", "NCT03100266")
-    assert catalog.get("NCT00454792").version == "2012"  # the paper's version is the default (domain.md §2)
+    assert catalog.get("NCT00454792").version == "2012"  # the paper's version is the default (docs/eligibility.md)
     assert [r.version for r in catalog.versions("NCT00454792")] == ["2012", "2007-registry"]
     assert catalog.get("NCT03100266").version == "2018-registry"
     with pytest.raises(

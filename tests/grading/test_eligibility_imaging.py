@@ -17,12 +17,12 @@ from tests.grading.eligibility_helpers import EVALUATED, STUDY_DATE, grading_wit
 CHANGE_TYPES = [t for t in TYPE_LABELS if t != "none"]
 SIZES = ["A", "B", "C", "D"]
 
-# Seed 000, inclusion (7): "a minimum of one MC (Type I, II or III) that extended beyond the endplate into
+# Jensen 2012, inclusion (7): "a minimum of one MC (Type I, II or III) that extended beyond the endplate into
 # the vertebral body"; Figure 1: "Only patients with B, C or D met this inclusion criterion".
 PAPER_BY_SIZE = {"A": False, "B": True, "C": True, "D": True}
-# Seed 003: "There must be an MRI showing MC in the lumbar spine." (any type, any size)
+# NCT00454792 record: "There must be an MRI showing MC in the lumbar spine." (any type, any size)
 REGISTRY_2007_BY_SIZE = {"A": True, "B": True, "C": True, "D": True}
-# Seed 004: "MRI verified type 1 Modic changes ..., either exclusively, mixed or in combination with type 2
+# NCT03100266 record: "MRI verified type 1 Modic changes ..., either exclusively, mixed or in combination with type 2
 # or type 3 changes" (any size): met exactly for the types with a type I component.
 PROBIOTICS_BY_TYPE = {
     "I": True,
@@ -37,7 +37,7 @@ PROBIOTICS_BY_TYPE = {
 
 @pytest.mark.parametrize(("modic_type", "size"), list(itertools.product(CHANGE_TYPES, SIZES)))
 def test_paper_mri_criterion_for_every_type_and_size(modic_type: str, size: str) -> None:
-    # Seed 000 (7) and Figure 1: beyond the endplate = size B, C or D, whatever the type.
+    # Jensen 2012 (7) and Figure 1: beyond the endplate = size B, C or D, whatever the type.
     decision = evaluate(
         rule_set("NCT00454792@2012"), grading_with(("L4_inf", modic_type, size)), STUDY_DATE, {}, EVALUATED
     )
@@ -51,7 +51,7 @@ def test_paper_mri_criterion_for_every_type_and_size(modic_type: str, size: str)
 
 @pytest.mark.parametrize(("modic_type", "size"), list(itertools.product(CHANGE_TYPES, SIZES)))
 def test_registry_2007_mri_criterion_for_every_type_and_size(modic_type: str, size: str) -> None:
-    # Seed 003: "There must be an MRI showing MC in the lumbar spine." — no size limit.
+    # NCT00454792 record: "There must be an MRI showing MC in the lumbar spine." — no size limit.
     decision = evaluate(
         rule_set("NCT00454792@2007-registry"), grading_with(("S1_sup", modic_type, size)), STUDY_DATE, {}, EVALUATED
     )
@@ -60,7 +60,7 @@ def test_registry_2007_mri_criterion_for_every_type_and_size(modic_type: str, si
 
 @pytest.mark.parametrize(("modic_type", "size"), list(itertools.product(CHANGE_TYPES, SIZES)))
 def test_probiotics_mri_criterion_for_every_type_and_size(modic_type: str, size: str) -> None:
-    # Seed 004: "type 1 Modic changes ..., either exclusively, mixed or in combination with type 2 or type 3".
+    # NCT03100266 record: "type 1 Modic changes ..., either exclusively, mixed or in combination with type 2 or type 3".
     decision = evaluate(
         rule_set("NCT03100266@2018-registry"), grading_with(("L5_inf", modic_type, size)), STUDY_DATE, {}, EVALUATED
     )
@@ -70,9 +70,9 @@ def test_probiotics_mri_criterion_for_every_type_and_size(modic_type: str, size:
 @pytest.mark.parametrize(
     ("key", "criterion"),
     [
-        ("NCT00454792@2012", "mri_mc_beyond_endplate"),  # seed 000 (7)
-        ("NCT00454792@2007-registry", "mri_any_mc"),  # seed 003 "MRI showing MC"
-        ("NCT03100266@2018-registry", "mri_type_1"),  # seed 004 "type 1 Modic changes"
+        ("NCT00454792@2012", "mri_mc_beyond_endplate"),  # Jensen 2012 (7)
+        ("NCT00454792@2007-registry", "mri_any_mc"),  # NCT00454792 record "MRI showing MC"
+        ("NCT03100266@2018-registry", "mri_type_1"),  # NCT03100266 record "type 1 Modic changes"
     ],
 )
 def test_no_change_is_not_met_and_no_grading_is_unknown(key: str, criterion: str) -> None:
@@ -84,7 +84,7 @@ def test_no_change_is_not_met_and_no_grading_is_unknown(key: str, criterion: str
 
 
 def test_type_ii_in_one_endplate_and_type_i_in_another_meets_probiotics_criterion() -> None:
-    # Seed 004: type 1 "in combination with type 2 or type 3 changes" — at different endplates too.
+    # NCT03100266 record: type 1 "in combination with type 2 or type 3 changes" — at different endplates too.
     grading = grading_with(("L4_inf", "II", "D"), ("L5_sup", "I", "A"))
     decision = evaluate(rule_set("NCT03100266@2018-registry"), grading, STUDY_DATE, {}, EVALUATED)
     assert met(decision, "mri_type_1") is True
@@ -92,13 +92,13 @@ def test_type_ii_in_one_endplate_and_type_i_in_another_meets_probiotics_criterio
 
 
 def test_evidence_lists_every_qualifying_endplate() -> None:
-    # Seed 000 (7): "a minimum of one MC" — the evidence names each qualifying endplate, cranial to caudal.
+    # Jensen 2012 (7): "a minimum of one MC" — the evidence names each qualifying endplate, cranial to caudal.
     grading = grading_with(("S1_sup", "II", "C"), ("L4_inf", "I", "B"), ("L3_sup", "III", "A"))
     decision = evaluate(rule_set("NCT00454792@2012"), grading, STUDY_DATE, {}, EVALUATED)
     assert decision.results[0].evidence == "L4_inf: type I, size B; S1_sup: type II, size C"
 
 
-# Seed 004: "MRI verified type 1 Modic changes within the last 3 months" (calendar months, inclusive).
+# NCT03100266 record: "MRI verified type 1 Modic changes within the last 3 months" (calendar months, inclusive).
 RECENCY_CASES = [
     (dt.date(2018, 1, 15), dt.date(2018, 4, 14), True),  # 3 months minus a day
     (dt.date(2018, 1, 15), dt.date(2018, 4, 15), True),  # exactly 3 months: still within
@@ -121,7 +121,7 @@ def test_probiotics_mri_recency(study_date: dt.date, evaluated: dt.date, expecte
 
 
 def test_recency_unknown_without_study_date() -> None:
-    # Seed 004 "within the last 3 months": an MRI without a date cannot be judged.
+    # NCT03100266 record "within the last 3 months": an MRI without a date cannot be judged.
     decision = evaluate(rule_set("NCT03100266@2018-registry"), grading_with(("L4_inf", "I", "B")), None, {}, EVALUATED)
     assert met(decision, "mri_recent") is None
     assert decision.next_change is None
@@ -146,12 +146,12 @@ def test_next_change_of_time_dependent_criterion(
 
 @pytest.mark.parametrize("key", ["NCT00454792@2012", "NCT00454792@2007-registry"])
 def test_rule_sets_without_time_criteria_never_change_by_time(key: str) -> None:
-    # Seeds 000 and 003 have no MRI recency rule.
+    # Jensen 2012 and the NCT00454792 record have no MRI recency rule.
     assert next_change(rule_set(key), dt.date(2008, 1, 1), EVALUATED) is None
 
 
 def test_evaluate_imaging_ignores_screening() -> None:
-    # The funnel's "MRI criterion met" step (seed 000 Results: "244 (44%) had MCs with a 'maximum height'
+    # The funnel's "MRI criterion met" step (Jensen 2012 Results: "244 (44%) had MCs with a 'maximum height'
     # extending beyond the endplate") is judged from the MRI alone.
     rules = rule_set("NCT03100266@2018-registry")
     grading = grading_with(("L4_inf", "I", "B"))
@@ -173,7 +173,7 @@ study_gradings = st.fixed_dictionaries({e.value: endplate_gradings for e in ENDP
 
 
 def brute_force(key: str, data: dict[str, dict[str, str]]) -> bool:
-    """Each trial's MRI criterion, restated over the raw labels (domain.md §2)."""
+    """Each trial's MRI criterion, restated over the raw labels (docs/eligibility.md)."""
     found = False
     for grading in data.values():
         parts = grading["type"].split("/")
@@ -202,7 +202,7 @@ def test_mri_criterion_equals_brute_force(data: dict[str, dict[str, str]]) -> No
 
 
 def months_apart_within(study: dt.date, evaluated: dt.date, months: int) -> bool:
-    """Seed 004 "within the last 3 months", restated: fewer whole calendar months apart, or exactly
+    """NCT03100266 record "within the last 3 months", restated: fewer whole calendar months apart, or exactly
     that many with the day of the month not past the study's day."""
     apart = (evaluated.year - study.year) * 12 + evaluated.month - study.month
     return apart < months or (apart == months and evaluated.day <= study.day)

@@ -1,4 +1,4 @@
-"""The Nordic classification values (domain.md §1; seed 000, Figure 1)."""
+"""The Nordic classification values (docs/nordic.md; Jensen 2012, Figure 1)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_the_eleven_endplates_in_order() -> None:
     [
         (DiscLevel.L1_L2, "L1_inf", "L2_sup"),
         (DiscLevel.L4_L5, "L4_inf", "L5_sup"),
-        (DiscLevel.L5_S1, "L5_inf", "S1_sup"),  # domain.md: "L5-S1: L5_inf, S1_sup"
+        (DiscLevel.L5_S1, "L5_inf", "S1_sup"),  # docs/nordic.md#endplates: L5-S1 is L5_inf and S1_sup
     ],
 )
 def test_disc_levels_are_bordered_by_two_endplates(level: DiscLevel, upper: str, lower: str) -> None:

@@ -1,4 +1,4 @@
-"""Plane, weighting, stacks and the choice of the grading series (grading.series, imaging.md rules)."""
+"""Plane, weighting, stacks and the choice of the grading series (grading.series, docs/imaging.md rules)."""
 
 from __future__ import annotations
 

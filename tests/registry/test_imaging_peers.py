@@ -1,4 +1,4 @@
-"""The sample studies in DICOM peers nobody here wrote (``../shared/docs/imaging.md``, "Synthetic studies":
+"""The sample studies in DICOM peers nobody here wrote (``docs/imaging.md#phantoms``:
 the files must load in dcm2niix, highdicom and Orthanc; highdicom is covered by the Enhanced MR copy of
 ``test_imaging_samples.py``).
 
@@ -319,7 +319,7 @@ def dcm2niix() -> str:
 
 def _dicom_volume(folder: Path) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The series as a (slice, row, column) array of rescaled values, sorted by n·ImagePositionPatient as
-    imaging.md says, and the 4×4 affine from (column, row, slice) indices to LPS millimetres."""
+    docs/imaging.md#dicom-peers says, and the 4×4 affine from (column, row, slice) indices to LPS millimetres."""
     datasets = [pydicom.dcmread(path) for path in sorted(folder.glob("*.dcm"))]
     iop = np.array(datasets[0].ImageOrientationPatient, dtype=float)
     row_dir, col_dir = iop[:3], iop[3:]

@@ -1,5 +1,6 @@
-"""The sample studies and the broken variants of imaging.md, built from them: classification matches
-their headers and ground truth, and every variant is handled as imaging.md describes."""
+"""The sample studies and the broken variants built from them (docs/imaging.md#broken-variants):
+classification matches their headers and ground truth, and every variant is handled as that document
+describes."""
 
 from __future__ import annotations
 
@@ -223,7 +224,7 @@ def test_the_generator_is_deterministic(tmp_path: Path) -> None:
 DCIODVFY = shutil.which("dciodvfy")
 EXPLAINED_WARNINGS = (
     # Siemens writes ImageType value 3 as "M" (magnitude) and the localizer as "LOCALIZER"; neither is a
-    # defined term of the MR Image module, and imaging.md asks for ORIGINAL\PRIMARY\M\ND.
+    # defined term of the MR Image module, and docs/imaging.md#phantoms asks for ORIGINAL\PRIMARY\M\ND.
     "Warning - Unrecognized defined term <M> for value 3 of attribute <Image Type>",
     "Warning - Unrecognized defined term <LOCALIZER> for value 3 of attribute <Image Type>",
 )
