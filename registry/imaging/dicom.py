@@ -33,6 +33,7 @@ from grading.errors import GradingError
 from grading.series import InstanceHeader, slice_normal
 from registry.imaging.errors import InvalidDicomError, NotDicomError, NotMRImageError
 from registry.imaging.fastheader import read_fast
+from registry.imaging.window import usable_window
 
 MR_IMAGE_STORAGE_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.4": "MR Image Storage",
@@ -507,7 +508,4 @@ def _instance(ds: Dataset, fp: BinaryIO, size: int, source: str, *, has_preamble
 
 def _window(ds: Dataset) -> tuple[float, float] | None:
     find = _lookup(ds, 0, _get(ds, "SharedFunctionalGroupsSequence"), _get(ds, "PerFrameFunctionalGroupsSequence"))
-    center, width = _float(find("WindowCenter")), _float(find("WindowWidth"))
-    if center is None or width is None or width <= 0:
-        return None
-    return (center, width)
+    return usable_window(_float(find("WindowCenter")), _float(find("WindowWidth")))

@@ -27,6 +27,7 @@ from pydicom.pixels.utils import pixel_array
 
 from grading.series import Plane, plane_from_orientation
 from registry.imaging.errors import RenderError
+from registry.imaging.window import usable_center, usable_width, usable_window
 
 _TARGET_AXES: dict[Plane, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
     # (direction that should point right on screen, direction that should point down), LPS.
@@ -108,16 +109,16 @@ def default_window(ds: Dataset, pixels: np.ndarray[Any, Any]) -> tuple[float, fl
         except (TypeError, ValueError):
             return None
 
-    center, width = first(ds.get("WindowCenter")), first(ds.get("WindowWidth"))
-    if center is None or width is None:
+    window = usable_window(first(ds.get("WindowCenter")), first(ds.get("WindowWidth")))
+    if window is None:
         for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
             items = ds.get(group)
             if items and "FrameVOILUTSequence" in items[0]:
                 voi = items[0].FrameVOILUTSequence[0]
-                center, width = first(voi.get("WindowCenter")), first(voi.get("WindowWidth"))
+                window = usable_window(first(voi.get("WindowCenter")), first(voi.get("WindowWidth")))
                 break
-    if center is not None and width is not None and width > 0:
-        return center, width
+    if window is not None:
+        return window
     low, high = np.percentile(pixels, [1.0, 99.0])
     return float(low + high) / 2, float(max(high - low, 1.0))
 
@@ -131,8 +132,10 @@ def render_png(
     source: str = "image",
 ) -> bytes:
     """The PNG of one frame, windowed and in display orientation."""
-    if window_width is not None and not window_width > 0:
-        raise RenderError(source, f"window width {window_width!r} must be > 0")
+    if window_center is not None and usable_center(window_center) is None:
+        raise RenderError(source, f"window centre {window_center!r} must be a finite number")
+    if window_width is not None and usable_width(window_width) is None:
+        raise RenderError(source, f"window width {window_width!r} must be > 0 and finite")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

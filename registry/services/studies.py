@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from registry.errors import AlreadyExists, InvalidInput, NotFound
 from registry.imaging.dicom import is_valid_uid
+from registry.imaging.window import usable_window
 from registry.models import Patient, Series, Study, User
 from registry.repositories import studies as studies_repo
 from registry.security import new_pseudonym
@@ -113,10 +114,7 @@ def default_window(series: Series) -> tuple[float, float] | None:
     window = (series.details or {}).get("window")
     if not isinstance(window, list | tuple) or len(window) != 2:
         return None
-    center, width = window
-    if not isinstance(center, int | float) or not isinstance(width, int | float) or width <= 0:
-        return None
-    return float(center), float(width)
+    return usable_window(*window)
 
 
 def list_study_views(
