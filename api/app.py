@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials
 from api.web import mount_page
 from registry.db import get_engine, migrate
+from registry.imaging.store import FileStore
 from registry.services.grading_writer import GradingWriter
 from registry.services.users import TokenCache
 from registry.settings import Settings, get_settings
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.store = FileStore.of(settings)
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.grading_writer = GradingWriter(engine)
     install_error_handlers(app)

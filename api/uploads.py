@@ -17,7 +17,6 @@ from starlette.datastructures import UploadFile
 from api.schemas.studies import StudyPublic
 from registry.errors import InvalidInput, PayloadTooLarge
 from registry.imaging.sources import Rejection, SourceFile
-from registry.imaging.store import FileStore
 from registry.models import User
 from registry.services.imaging import IngestResult, ingest_files
 from registry.settings import Settings
@@ -63,6 +62,8 @@ async def _read_parts(request: Request, settings: Settings) -> list[SourceFile |
 
 def _shape(result: IngestResult) -> StudyPublic:
     if not result.studies:
+        if result.conflicts:
+            raise result.conflicts[0]
         reasons = "; ".join(result.warnings[:20]) or "the upload was empty"
         raise InvalidInput(f"files: no DICOM MR image could be used: {reasons}")
     main = max(result.studies, key=lambda s: s.received)
@@ -84,7 +85,7 @@ async def upload_study(request: Request, user: User, session: Session, settings:
     result = await run_in_threadpool(
         ingest_files,
         session,
-        FileStore(settings.data_dir),
+        request.app.state.store,
         items,
         actor=user,
         expected_field_strength_t=settings.expected_field_strength_t,

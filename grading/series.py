@@ -31,12 +31,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grading.errors import GradingError
+from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 
 GYROMAGNETIC_MHZ_PER_T = 42.577
 """Proton Larmor frequency per tesla: ImagingFrequency ≈ 42.577 MHz/T × B0."""
-
-DEFAULT_FIELD_STRENGTH_T = 0.2
-"""Field strength of the rest-vs-exercise trial's scanner (Siemens MAGNETOM Open Viva, Jensen 2012)."""
 
 SAGITTAL_MIN_COMPONENT = 0.9
 """Below this |n| component along the dominant axis a stack is called oblique (docs/imaging.md#plane)."""

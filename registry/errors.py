@@ -23,6 +23,15 @@ class AlreadyExists(RegistryError):
         self.existing_id = existing_id
 
 
+class StudyOfAnotherPatient(AlreadyExists):
+    """A study whose UID is already registered for another patient: the same conflict whether the study
+    is registered (JSON) or its images are uploaded; ``existing_id`` names the registered study."""
+
+    def __init__(self, study_instance_uid: str, existing_id: str, consequence: str = ""):
+        message = f"study_instance_uid {study_instance_uid!r} is already registered for another patient"
+        super().__init__(f"{message}; {consequence}" if consequence else message, existing_id)
+
+
 class Forbidden(RegistryError):
     """The caller's role or identity does not allow the action."""
 

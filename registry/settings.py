@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
+
 
 class Settings(BaseSettings):
     """Service settings; every field can be set as ``MODIC_<NAME>``."""
@@ -16,7 +18,9 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default="sqlite:///./modic.db", description="SQLAlchemy URL of the registry database")
     data_dir: Path = Field(default=Path("./modic-data"), description="where image files are kept")
-    expected_field_strength_t: float = Field(default=0.2, gt=0, description="field strength the site scans at")
+    expected_field_strength_t: float = Field(
+        default=DEFAULT_FIELD_STRENGTH_T, gt=0, description="field strength the site scans at"
+    )
     worker_threads: int = Field(default=8, ge=1, le=200, description="threads serving blocking requests")
     token_cache_seconds: float = Field(
         default=10, ge=0, le=300, description="how long a checked token is trusted without a query (0: never)"

@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace, nifti: NiftiMetadata | None) -> IngestResult:
     settings = settings_from(args)
     engine = get_engine(settings.database_url)
     migrate(engine)
-    store = FileStore(settings.data_dir)
+    store = FileStore.of(settings)
     with session_scope(engine, write=True) as session:
 
         def ingest(progress: ProgressCallback | None = None) -> IngestResult:

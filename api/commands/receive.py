@@ -45,7 +45,7 @@ def _receive(args: argparse.Namespace) -> int:
     migrate(engine)
     receiver = StorageReceiver(
         engine,
-        FileStore(settings.data_dir),
+        FileStore.of(settings),
         ae_title=args.ae_title,
         host=args.host,
         port=args.port,

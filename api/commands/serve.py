@@ -10,7 +10,6 @@ import uvicorn
 from api.app import create_app
 from api.commands._common import add_database_option, settings_from
 from registry.db import session_scope
-from registry.imaging.store import FileStore
 from registry.models import Role
 from registry.services.eligibility import PeriodicReevaluation
 from registry.services.imaging import ingest_sample_studies
@@ -39,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
                 token = ensure_user_with_new_token(session, name, role.value)
                 print(f"{role.value:<12} {name:<18} token: {token}")
         with session_scope(app.state.engine, write=True) as session:
-            store = FileStore(app.state.settings.data_dir)
+            store = app.state.store
             expected = app.state.settings.expected_field_strength_t
             for line in ingest_sample_studies(session, store, expected_field_strength_t=expected):
                 print(line)

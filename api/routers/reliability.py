@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from api.deps import CurrentUser, Radiologist, SessionDep, SettingsDep, require_roles
+from api.deps import CurrentUser, Radiologist, SessionDep, StoreDep, require_roles
 from api.renderers.agreement import report_csv, report_html
 from api.routers.series import SLICE_PNG, WindowCenter, WindowWidth, slice_png
 from api.schemas.reliability import (
@@ -120,9 +120,9 @@ def get_case_slice(
     index: int,
     rater: Radiologist,
     session: SessionDep,
-    settings: SettingsDep,
+    store: StoreDep,
     wc: WindowCenter = None,
     ww: WindowWidth = None,
 ) -> Response:
     """A slice of a blinded case's ``t1``, ``t2`` or ``stir`` stack, reached through the case only."""
-    return slice_png(session, settings, service.case_series(session, rater, study_id, case, role), index, wc, ww)
+    return slice_png(session, store, service.case_series(session, rater, study_id, case, role), index, wc, ww)

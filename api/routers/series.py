@@ -7,12 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
-from api.deps import RadiologistOrAdmin, SessionDep, SettingsDep
+from api.deps import RadiologistOrAdmin, SessionDep, StoreDep
 from api.schemas.studies import SeriesInfo, WindowPublic
 from registry.imaging.store import FileStore
 from registry.services import studies as studies_service
 from registry.services.imaging import render_slice
-from registry.settings import Settings
 
 router = APIRouter(prefix="/series", tags=["series"])
 
@@ -25,10 +24,10 @@ SLICE_PNG: dict[int | str, dict[str, Any]] = {
 
 
 def slice_png(
-    session: Session, settings: Settings, series_id: str, index: int, wc: float | None, ww: float | None
+    session: Session, store: FileStore, series_id: str, index: int, wc: float | None, ww: float | None
 ) -> Response:
     """The PNG answer for slice ``index`` of a series (shared by the blinded reliability route)."""
-    png = render_slice(session, FileStore(settings.data_dir), series_id, index, window_center=wc, window_width=ww)
+    png = render_slice(session, store, series_id, index, window_center=wc, window_width=ww)
     return Response(content=png, media_type="image/png", headers={"Cache-Control": "private, no-cache"})
 
 
@@ -57,9 +56,9 @@ def get_slice_png(
     index: int,
     _user: RadiologistOrAdmin,
     session: SessionDep,
-    settings: SettingsDep,
+    store: StoreDep,
     wc: WindowCenter = None,
     ww: WindowWidth = None,
 ) -> Response:
     """Slice ``index`` (0-based, in the stack's spatial order) in display orientation (anterior left, head up)."""
-    return slice_png(session, settings, series_id, index, wc, ww)
+    return slice_png(session, store, series_id, index, wc, ww)

@@ -19,6 +19,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from sqlalchemy import Engine
 
+from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from registry.db import session_scope
 from registry.imaging.dicom import is_valid_uid, read_dicom
 from registry.imaging.errors import ImagingError
@@ -56,7 +57,7 @@ class StorageReceiver:
         ae_title: str = "MODIC",
         host: str = "127.0.0.1",
         port: int = 11112,
-        expected_field_strength_t: float = 0.2,
+        expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
         on_result: Callable[[IngestResult], None] | None = None,
     ):
         self.engine = engine

@@ -16,11 +16,13 @@ import shutil
 import threading
 from pathlib import Path
 
+from registry.errors import InvalidInput
 from registry.imaging.dicom import is_valid_uid
+from registry.settings import Settings
 
 
-class StoreError(ValueError):
-    """A SOP Instance UID that cannot name a file."""
+class StoreError(InvalidInput):
+    """A SOP Instance UID that cannot name a file (a registry error: the API answers 422)."""
 
 
 class FileStore:
@@ -30,6 +32,12 @@ class FileStore:
         self.root = Path(root)
         self._folders: set[Path] = set()
         self._counter = itertools.count()
+
+    @classmethod
+    def of(cls, settings: Settings) -> FileStore:
+        """The store under the configured data directory (``MODIC_DATA_DIR``): the one way the service,
+        the receiver and the command line open it (the API builds it once per app)."""
+        return cls(settings.data_dir)
 
     def path_for(self, sop_instance_uid: str) -> Path:
         """Where the file of ``sop_instance_uid`` lives; the UID is validated first."""

@@ -26,8 +26,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from grading.errors import GradingError
+from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from grading.series import InstanceHeader, Stack, StudyClassification, classify_study
-from registry.errors import InvalidInput, NotFound
+from registry.errors import InvalidInput, NotFound, StudyOfAnotherPatient
 from registry.imaging.archive import ArchiveLimits
 from registry.imaging.dicom import DicomInstance, PatientIdentity
 from registry.imaging.nifti import NiftiMetadata
@@ -74,6 +75,8 @@ class IngestResult:
 
     studies: list[IngestedStudy]
     rejections: list[Rejection]
+    conflicts: list[StudyOfAnotherPatient] = field(default_factory=list)
+    """The studies among the rejections whose UID is registered for another patient."""
 
     @property
     def warnings(self) -> list[str]:
@@ -130,7 +133,7 @@ def ingest_files(
     actor: User | None = None,
     nifti: NiftiMetadata | None = None,
     limits: ArchiveLimits | None = None,
-    expected_field_strength_t: float = 0.2,
+    expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
     progress: ProgressCallback | None = None,
 ) -> IngestResult:
     """Ingest every file of ``items`` (see :mod:`registry.imaging.sources`) into the registry.
@@ -160,7 +163,7 @@ def ingest_paths(
     *,
     actor: User | None = None,
     nifti: NiftiMetadata | None = None,
-    expected_field_strength_t: float = 0.2,
+    expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
     progress: ProgressCallback | None = None,
 ) -> IngestResult:
     """Ingest files, folders (recursively, in name order) and archives, as :func:`ingest_files`."""
@@ -183,17 +186,20 @@ def _write_batches(
     expected_field_strength_t: float,
 ) -> IngestResult:
     studies: list[IngestedStudy] = []
+    conflicts: list[StudyOfAnotherPatient] = []
     if session.in_transaction():
         session.commit()
     for batch in batches.values():
         try:
             studies.append(_write_study(session, batch, actor, expected_field_strength_t))
-        except InvalidInput as exc:
+        except (InvalidInput, StudyOfAnotherPatient) as exc:
             session.rollback()
             rejections.append(Rejection(f"study {batch.study_instance_uid}", exc.message))
+            if isinstance(exc, StudyOfAnotherPatient):
+                conflicts.append(exc)
     if session.in_transaction():
         session.commit()
-    return IngestResult(studies, rejections)
+    return IngestResult(studies, rejections, conflicts)
 
 
 def _collect(batches: dict[str, _StudyBatch], instance: DicomInstance) -> None:
@@ -260,10 +266,7 @@ def _write_study_once(
         patient = studies_repo.patients_by_ids(session, {study.patient_id})[study.patient_id]
         incoming = batch.patient.patient_id.strip()
         if incoming and incoming != patient.hospital_id and not patient.hospital_id.startswith("NO-PATIENT-ID-"):
-            raise InvalidInput(
-                f"study_instance_uid {batch.study_instance_uid!r} is registered for another patient; "
-                "its images were not attached"
-            )
+            raise StudyOfAnotherPatient(batch.study_instance_uid, study.id, "its images were not attached")
         if study.study_date is None:
             study.study_date = batch.study_date
     rows = session.execute(
@@ -445,7 +448,11 @@ SAMPLE_DICOM_DIR = Path(__file__).resolve().parents[2] / "sample_dicom"
 
 
 def ingest_sample_studies(
-    session: Session, store: FileStore, *, expected_field_strength_t: float = 0.2, folder: Path = SAMPLE_DICOM_DIR
+    session: Session,
+    store: FileStore,
+    *,
+    expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
+    folder: Path = SAMPLE_DICOM_DIR,
 ) -> list[str]:
     """Ingest the sample studies (``modic serve --demo``); one printable line per study or problem."""
     files = sorted(folder.rglob("*.dcm"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry.errors import AlreadyExists, InvalidInput, NotFound
+from registry.errors import InvalidInput, NotFound, StudyOfAnotherPatient
 from registry.imaging.dicom import is_valid_uid
 from registry.imaging.window import usable_window
 from registry.models import Patient, Series, Study, User
@@ -68,9 +68,7 @@ def register_study(
     if existing is not None:
         patient = studies_repo.patients_by_ids(session, {existing.patient_id})[existing.patient_id]
         if patient.hospital_id != patient_id.strip():
-            raise AlreadyExists(
-                f"study_instance_uid {study_instance_uid!r} is already registered for another patient", existing.id
-            )
+            raise StudyOfAnotherPatient(study_instance_uid, existing.id)
         return study_view(session, existing.id), False
     patient = ensure_patient(session, patient_id, actor)
     study = Study(
