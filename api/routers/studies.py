@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from typing import Annotated
 
@@ -15,22 +13,10 @@ from pydantic import ValidationError
 from api.deps import RadiologistOrAdmin, SessionDep, SettingsDep
 from api.schemas.studies import StudyCreate, StudyPage, StudyPublic
 from api.uploads import upload_study
-from registry.errors import InvalidInput
+from registry.cursors import decode_cursor, encode_cursor
 from registry.services import studies as studies_service
 
 router = APIRouter(prefix="/studies", tags=["studies"])
-
-
-def _encode_cursor(created_at: dt.datetime, study_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{study_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
-    try:
-        created, study_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return dt.datetime.fromisoformat(created), study_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput(f"cursor {cursor!r} is not a cursor returned by this endpoint") from None
 
 
 _BODY_DOC = {
@@ -101,9 +87,9 @@ def list_studies(
     ] = None,
 ) -> StudyPage:
     """Studies in registration order, a page at a time, optionally split by whether I graded them."""
-    after = _decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, (dt.datetime, str), "cursor", "study list") if cursor else None
     views = studies_service.list_study_views(session, after, limit, user, graded_by_me)
-    next_cursor = _encode_cursor(views[-1].study.created_at, views[-1].study.id) if len(views) == limit else None
+    next_cursor = encode_cursor(views[-1].study.created_at, views[-1].study.id) if len(views) == limit else None
     return StudyPage(items=[StudyPublic.of(v) for v in views], next_cursor=next_cursor)
 
 

@@ -29,6 +29,7 @@ from grading.eligibility import Catalog, RuleSet, default_catalog, evaluate, val
 from grading.endplates import ENDPLATES
 from grading.errors import GradingError
 from grading.nordic import EndplateGrading, StudyGrading
+from registry.cursors import decode_cursor, encode_cursor
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound
 from registry.models import EligibilityDecision, GradingKind, Patient, ScreeningRecord, User
@@ -37,7 +38,6 @@ from registry.repositories import eligibility as repo
 from registry.repositories import studies as studies_repo
 from registry.services import audit
 
-MAX_CURSOR = 2**63 - 1
 _log = logging.getLogger(__name__)
 
 
@@ -376,11 +376,8 @@ def parse_cursor(since: str | None) -> int:
     """The feed position a cursor names; the beginning when ``since`` is omitted."""
     if since is None or since == "":
         return 0
-    if not since.isdigit() or len(since) > 19 or int(since) > MAX_CURSOR:
-        raise InvalidInput(
-            f"since {since!r} is not a feed cursor; pass the next_cursor of a previous page, or omit it to start"
-        )
-    return int(since)
+    (position,) = decode_cursor(since, (int,), "since", "feed")
+    return int(position)
 
 
 def feed(session: Session, rule_set: RuleSet, since: str | None, limit: int) -> FeedPage:
@@ -390,7 +387,7 @@ def feed(session: Session, rule_set: RuleSet, since: str | None, limit: int) -> 
     after = parse_cursor(since)
     rows = repo.feed_page(session, rule_set.trial, rule_set.version, after, limit)
     items = [FeedItem(decision, pseudonym) for decision, pseudonym in rows]
-    return FeedPage(items, str(items[-1].decision.seq if items else after))
+    return FeedPage(items, encode_cursor(items[-1].decision.seq if items else after))
 
 
 def iter_feed(session: Session, rule_set: RuleSet, since: str | None, page_size: int = 1000) -> Iterator[FeedItem]:
