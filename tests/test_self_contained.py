@@ -75,9 +75,11 @@ def problems_in(text: str, where: Path) -> list[str]:
 
 
 def test_every_reference_resolves_inside_the_repository() -> None:
+    this = Path(__file__).resolve()  # its examples of bad references are meant not to resolve
     problems = [
         problem
         for path in tracked_files()
+        if path != this
         for problem in problems_in(path.read_text(encoding="utf-8"), path.relative_to(ROOT))
     ]
     assert not problems, "\n".join(problems)
