@@ -3,15 +3,20 @@ study registered for another patient is the same conflict through JSON registrat
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from fastapi.testclient import TestClient
 
+import grading
+import registry
 from api.app import create_app
+from grading.errors import GradingError
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from registry.errors import AlreadyExists, RegistryError, StudyOfAnotherPatient
-from registry.imaging.errors import ImagingError
 from registry.imaging.store import FileStore, StoreError
 from registry.settings import Settings
 from tests.api.helpers import study_body
@@ -60,9 +65,22 @@ def test_a_study_of_another_patient_is_409_through_registration_and_upload(
         assert response.json()["existing_id"] == registered.json()["id"]
 
 
-def test_one_exception_family_per_layer(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("package", "family"), [(grading, GradingError), (registry, RegistryError)])
+def test_one_exception_family_per_layer(package: ModuleType, family: type[Exception]) -> None:
+    """Every public exception a layer defines belongs to the layer's family (docs/architecture.md#errors)."""
+    outside = []
+    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        if ".migrations" in info.name:
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            public_error = isinstance(value, type) and issubclass(value, BaseException) and not name.startswith("_")
+            if public_error and value.__module__ == module.__name__ and not issubclass(value, family):
+                outside.append(f"{module.__name__}.{name}")
+    assert not outside, f"not part of {family.__name__}: {outside}"
+
+
+def test_store_error_is_a_registry_error(tmp_path: Path) -> None:
     assert issubclass(StudyOfAnotherPatient, AlreadyExists)
-    for error in (StoreError, ImagingError):
-        assert issubclass(error, RegistryError)
     with pytest.raises(StoreError, match=r"'\.\./x' is not a valid UID"):
         FileStore(tmp_path).path_for("../x")
