@@ -123,6 +123,14 @@ def default_window(ds: Dataset, pixels: np.ndarray[Any, Any]) -> tuple[float, fl
     return float(low + high) / 2, float(max(high - low, 1.0))
 
 
+def _check_window(window_center: float | None, window_width: float | None, source: str) -> None:
+    """Refuse a requested window that is not usable (before any file is read)."""
+    if window_center is not None and usable_center(window_center) is None:
+        raise RenderError(source, f"window centre {window_center!r} must be a finite number")
+    if window_width is not None and usable_width(window_width) is None:
+        raise RenderError(source, f"window width {window_width!r} must be > 0 and finite")
+
+
 def render_png(
     data: bytes | Dataset,
     *,
@@ -132,10 +140,7 @@ def render_png(
     source: str = "image",
 ) -> bytes:
     """The PNG of one frame, windowed and in display orientation."""
-    if window_center is not None and usable_center(window_center) is None:
-        raise RenderError(source, f"window centre {window_center!r} must be a finite number")
-    if window_width is not None and usable_width(window_width) is None:
-        raise RenderError(source, f"window width {window_width!r} must be > 0 and finite")
+    _check_window(window_center, window_width, source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -150,11 +155,9 @@ def render_png(
         slope, intercept = 1.0, 0.0
     if slope != 1.0 or intercept != 0.0:
         pixels = pixels * slope + intercept
-    center, width = default_window(ds, pixels)
-    if window_center is not None:
-        center = window_center
-    if window_width is not None:
-        width = window_width
+    default_center, default_width = default_window(ds, pixels)
+    center = default_center if window_center is None else window_center
+    width = default_width if window_width is None else window_width
     low = center - width / 2
     scaled = np.clip((pixels - low) * (255.0 / width), 0, 255).astype(np.uint8)
     if str(ds.get("PhotometricInterpretation", "")) == "MONOCHROME1":
