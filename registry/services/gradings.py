@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from grading.nordic import StudyGrading
+from grading.nordic import Numbering, StudyGrading
+from grading.protocols import DEFAULT_PROTOCOL, get_protocol
 from registry.errors import (
     AlreadyExists,
     Forbidden,
@@ -44,6 +45,8 @@ class GradingView:
     created_at: dt.datetime
     updated_at: dt.datetime
     """When this version was recorded."""
+    protocol: str = DEFAULT_PROTOCOL
+    numbering: dict[str, str] | None = None
 
     @classmethod
     def of(cls, grading: Grading, version: GradingVersion, rater: str) -> GradingView:
@@ -57,6 +60,8 @@ class GradingView:
             endplates=version.endplates,
             created_at=grading.created_at,
             updated_at=version.at,
+            protocol=version.protocol,
+            numbering=version.numbering,
         )
 
     @property
@@ -86,6 +91,8 @@ class NewGrading:
     study_id: str
     grading: StudyGrading
     kind: GradingKind = GradingKind.clinical
+    protocol: str = DEFAULT_PROTOCOL
+    numbering: Numbering | None = None
 
     @property
     def clinical_key(self) -> str | None:
@@ -93,15 +100,42 @@ class NewGrading:
         return f"{self.study_id}:{self.rater.id}" if self.kind is GradingKind.clinical else None
 
 
+def parse_grading(
+    rater: User,
+    study_id: str,
+    endplates: Any,
+    protocol: str | None = None,
+    numbering: Any = None,
+    kind: GradingKind = GradingKind.clinical,
+) -> NewGrading:
+    """Validate a grading against its protocol (the default one when ``None``); not yet recorded."""
+    chosen = get_protocol(protocol)
+    return NewGrading(
+        rater,
+        study_id,
+        chosen.parse(endplates),
+        kind,
+        chosen.id,
+        None if numbering is None else Numbering.from_mapping(numbering),
+    )
+
+
 def create_grading(
-    session: Session, rater: User, study_id: str, endplates: Any, kind: GradingKind = GradingKind.clinical
+    session: Session,
+    rater: User,
+    study_id: str,
+    endplates: Any,
+    kind: GradingKind = GradingKind.clinical,
+    *,
+    protocol: str | None = None,
+    numbering: Any = None,
 ) -> GradingView:
     """Record a rater's first grading of a study (version 1) and commit.
 
     A rater has one clinical grading per study: a second one is :class:`AlreadyExists` naming the
     first, which is amended instead.
     """
-    (outcome,) = create_gradings(session, [NewGrading(rater, study_id, StudyGrading.from_mapping(endplates), kind)])
+    (outcome,) = create_gradings(session, [parse_grading(rater, study_id, endplates, protocol, numbering, kind)])
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -162,6 +196,7 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
             taken[key] = grading_id
             graded.append(patients[one.study_id])
         canonical = one.grading.to_mapping()
+        numbering = None if one.numbering is None else one.numbering.to_mapping()
         gradings.append(
             {
                 "id": grading_id,
@@ -175,10 +210,32 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
             }
         )
         versions.append(
-            {"grading_id": grading_id, "version": 1, "endplates": canonical, "author_id": one.rater.id, "at": now}
+            {
+                "grading_id": grading_id,
+                "version": 1,
+                "endplates": canonical,
+                "author_id": one.rater.id,
+                "at": now,
+                "reason": None,
+                "protocol": one.protocol,
+                "numbering": numbering,
+            }
         )
         events.append(audit.event(one.rater, "grading.create", "grading", grading_id, study_id=one.study_id, version=1))
-        outcomes.append(GradingView(grading_id, one.study_id, one.kind.value, one.rater.name, 1, canonical, now, now))
+        outcomes.append(
+            GradingView(
+                grading_id,
+                one.study_id,
+                one.kind.value,
+                one.rater.name,
+                1,
+                canonical,
+                now,
+                now,
+                one.protocol,
+                numbering,
+            )
+        )
     gradings_repo.insert_first_versions(session, gradings, versions)
     audit.record_many(session, events)
     eligibility.on_patients_graded(session, graded)
@@ -220,12 +277,22 @@ def get_grading(session: Session, grading_id: str, viewer: User) -> GradingView:
 
 
 def amend_grading(
-    session: Session, actor: User, grading_id: str, if_match: str | None, endplates: Any, reason: str | None
+    session: Session,
+    actor: User,
+    grading_id: str,
+    if_match: str | None,
+    endplates: Any,
+    reason: str | None,
+    *,
+    protocol: str | None = None,
+    numbering: Any = None,
 ) -> GradingView:
     """Add a new version to a grading, if ``if_match`` names its current version.
 
     Only the grading's rater or an admin may amend; a reason is required. Of concurrent amendments
     made against the same version, exactly one succeeds; the others get :class:`PreconditionFailed`.
+    The new version is validated against ``protocol`` (``None``: the current version's protocol) and
+    records ``numbering`` as given (``None``: not recorded).
     """
     grading = _visible(session, grading_id, actor)
     if grading.rater_id != actor.id and actor.role != Role.admin.value:
@@ -238,7 +305,10 @@ def amend_grading(
     if match is None or match["id"] != grading.id:
         raise PreconditionFailed(f"If-Match {if_match!r} does not name a version of grading {grading_id}")
     expected = int(match["version"])
-    grading_value = StudyGrading.from_mapping(endplates)
+    if protocol is None:
+        current_version = gradings_repo.version_of(session, grading.id, grading.current_version)
+        protocol = DEFAULT_PROTOCOL if current_version is None else current_version.protocol
+    parsed = parse_grading(actor, grading.study_id, endplates, protocol, numbering)
     if reason is None or not reason.strip():
         raise InvalidInput("reason: an amendment needs a reason (why the grading changes)")
     if expected != grading.current_version or not gradings_repo.advance_version(session, grading.id, expected):
@@ -252,9 +322,11 @@ def amend_grading(
     version = GradingVersion(
         grading_id=grading.id,
         version=expected + 1,
-        endplates=grading_value.to_mapping(),
+        endplates=parsed.grading.to_mapping(),
         author_id=actor.id,
         reason=reason.strip(),
+        protocol=parsed.protocol,
+        numbering=None if parsed.numbering is None else parsed.numbering.to_mapping(),
     )
     session.add(version)
     audit.record(session, actor, "grading.amend", "grading", grading.id, version=expected + 1, reason=reason.strip())
