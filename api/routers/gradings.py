@@ -39,7 +39,10 @@ async def create_grading(
 @router.get("/studies/{study_id}/gradings", response_model=GradingList)
 def study_gradings(study_id: str, user: RadiologistOrAdmin, session: SessionDep) -> GradingList:
     """The clinical gradings of a study I may see: my own (a radiologist), or all of them (an admin)."""
-    return GradingList(items=[GradingPublic.of(v) for v in gradings_service.gradings_of_study(session, user, study_id)])
+    return GradingList(
+        items=[GradingPublic.of(v) for v in gradings_service.gradings_of_study(session, user, study_id)],
+        prior_graded_study=gradings_service.prior_graded_study(session, study_id),
+    )
 
 
 @router.get("/gradings/{grading_id}", response_model=GradingPublic)

@@ -92,6 +92,11 @@ class GradingPublic(BaseModel):
 
 class GradingList(BaseModel):
     items: list[GradingPublic]
+    prior_graded_study: str | None = Field(
+        default=None,
+        description="the patient's latest earlier study with a clinical grading: development over time is graded "
+        "against it (the form offers that variable only when there is one)",
+    )
 
 
 class HistoryItem(BaseModel):

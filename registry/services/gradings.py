@@ -358,6 +358,15 @@ def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[Gra
     return [_view(session, g) for g in gradings]
 
 
+def prior_graded_study(session: Session, study_id: str) -> str | None:
+    """The patient's latest earlier study with a clinical grading (what "development over time" is
+    graded against), or ``None``."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise NotFound(f"study {study_id!r} does not exist")
+    return gradings_repo.prior_graded_study(session, study)
+
+
 def history(session: Session, grading_id: str, viewer: User) -> list[HistoryEntry]:
     """Every version of a grading that ``viewer`` may reach, oldest first."""
     _visible(session, grading_id, viewer)
