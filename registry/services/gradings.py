@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from grading.errors import GradingError
 from grading.nordic import Numbering, StudyGrading
 from grading.protocols import DEFAULT_PROTOCOL, get_protocol
 from registry.errors import (
@@ -191,6 +192,9 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
         if key is not None and key in taken:
             outcomes.append(_already_graded(one.rater, one.study_id, taken[key]))
             continue
+        if (refused := needs_prior(session, one)) is not None:
+            outcomes.append(refused)
+            continue
         grading_id, now = new_id(), utcnow()  # its own time, as if recorded alone
         if key is not None:
             taken[key] = grading_id
@@ -240,6 +244,21 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
     audit.record_many(session, events)
     eligibility.on_patients_graded(session, graded)
     return outcomes
+
+
+def needs_prior(session: Session, one: NewGrading) -> GradingError | None:
+    """A variable graded against the patient's prior study (development over time) when the patient
+    has no prior graded study: refused, naming the endplate and field."""
+    names = [v.name for v in get_protocol(one.protocol).variables if v.requires_prior]
+    used = [(g.endplate.value, n) for g in one.grading.endplates for n in names if g.variable(n) is not None]
+    if not used or prior_graded_study(session, one.study_id) is not None:
+        return None
+    endplate, name = used[0]
+    return GradingError(
+        f"{endplate}: {name} compares with the patient's prior graded study, and there is none; leave it empty",
+        endplate=endplate,
+        field=name,
+    )
 
 
 def _already_graded(rater: User, study_id: str, grading_id: str) -> AlreadyExists:
@@ -309,6 +328,8 @@ def amend_grading(
         current_version = gradings_repo.version_of(session, grading.id, grading.current_version)
         protocol = DEFAULT_PROTOCOL if current_version is None else current_version.protocol
     parsed = parse_grading(actor, grading.study_id, endplates, protocol, numbering)
+    if (refused := needs_prior(session, parsed)) is not None:
+        raise refused
     if reason is None or not reason.strip():
         raise InvalidInput("reason: an amendment needs a reason (why the grading changes)")
     if expected != grading.current_version or not gradings_repo.advance_version(session, grading.id, expected):

@@ -46,6 +46,8 @@ from registry.repositories import reliability as repo
 from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit
+from registry.services import gradings as gradings_service
+from registry.services.gradings import NewGrading
 
 MAX_WASHOUT_DAYS = 3650
 
@@ -388,6 +390,9 @@ def submit_read(
     if item.grading_id is not None:
         raise AlreadyExists(f"you have already graded case {label} in read {item.read}; reliability reads are final")
     value = get_protocol(study.protocol).parse(endplates)
+    refused = gradings_service.needs_prior(session, NewGrading(rater, case.study_id, value, protocol=study.protocol))
+    if refused is not None:
+        raise refused
     grading = Grading(study_id=case.study_id, rater_id=rater.id, kind=GradingKind.reliability.value)
     session.add(grading)
     session.add(

@@ -210,3 +210,31 @@ def test_reliability_read_is_validated_against_the_study_protocol(client: TestCl
         headers=raters["rad-a"],
     )
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "location"
+
+
+def test_development_over_time_needs_the_patients_prior_graded_study(client: TestClient, auth: TokenFactory) -> None:
+    headers = auth("radiologist", "rad-a")
+    first = {**study_body("1.2.3.40", "H-PRIOR"), "study_date": "2024-01-10"}
+    second = {**study_body("1.2.3.41", "H-PRIOR"), "study_date": "2026-01-10"}
+    baseline = client.post(f"{API}/studies", json=first, headers=headers).json()["id"]
+    follow_up = client.post(f"{API}/studies", json=second, headers=headers).json()["id"]
+    developed = {
+        "endplates": endplates(L4_inf={"type": "I", "size": "B", "development": "new"}),
+        "protocol": "nordic-2007-full",
+    }
+    listed = client.get(f"{API}/studies/{follow_up}/gradings", headers=headers).json()
+    assert listed["prior_graded_study"] is None
+    refused = client.post(f"{API}/studies/{follow_up}/gradings", json=developed, headers=headers)
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["errors"]
+    assert (error["endplate"], error["field"]) == ("L4_inf", "development") and "prior graded study" in error["message"]
+    assert (
+        client.post(f"{API}/studies/{baseline}/gradings", json={"endplates": endplates()}, headers=headers).status_code
+        == 201
+    )
+    assert client.get(f"{API}/studies/{follow_up}/gradings", headers=headers).json()["prior_graded_study"] == baseline
+    accepted = client.post(f"{API}/studies/{follow_up}/gradings", json=developed, headers=headers)
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["endplates"]["L4_inf"]["development"] == "new"
+    # the baseline has no earlier study: nothing to compare with
+    assert client.get(f"{API}/studies/{baseline}/gradings", headers=headers).json()["prior_graded_study"] is None

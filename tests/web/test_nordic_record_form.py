@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.api.helpers import study_body
+from tests.api.helpers import endplates, study_body
 from tests.conftest import LiveServer
 from tests.web.conftest import Rater, screenshot, sign_in
 
@@ -84,3 +84,22 @@ def test_full_protocol_and_not_assessable_from_the_keyboard(
     assert grading["endplates"]["L1_sup"] == {"type": "none", "size": None, "extension_pct": None}
     # The history shows the not-assessable endplate as such.
     expect(page.locator("#history-list")).to_contain_text("S1_sup: not assessable (transitional)")
+
+
+def test_development_over_time_is_offered_only_with_a_prior_graded_study(
+    page: Any, live_server: LiveServer, rater: Rater
+) -> None:
+    prior = {**study_body("1.2.826.0.1.3680043.8.498.913", "HOSP-WEB-13"), "study_date": "2024-03-01"}
+    later = {**study_body("1.2.826.0.1.3680043.8.498.914", "HOSP-WEB-13"), "study_date": "2026-03-01"}
+    prior_id = rater.api.post("/studies", json=prior).json()["id"]
+    study = rater.api.post("/studies", json=later).json()
+    graded = rater.api.post(f"/studies/{prior_id}/gradings", json={"endplates": endplates()})
+    assert graded.status_code == 201, graded.text
+    sign_in(page, live_server, rater.token)
+    page.evaluate("localStorage.setItem('modic.protocol', 'nordic-2007-full')")  # the site's choice
+    page.get_by_role("link", name=f"Open study of {study['patient']['pseudonym']}").first.click()
+    expect(page.locator("#grading")).to_have_attribute("data-mode", "new")
+    expect(page.get_by_label("Grading protocol")).to_have_value("nordic-2007-full")
+    expect(page.get_by_role("columnheader", name="Development over time")).to_be_visible()
+    page.get_by_label("L4_inf Development over time").select_option("unchanged")
+    assert page.get_by_label("L4_inf Development over time").input_value() == "unchanged"
