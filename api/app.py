@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials
+from api.routers import eligibility, gradings, health, me, protocols, reliability, screening, series, studies, trials
 from api.web import mount_page
 from registry.db import get_engine, migrate
 from registry.imaging.store import FileStore
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gradings.router,
         reliability.router,
         trials.router,
+        protocols.router,
         eligibility.router,
         screening.router,
     ):

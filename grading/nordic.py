@@ -2,8 +2,10 @@
 
 Type (Modic 1988; Nordic Modic Consensus Group) is a set of components I, II and III, written
 canonically ascending and ``/``-joined; size is the maximum height of the change as its depth of
-extension into the vertebral body (Jensen 2012, Figure 1: "A: Endplate only, B: > endplate to 25%,
-C: 25 to 50%, and D: > 50%"). See ``docs/nordic.md`` (types, sizes) and ``docs/sources.md``.
+extension into the vertebral body (the 2012 trial paper, Figure 1: "A: Endplate only, B: > endplate
+to 25%, C: 25 to 50%, and D: > 50%"). An endplate that cannot be read is *not assessable*, with a
+reason, and has no type or size. See ``docs/nordic.md`` (types, sizes,
+not assessable) and ``docs/sources.md``.
 """
 
 from __future__ import annotations
@@ -115,39 +117,164 @@ class Size(enum.Enum):
         raise GradingError(f"size {text!r} is not a size; allowed: {allowed}")
 
 
-def size_from_extension(extension_pct: float) -> Size:
-    """The size class of a change extending ``extension_pct`` % into the vertebral body.
+SIZE_UPPER_BOUNDS: tuple[tuple[float, Size], ...] = ((0.0, Size.A), (25.0, Size.B), (50.0, Size.C), (100.0, Size.D))
+"""The size boundaries, written once: each size with the largest ``extension_pct`` it takes.
 
-    Boundaries (docs/nordic.md#sizes): 0 → A, (0, 25] → B, (25, 50] → C, > 50 → D.
+``extension_pct`` is the extension *beyond the endplate*, in % of vertebral body height. Figure 1
+of the 2012 trial paper: "A: Endplate only, B: > endplate to 25%, C: 25 to 50%, and D: > 50%". So
+A carries no percentage (or 0); B is more than 0 up to and including 25 % ("to 25%"); C is more
+than 25 up to and including 50 % ("25 to 50%", starting where B ends); D is more than 50 % ("> 50%").
+"""
+
+
+def size_from_extension(extension_pct: float) -> Size:
+    """The size class of a change extending ``extension_pct`` % of body height beyond the endplate.
+
+    0 → A, (0, 25] → B, (25, 50] → C, (50, 100] → D (:data:`SIZE_UPPER_BOUNDS`).
     """
     if isinstance(extension_pct, bool) or not isinstance(extension_pct, (int, float)):
         raise GradingError(f"extension_pct {extension_pct!r} is not a number; allowed: 0 to 100")
     if math.isnan(extension_pct) or not 0 <= extension_pct <= 100:
         raise GradingError(f"extension_pct {extension_pct!r} is out of range; allowed: 0 to 100")
-    if extension_pct == 0:
-        return Size.A
-    if extension_pct <= 25:
-        return Size.B
-    if extension_pct <= 50:
-        return Size.C
-    return Size.D
+    return next(size for bound, size in SIZE_UPPER_BOUNDS if extension_pct <= bound)
+
+
+class NotAssessable(enum.Enum):
+    """Why an endplate could not be graded; its type and size are then absent (unknown)."""
+
+    artefact = "artefact"
+    """Motion, metal or another artefact hides the endplate."""
+    outside_fov = "outside_fov"
+    """The endplate lies outside the field of view."""
+    transitional = "transitional"
+    """Transitional lumbosacral anatomy makes the endplate's level ambiguous."""
+    other = "other"
+    """Another reason, given in the note (required)."""
+
+    @classmethod
+    def parse(cls, text: object) -> NotAssessable:
+        """Parse a reason; the error lists the allowed ones."""
+        try:
+            return cls(text)
+        except ValueError:
+            allowed = ", ".join(r.value for r in cls)
+            raise GradingError(f"not_assessable {text!r} is not a reason; allowed: {allowed}") from None
+
+
+NOTE_MAX = 500
+"""The longest note of a not-assessable endplate, in characters."""
+
+
+class NumberingReference(enum.Enum):
+    """How the levels were identified."""
+
+    sacrum = "sacrum"
+    """Counted upwards from the sacrum (S1)."""
+    last_rib = "last_rib"
+    """Counted downwards from the last rib-bearing vertebra."""
+    other = "other"
+    """Another way (e.g. from a whole-spine localiser)."""
+
+
+class TransitionalVertebra(enum.Enum):
+    """A lumbosacral transitional vertebra seen while numbering."""
+
+    none = "none"
+    lumbarised_s1 = "lumbarised_s1"
+    sacralised_l5 = "sacralised_l5"
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """How the levels of a grading were identified, and any transitional vertebra seen."""
+
+    reference: NumberingReference
+    transitional: TransitionalVertebra
+
+    @classmethod
+    def from_mapping(cls, data: object) -> Numbering:
+        """Build from ``{"reference", "transitional"}``; errors name the field and the allowed values."""
+        if not isinstance(data, Mapping):
+            raise GradingError(
+                f"numbering must be an object with reference and transitional, got {data!r}", field="numbering"
+            )
+        unknown = sorted(str(k) for k in data if k not in ("reference", "transitional"))
+        if unknown:
+            raise GradingError(
+                f"numbering: unknown field {unknown[0]!r}; allowed: reference, transitional", field="numbering"
+            )
+        values: list[enum.Enum] = []
+        for name, kind in (("reference", NumberingReference), ("transitional", TransitionalVertebra)):
+            try:
+                values.append(kind(data.get(name)))
+            except ValueError:
+                allowed = ", ".join(v.value for v in kind)
+                raise GradingError(
+                    f"numbering.{name} {data.get(name)!r} is not allowed; allowed: {allowed}",
+                    field=f"numbering.{name}",
+                ) from None
+        reference, transitional = values
+        assert isinstance(reference, NumberingReference) and isinstance(transitional, TransitionalVertebra)
+        return cls(reference, transitional)
+
+    def to_mapping(self) -> dict[str, str]:
+        """The JSON form."""
+        return {"reference": self.reference.value, "transitional": self.transitional.value}
+
+
+@dataclass(frozen=True)
+class ExtraVariable:
+    """A protocol variable beyond type and size, as the grading model needs it to validate a value.
+
+    ``applies_to`` is ``"change"`` (describes a Modic change: absent when the type is ``none``) or
+    ``"endplate"`` (describes the endplate whatever its type). The protocol files declare these.
+    """
+
+    name: str
+    categories: tuple[str, ...]
+    applies_to: str = "change"
+
+    def check(self, where: str, value: object, has_change: bool) -> str:
+        """``value`` if it is one of the categories and the variable applies; else a :class:`GradingError`."""
+        if self.applies_to == "change" and not has_change:
+            raise GradingError(
+                f"{where}: {self.name} must be absent when type is 'none'", endplate=where, field=self.name
+            )
+        if not isinstance(value, str) or value not in self.categories:
+            raise GradingError(
+                f"{where}: {self.name} {value!r} is not allowed; allowed: {', '.join(self.categories)}",
+                endplate=where,
+                field=self.name,
+            )
+        return value
 
 
 _ENDPLATE_FIELDS = ("type", "size", "extension_pct")
 _FIELD_SET = frozenset(_ENDPLATE_FIELDS)
+_NOT_ASSESSABLE_FIELDS = ("not_assessable", "note")
 
 
 @dataclass(frozen=True)
 class EndplateGrading:
-    """The grading of one endplate: type, size (iff type is not none), optional extension %."""
+    """The grading of one endplate: type, size (iff type is not none), optional extension %, and the
+    protocol's other variables (``variables``, name to category); or *not assessable* with a reason,
+    when type, size and every other variable are absent (``type`` is ``None``)."""
 
     endplate: Endplate
-    type: ModicType
+    type: ModicType | None
     size: Size | None = None
     extension_pct: float | None = None
+    variables: tuple[tuple[str, str], ...] = ()
+    not_assessable: NotAssessable | None = None
+    note: str | None = None
 
     def __post_init__(self) -> None:
         where = self.endplate.value
+        if self.type is None or self.not_assessable is not None:
+            self._check_not_assessable(where)
+            return
+        if self.note is not None:
+            raise GradingError(f"{where}: note is only for a not-assessable endplate", endplate=where, field="note")
         if self.type.is_none:
             if self.size is not None:
                 raise GradingError(
@@ -181,16 +308,47 @@ class EndplateGrading:
                     field="extension_pct",
                 )
 
-    @classmethod
-    def from_mapping(cls, endplate: Endplate, data: object) -> EndplateGrading:
-        """Build from a JSON-like mapping ``{"type", "size"?, "extension_pct"?}``.
+    def _check_not_assessable(self, where: str) -> None:
+        if self.type is not None or self.not_assessable is None:
+            raise GradingError(
+                f"{where}: an endplate is either graded (type) or not_assessable with a reason, not both",
+                endplate=where,
+                field="not_assessable",
+            )
+        if self.size is not None or self.extension_pct is not None or self.variables:
+            raise GradingError(
+                f"{where}: a not-assessable endplate has no size, extension_pct or other variables",
+                endplate=where,
+                field="not_assessable",
+            )
+        if self.note is not None and (not isinstance(self.note, str) or len(self.note) > NOTE_MAX):
+            raise GradingError(
+                f"{where}: note must be text of at most {NOTE_MAX} characters", endplate=where, field="note"
+            )
+        if self.not_assessable is NotAssessable.other and not (self.note or "").strip():
+            raise GradingError(f"{where}: not_assessable 'other' needs a note saying why", endplate=where, field="note")
 
-        A missing size is derived from ``extension_pct`` when that is given. Values are immutable,
-        so the same input (every grading repeats a few) is parsed once and the result shared; the
+    @classmethod
+    def not_assessable_because(
+        cls, endplate: Endplate, reason: NotAssessable, note: str | None = None
+    ) -> EndplateGrading:
+        """An endplate that could not be graded, for ``reason``."""
+        return cls(endplate, None, not_assessable=reason, note=note)
+
+    @classmethod
+    def from_mapping(
+        cls, endplate: Endplate, data: object, extras: Mapping[str, ExtraVariable] | None = None
+    ) -> EndplateGrading:
+        """Build from a JSON-like mapping ``{"type", "size"?, "extension_pct"?, <protocol variables>?}``
+        or ``{"not_assessable": reason, "note"?}``.
+
+        ``extras`` are the other variables of the grading protocol (none for the core protocol). A
+        missing size is derived from ``extension_pct`` when that is given. Values are immutable, so
+        the same input (every grading repeats a few) is parsed once and the result shared; the
         cache and the benchmark that justifies it are described at ``_PARSED`` below.
         """
         if not isinstance(data, dict) or not _FIELD_SET.issuperset(data):
-            return cls._parse(endplate, data)
+            return cls._parse(endplate, data, extras or {})
         extension = data.get("extension_pct")
         # A missing field reads as None, as in _parse; the type keeps 1 and True apart.
         key = (endplate, data.get("type"), data.get("size"), extension, type(extension))
@@ -205,16 +363,24 @@ class EndplateGrading:
         return parsed
 
     @classmethod
-    def _parse(cls, endplate: Endplate, data: object) -> EndplateGrading:
+    def _parse(
+        cls, endplate: Endplate, data: object, extras: Mapping[str, ExtraVariable] | None = None
+    ) -> EndplateGrading:
         where = endplate.value
+        extras = extras or {}
         if not isinstance(data, Mapping):
             raise GradingError(
-                f"{where}: expected an object with 'type' (and 'size'), got {data!r}", endplate=where, field="type"
+                f"{where}: expected an object with 'type' (and 'size'), or 'not_assessable', got {data!r}",
+                endplate=where,
+                field="type",
             )
-        unknown = sorted(str(k) for k in data if k not in _ENDPLATE_FIELDS)
+        if "not_assessable" in data:
+            return cls._parse_not_assessable(endplate, data)
+        allowed_fields = (*_ENDPLATE_FIELDS, *extras)
+        unknown = sorted(str(k) for k in data if k not in allowed_fields)
         if unknown:
             raise GradingError(
-                f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(_ENDPLATE_FIELDS)}",
+                f"{where}: unknown field {unknown[0]!r}; allowed: {', '.join(allowed_fields)}, not_assessable",
                 endplate=where,
                 field=unknown[0],
             )
@@ -241,20 +407,59 @@ class EndplateGrading:
                 raise GradingError(f"{where}: {exc.message}", endplate=where, field="size") from None
         elif extension is not None and not modic_type.is_none:
             size = derived
-        return cls(endplate, modic_type, size, None if extension is None else float(extension))
+        variables = tuple(
+            (name, spec.check(where, data[name], not modic_type.is_none))
+            for name, spec in extras.items()
+            if data.get(name) is not None
+        )
+        return cls(endplate, modic_type, size, None if extension is None else float(extension), variables)
+
+    @classmethod
+    def _parse_not_assessable(cls, endplate: Endplate, data: Mapping[Any, Any]) -> EndplateGrading:
+        where = endplate.value
+        unknown = sorted(str(k) for k in data if k not in _NOT_ASSESSABLE_FIELDS)
+        if unknown:
+            raise GradingError(
+                f"{where}: field {unknown[0]!r} is not allowed on a not-assessable endplate; "
+                f"allowed: {', '.join(_NOT_ASSESSABLE_FIELDS)}",
+                endplate=where,
+                field=unknown[0],
+            )
+        try:
+            reason = NotAssessable.parse(data["not_assessable"])
+        except GradingError as exc:
+            raise GradingError(f"{where}: {exc.message}", endplate=where, field="not_assessable") from None
+        note = data.get("note")
+        if note is not None and not isinstance(note, str):
+            raise GradingError(f"{where}: note {note!r} is not text", endplate=where, field="note")
+        return cls.not_assessable_because(endplate, reason, note.strip() or None if note is not None else None)
 
     def to_mapping(self) -> dict[str, Any]:
-        """The canonical JSON form: every key present, ``None`` where absent."""
+        """The canonical JSON form: for a graded endplate every core key present (``None`` where
+        absent) and the protocol variables recorded; ``{"not_assessable", "note"}`` otherwise."""
+        if self.type is None:
+            assert self.not_assessable is not None
+            return {"not_assessable": self.not_assessable.value, "note": self.note}
         return {
             "type": str(self.type),
             "size": None if self.size is None else self.size.value,
             "extension_pct": self.extension_pct,
+            **dict(self.variables),
         }
 
     @property
+    def assessable(self) -> bool:
+        """False when the endplate could not be graded."""
+        return self.type is not None
+
+    def variable(self, name: str) -> str | None:
+        """The recorded category of a protocol variable, ``None`` when not recorded."""
+        return dict(self.variables).get(name)
+
+    @property
     def has_change(self) -> bool:
-        """True when any Modic change is present."""
-        return not self.type.is_none
+        """True when any Modic change is present (False when not assessable: nothing is known)."""
+        return self.type is not None and not self.type.is_none
 
     @property
     def beyond_endplate(self) -> bool:
@@ -263,6 +468,10 @@ class EndplateGrading:
 
     def evidence(self) -> str:
         """A one-line description used as eligibility evidence, e.g. ``L4_inf: type I, size C``."""
+        if self.type is None:
+            assert self.not_assessable is not None
+            note = f": {self.note}" if self.note else ""
+            return f"{self.endplate.value}: not assessable ({self.not_assessable.value}{note})"
         if self.type.is_none:
             return f"{self.endplate.value}: no Modic change"
         assert self.size is not None
@@ -302,10 +511,11 @@ class StudyGrading:
             )
 
     @classmethod
-    def from_mapping(cls, data: object) -> StudyGrading:
+    def from_mapping(cls, data: object, extras: Mapping[str, ExtraVariable] | None = None) -> StudyGrading:
         """Build from ``{"L1_sup": {...}, ...}``, reporting every problem at once.
 
-        Raises :class:`GradingErrors` listing each bad endplate with its field.
+        ``extras`` are the grading protocol's variables beyond type and size. Raises
+        :class:`GradingErrors` listing each bad endplate with its field.
         """
         if not isinstance(data, Mapping):
             raise GradingErrors(
@@ -332,7 +542,7 @@ class StudyGrading:
                 )
                 continue
             try:
-                gradings.append(EndplateGrading.from_mapping(endplate, data[endplate.value]))
+                gradings.append(EndplateGrading.from_mapping(endplate, data[endplate.value], extras))
             except GradingError as exc:
                 errors.append(exc)
         if errors:
@@ -356,6 +566,11 @@ class StudyGrading:
     def changes(self) -> tuple[EndplateGrading, ...]:
         """The endplates with any Modic change, cranial to caudal."""
         return tuple(g for g in self.endplates if g.has_change)
+
+    @property
+    def not_assessable(self) -> tuple[EndplateGrading, ...]:
+        """The endplates that could not be graded, cranial to caudal."""
+        return tuple(g for g in self.endplates if not g.assessable)
 
 
 def all_none() -> StudyGrading:

@@ -16,10 +16,8 @@ from api.schemas.gradings import (
     GradingUpdate,
     HistoryItem,
 )
-from grading.nordic import StudyGrading
 from registry.services import gradings as gradings_service
 from registry.services.grading_writer import GradingWriter
-from registry.services.gradings import NewGrading
 
 router = APIRouter(tags=["gradings"])
 
@@ -31,7 +29,7 @@ async def create_grading(
     """Record the radiologist's grading of all 11 endplates (one clinical grading per rater and study)."""
     # Validation is pure and quick, so it runs here; the write joins the gradings being committed
     # together by the app's writer (group commit) and is answered once committed.
-    new = NewGrading(rater, study_id, StudyGrading.from_mapping(body.endplates))
+    new = gradings_service.parse_grading(rater, study_id, body.endplates, body.protocol, body.numbering)
     writer: GradingWriter = request.app.state.grading_writer
     view = await asyncio.wrap_future(writer.submit(new))
     response.headers["ETag"] = view.etag
@@ -41,7 +39,10 @@ async def create_grading(
 @router.get("/studies/{study_id}/gradings", response_model=GradingList)
 def study_gradings(study_id: str, user: RadiologistOrAdmin, session: SessionDep) -> GradingList:
     """The clinical gradings of a study I may see: my own (a radiologist), or all of them (an admin)."""
-    return GradingList(items=[GradingPublic.of(v) for v in gradings_service.gradings_of_study(session, user, study_id)])
+    return GradingList(
+        items=[GradingPublic.of(v) for v in gradings_service.gradings_of_study(session, user, study_id)],
+        prior_graded_study=gradings_service.prior_graded_study(session, study_id),
+    )
 
 
 @router.get("/gradings/{grading_id}", response_model=GradingPublic)
@@ -62,7 +63,16 @@ def amend_grading(
     if_match: Annotated[str | None, Header(description="ETag of the version being amended")] = None,
 ) -> GradingPublic:
     """Amend a grading: a new version with a reason; 428 without If-Match, 412 when stale."""
-    view = gradings_service.amend_grading(session, user, grading_id, if_match, body.endplates, body.reason)
+    view = gradings_service.amend_grading(
+        session,
+        user,
+        grading_id,
+        if_match,
+        body.endplates,
+        body.reason,
+        protocol=body.protocol,
+        numbering=body.numbering,
+    )
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
 

@@ -34,7 +34,15 @@ PerEndplate = Annotated[bool, Query(description="also report each endplate separ
 def create_study(body: ReliabilityStudyCreate, user: Researcher, session: SessionDep) -> ReliabilityStudyPublic:
     """Set up a study; every rater's worklist is drawn (seeded, recorded) at once."""
     view = service.create_study(
-        session, user, body.name, body.study_ids, body.raters, body.reads_per_rater, body.washout_days, body.seed
+        session,
+        user,
+        body.name,
+        body.study_ids,
+        body.raters,
+        body.reads_per_rater,
+        body.washout_days,
+        body.seed,
+        body.protocol,
     )
     return ReliabilityStudyPublic.of(view)
 

@@ -6,21 +6,58 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from registry.services.gradings import GradingView, HistoryEntry
 
 
-class EndplatePublic(BaseModel):
+class GradedEndplatePublic(BaseModel):
+    """A graded endplate; the grading protocol's other variables follow under their own names."""
+
+    model_config = ConfigDict(extra="allow")
+
     type: str
     size: str | None
     extension_pct: float | None
 
 
+class NotAssessablePublic(BaseModel):
+    """An endplate that could not be graded: the reason, and a note."""
+
+    not_assessable: str = Field(description="artefact, outside_fov, transitional or other")
+    note: str | None
+
+
+EndplatePublic = GradedEndplatePublic | NotAssessablePublic
+
+
+def endplates_public(endplates: dict[str, Any]) -> dict[str, EndplatePublic]:
+    """Stored endplate entries as their public shapes."""
+    return {
+        k: NotAssessablePublic(**v) if "not_assessable" in v else GradedEndplatePublic(**v)
+        for k, v in endplates.items()
+    }
+
+
+class NumberingPublic(BaseModel):
+    """How the levels were identified."""
+
+    reference: str = Field(description="sacrum, last_rib or other")
+    transitional: str = Field(description="none, lumbarised_s1 or sacralised_l5")
+
+
 class GradingCreate(BaseModel):
-    """All 11 endplates, each ``{"type", "size"?, "extension_pct"?}``."""
+    """All 11 endplates, each ``{"type", "size"?, "extension_pct"?, <protocol variables>?}`` or
+    ``{"not_assessable": reason, "note"?}``; the protocol and how the levels were numbered."""
 
     endplates: dict[str, Any] = Field(examples=[{"L1_sup": {"type": "none"}, "L4_inf": {"type": "I/II", "size": "C"}}])
+    protocol: str | None = Field(
+        default=None,
+        description="grading protocol id (GET /api/v1/protocols); default nordic-2007 (an amendment: the current one)",
+    )
+    numbering: dict[str, Any] | None = Field(
+        default=None, description='{"reference": "sacrum"|"last_rib"|"other", "transitional": "none"|...}'
+    )
 
 
 class GradingUpdate(GradingCreate):
@@ -33,6 +70,8 @@ class GradingPublic(BaseModel):
     rater: str
     version: int
     endplates: dict[str, EndplatePublic]
+    protocol: str
+    numbering: NumberingPublic | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -43,7 +82,9 @@ class GradingPublic(BaseModel):
             study_id=view.study_id,
             rater=view.rater,
             version=view.version,
-            endplates={k: EndplatePublic(**v) for k, v in view.endplates.items()},
+            endplates=endplates_public(view.endplates),
+            protocol=view.protocol,
+            numbering=None if view.numbering is None else NumberingPublic(**view.numbering),
             created_at=view.created_at,
             updated_at=view.updated_at,
         )
@@ -51,11 +92,18 @@ class GradingPublic(BaseModel):
 
 class GradingList(BaseModel):
     items: list[GradingPublic]
+    prior_graded_study: str | None = Field(
+        default=None,
+        description="the patient's latest earlier study with a clinical grading: development over time is graded "
+        "against it (the form offers that variable only when there is one)",
+    )
 
 
 class HistoryItem(BaseModel):
     version: int
     endplates: dict[str, EndplatePublic]
+    protocol: str
+    numbering: NumberingPublic | None
     rater: str
     at: dt.datetime
     reason: str | None
@@ -65,7 +113,9 @@ class HistoryItem(BaseModel):
         v = entry.version
         return cls(
             version=v.version,
-            endplates={k: EndplatePublic(**e) for k, e in v.endplates.items()},
+            endplates=endplates_public(v.endplates),
+            protocol=v.protocol,
+            numbering=None if v.numbering is None else NumberingPublic(**v.numbering),
             rater=entry.author,
             at=v.at,
             reason=v.reason,

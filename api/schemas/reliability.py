@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas.gradings import EndplatePublic
+from api.schemas.gradings import EndplatePublic, endplates_public
 from registry.services.reliability import CaseView, ReadProgress, StudyView, Worklist
 
 
@@ -21,6 +21,9 @@ class ReliabilityStudyCreate(BaseModel):
     reads_per_rater: int = Field(default=1, description="1, or 2 for intra-rater agreement")
     washout_days: int = Field(default=0, description="days between a rater finishing read 1 and read 2 opening")
     seed: int | None = Field(default=None, description="seed of the raters' orders (random when absent; recorded)")
+    protocol: str | None = Field(
+        default=None, description="grading protocol of every read (GET /api/v1/protocols); default nordic-2007"
+    )
 
 
 class ProgressPublic(BaseModel):
@@ -48,6 +51,7 @@ class ReliabilityStudyPublic(BaseModel):
     reads_per_rater: int
     washout_days: int
     seed: int
+    protocol: str
     created_by: str
     created_at: dt.datetime
     cases: list[CasePublic]
@@ -63,6 +67,7 @@ class ReliabilityStudyPublic(BaseModel):
             reads_per_rater=s.reads_per_rater,
             washout_days=s.washout_days,
             seed=s.seed,
+            protocol=s.protocol,
             created_by=view.created_by,
             created_at=s.created_at,
             cases=[CasePublic(label=c.label, study_id=c.study_id) for c in view.cases],
@@ -131,6 +136,7 @@ class CaseReadPublic(BaseModel):
     position: int
     images: dict[str, CaseImagesPublic] = Field(description="present image stacks among t1, t2 and stir")
     endplates: dict[str, EndplatePublic] | None
+    protocol: str = Field(description="the grading protocol of the study: which variables to grade")
 
     @classmethod
     def of(cls, study_id: str, view: CaseView) -> CaseReadPublic:
@@ -143,7 +149,8 @@ class CaseReadPublic(BaseModel):
                 role: CaseImagesPublic(slices=count, slice_url=f"{base}/{role}/slices/{{n}}.png")
                 for role, count in view.slices.items()
             },
-            endplates=None if view.endplates is None else {k: EndplatePublic(**v) for k, v in view.endplates.items()},
+            endplates=None if view.endplates is None else endplates_public(view.endplates),
+            protocol=view.protocol,
         )
 
 

@@ -9,7 +9,8 @@
 | ``greater_than_field`` | clinical | a numeric field is strictly greater than another (back pain > leg pain) |
 | ``item_absent`` | exclusion | a yes/no exclusion item is answered no |
 
-A missing input (no grading, no study date, an unanswered field) gives *unknown*.
+A missing input (no grading, no study date, an unanswered field, an endplate that is not assessable
+and could decide) gives *unknown*.
 """
 
 from __future__ import annotations
@@ -136,13 +137,16 @@ class EndplateChange(Operator):
         qualifying = []
         changes = []
         for g in facts.grading.endplates:
-            components = g.type.components
-            if components:
+            if g.type is not None and g.type.components:
                 changes.append(g)
-                if components & self.types_any and (self.sizes is None or g.size in self.sizes):
+                if g.type.components & self.types_any and (self.sizes is None or g.size in self.sizes):
                     qualifying.append(g)
         if qualifying:
             return Outcome.MET, "; ".join(g.evidence() for g in qualifying)
+        unread = facts.grading.not_assessable
+        if unread:
+            # An endplate that could not be read might qualify: unknown, unless another one decides.
+            return Outcome.UNKNOWN, "; ".join(g.evidence() for g in (*changes, *unread))
         if not changes:
             return Outcome.NOT_MET, "no Modic change at any endplate"
         found = "; ".join(g.evidence() for g in changes)

@@ -6,9 +6,10 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from grading.protocols import DEFAULT_PROTOCOL
 from registry.models.base import UTCDateTime, new_id, utcnow
 
 
@@ -50,3 +51,10 @@ class GradingVersion(SQLModel, table=True):
     author_id: str = Field(foreign_key="users.id")
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     reason: str | None = Field(default=None, max_length=2000)
+    protocol: str = Field(
+        default=DEFAULT_PROTOCOL,
+        sa_column=Column(String(40), nullable=False, server_default=DEFAULT_PROTOCOL),
+    )
+    """The grading protocol the endplates were validated against (rows older than protocols: the core one)."""
+    numbering: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    """How the levels were identified (``{"reference", "transitional"}``); NULL when not recorded."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from grading.protocols import DEFAULT_PROTOCOL
 from registry.models.base import UTCDateTime, new_id, utcnow
 
 
@@ -30,6 +31,11 @@ class ReliabilityStudy(SQLModel, table=True):
     """Seed of the raters' random orders (each rater's order is derived from it and stored)."""
     created_by: str = Field(foreign_key="users.id")
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    protocol: str = Field(
+        default=DEFAULT_PROTOCOL,
+        sa_column=Column(String(40), nullable=False, server_default=DEFAULT_PROTOCOL),
+    )
+    """The grading protocol every read of the study is validated against, and whose variables are analysed."""
 
 
 class ReliabilityCase(SQLModel, table=True):

@@ -30,6 +30,7 @@ from grading.endplates import ENDPLATES
 from grading.errors import GradingError
 from grading.nordic import EndplateGrading, StudyGrading
 from registry.cursors import decode_cursor, encode_cursor
+from grading.protocols import all_extras
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound
 from registry.models import EligibilityDecision, GradingKind, Patient, ScreeningRecord, User
@@ -166,9 +167,11 @@ def grading_from_stored(endplates: Mapping[str, Any]) -> StudyGrading:
     """The :class:`StudyGrading` of a stored (validated, canonical) grading version.
 
     Endplate gradings are immutable values that :meth:`EndplateGrading.from_mapping` parses once
-    and shares: this is part of what keeps re-evaluating 100,000 gradings fast.
+    and shares: this is part of what keeps re-evaluating 100,000 gradings fast. A version may hold the
+    variables of any protocol, so all of them are accepted.
     """
-    return StudyGrading(tuple(EndplateGrading.from_mapping(e, endplates[e.value]) for e in ENDPLATES))
+    extras = all_extras()
+    return StudyGrading(tuple(EndplateGrading.from_mapping(e, endplates[e.value], extras) for e in ENDPLATES))
 
 
 def lock_for(session: Session, patient_ids: Sequence[str]) -> None:

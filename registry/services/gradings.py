@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from grading.nordic import StudyGrading
+from grading.errors import GradingError
+from grading.nordic import Numbering, StudyGrading
+from grading.protocols import DEFAULT_PROTOCOL, get_protocol
 from registry.errors import (
     AlreadyExists,
     Forbidden,
@@ -44,6 +46,8 @@ class GradingView:
     created_at: dt.datetime
     updated_at: dt.datetime
     """When this version was recorded."""
+    protocol: str = DEFAULT_PROTOCOL
+    numbering: dict[str, str] | None = None
 
     @classmethod
     def of(cls, grading: Grading, version: GradingVersion, rater: str) -> GradingView:
@@ -57,6 +61,8 @@ class GradingView:
             endplates=version.endplates,
             created_at=grading.created_at,
             updated_at=version.at,
+            protocol=version.protocol,
+            numbering=version.numbering,
         )
 
     @property
@@ -86,6 +92,8 @@ class NewGrading:
     study_id: str
     grading: StudyGrading
     kind: GradingKind = GradingKind.clinical
+    protocol: str = DEFAULT_PROTOCOL
+    numbering: Numbering | None = None
 
     @property
     def clinical_key(self) -> str | None:
@@ -93,15 +101,42 @@ class NewGrading:
         return f"{self.study_id}:{self.rater.id}" if self.kind is GradingKind.clinical else None
 
 
+def parse_grading(
+    rater: User,
+    study_id: str,
+    endplates: Any,
+    protocol: str | None = None,
+    numbering: Any = None,
+    kind: GradingKind = GradingKind.clinical,
+) -> NewGrading:
+    """Validate a grading against its protocol (the default one when ``None``); not yet recorded."""
+    chosen = get_protocol(protocol)
+    return NewGrading(
+        rater,
+        study_id,
+        chosen.parse(endplates),
+        kind,
+        chosen.id,
+        None if numbering is None else Numbering.from_mapping(numbering),
+    )
+
+
 def create_grading(
-    session: Session, rater: User, study_id: str, endplates: Any, kind: GradingKind = GradingKind.clinical
+    session: Session,
+    rater: User,
+    study_id: str,
+    endplates: Any,
+    kind: GradingKind = GradingKind.clinical,
+    *,
+    protocol: str | None = None,
+    numbering: Any = None,
 ) -> GradingView:
     """Record a rater's first grading of a study (version 1) and commit.
 
     A rater has one clinical grading per study: a second one is :class:`AlreadyExists` naming the
     first, which is amended instead.
     """
-    (outcome,) = create_gradings(session, [NewGrading(rater, study_id, StudyGrading.from_mapping(endplates), kind)])
+    (outcome,) = create_gradings(session, [parse_grading(rater, study_id, endplates, protocol, numbering, kind)])
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
@@ -157,11 +192,15 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
         if key is not None and key in taken:
             outcomes.append(_already_graded(one.rater, one.study_id, taken[key]))
             continue
+        if (refused := needs_prior(session, one)) is not None:
+            outcomes.append(refused)
+            continue
         grading_id, now = new_id(), utcnow()  # its own time, as if recorded alone
         if key is not None:
             taken[key] = grading_id
             graded.append(patients[one.study_id])
         canonical = one.grading.to_mapping()
+        numbering = None if one.numbering is None else one.numbering.to_mapping()
         gradings.append(
             {
                 "id": grading_id,
@@ -175,14 +214,51 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
             }
         )
         versions.append(
-            {"grading_id": grading_id, "version": 1, "endplates": canonical, "author_id": one.rater.id, "at": now}
+            {
+                "grading_id": grading_id,
+                "version": 1,
+                "endplates": canonical,
+                "author_id": one.rater.id,
+                "at": now,
+                "reason": None,
+                "protocol": one.protocol,
+                "numbering": numbering,
+            }
         )
         events.append(audit.event(one.rater, "grading.create", "grading", grading_id, study_id=one.study_id, version=1))
-        outcomes.append(GradingView(grading_id, one.study_id, one.kind.value, one.rater.name, 1, canonical, now, now))
+        outcomes.append(
+            GradingView(
+                grading_id,
+                one.study_id,
+                one.kind.value,
+                one.rater.name,
+                1,
+                canonical,
+                now,
+                now,
+                one.protocol,
+                numbering,
+            )
+        )
     gradings_repo.insert_first_versions(session, gradings, versions)
     audit.record_many(session, events)
     eligibility.on_patients_graded(session, graded)
     return outcomes
+
+
+def needs_prior(session: Session, one: NewGrading) -> GradingError | None:
+    """A variable graded against the patient's prior study (development over time) when the patient
+    has no prior graded study: refused, naming the endplate and field."""
+    names = [v.name for v in get_protocol(one.protocol).variables if v.requires_prior]
+    used = [(g.endplate.value, n) for g in one.grading.endplates for n in names if g.variable(n) is not None]
+    if not used or prior_graded_study(session, one.study_id) is not None:
+        return None
+    endplate, name = used[0]
+    return GradingError(
+        f"{endplate}: {name} compares with the patient's prior graded study, and there is none; leave it empty",
+        endplate=endplate,
+        field=name,
+    )
 
 
 def _already_graded(rater: User, study_id: str, grading_id: str) -> AlreadyExists:
@@ -220,12 +296,22 @@ def get_grading(session: Session, grading_id: str, viewer: User) -> GradingView:
 
 
 def amend_grading(
-    session: Session, actor: User, grading_id: str, if_match: str | None, endplates: Any, reason: str | None
+    session: Session,
+    actor: User,
+    grading_id: str,
+    if_match: str | None,
+    endplates: Any,
+    reason: str | None,
+    *,
+    protocol: str | None = None,
+    numbering: Any = None,
 ) -> GradingView:
     """Add a new version to a grading, if ``if_match`` names its current version.
 
     Only the grading's rater or an admin may amend; a reason is required. Of concurrent amendments
     made against the same version, exactly one succeeds; the others get :class:`PreconditionFailed`.
+    The new version is validated against ``protocol`` (``None``: the current version's protocol) and
+    records ``numbering`` as given (``None``: not recorded).
     """
     grading = _visible(session, grading_id, actor)
     if grading.rater_id != actor.id and actor.role != Role.admin.value:
@@ -238,7 +324,12 @@ def amend_grading(
     if match is None or match["id"] != grading.id:
         raise PreconditionFailed(f"If-Match {if_match!r} does not name a version of grading {grading_id}")
     expected = int(match["version"])
-    grading_value = StudyGrading.from_mapping(endplates)
+    if protocol is None:
+        current_version = gradings_repo.version_of(session, grading.id, grading.current_version)
+        protocol = DEFAULT_PROTOCOL if current_version is None else current_version.protocol
+    parsed = parse_grading(actor, grading.study_id, endplates, protocol, numbering)
+    if (refused := needs_prior(session, parsed)) is not None:
+        raise refused
     if reason is None or not reason.strip():
         raise InvalidInput("reason: an amendment needs a reason (why the grading changes)")
     if expected != grading.current_version or not gradings_repo.advance_version(session, grading.id, expected):
@@ -252,9 +343,11 @@ def amend_grading(
     version = GradingVersion(
         grading_id=grading.id,
         version=expected + 1,
-        endplates=grading_value.to_mapping(),
+        endplates=parsed.grading.to_mapping(),
         author_id=actor.id,
         reason=reason.strip(),
+        protocol=parsed.protocol,
+        numbering=None if parsed.numbering is None else parsed.numbering.to_mapping(),
     )
     session.add(version)
     audit.record(session, actor, "grading.amend", "grading", grading.id, version=expected + 1, reason=reason.strip())
@@ -284,6 +377,15 @@ def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[Gra
     rater_id = None if viewer.role == Role.admin.value else viewer.id
     gradings = gradings_repo.gradings_of_study(session, study_id, rater_id, GradingKind.clinical)
     return [_view(session, g) for g in gradings]
+
+
+def prior_graded_study(session: Session, study_id: str) -> str | None:
+    """The patient's latest earlier study with a clinical grading (what "development over time" is
+    graded against), or ``None``."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise NotFound(f"study {study_id!r} does not exist")
+    return gradings_repo.prior_graded_study(session, study)
 
 
 def history(session: Session, grading_id: str, viewer: User) -> list[HistoryEntry]:

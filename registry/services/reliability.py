@@ -10,6 +10,7 @@ read 1. A read is an ordinary grading of kind ``reliability``; it never counts a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import random
@@ -22,8 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from grading.agreement import AgreementReport, RatingRecord, build_report
-from grading.agreement.nordic_variables import nordic_records, nordic_specs
+from grading.agreement.nordic_variables import nordic_records, not_assessable_counts, protocol_specs
 from grading.nordic import StudyGrading
+from grading.protocols import get_protocol
 from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from registry.models import (
     Grading,
@@ -44,6 +46,8 @@ from registry.repositories import reliability as repo
 from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit
+from registry.services import gradings as gradings_service
+from registry.services.gradings import NewGrading
 
 MAX_WASHOUT_DAYS = 3650
 
@@ -126,6 +130,8 @@ class CaseView:
     position: int
     slices: dict[str, int]
     endplates: dict[str, Any] | None
+    protocol: str
+    """The grading protocol of the study: which variables the rater grades."""
 
 
 def _image_series(session: Session, study: Study) -> dict[str, Series]:
@@ -148,7 +154,9 @@ def _case_view(
     study = session.get(Study, case.study_id)
     assert study is not None
     slices = {role: s.slices for role, s in _image_series(session, study).items()}
-    return CaseView(case.label, item.read, item.position, slices, endplates)
+    protocol = session.get(ReliabilityStudy, case.reliability_study_id)
+    assert protocol is not None
+    return CaseView(case.label, item.read, item.position, slices, endplates, protocol.protocol)
 
 
 def case_series(session: Session, rater: User, study_id: str, label: str, role: str) -> str:
@@ -187,8 +195,13 @@ def create_study(
     reads_per_rater: int,
     washout_days: int,
     seed: int | None = None,
+    protocol: str | None = None,
 ) -> StudyView:
-    """Set up a reliability study and record every rater's worklist (cases in their own seeded order)."""
+    """Set up a reliability study and record every rater's worklist (cases in their own seeded order).
+
+    ``protocol`` is the grading protocol of every read (``None``: the default, type and size).
+    """
+    chosen = get_protocol(protocol)
     name = name.strip()
     if not name:
         raise InvalidInput("name: a reliability study needs a name")
@@ -221,6 +234,7 @@ def create_study(
         washout_days=washout_days,
         seed=secrets.randbelow(2**31) if seed is None else seed,
         created_by=actor.id,
+        protocol=chosen.id,
     )
     session.add(study)
     cases = [
@@ -375,11 +389,21 @@ def submit_read(
     study, case, item = _open_item(session, rater, study_id, label, now)
     if item.grading_id is not None:
         raise AlreadyExists(f"you have already graded case {label} in read {item.read}; reliability reads are final")
-    value = StudyGrading.from_mapping(endplates)
+    value = get_protocol(study.protocol).parse(endplates)
+    refused = gradings_service.needs_prior(session, NewGrading(rater, case.study_id, value, protocol=study.protocol))
+    if refused is not None:
+        raise refused
     grading = Grading(study_id=case.study_id, rater_id=rater.id, kind=GradingKind.reliability.value)
     session.add(grading)
     session.add(
-        GradingVersion(grading_id=grading.id, version=1, endplates=value.to_mapping(), author_id=rater.id, at=now)
+        GradingVersion(
+            grading_id=grading.id,
+            version=1,
+            endplates=value.to_mapping(),
+            author_id=rater.id,
+            at=now,
+            protocol=study.protocol,
+        )
     )
     session.flush()
     assert item.id is not None
@@ -416,6 +440,9 @@ class StudyReport:
     intra_rater: AgreementReport | None
     cases: int
     complete_reads: int
+    not_assessable: dict[str, int] = dataclasses.field(default_factory=dict)
+    """How many endplates each rater (each rater's read, with two reads) marked not assessable: they
+    are missing ratings in every statistic."""
 
     def to_mapping(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -425,9 +452,11 @@ class StudyReport:
                 "name": self.study.name,
                 "reads_per_rater": self.study.reads_per_rater,
                 "washout_days": self.study.washout_days,
+                "protocol": self.study.protocol,
             },
             "cases": self.cases,
             "complete_reads": self.complete_reads,
+            "not_assessable": self.not_assessable,
             "inter_rater": self.inter_rater.to_mapping(),
             "intra_rater": None if self.intra_rater is None else self.intra_rater.to_mapping(),
         }
@@ -438,10 +467,12 @@ def build_study_report(
 ) -> StudyReport:
     """The agreement report of a study from every completed read (latest version of each grading).
 
-    Variables: presence, type, size and beyond-endplate pooled and per endplate, and each trial's MRI
-    criterion per case; the bootstrap resamples patients.
+    Variables: presence, type, size and beyond-endplate pooled and per endplate, the study protocol's
+    other variables (each at its level of measurement), and each trial's MRI criterion per case; the
+    bootstrap resamples patients. Not-assessable endplates are missing ratings, counted per rater.
     """
     study = _study(session, study_id)
+    protocol = get_protocol(study.protocol)
     cases = {c.id: c for c in repo.cases_of(session, study.id)}
     patients = {s.id: s.patient_id for s in (session.get(Study, c.study_id) for c in cases.values()) if s}
     items = [i for i in repo.items_of(session, study.id) if i.grading_id is not None]
@@ -449,30 +480,41 @@ def build_study_report(
     inter: list[RatingRecord] = []
     intra: list[RatingRecord] = []
     pairs: list[tuple[str, str]] = []
+    graded: list[tuple[str, StudyGrading]] = []
     for item in items:
         assert item.grading_id is not None
         grading = session.get(Grading, item.grading_id)
         assert grading is not None
         version = gradings_repo.version_of(session, grading.id, grading.current_version)
         assert version is not None
-        value = StudyGrading.from_mapping(version.endplates)
+        value = protocol.parse(version.endplates)
         case = cases[item.case_id]
         rater = users[item.rater_id].name
         cluster = patients[case.study_id]
+        graded.append((rater if study.reads_per_rater == 1 else f"{rater} read {item.read}", value))
         if item.read == 1:
-            inter += nordic_records(case.label, rater, value, cluster=cluster, per_endplate=per_endplate)
+            inter += nordic_records(
+                case.label, rater, value, cluster=cluster, per_endplate=per_endplate, protocol=protocol
+            )
         if study.reads_per_rater == 2:
             intra += nordic_records(
-                case.label, f"{rater} read {item.read}", value, cluster=cluster, per_endplate=per_endplate
+                case.label,
+                f"{rater} read {item.read}",
+                value,
+                cluster=cluster,
+                per_endplate=per_endplate,
+                protocol=protocol,
             )
             pair = (f"{rater} read 1", f"{rater} read 2")
             if pair not in pairs:
                 pairs.append(pair)
-    specs = nordic_specs(per_endplate=per_endplate)
+    specs = protocol_specs(protocol, per_endplate=per_endplate)
     inter_report = build_report(inter, specs, n_boot=n_boot, seed=seed)
     intra_report = (
         build_report(intra, specs, pairs=sorted(pairs), include_all=False, n_boot=n_boot, seed=seed)
         if study.reads_per_rater == 2
         else None
     )
-    return StudyReport(study, inter_report, intra_report, len(cases), len(items))
+    return StudyReport(
+        study, inter_report, intra_report, len(cases), len(items), dict(sorted(not_assessable_counts(graded).items()))
+    )

@@ -2,6 +2,7 @@
 // (PUT with If-Match), version history, and a plain account of a 412 conflict.
 
 import { ApiError, get, request } from "./api.js";
+import { ProtocolForm } from "./protocol.js";
 import { ENDPLATES, SIZES, TYPES, describe, endplateName, sameValue, sizeForKey, typeForKey } from "./vocab.js";
 
 const FIELD_CONTROL = { type: "type", size: "size", extension_pct: "ext", endplate: "type" };
@@ -51,6 +52,7 @@ export class GradingPanel {
     this.busy = false;
     this.onSliceKey = () => false;
     for (const endplate of ENDPLATES) this.buildRow(endplate);
+    this.record = new ProtocolForm(this);
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -125,9 +127,10 @@ export class GradingPanel {
     }
     r.size.disabled = none;
     r.ext.disabled = none;
+    const unread = this.record?.updateRow(endplate) ?? false;
     const saved = this.grading?.endplates?.[endplate];
     r.row.classList.toggle("changed", Boolean(saved) && !sameValue(saved, this.valueOf(endplate)));
-    r.row.classList.toggle("filled", r.type.value !== "" && (r.type.value === "none" || r.size.value !== "" || r.ext.value !== ""));
+    r.row.classList.toggle("filled", unread || (r.type.value !== "" && (r.type.value === "none" || r.size.value !== "" || r.ext.value !== "")));
     if (this.grading) this.revertButton.hidden = !this.isChanged();
   }
 
@@ -143,7 +146,7 @@ export class GradingPanel {
       if (r.size.value) value.size = r.size.value;
       if (r.ext.value.trim() !== "") value.extension_pct = Number(r.ext.value);
     }
-    return value;
+    return this.record.valueOf(endplate, value);
   }
 
   values() {
@@ -157,6 +160,7 @@ export class GradingPanel {
       r.type.value = value?.type ?? "";
       r.size.value = value?.size ?? "";
       r.ext.value = value?.extension_pct ?? "";
+      this.record.fillRow(endplate, value);
       this.updateRow(endplate);
     }
     this.clearErrors();
@@ -176,6 +180,7 @@ export class GradingPanel {
     const control = event.target;
     if (control.tagName !== "SELECT" || event.ctrlKey || event.altKey || event.metaKey) return;
     const endplate = control.closest("tr")?.dataset.endplate;
+    if (endplate && this.record.handleKey(event, endplate)) return;
     // Space (and Alt+Down) still open the list, as in any select.
     if (!endplate || event.key.length !== 1 || event.key === " ") return;
     event.preventDefault();
@@ -194,7 +199,9 @@ export class GradingPanel {
       r.size.value = size;
       this.updateRow(endplate);
       this.clearRowError(endplate);
-      this.focusNextRow(endplate);
+      const extra = this.record.firstExtra(endplate);
+      if (extra) extra.focus();
+      else this.focusNextRow(endplate);
     }
   }
 
@@ -300,9 +307,10 @@ export class GradingPanel {
   }
 
   // A blinded reliability-study read: one final submission, no history, no amendment.
-  openRead(studyId, caseView) {
+  async openRead(studyId, caseView) {
     this.read = { studyId, case: caseView.case, number: caseView.read, endplates: caseView.endplates };
     this.study = { id: null };
+    await this.record.open({ protocol: caseView.protocol });
     this.reset();
     if (caseView.endplates) this.fill(caseView.endplates);
     this.setMode();
@@ -311,9 +319,10 @@ export class GradingPanel {
   async open(study) {
     this.read = null;
     this.study = study;
+    const answer = await get(`/studies/${encodeURIComponent(study.id)}/gradings`);
+    await this.record.open({ hasPrior: Boolean(answer.body.prior_graded_study) });
     this.reset();
     this.setMode();
-    const answer = await get(`/studies/${encodeURIComponent(study.id)}/gradings`);
     if (this.study !== study) return;
     // an admin is given everyone's gradings: the form holds only the signed-in user's own
     const mine = answer.body.items.find((g) => g.rater === this.me?.name);
@@ -324,6 +333,7 @@ export class GradingPanel {
     const answer = await get(`/gradings/${encodeURIComponent(gradingId)}`);
     this.grading = answer.body;
     this.etag = answer.etag;
+    this.record.fillRecord(this.grading);
     this.fill(this.grading.endplates);
     this.setMode();
     await this.loadHistory();
@@ -373,7 +383,7 @@ export class GradingPanel {
 
   async create() {
     const answer = await request("POST", `/studies/${encodeURIComponent(this.study.id)}/gradings`, {
-      json: { endplates: this.values() },
+      json: { endplates: this.values(), ...this.record.body() },
     });
     this.grading = answer.body;
     this.etag = answer.etag;
@@ -396,7 +406,7 @@ export class GradingPanel {
   async amend() {
     const previous = this.grading.version;
     const answer = await request("PUT", `/gradings/${encodeURIComponent(this.grading.id)}`, {
-      json: { endplates: this.values(), reason: this.reason.value },
+      json: { endplates: this.values(), ...this.record.body(), reason: this.reason.value },
       headers: { "If-Match": this.etag },
     });
     this.grading = answer.body;

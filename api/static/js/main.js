@@ -84,7 +84,7 @@ async function openRead(studyId, label) {
   $("#study-meta").textContent = `Blinded reliability read ${caseView.read} · position ${caseView.position} in your order`;
   document.title = `Case ${caseView.case} · Modic workstation`;
   viewer.open({ series, grading_series: { t1: roleId("t1"), t2: roleId("t2") } });
-  grading.openRead(studyId, caseView);
+  await grading.openRead(studyId, caseView);
 }
 
 grading.onReadSaved = async (read) => {

@@ -40,12 +40,16 @@ export function sizeForKey(key) {
 }
 
 // "L4_inf: I/II C (30 %)" style text of one endplate value.
+const CORE_FIELDS = new Set(["type", "size", "extension_pct"]);
+
 export function describe(value) {
+  if (value?.not_assessable) return `not assessable (${value.not_assessable}${value.note ? `: ${value.note}` : ""})`;
   if (!value || !value.type) return "—";
-  if (value.type === "none") return "none";
-  let text = `${value.type} ${value.size ?? "?"}`;
-  if (value.extension_pct !== null && value.extension_pct !== undefined) text += ` (${value.extension_pct} %)`;
-  return text;
+  let text = value.type === "none" ? "none" : `${value.type} ${value.size ?? "?"}`;
+  if (value.type !== "none" && value.extension_pct !== null && value.extension_pct !== undefined) text += ` (${value.extension_pct} %)`;
+  // the protocol's other variables, e.g. "I C, location anterior"
+  const extras = Object.entries(value).filter(([name, v]) => !CORE_FIELDS.has(name) && v !== null && v !== undefined);
+  return extras.length ? `${text}, ${extras.map(([name, v]) => `${name} ${v}`).join(", ")}` : text;
 }
 
 export function sameValue(a, b) {
