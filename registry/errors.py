@@ -23,6 +23,10 @@ class AlreadyExists(RegistryError):
         self.existing_id = existing_id
 
 
+class Conflict(RegistryError):
+    """The action does not fit the record's state (e.g. enrolling a patient who is not eligible)."""
+
+
 class Forbidden(RegistryError):
     """The caller's role or identity does not allow the action."""
 
