@@ -90,8 +90,8 @@ class Episode:
         """An MRI taken after the index date cannot have been seen at screening: an error naming it."""
         if study_date is not None and study_date > self.index_date:
             raise GradingError(
-                f"the MRI (study_date {study_date.isoformat()}) is after the index date "
-                f"{self.index_date.isoformat()}; allowed: an index date on or after the MRI",
+                f"index_date {self.index_date.isoformat()} is before the MRI (study_date "
+                f"{study_date.isoformat()}); allowed: an index date on or after the MRI",
                 field="index_date",
             )
 

@@ -146,7 +146,7 @@ def test_dates_after_the_index_date_are_errors_naming_the_field() -> None:
     with pytest.raises(GradingError) as onset:
         Episode(D(2020, 1, 1), symptom_onset_date=D(2020, 1, 2))
     assert onset.value.field == "symptom_onset_date"
-    with pytest.raises(GradingError, match=r"the MRI \(study_date 2020-02-01\) is after the index date") as mri:
+    with pytest.raises(GradingError, match=r"index_date 2020-01-01 is before the MRI \(study_date 2020-02-01\)") as mri:
         Episode(D(2020, 1, 1)).check_study_date(D(2020, 2, 1))
     assert mri.value.field == "index_date"
 
