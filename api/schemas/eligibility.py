@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from grading.eligibility import RuleSet
 from registry.models import EligibilityDecision, Patient
@@ -102,6 +102,8 @@ class FeedPagePublic(BaseModel):
 
 class EpisodeDates(BaseModel):
     """The dates of a screening episode; a date not named is kept, ``null`` clears it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     index_date: dt.date | None = Field(default=None, description="the screening visit: decisions are made at it")
     date_of_birth: dt.date | None = Field(default=None, description="age is computed from it at the index date")

@@ -129,8 +129,11 @@ def test_bad_episode_dates_are_422_naming_the_field_and_nothing_is_lost(
     assert (kept["answers"], kept["episode"]) == ({"nrs_back": 7}, None)
 
 
-def test_index_date_in_the_future_is_422(site: Site) -> None:
+def test_index_date_in_the_future_or_an_unknown_episode_date_is_422(site: Site) -> None:
     pseudonym, _ = site.patient()
+    unknown = site.screen(pseudonym, {}, {**EPISODE, "visit_date": INDEX})
+    assert unknown.status_code == 422
+    assert "episode.visit_date" in unknown.json()["detail"]
     tomorrow = (eligibility_service.today() + dt.timedelta(days=1)).isoformat()
     response = site.screen(pseudonym, {}, {**EPISODE, "index_date": tomorrow})
     assert response.status_code == 422
