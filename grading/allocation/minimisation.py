@@ -91,6 +91,10 @@ class Tally:
             for arm in self.scheme.arm_names
         }
 
+    def copy(self) -> Tally:
+        """An independent copy (to try an allocation without recording it)."""
+        return Tally(self.scheme, {key: dict(value) for key, value in self.counts.items()}, self.allocated)
+
     def imbalances(self, levels: Mapping[str, str]) -> dict[str, float]:
         """G(a) for each candidate arm ``a`` (step 1-2 of the module docstring)."""
         ratios = {a.name: a.ratio for a in self.scheme.arms}
@@ -180,18 +184,19 @@ def replay(scheme: Scheme, records: Iterable[Allocation], seed: str | None = Non
         except GradingError as exc:
             problems.append(f"{where}: {exc.message}")
             continue
+        if sorted(record.ranking) != sorted(scheme.arm_names) or record.arm not in scheme.arm_names:
+            problems.append(
+                f"{where}: recorded arm {record.arm!r} or ranking {list(record.ranking)} is not of the scheme"
+            )
+            continue
         imbalance = tally.imbalances(levels)
         if imbalance != record.imbalance:
             problems.append(f"{where}: recorded imbalance {record.imbalance}, replay gives {imbalance}")
         ranked = sorted(record.ranking, key=lambda arm: imbalance[arm])
-        if sorted(record.ranking) != sorted(scheme.arm_names) or [imbalance[a] for a in ranked] != [
-            imbalance[a] for a in record.ranking
-        ]:
+        if [imbalance[a] for a in ranked] != [imbalance[a] for a in record.ranking]:
             problems.append(f"{where}: recorded ranking {list(record.ranking)} does not follow the imbalance")
         if seed is not None:
-            redrawn = allocate(
-                Tally(scheme, {k: dict(v) for k, v in tally.counts.items()}, tally.allocated), levels, seed
-            )
+            redrawn = allocate(tally.copy(), levels, seed)
             if (redrawn.ranking, redrawn.draw) != (record.ranking, record.draw):
                 problems.append(f"{where}: the recorded draws differ from the stream")
         arm = pick(record.ranking, probabilities(scheme, record.ranking), record.draw)

@@ -25,13 +25,12 @@ from sqlmodel import Session, col, select
 
 from grading.allocation import Allocation as Drawn
 from grading.allocation import Replay, Scheme, Tally, allocate, packaged_schemes, replay
-from grading.errors import GradingError
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Allocation, AllocationStream, EligibilityDecision, Enrolment, Patient, User
 from registry.models.base import utcnow
 from registry.repositories import eligibility as repo
 from registry.services import audit
-from registry.services.eligibility import catalog, rule_set_of, today
+from registry.services.eligibility import rule_set_of, today
 
 
 @dataclass(frozen=True)
@@ -348,15 +347,3 @@ def consort(session: Session, trial: str, version: str | None) -> Consort:
         len(enrolled),
         {arm: arms[arm] for arm in arm_names},
     )
-
-
-def trials_with_schemes() -> list[str]:
-    """The trials that allocate by minimisation."""
-    return [t for t in catalog().trials if t in packaged_schemes()]
-
-
-def parse_factors(factors: object) -> dict[str, Any]:
-    """The request's factor levels as an object (422 otherwise)."""
-    if not isinstance(factors, dict):
-        raise GradingError(f"factors must be an object keyed by factor name, got {factors!r}", field="factors")
-    return factors

@@ -147,3 +147,12 @@ def test_scheme_errors_name_the_field() -> None:
 
 
 SEED_FACTORS_FIRST = {name: levels[0] for name, levels in SEED_FACTORS.items()}
+
+
+def test_replay_reports_an_arm_not_of_the_scheme() -> None:
+    records = run(SEED_TRIAL, patients(5, 5), "k")
+    foreign = dataclasses.replace(records[2], arm="placebo")
+    result = replay(SEED_TRIAL, [*records[:2], foreign, *records[3:]])
+    assert result.mismatches[0] == "#3: recorded arm 'placebo' or ranking " + str(list(records[2].ranking)) + (
+        " is not of the scheme"
+    )
