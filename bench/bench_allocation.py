@@ -21,7 +21,8 @@ RUNS = 5
 
 
 def simulated(n: int, seed: int, scheme: Scheme) -> list[dict[str, str]]:
-    """Patients with unevenly distributed levels (the first level most common)."""
+    """Patients with unevenly distributed levels (the first level most common), so that chance
+    imbalance is real. Shared with ``tests/grading/test_allocation.py``."""
     rng = random.Random(seed)
     return [
         {f.name: rng.choices(f.levels, weights=range(len(f.levels), 0, -1))[0] for f in scheme.factors}
@@ -56,14 +57,13 @@ def balance() -> dict[str, Any]:
     )
 
 
-def speed() -> dict[str, Any]:
-    """Median time to allocate each of 2,000 patients, ours against smallerize on the same draws."""
+def smallerize_minimizer(scheme: Scheme) -> Any:
+    """smallerize's ``Minimizer`` with the scheme's arms, factors, imbalance, weights and preferred-arm
+    probability (the same algorithm, docs/allocation.md). Shared with the tests."""
     import smallerize
 
-    scheme = scheme_of("NCT00454792")
-    people = simulated(2000, 99, scheme)
-    with contextlib.redirect_stdout(io.StringIO()):
-        minimizer = smallerize.Minimizer(
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints notes about its defaults
+        return smallerize.Minimizer(
             factors=[smallerize.Factor(f.name, f.levels, weight=f.weight) for f in scheme.factors],
             arms=[smallerize.Arm(a.name, a.ratio) for a in scheme.arms],
             d_imbalance_method=scheme.imbalance.value,
@@ -71,6 +71,13 @@ def speed() -> dict[str, Any]:
             probability_method="best_only",
             preferred_p=scheme.preferred_probability,
         )
+
+
+def speed() -> dict[str, Any]:
+    """Median time to allocate each of 2,000 patients, ours against smallerize on the same draws."""
+    scheme = scheme_of("NCT00454792")
+    people = simulated(2000, 99, scheme)
+    minimizer = smallerize_minimizer(scheme)
     tally = Tally(scheme)
     ours, theirs = [], []
     for n, levels in enumerate(people, 1):

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import random
 
 import pytest
-import smallerize
 
+from bench.bench_allocation import simulated, smallerize_minimizer
 from grading.allocation import (
     Allocation,
     Arm,
@@ -41,12 +39,7 @@ SEED_FACTORS = {
 
 
 def patients(n: int, seed: int, scheme: Scheme = SEED_TRIAL) -> list[dict[str, str]]:
-    """``n`` patients with levels drawn unevenly (so that chance imbalance is real)."""
-    rng = random.Random(seed)
-    return [
-        {f.name: rng.choices(f.levels, weights=range(len(f.levels), 0, -1))[0] for f in scheme.factors}
-        for _ in range(n)
-    ]
+    return simulated(n, seed, scheme)
 
 
 def run(scheme: Scheme, people: list[dict[str, str]], seed: str) -> list[Allocation]:
@@ -78,18 +71,6 @@ def test_replay_finds_a_changed_arm_a_gap_and_a_changed_factor() -> None:
     levels = {**records[5].levels, "sex": "male" if records[5].levels["sex"] == "female" else "female"}
     moved = dataclasses.replace(records[5], levels=levels)
     assert not replay(SEED_TRIAL, [*records[:5], moved, *records[6:]]).ok
-
-
-def smallerize_minimizer(scheme: Scheme) -> smallerize.Minimizer:
-    with contextlib.redirect_stdout(io.StringIO()):
-        return smallerize.Minimizer(
-            factors=[smallerize.Factor(f.name, f.levels, weight=f.weight) for f in scheme.factors],
-            arms=[smallerize.Arm(a.name, a.ratio) for a in scheme.arms],
-            d_imbalance_method=scheme.imbalance.value,
-            total_imbalance_method="weighted_sum",
-            probability_method="best_only",
-            preferred_p=scheme.preferred_probability,
-        )
 
 
 THREE_ARMS = Scheme(
