@@ -10,7 +10,20 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import eligibility, gradings, health, me, protocols, reliability, screening, series, studies, trials
+from api.routers import (
+    allocation,
+    eligibility,
+    enrolment,
+    gradings,
+    health,
+    me,
+    protocols,
+    reliability,
+    screening,
+    series,
+    studies,
+    trials,
+)
 from api.web import mount_page
 from registry.db import get_engine, migrate
 from registry.imaging.store import FileStore
@@ -61,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         protocols.router,
         eligibility.router,
         screening.router,
+        enrolment.router,
+        allocation.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     mount_page(app)

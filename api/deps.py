@@ -99,4 +99,6 @@ RadiologistOrAdmin = Annotated[User, Depends(require_roles(Role.radiologist, Rol
 Radiologist = Annotated[User, Depends(require_roles(Role.radiologist))]
 ScreenerOrAdmin = Annotated[User, Depends(require_roles(Role.screener, Role.admin))]
 Admin = Annotated[User, Depends(require_roles(Role.admin))]
+AllocationManager = Annotated[User, Depends(require_roles(Role.allocation_manager))]
+"""Only the allocation manager sees running totals, the allocation log and the CONSORT counts per arm."""
 FunnelReader = Annotated[User, Depends(require_roles(Role.screener, Role.admin, Role.researcher))]

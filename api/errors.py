@@ -14,6 +14,7 @@ from registry import errors as reg
 _STATUS: dict[type[reg.RegistryError], int] = {
     reg.NotFound: 404,
     reg.AlreadyExists: 409,
+    reg.Conflict: 409,
     reg.Forbidden: 403,
     reg.InvalidInput: 422,
     reg.PreconditionRequired: 428,

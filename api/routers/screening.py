@@ -21,8 +21,10 @@ def get_screening(pseudonym: str, trial: str, _user: ScreenerOrAdmin, session: S
 def record_screening(
     pseudonym: str, trial: str, body: ScreeningUpdate, user: ScreenerOrAdmin, session: SessionDep
 ) -> ScreeningPublic:
-    """Record answers (``null`` clears one); audited; the decisions follow in the same transaction."""
-    view = eligibility_service.record_screening(session, user, pseudonym, trial, body.answers)
+    """Record answers (``null`` clears one) and the episode's dates (index date, date of birth, symptom
+    onset); audited; the decisions follow in the same transaction, made at the index date."""
+    episode = None if body.episode is None else body.episode.model_dump(exclude_unset=True)
+    view = eligibility_service.record_screening(session, user, pseudonym, trial, body.answers, episode)
     return ScreeningPublic.of(view)
 
 

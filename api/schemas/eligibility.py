@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from grading.eligibility import RuleSet
 from registry.models import EligibilityDecision, Patient
@@ -57,6 +57,17 @@ class DecisionPublic(BaseModel):
     grading_id: str | None
     grading_version: int | None
     decided_at: dt.datetime
+    evaluation_date: dt.date | None = Field(
+        default=None, description="the day the decision was made: the episode's index date when it has one"
+    )
+    frozen_at: dt.datetime | None = Field(
+        default=None, description="set when the patient was enrolled: the decision then stands as it was"
+    )
+    amendment: dict[str, Any] | None = Field(
+        default=None,
+        description="for a frozen decision: what re-evaluation would now decide (status, criteria, grading), "
+        "flagged for screening staff and never applied",
+    )
 
     @classmethod
     def of(cls, decision: EligibilityDecision, pseudonym: str) -> DecisionPublic:
@@ -70,6 +81,9 @@ class DecisionPublic(BaseModel):
             grading_id=decision.grading_id,
             grading_version=decision.grading_version,
             decided_at=decision.decided_at,
+            evaluation_date=decision.evaluation_date,
+            frozen_at=decision.frozen_at,
+            amendment=decision.amendment,
         )
 
     @classmethod
@@ -86,10 +100,25 @@ class FeedPagePublic(BaseModel):
         return cls(items=[DecisionPublic.of_item(i) for i in page.items], next_cursor=page.next_cursor)
 
 
+class EpisodeDates(BaseModel):
+    """The dates of a screening episode; a date not named is kept, ``null`` clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    index_date: dt.date | None = Field(default=None, description="the screening visit: decisions are made at it")
+    date_of_birth: dt.date | None = Field(default=None, description="age is computed from it at the index date")
+    symptom_onset_date: dt.date | None = Field(
+        default=None, description="symptom duration is computed from it at the index date"
+    )
+
+
 class ScreeningUpdate(BaseModel):
     """Answers to set; ``null`` makes an answer unknown again; answers not named are kept."""
 
-    answers: dict[str, Any] = Field(examples=[{"age_years": 45, "nrs_back": 6, "nrs_leg": 2, "danish": True}])
+    answers: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"nrs_back": 6, "nrs_leg": 2, "danish": True, "pregnant": "not_applicable"}]
+    )
+    episode: EpisodeDates | None = None
 
 
 class ScreeningPublic(BaseModel):
@@ -99,9 +128,14 @@ class ScreeningPublic(BaseModel):
     version: int
     updated_at: dt.datetime | None
     decisions: list[DecisionPublic]
+    episode: EpisodeDates | None = None
+    computed: dict[str, Any] = Field(
+        default_factory=dict, description="fields computed from the episode's dates at the index date"
+    )
 
     @classmethod
     def of(cls, view: ScreeningView) -> ScreeningPublic:
+        episode = view.episode
         return cls(
             patient=view.pseudonym,
             trial=view.trial,
@@ -109,6 +143,14 @@ class ScreeningPublic(BaseModel):
             version=view.version,
             updated_at=view.updated_at,
             decisions=[DecisionPublic.of(d, view.pseudonym) for d in view.decisions],
+            episode=None
+            if episode is None
+            else EpisodeDates(
+                index_date=episode.index_date,
+                date_of_birth=episode.date_of_birth,
+                symptom_onset_date=episode.symptom_onset_date,
+            ),
+            computed=view.computed,
         )
 
 

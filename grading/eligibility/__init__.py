@@ -9,8 +9,23 @@ Follows ``docs/eligibility.md``. Typical use::
 """
 
 from grading.eligibility.catalog import Catalog, default_catalog, load_packaged
-from grading.eligibility.evaluation import CriterionResult, Decision, evaluate, evaluate_imaging, next_change
-from grading.eligibility.fields import Answer, FieldSpec, validate_answers
+from grading.eligibility.episode import (
+    COMPUTATIONS,
+    Episode,
+    add_months,
+    completed_months,
+    completed_years,
+    elapsed_months,
+)
+from grading.eligibility.evaluation import (
+    CriterionResult,
+    Decision,
+    episode_answers,
+    evaluate,
+    evaluate_imaging,
+    next_change,
+)
+from grading.eligibility.fields import NOT_APPLICABLE, Answer, FieldSpec, validate_answers
 from grading.eligibility.operators import (
     OPERATORS,
     BooleanIs,
@@ -21,13 +36,14 @@ from grading.eligibility.operators import (
     MriWithinMonths,
     NumberInRange,
     Operator,
-    add_months,
 )
 from grading.eligibility.rules import Citation, Criterion, RuleSet, load_rule_set_file, parse_rule_set
 from grading.eligibility.schema import RuleSetError
 from grading.eligibility.vocabulary import CriterionKind, DecisionStatus, FieldKind, Outcome, combine
 
 __all__ = [
+    "COMPUTATIONS",
+    "NOT_APPLICABLE",
     "OPERATORS",
     "Answer",
     "BooleanIs",
@@ -39,6 +55,7 @@ __all__ = [
     "Decision",
     "DecisionStatus",
     "EndplateChange",
+    "Episode",
     "Facts",
     "FieldKind",
     "FieldSpec",
@@ -52,7 +69,11 @@ __all__ = [
     "RuleSetError",
     "add_months",
     "combine",
+    "completed_months",
+    "completed_years",
     "default_catalog",
+    "elapsed_months",
+    "episode_answers",
     "evaluate",
     "evaluate_imaging",
     "load_packaged",

@@ -66,14 +66,21 @@ class Catalog:
         raise GradingError(f"version {version!r} of trial {trial} is unknown; allowed: {allowed}", field="version")
 
     def screening_fields(self, trial: str) -> dict[str, FieldSpec]:
-        """The screening vocabulary of ``trial``: every field of every version, which must agree."""
+        """The screening vocabulary of ``trial``: every field of every version.
+
+        A field means one thing: every version that reads it declares it identically (kind, range,
+        description, "not applicable", computation). Versions that ask a different question use a
+        different field.
+        """
         merged: dict[str, FieldSpec] = {}
         for rule_set in self.versions(trial):
             for name, spec in rule_set.fields.items():
                 known = merged.setdefault(name, spec)
-                if (known.kind, known.minimum, known.maximum) != (spec.kind, spec.minimum, spec.maximum):
+                if known != spec:
                     raise GradingError(
-                        f"trial {trial}: field {name!r} is declared differently in version {rule_set.version}",
+                        f"trial {trial}: field {name!r} is declared differently in version {rule_set.version} "
+                        f"({spec.to_mapping()} instead of {known.to_mapping()}); a different question needs a "
+                        "different field name",
                         field=name,
                     )
         return dict(sorted(merged.items()))

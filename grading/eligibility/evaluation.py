@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from grading.eligibility.episode import COMPUTATIONS, Episode
 from grading.eligibility.fields import validate_answers
 from grading.eligibility.operators import Facts
 from grading.eligibility.rules import RuleSet
@@ -100,13 +101,42 @@ class Decision:
         )
 
 
+def episode_answers(rule_set: RuleSet, episode: Episode, answers: Mapping[str, object]) -> dict[str, object]:
+    """``answers`` with the fields the episode's dates give replaced by their values at the index date.
+
+    A computed value out of the field's range is an error naming the source date.
+    """
+    merged = dict(answers)
+    for name, spec in rule_set.fields.items():
+        if spec.computed is None:
+            continue
+        value = episode.value(spec.computed)
+        if value is None:
+            continue
+        source = COMPUTATIONS[spec.computed][0]
+        try:
+            merged[name] = spec.validate(value)
+        except GradingError as exc:
+            raise GradingError(f"{source}: gives {exc.message}", field=source) from None
+    return merged
+
+
 def _facts(
     rule_set: RuleSet,
     grading: StudyGrading | None,
     study_date: dt.date | None,
     answers: Mapping[str, object],
     evaluation_date: dt.date,
+    episode: Episode | None = None,
 ) -> Facts:
+    if episode is not None:
+        if episode.index_date != evaluation_date:
+            raise GradingError(
+                f"an episode is evaluated at its index date {episode.index_date.isoformat()}, "
+                f"not {evaluation_date.isoformat()}",
+                field="evaluation_date",
+            )
+        answers = episode_answers(rule_set, episode, answers)
     if grading is not None and not isinstance(grading, StudyGrading):
         raise GradingError(f"grading must be a StudyGrading or None, got {grading!r}")
     for name, value in (("study_date", study_date), ("evaluation_date", evaluation_date)):
@@ -133,14 +163,17 @@ def evaluate(
     study_date: dt.date | None,
     answers: Mapping[str, object],
     evaluation_date: dt.date,
+    episode: Episode | None = None,
 ) -> Decision:
     """Judge every criterion of ``rule_set``.
 
     ``grading`` is the grading that counts (``None`` if none), ``study_date`` the date of its MRI,
     ``answers`` the screening answers keyed by the rule set's field names (missing = unknown), and
-    ``evaluation_date`` the day the decision is made.
+    ``evaluation_date`` the day the decision is made. With a screening ``episode`` the decision is
+    made at its index date (``evaluation_date`` must be it), with age and duration computed from its
+    dates; time then never changes the decision (no next change).
     """
-    facts = _facts(rule_set, grading, study_date, answers, evaluation_date)
+    facts = _facts(rule_set, grading, study_date, answers, evaluation_date, episode)
     results = []
     for criterion in rule_set.criteria:
         outcome, evidence = criterion.test.evaluate(facts)
@@ -152,7 +185,7 @@ def evaluate(
         status,
         tuple(results),
         evaluation_date,
-        next_change(rule_set, study_date, evaluation_date),
+        None if episode is not None else next_change(rule_set, study_date, evaluation_date),
     )
 
 

@@ -13,14 +13,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from grading.eligibility.episode import COMPUTATIONS
 from grading.eligibility.vocabulary import FieldKind
 from grading.errors import GradingError
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 """Field names are lower-case snake case identifiers."""
 
-Answer = int | float | bool
-"""A recorded screening answer."""
+NOT_APPLICABLE = "not_applicable"
+"""The answer to a yes/no item that cannot apply to the patient (pregnancy for a male patient)."""
+
+Answer = int | float | bool | str
+"""A recorded screening answer; the only string is :data:`NOT_APPLICABLE`."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,12 @@ class FieldSpec:
     description: str
     minimum: float | None = None
     maximum: float | None = None
+    not_applicable: str | None = None
+    """For a yes/no item that cannot apply to some patients: to whom (e.g. ``male patients``); such an
+    item accepts the answer ``"not_applicable"``."""
+    computed: str | None = None
+    """The computation (:data:`grading.eligibility.episode.COMPUTATIONS`) that gives this field from the
+    episode's dates at the index date; it is then not typed in."""
 
     def __post_init__(self) -> None:
         if not FIELD_NAME.match(self.name):
@@ -44,6 +54,14 @@ class FieldSpec:
             raise GradingError(f"{self.name}: a description is required", field=self.name)
         if self.kind is FieldKind.BOOLEAN and (self.minimum is not None or self.maximum is not None):
             raise GradingError(f"{self.name}: a boolean field takes no min/max", field=self.name)
+        if self.not_applicable is not None and (self.kind is not FieldKind.BOOLEAN or not self.not_applicable.strip()):
+            raise GradingError(f"{self.name}: only a yes/no field may be not applicable (say to whom)", field=self.name)
+        if self.computed is not None and (self.kind is FieldKind.BOOLEAN or self.computed not in COMPUTATIONS):
+            raise GradingError(
+                f"{self.name}: computed {self.computed!r} is not allowed; allowed: {', '.join(COMPUTATIONS)} "
+                "(numeric fields only)",
+                field=self.name,
+            )
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise GradingError(
                 f"{self.name}: min {self.minimum:g} is greater than max {self.maximum:g}", field=self.name
@@ -52,7 +70,7 @@ class FieldSpec:
     def allowed(self) -> str:
         """A human description of the allowed values."""
         if self.kind is FieldKind.BOOLEAN:
-            return "true or false"
+            return "true or false" + ("" if self.not_applicable is None else f' or "{NOT_APPLICABLE}"')
         noun = "an integer" if self.kind is FieldKind.INTEGER else "a number"
         if self.minimum is not None and self.maximum is not None:
             return f"{noun} from {self.minimum:g} to {self.maximum:g}"
@@ -70,6 +88,8 @@ class FieldSpec:
             f"screening field {self.name}: {value!r} is not allowed; allowed: {self.allowed()}", field=self.name
         )
         if self.kind is FieldKind.BOOLEAN:
+            if value == NOT_APPLICABLE and self.not_applicable is not None:
+                return NOT_APPLICABLE
             if not isinstance(value, bool):
                 raise bad
             return value
@@ -93,6 +113,10 @@ class FieldSpec:
             data["min"] = self.minimum
         if self.maximum is not None:
             data["max"] = self.maximum
+        if self.not_applicable is not None:
+            data["not_applicable"] = self.not_applicable
+        if self.computed is not None:
+            data["computed"] = self.computed
         return data
 
 
@@ -118,6 +142,8 @@ def validate_answers(fields: Mapping[str, FieldSpec], answers: Mapping[str, obje
 
 def format_answer(value: Answer) -> str:
     """An answer as written in evidence: ``yes``/``no`` for booleans, ``45`` or ``2.5`` for numbers."""
+    if isinstance(value, str):
+        return "not applicable"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return f"{value:g}" if isinstance(value, float) else str(value)

@@ -7,7 +7,7 @@
 | ``number_in_range`` | clinical | a numeric field within ``at_least``/``more_than`` and ``at_most``/``less_than`` |
 | ``boolean_is`` | clinical | a yes/no field equals ``value`` |
 | ``greater_than_field`` | clinical | a numeric field is strictly greater than another (back pain > leg pain) |
-| ``item_absent`` | exclusion | a yes/no exclusion item is answered no |
+| ``item_absent`` | exclusion | a yes/no exclusion item is answered no (or "not applicable") |
 
 A missing input (no grading, no study date, an unanswered field, an endplate that is not assessable
 and could decide) gives *unknown*.
@@ -16,13 +16,13 @@ and could decide) gives *unknown*.
 from __future__ import annotations
 
 import abc
-import calendar
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from grading.eligibility.fields import Answer, format_answer
+from grading.eligibility.episode import add_months
+from grading.eligibility.fields import NOT_APPLICABLE, Answer, format_answer
 from grading.eligibility.schema import Node
 from grading.eligibility.vocabulary import CriterionKind, FieldKind, Outcome
 from grading.nordic import ModicComponent, Size, StudyGrading
@@ -42,14 +42,6 @@ class Facts:
     """The day the decision is made; time-dependent criteria are judged against it."""
 
 
-def add_months(day: dt.date, months: int) -> dt.date:
-    """``day`` plus ``months`` calendar months, clamped to the end of a shorter month (Nov 30 + 3 → Feb 28)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last))
-
-
 class Operator(abc.ABC):
     """A declarative test of one criterion."""
 
@@ -59,6 +51,8 @@ class Operator(abc.ABC):
     """The criterion kinds that may use this operator."""
     reads_dates: ClassVar[bool] = False
     """True when the outcome depends on the study date and the evaluation date."""
+    accepts_not_applicable: ClassVar[bool] = False
+    """True when the test reads a "not applicable" answer (only an exclusion item can be satisfied by it)."""
 
     @classmethod
     @abc.abstractmethod
@@ -88,6 +82,12 @@ _BOOLEAN = (FieldKind.BOOLEAN,)
 
 def _not_recorded(name: str) -> tuple[Outcome, str]:
     return Outcome.UNKNOWN, f"{name} not recorded"
+
+
+def _number(facts: Facts, name: str) -> int | float | None:
+    """A numeric answer (numeric fields never hold "not applicable"), ``None`` when not recorded."""
+    value = facts.answers.get(name)
+    return None if value is None or isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,8 @@ class MriWithinMonths(Operator):
     """The MRI was taken at most ``months`` calendar months before the evaluation date.
 
     Inclusive: an MRI of 15 January is within 3 months up to and including 15 April. An MRI dated
-    after the evaluation date counts as recent.
+    after the evaluation date cannot have been seen then: the criterion is unknown until the dates
+    are corrected.
     """
 
     op: ClassVar[str] = "mri_within_months"
@@ -180,6 +181,8 @@ class MriWithinMonths(Operator):
             return Outcome.UNKNOWN, "MRI study date unknown"
         limit = add_months(facts.study_date, self.months)
         where = f"MRI of {facts.study_date.isoformat()}, evaluated {facts.evaluation_date.isoformat()}"
+        if facts.study_date > facts.evaluation_date:
+            return Outcome.UNKNOWN, f"{where}: the MRI is dated after the evaluation date (check the dates)"
         if facts.evaluation_date <= limit:
             return Outcome.MET, f"{where}: within {self.months} months (until {limit.isoformat()})"
         return Outcome.NOT_MET, f"{where}: older than {self.months} months (expired after {limit.isoformat()})"
@@ -187,6 +190,8 @@ class MriWithinMonths(Operator):
     def next_change(self, study_date: dt.date | None, evaluation_date: dt.date) -> dt.date | None:
         if study_date is None:
             return None
+        if study_date > evaluation_date:
+            return study_date
         limit = add_months(study_date, self.months)
         return limit + dt.timedelta(days=1) if evaluation_date <= limit else None
 
@@ -243,7 +248,7 @@ class NumberInRange(Operator):
         return " and ".join(parts)
 
     def evaluate(self, facts: Facts) -> tuple[Outcome, str]:
-        value = facts.answers.get(self.field)
+        value = _number(facts, self.field)
         if value is None:
             return _not_recorded(self.field)
         ok = True
@@ -308,8 +313,8 @@ class GreaterThanField(Operator):
         return {self.field: _NUMERIC, self.other: _NUMERIC}
 
     def evaluate(self, facts: Facts) -> tuple[Outcome, str]:
-        value = facts.answers.get(self.field)
-        other = facts.answers.get(self.other)
+        value = _number(facts, self.field)
+        other = _number(facts, self.other)
         if value is None:
             return _not_recorded(self.field)
         if other is None:
@@ -326,6 +331,7 @@ class ItemAbsent(Operator):
 
     op: ClassVar[str] = "item_absent"
     kinds: ClassVar[tuple[CriterionKind, ...]] = (CriterionKind.EXCLUSION,)
+    accepts_not_applicable: ClassVar[bool] = True
 
     field: str
 
@@ -344,6 +350,8 @@ class ItemAbsent(Operator):
         value = facts.answers.get(self.field)
         if value is None:
             return _not_recorded(self.field)
+        if value == NOT_APPLICABLE:
+            return Outcome.MET, f"{self.field}: not applicable"
         if value:
             return Outcome.NOT_MET, f"{self.field}: yes (excluded)"
         return Outcome.MET, f"{self.field}: no"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grading.eligibility.episode import COMPUTATIONS
 from grading.eligibility.fields import FieldSpec
 from grading.eligibility.operators import Operator, parse_operator
 from grading.eligibility.schema import Node, RuleSetError
@@ -107,6 +108,11 @@ class RuleSet:
                         f"rule set {self.key}: criterion {criterion.id!r} needs field {name!r} of kind "
                         f"{' or '.join(k.value for k in kinds)}, but it is {spec.kind.value}"
                     )
+                if spec.not_applicable is not None and not criterion.test.accepts_not_applicable:
+                    raise GradingError(
+                        f"rule set {self.key}: criterion {criterion.id!r} cannot read field {name!r}, which may be "
+                        "not applicable; only item_absent (an exclusion item) may"
+                    )
 
     def __hash__(self) -> int:
         return hash(self.key)
@@ -154,10 +160,12 @@ class RuleSet:
 
 
 def _parse_field(name: str, node: Node) -> FieldSpec:
-    node.mapping(("kind", "description", "min", "max"))
+    node.mapping(("kind", "description", "min", "max", "not_applicable", "computed"))
     kind = FieldKind(node.child("kind").choice(k.value for k in FieldKind))
     minimum = node.optional("min")
     maximum = node.optional("max")
+    not_applicable = node.optional("not_applicable")
+    computed = node.optional("computed")
     try:
         return FieldSpec(
             name,
@@ -165,6 +173,8 @@ def _parse_field(name: str, node: Node) -> FieldSpec:
             node.child("description").string(),
             None if minimum is None else minimum.number(),
             None if maximum is None else maximum.number(),
+            None if not_applicable is None else not_applicable.string(),
+            None if computed is None else computed.choice(COMPUTATIONS),
         )
     except RuleSetError:
         raise

@@ -2,6 +2,7 @@
 
 from registry.models.audit import AuditEvent
 from registry.models.eligibility import EligibilityDecision, FeedCounter, ScreeningRecord
+from registry.models.enrolment import Allocation, AllocationStream, Enrolment
 from registry.models.gradings import Grading, GradingKind, GradingVersion
 from registry.models.imaging import Instance
 from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
@@ -9,9 +10,12 @@ from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Role, User
 
 __all__ = [
+    "Allocation",
+    "AllocationStream",
     "ApiToken",
     "AuditEvent",
     "EligibilityDecision",
+    "Enrolment",
     "FeedCounter",
     "Grading",
     "GradingKind",

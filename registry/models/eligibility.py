@@ -12,9 +12,12 @@ from registry.models.base import UTCDateTime, new_id, utcnow
 
 
 class ScreeningRecord(SQLModel, table=True):
-    """The clinical and exclusion answers recorded for one patient and trial (all versions share it).
+    """The screening episode of one patient for one trial (all rule-set versions share it): the
+    clinical and exclusion answers, and the episode's dates.
 
-    A field absent from ``answers`` is unknown. Every change is in the audit trail.
+    A field absent from ``answers`` is unknown. With an ``index_date`` every decision is made at it,
+    age and symptom duration computed from ``date_of_birth`` and ``symptom_onset_date``. Every change
+    is in the audit trail.
     """
 
     __tablename__ = "screening_records"
@@ -24,6 +27,10 @@ class ScreeningRecord(SQLModel, table=True):
     patient_id: str = Field(foreign_key="patients.id", index=True)
     trial: str = Field(max_length=64)
     answers: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    index_date: dt.date | None = None
+    """The screening visit; ``None`` for screening recorded before episodes (judged at today's date)."""
+    date_of_birth: dt.date | None = None
+    symptom_onset_date: dt.date | None = None
     version: int = 1
     updated_by: str | None = Field(default=None, foreign_key="users.id")
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -58,6 +65,11 @@ class EligibilityDecision(SQLModel, table=True):
     """The day a time-dependent criterion may change the decision; re-evaluated then."""
     decided_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     seq: int = Field(sa_type=BigInteger, unique=True)
+    frozen_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Set when the patient is enrolled: the decision then stands as it was (see ``amendment``)."""
+    amendment: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    """For a frozen decision: what re-evaluation would now decide (status, criteria, grading), when it
+    differs; shown in the feed next to the frozen decision, never applied."""
 
 
 class FeedCounter(SQLModel, table=True):

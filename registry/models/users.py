@@ -21,6 +21,8 @@ class Role(enum.Enum):
     """Reads the eligibility feed and records clinical screening."""
     researcher = "researcher"
     """Runs reliability studies and exports data."""
+    allocation_manager = "allocation_manager"
+    """Sees the running totals of allocation, the allocation log and the replay; nobody else does."""
 
     @classmethod
     def parse(cls, text: str) -> Role:

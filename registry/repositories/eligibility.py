@@ -45,6 +45,20 @@ class StoredDecision:
     id: int
     fingerprint: tuple[Any, ...]
     next_change: dt.date | None
+    frozen: bool = False
+    """Frozen at enrolment: a different outcome is recorded as an amendment, never applied."""
+    amendment: tuple[Any, ...] | None = None
+    """The fingerprint of the stored amendment of a frozen decision."""
+
+
+@dataclass(frozen=True)
+class ScreeningInputs:
+    """A screening episode as re-evaluation reads it."""
+
+    answers: dict[str, Any]
+    index_date: dt.date | None
+    date_of_birth: dt.date | None
+    symptom_onset_date: dt.date | None
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -126,23 +140,28 @@ def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> di
     return {patient_id: value[1] for patient_id, value in best.items()}
 
 
-_SCREENING = sa_select(col(ScreeningRecord.patient_id), col(ScreeningRecord.trial), col(ScreeningRecord.answers)).where(
-    col(ScreeningRecord.trial).in_(bindparam("trials", expanding=True))
-)
+_SCREENING = sa_select(
+    col(ScreeningRecord.patient_id),
+    col(ScreeningRecord.trial),
+    col(ScreeningRecord.answers),
+    col(ScreeningRecord.index_date),
+    col(ScreeningRecord.date_of_birth),
+    col(ScreeningRecord.symptom_onset_date),
+).where(col(ScreeningRecord.trial).in_(bindparam("trials", expanding=True)))
 _SCREENING_OF = _SCREENING.where(col(ScreeningRecord.patient_id).in_(bindparam("ids", expanding=True)))
 
 
 def screening_answers(
     session: Session, trials: Sequence[str], patient_ids: Sequence[str] | None
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """The recorded answers keyed by (patient id, trial)."""
+) -> dict[tuple[str, str], ScreeningInputs]:
+    """The recorded answers and episode dates keyed by (patient id, trial)."""
     rows: list[Any] = []
     if patient_ids is None:
         rows.extend(session.connection().execute(_SCREENING, {"trials": list(trials)}))
     else:
         for chunk in _chunks(list(patient_ids)):
             rows.extend(session.connection().execute(_SCREENING_OF, {"trials": list(trials), "ids": list(chunk)}))
-    return {(patient_id, trial): answers for patient_id, trial, answers in rows}
+    return {(row[0], row[1]): ScreeningInputs(*row[2:]) for row in rows}
 
 
 def screening_record(session: Session, patient_id: str, trial: str) -> ScreeningRecord | None:
@@ -193,6 +212,8 @@ _STORED = sa_select(
     col(EligibilityDecision.status),
     col(EligibilityDecision.criteria),
     col(EligibilityDecision.next_change),
+    col(EligibilityDecision.frozen_at),
+    col(EligibilityDecision.amendment),
 ).where(
     col(EligibilityDecision.trial).in_(bindparam("trials", expanding=True)),
     col(EligibilityDecision.rule_version).in_(bindparam("versions", expanding=True)),
@@ -224,6 +245,8 @@ def stored_decisions(
         status,
         criteria,
         next_change,
+        frozen_at,
+        amendment,
     ) in rows:
         if (trial, version) not in wanted:
             continue
@@ -234,7 +257,13 @@ def stored_decisions(
             "status": status,
             "criteria": criteria,
         }
-        stored[(trial, version)][patient_id] = StoredDecision(decision_id, fingerprint(values), next_change)
+        stored[(trial, version)][patient_id] = StoredDecision(
+            decision_id,
+            fingerprint(values),
+            next_change,
+            frozen_at is not None,
+            None if amendment is None else fingerprint(amendment),
+        )
     return stored
 
 
@@ -268,6 +297,26 @@ _UPDATE_NEXT_CHANGE = (
     .where(_DECISIONS.c.id == bindparam("decision_id"))
     .values(next_change=bindparam("new_next_change"), evaluation_date=bindparam("new_evaluation_date"))
 )
+
+
+_UPDATE_AMENDMENT = (
+    update(_DECISIONS)
+    .where(_DECISIONS.c.id == bindparam("decision_id"))
+    .values(amendment=bindparam("new_amendment"), seq=bindparam("new_seq"))
+)
+
+
+def set_amendments(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Record (or clear, with ``None``) what re-evaluation would decide for frozen decisions; each such
+    change takes a new feed position, so screening staff see it."""
+    if rows:
+        params = [{"decision_id": r["id"], "new_amendment": r["amendment"], "new_seq": r["seq"]} for r in rows]
+        session.connection().execute(_UPDATE_AMENDMENT, params)
+
+
+def freeze_decision(session: Session, decision_id: int, at: dt.datetime) -> None:
+    """Freeze a decision at enrolment."""
+    session.connection().execute(update(_DECISIONS).where(_DECISIONS.c.id == decision_id).values(frozen_at=at))
 
 
 def take_positions(session: Session, count: int) -> int:

@@ -25,7 +25,16 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from grading.eligibility import Catalog, RuleSet, default_catalog, evaluate, validate_answers
+from grading.eligibility import (
+    COMPUTATIONS,
+    Catalog,
+    Episode,
+    RuleSet,
+    default_catalog,
+    episode_answers,
+    evaluate,
+    validate_answers,
+)
 from grading.endplates import ENDPLATES
 from grading.errors import GradingError
 from grading.nordic import EndplateGrading, StudyGrading
@@ -61,7 +70,9 @@ class ReevaluationReport:
     created: int = 0
     changed: int = 0
     by_rule_set: dict[str, int] = field(default_factory=dict)
-    """Decisions created or changed per ``trial@version``."""
+    """Decisions created, changed or amended per ``trial@version``."""
+    amended: int = 0
+    """Frozen (enrolled) decisions whose re-evaluation now differs (or agrees again): flagged, not applied."""
 
 
 def reevaluate(
@@ -95,16 +106,18 @@ def reevaluate(
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
     changed_rows: list[dict[str, Any]] = []
+    amended_rows: list[dict[str, Any]] = []
     touched: list[dict[str, Any]] = []
     evaluated = 0
     by_rule_set: dict[str, int] = {}
     stored_by_rule_set = repo.stored_decisions(session, [(r.trial, r.version) for r in rule_sets], patient_ids)
+    episodes = {key: episode_of(inputs) for key, inputs in answers.items()}
     for rule_set in rule_sets:
         stored = stored_by_rule_set[(rule_set.trial, rule_set.version)]
-        before = len(new_rows) + len(changed_rows)
+        before = len(new_rows) + len(changed_rows) + len(amended_rows)
         # Evaluation is a pure function of its inputs: identical inputs (e.g. the many gradings without
         # any change, which share one StudyGrading object) are evaluated once.
-        memo: dict[tuple[Any, ...], tuple[str, str, list[dict[str, Any]], dt.date | None]] = {}
+        memo: dict[tuple[Any, ...], tuple[str, str, list[dict[str, Any]], dt.date | None, dt.date]] = {}
         for patient_id in sorted(patients):
             chosen = counting.get(patient_id)
             recorded = answers.get((patient_id, rule_set.trial))
@@ -112,24 +125,28 @@ def reevaluate(
                 continue
             grading = gradings.get(patient_id)
             study_date = None if chosen is None else chosen.study_date
-            own = rule_set.own_answers(recorded or {})
+            own = rule_set.own_answers({} if recorded is None else recorded.answers)
+            episode = episodes.get((patient_id, rule_set.trial))
             key = (
                 id(grading),
                 study_date if rule_set.reads_dates else None,
                 tuple(sorted(own.items())),
+                episode,
             )
             outcome = memo.get(key)
             if outcome is None:
-                decision = evaluate(rule_set, grading, study_date, own, on)
+                day = on if episode is None else episode.index_date
+                decision = evaluate(rule_set, grading, study_date, own, day, episode)
                 outcome = (
                     decision.status.value,
                     decision.imaging.value,
                     [r.to_mapping() for r in decision.results],
                     decision.next_change,
+                    day,
                 )
                 memo[key] = outcome
             evaluated += 1
-            status, imaging, criteria, next_change = outcome
+            status, imaging, criteria, next_change, day = outcome
             row = {
                 "patient_id": patient_id,
                 "trial": rule_set.trial,
@@ -140,27 +157,54 @@ def reevaluate(
                 "status": status,
                 "imaging": imaging,
                 "criteria": criteria,
-                "evaluation_date": on,
+                "evaluation_date": day,
                 "next_change": next_change,
                 "decided_at": now,
             }
             old = stored.get(patient_id)
             if old is None:
                 new_rows.append(row)
+            elif old.frozen:
+                # Enrolled: the decision stands; a different outcome is shown beside it, never applied.
+                differs = old.fingerprint != repo.fingerprint(row)
+                if differs and old.amendment != repo.fingerprint(row):
+                    amended_rows.append({"id": old.id, "amendment": amendment_of(row)})
+                elif not differs and old.amendment is not None:
+                    amended_rows.append({"id": old.id, "amendment": None})
             elif old.fingerprint != repo.fingerprint(row):
                 changed_rows.append({"id": old.id, **row})
             elif old.next_change != next_change:
-                touched.append({"id": old.id, "next_change": next_change, "evaluation_date": on})
-        by_rule_set[rule_set.key] = len(new_rows) + len(changed_rows) - before
-    count = len(new_rows) + len(changed_rows)
+                touched.append({"id": old.id, "next_change": next_change, "evaluation_date": day})
+        by_rule_set[rule_set.key] = len(new_rows) + len(changed_rows) + len(amended_rows) - before
+    count = len(new_rows) + len(changed_rows) + len(amended_rows)
     if count:
         first = repo.take_positions(session, count) - count + 1
-        for offset, row in enumerate([*new_rows, *changed_rows]):
+        for offset, row in enumerate([*new_rows, *changed_rows, *amended_rows]):
             row["seq"] = first + offset
     repo.insert_decisions(session, new_rows)
     repo.update_decisions(session, changed_rows)
+    repo.set_amendments(session, amended_rows)
     repo.set_next_change(session, touched)
-    return ReevaluationReport(len(patients), evaluated, len(new_rows), len(changed_rows), by_rule_set)
+    return ReevaluationReport(
+        len(patients), evaluated, len(new_rows), len(changed_rows), by_rule_set, len(amended_rows)
+    )
+
+
+def episode_of(inputs: repo.ScreeningInputs) -> Episode | None:
+    """The screening episode of recorded inputs (``None`` before an index date is recorded)."""
+    if inputs.index_date is None:
+        return None
+    return Episode(inputs.index_date, inputs.date_of_birth, inputs.symptom_onset_date)
+
+
+def amendment_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a frozen decision would now be: shown in the feed beside it."""
+    keys = ("status", "criteria", "study_id", "grading_id", "grading_version", "evaluation_date", "decided_at")
+    return {
+        key: value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+        for key, value in row.items()
+        if key in keys
+    }
 
 
 def grading_from_stored(endplates: Mapping[str, Any]) -> StudyGrading:
@@ -272,6 +316,9 @@ class ScreeningView:
     version: int
     updated_at: dt.datetime | None
     decisions: list[EligibilityDecision]
+    episode: Episode | None = None
+    computed: dict[str, Any] = field(default_factory=dict)
+    """The fields computed from the episode's dates at the index date (age, duration)."""
 
 
 def _patient(session: Session, pseudonym: str) -> Patient:
@@ -293,6 +340,11 @@ def screening_view(session: Session, pseudonym: str, trial: str) -> ScreeningVie
     _trial_fields(trial)
     patient = _patient(session, pseudonym)
     record = repo.screening_record(session, patient.id, trial)
+    episode = None if record is None else episode_of(_inputs(record))
+    computed: dict[str, Any] = {}
+    if episode is not None:
+        for rule_set in catalog().versions(trial):
+            computed.update(episode_answers(rule_set, episode, {}))
     return ScreeningView(
         pseudonym,
         trial,
@@ -300,16 +352,57 @@ def screening_view(session: Session, pseudonym: str, trial: str) -> ScreeningVie
         record.version if record else 0,
         record.updated_at if record else None,
         repo.decisions_of_patient(session, patient.id, trial),
+        episode,
+        dict(sorted(computed.items())),
     )
 
 
-def record_screening(
-    session: Session, actor: User, pseudonym: str, trial: str, answers: Mapping[str, Any]
-) -> ScreeningView:
-    """Set screening answers of a patient for a trial (``null`` makes an answer unknown again).
+def _inputs(record: ScreeningRecord) -> repo.ScreeningInputs:
+    return repo.ScreeningInputs(record.answers, record.index_date, record.date_of_birth, record.symptom_onset_date)
 
-    Answers not named are kept. Validated against the trial's vocabulary, audited, and the trial's
-    decisions re-evaluated in the same transaction.
+
+EPISODE_FIELDS = ("index_date", "date_of_birth", "symptom_onset_date")
+"""The dates of a screening episode, settable with the screening answers."""
+
+
+def _check_episode(session: Session, patient_id: str, trial: str, record: ScreeningRecord) -> None:
+    """The episode's dates fit each other, the MRI that counts, and the computed fields' ranges; a
+    typed answer to a field the dates give is refused (422 naming the field)."""
+    episode = episode_of(_inputs(record))
+    if episode is None:
+        if record.date_of_birth is not None or record.symptom_onset_date is not None:
+            raise InvalidInput("index_date: record the index date (the screening visit) with the episode's dates")
+        return
+    if episode.index_date > today():
+        raise InvalidInput(f"index_date: {episode.index_date.isoformat()} is in the future; allowed: today or earlier")
+    chosen = repo.counting_gradings(session, [patient_id]).get(patient_id)
+    episode.check_study_date(None if chosen is None else chosen.study_date)
+    for rule_set in catalog().versions(trial):
+        computed = episode_answers(rule_set, episode, {})
+        typed = sorted(set(computed) & set(record.answers))
+        if typed:
+            spec = rule_set.fields[typed[0]]
+            source = COMPUTATIONS[spec.computed or ""][0]
+            raise GradingError(
+                f"screening field {typed[0]} is computed from {source} at the index date; clear it (null) "
+                "instead of typing it",
+                field=typed[0],
+            )
+
+
+def record_screening(
+    session: Session,
+    actor: User,
+    pseudonym: str,
+    trial: str,
+    answers: Mapping[str, Any],
+    episode: Mapping[str, dt.date | None] | None = None,
+) -> ScreeningView:
+    """Set screening answers of a patient for a trial (``null`` makes an answer unknown again), and the
+    episode's dates (``episode``: any of :data:`EPISODE_FIELDS`; ``null`` clears one).
+
+    Answers not named are kept. Validated against the trial's vocabulary and the episode's dates,
+    audited, and the trial's decisions re-evaluated in the same transaction.
     """
     fields = _trial_fields(trial)
     patient = _patient(session, pseudonym)
@@ -327,6 +420,13 @@ def record_screening(
         if before.get(name) != after.get(name) or type(before.get(name)) is not type(after.get(name))
     }
     record.answers = dict(sorted(after.items()))
+    for name, value in (episode or {}).items():
+        if name not in EPISODE_FIELDS:
+            raise InvalidInput(f"episode.{name}: unknown; allowed: {', '.join(EPISODE_FIELDS)}")
+        if getattr(record, name) != value:
+            changes[name] = {"from": _iso(getattr(record, name)), "to": _iso(value)}
+            setattr(record, name, value)
+    _check_episode(session, patient.id, trial, record)
     record.version += 1
     record.updated_by = actor.id
     record.updated_at = utcnow()
@@ -338,6 +438,10 @@ def record_screening(
     reevaluate(session, [patient.id], today(), catalog().versions(trial))
     session.commit()
     return screening_view(session, pseudonym, trial)
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def resolve_pseudonym(session: Session, actor: User, pseudonym: str, reason: str) -> Patient:

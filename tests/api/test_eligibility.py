@@ -134,7 +134,12 @@ def test_grading_creates_a_pending_decision_with_provenance(clinic: Clinic) -> N
         "grading_id",
         "grading_version",
         "decided_at",
+        # Added by screening episodes: the decision day, and freezing at enrolment with any amendment.
+        "evaluation_date",
+        "frozen_at",
+        "amendment",
     }
+    assert (item["frozen_at"], item["amendment"]) == (None, None)
     registry_page = clinic.feed(version="2007-registry")
     assert registry_page["items"][0]["criteria"][0]["id"] == "mri_any_mc"
 

@@ -82,10 +82,18 @@ def test_exclusion_makes_an_otherwise_eligible_patient_ineligible() -> None:
 
 
 def test_same_answers_differ_between_versions() -> None:
-    # Jensen 2012 "(3) duration ... from 2 to 12 months" vs NCT00454792 record "current duration of 3 - 12 month".
-    answers = {"nrs_back": 5, "symptom_duration_months": 2, "age_years": 30, "danish": True, "willing": True}
-    paper = decide("NCT00454792@2012", answers, BEYOND)
-    registry = decide("NCT00454792@2007-registry", answers, BEYOND)
+    # Seed 000 "(3) duration ... from 2 to 12 months" vs seed 003 "current duration of 3 - 12 month".
+    answers = {
+        "nrs_back": 5,
+        "nrs_actual_pain": 5,
+        "symptom_duration_months": 2,
+        "age_years": 30,
+        "danish": True,
+        "danish_speak_understand": True,
+        "willing": True,
+    }
+    paper = decide("NCT00454792@2012", rule_set("NCT00454792@2012").own_answers(answers), BEYOND)
+    registry = decide("NCT00454792@2007-registry", rule_set("NCT00454792@2007-registry").own_answers(answers), BEYOND)
     assert paper.status is DecisionStatus.PENDING
     assert registry.status is DecisionStatus.INELIGIBLE
     assert [r.id for r in registry.reasons] == ["symptom_duration"]

@@ -212,3 +212,25 @@ def test_catalog_rejects_a_field_declared_differently_across_versions() -> None:
 def test_catalog_rejects_duplicates() -> None:
     with pytest.raises(GradingError, match=r"rule set NCT00454792@2012 is defined twice"):
         Catalog.of([*default_catalog().rule_sets, default_catalog().get("NCT00454792")])
+
+
+def test_a_field_means_one_thing_across_versions() -> None:
+    # Seed 003 asks "speak and understand Danish", seed 000 "read and speak Danish": one field name
+    # with two questions is refused; the shipped 2007 registry version uses its own field.
+    data = paper()
+    data.update(version="2013", default=False)
+    data["fields"]["danish"]["description"] = "Speaks and understands Danish"
+    with pytest.raises(GradingError, match=r"field 'danish' is declared differently .* different field name"):
+        Catalog.of([*default_catalog().rule_sets, parse_rule_set(data, "NCT00454792_2013.json")])
+    registry = default_catalog().get("NCT00454792", "2007-registry")
+    assert "danish" not in registry.fields
+    assert registry.fields["danish_speak_understand"].description.startswith("Speaks and understands Danish")
+
+
+def test_not_applicable_is_only_for_exclusion_items() -> None:
+    data = paper()
+    data["fields"]["willing"]["not_applicable"] = "everyone"
+    with pytest.raises(
+        GradingError, match=r"criterion 'willing' cannot read field 'willing', which may be not applicable"
+    ):
+        parse_rule_set(data, "NCT00454792_2012.json")

@@ -1,0 +1,1 @@
+"""Allocation schemes, one ``<trial>.json`` per trial (package data)."""
