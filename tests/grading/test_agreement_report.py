@@ -45,7 +45,8 @@ def test_report_has_every_pair_and_all_raters() -> None:
     assert variable.raters == ("r1", "r2", "r3")
     assert [c.label for c in variable.comparisons] == ["r1 vs r2", "r1 vs r3", "r2 vs r3", "all raters"]
     pair = variable.comparisons[0]
-    expected = cohen_kappa([row[:2] for row in THREE])
+    expected = cohen_kappa([row[:2] for row in THREE], clusters=[f"p{i // 2}" for i in range(len(THREE))])
+    assert expected.se_method == "analytic-clustered"
     assert pair.statistic("cohen_kappa").value == pytest.approx(expected.value)
     assert pair.statistic("cohen_kappa").ci_analytic == pytest.approx(expected.ci())
     assert pair.confusion == ((3, 0), (1, 2))  # rows r1, columns r2
