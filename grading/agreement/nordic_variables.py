@@ -1,20 +1,33 @@
-"""The reliability variables of a Nordic Modic grading (domain.md §3).
+"""The reliability variables of a Nordic Modic grading (conventions in ``docs/agreement.md``).
 
-Per endplate and pooled over the 11 endplates: **presence** (any Modic change vs none, nominal),
-**type** (nominal, the canonical labels), **size** (ordinal ``none < A < B < C < D``) and **beyond
-endplate** (size B–D, the MRI criterion of the seed trial, seed 000). Per patient: the imaging (MRI)
-criterion of each trial rule set in domain.md §2. Pooled variables have one unit per (case, endplate),
-clustered by case, so the bootstrap resamples patients; per-endplate and per-patient variables have
-one unit per case.
+One table, :data:`ENDPLATE_VARIABLES`, lists every per-endplate variable: its spec (name, level, scale,
+"no finding" category), how it is read off an endplate's grading, and whether it is also analysed per
+endplate. Adding a variable is adding a row; an extractor may return ``None`` (a missing rating).
+
+- **presence** (any Modic change vs none), **type** (the canonical labels), **size** (ordinal
+  ``none < A < B < C < D``) and **beyond endplate** (size B–D, the seed trial's MRI criterion);
+- **contains I / II / III**: whether the type contains that component (type I is the probiotics
+  trial's target), per endplate and pooled;
+- **type | changed** and **size | changed**: conditional agreement on the endplates that both reads
+  call changed. A read that calls the endplate unchanged gives a missing rating, so a pair's units are
+  exactly the endplates both raters call changed; typing is then not mixed with detection.
+
+Per patient: each trial rule set's MRI decision, derived by evaluating the rule set's own grading
+criteria (:mod:`grading.eligibility`), never a second copy of them. Pooled variables have one unit per
+(case, endplate), clustered by the patient, so intervals are cluster-robust and the bootstrap resamples
+patients; per-endplate and per-patient variables have one unit per case.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from grading.agreement.ratings import Label
 from grading.agreement.report import RatingRecord, VariableSpec
 from grading.agreement.statistics import Level
+from grading.eligibility import EndplateChange, Facts, Outcome, RuleSet, combine, default_catalog
 from grading.endplates import ENDPLATES
 from grading.nordic import TYPE_LABELS, EndplateGrading, ModicComponent, StudyGrading
 
@@ -22,65 +35,93 @@ PRESENCE_LABELS: tuple[str, ...] = ("absent", "present")
 SIZE_LABELS: tuple[str, ...] = ("none", "A", "B", "C", "D")
 YES_NO: tuple[str, ...] = ("no", "yes")
 
-PRESENCE = VariableSpec("presence", Level.NOMINAL, PRESENCE_LABELS)
+PRESENCE = VariableSpec("presence", Level.NOMINAL, PRESENCE_LABELS, negative="absent")
 """Any Modic change at the endplate (type other than ``none``)."""
-TYPE = VariableSpec("type", Level.NOMINAL, TYPE_LABELS)
+TYPE = VariableSpec("type", Level.NOMINAL, TYPE_LABELS, negative="none")
 """The canonical type label, mixed types as their own categories."""
-SIZE = VariableSpec("size", Level.ORDINAL, SIZE_LABELS)
+SIZE = VariableSpec("size", Level.ORDINAL, SIZE_LABELS, negative="none")
 """Maximum height, ``none`` for no change, ordered none < A < B < C < D."""
-BEYOND_ENDPLATE = VariableSpec("beyond_endplate", Level.NOMINAL, YES_NO)
+BEYOND_ENDPLATE = VariableSpec("beyond_endplate", Level.NOMINAL, YES_NO, negative="no")
 """A change extending beyond the endplate into the vertebral body (size B, C or D)."""
 
-ENDPLATE_VARIABLES: tuple[VariableSpec, ...] = (PRESENCE, TYPE, SIZE, BEYOND_ENDPLATE)
+
+@dataclass(frozen=True)
+class EndplateVariable:
+    """One row of the variable table: the spec, the extractor, and whether it is also per endplate."""
+
+    spec: VariableSpec
+    extract: Callable[[EndplateGrading], Label | None]
+    per_endplate: bool = True
 
 
-def _presence(g: EndplateGrading) -> str:
-    return PRESENCE_LABELS[int(g.has_change)]
+def _contains(component: ModicComponent) -> EndplateVariable:
+    spec = VariableSpec(f"contains_{component.value}", Level.NOMINAL, YES_NO, negative="no")
+    return EndplateVariable(spec, lambda g: YES_NO[int(component in g.type.components)])
 
 
-def _type(g: EndplateGrading) -> str:
-    return str(g.type)
+ENDPLATE_VARIABLES: tuple[EndplateVariable, ...] = (
+    EndplateVariable(PRESENCE, lambda g: PRESENCE_LABELS[int(g.has_change)]),
+    EndplateVariable(TYPE, lambda g: str(g.type)),
+    EndplateVariable(SIZE, lambda g: "none" if g.size is None else g.size.value),
+    EndplateVariable(BEYOND_ENDPLATE, lambda g: YES_NO[int(g.beyond_endplate)]),
+    *(_contains(c) for c in ModicComponent),
+    EndplateVariable(
+        VariableSpec("type|changed", Level.NOMINAL, TYPE_LABELS[1:]),
+        lambda g: str(g.type) if g.has_change else None,
+        per_endplate=False,
+    ),
+    EndplateVariable(
+        VariableSpec("size|changed", Level.ORDINAL, SIZE_LABELS[1:]),
+        lambda g: g.size.value if g.has_change and g.size is not None else None,
+        per_endplate=False,
+    ),
+)
+"""Every per-endplate variable, pooled over the endplates and (where ``per_endplate``) per endplate."""
+
+_ANY_DAY = dt.date(2000, 1, 1)
+"""The evaluation date given to grading criteria, which do not look at it."""
 
 
-def _size(g: EndplateGrading) -> str:
-    return "none" if g.size is None else g.size.value
+def trial_rule_sets() -> tuple[RuleSet, ...]:
+    """The shipped trial rule sets whose MRI decision is a reliability variable."""
+    return default_catalog().rule_sets
 
 
-def _beyond(g: EndplateGrading) -> str:
-    return YES_NO[int(g.beyond_endplate)]
+def trial_variable_name(rule_set: RuleSet) -> str:
+    """``mri:<trial>/<version>``."""
+    return f"mri:{rule_set.trial}/{rule_set.version}"
 
 
-_EXTRACT: dict[str, Callable[[EndplateGrading], Label]] = {
-    PRESENCE.name: _presence,
-    TYPE.name: _type,
-    SIZE.name: _size,
-    BEYOND_ENDPLATE.name: _beyond,
-}
+def mri_decision(rule_set: RuleSet, grading: StudyGrading) -> Label | None:
+    """``yes``/``no`` when the rule set's grading criteria are met / not met; None when unknown.
 
-TRIAL_CRITERIA: dict[str, Callable[[StudyGrading], bool]] = {
-    "mri:NCT00454792/2012": lambda s: any(g.has_change and g.beyond_endplate for g in s.endplates),
-    "mri:NCT00454792/2007-registry": lambda s: any(g.has_change for g in s.endplates),
-    "mri:NCT03100266/2018-registry": lambda s: any(ModicComponent.I in g.type for g in s.endplates),
-}
-"""Per-patient imaging criteria (domain.md §2): seed 000's "a minimum of one MC that extended beyond the
-endplate" (size B–D); the 2007 registry record's "any MC" (seed 003); NCT03100266's "type 1 MC, alone,
-mixed or with type 2/3" (seed 004; its 3-month recency condition is a date check, not a grading)."""
+    Evaluates the rule set's own imaging criteria that read the grading (``endplate_change``); the
+    date criteria (e.g. an MRI within 3 months) are about the study date, not the grading.
+    """
+    facts = Facts(grading, None, {}, _ANY_DAY)
+    outcome = combine(
+        c.test.evaluate(facts)[0] for c in rule_set.imaging_criteria if isinstance(c.test, EndplateChange)
+    )
+    return {Outcome.MET: "yes", Outcome.NOT_MET: "no"}.get(outcome)
 
-TRIAL_VARIABLES: tuple[VariableSpec, ...] = tuple(VariableSpec(name, Level.NOMINAL, YES_NO) for name in TRIAL_CRITERIA)
+
+def trial_specs() -> tuple[VariableSpec, ...]:
+    """One yes/no variable per trial rule set."""
+    return tuple(VariableSpec(trial_variable_name(r), Level.NOMINAL, YES_NO, negative="no") for r in trial_rule_sets())
 
 
 def endplate_variable(spec: VariableSpec, endplate: str) -> VariableSpec:
     """The per-endplate version of a pooled variable, named ``<variable>@<endplate>``."""
-    return VariableSpec(f"{spec.name}@{endplate}", spec.level, spec.categories)
+    return VariableSpec(f"{spec.name}@{endplate}", spec.level, spec.categories, spec.negative)
 
 
 def nordic_specs(*, per_endplate: bool = True, trials: bool = True) -> tuple[VariableSpec, ...]:
     """Specs of every Nordic variable, pooled first, then per endplate (cranial to caudal), then trials."""
-    specs = list(ENDPLATE_VARIABLES)
+    specs = [v.spec for v in ENDPLATE_VARIABLES]
     if per_endplate:
-        specs += [endplate_variable(spec, e.value) for spec in ENDPLATE_VARIABLES for e in ENDPLATES]
+        specs += [endplate_variable(v.spec, e.value) for v in ENDPLATE_VARIABLES if v.per_endplate for e in ENDPLATES]
     if trials:
-        specs += list(TRIAL_VARIABLES)
+        specs += list(trial_specs())
     return tuple(specs)
 
 
@@ -99,12 +140,14 @@ def nordic_records(
     records: list[RatingRecord] = []
     for g in grading.endplates:
         endplate = g.endplate.value
-        for spec in ENDPLATE_VARIABLES:
-            value = _EXTRACT[spec.name](g)
-            records.append(RatingRecord(f"{case}/{endplate}", rater, value, group, spec.name))
-            if per_endplate:
-                records.append(RatingRecord(case, rater, value, group, f"{spec.name}@{endplate}"))
+        for variable in ENDPLATE_VARIABLES:
+            value = variable.extract(g)
+            records.append(RatingRecord(f"{case}/{endplate}", rater, value, group, variable.spec.name))
+            if per_endplate and variable.per_endplate:
+                records.append(RatingRecord(case, rater, value, group, f"{variable.spec.name}@{endplate}"))
     if trials:
-        for name, criterion in TRIAL_CRITERIA.items():
-            records.append(RatingRecord(case, rater, YES_NO[int(criterion(grading))], group, name))
+        for rule_set in trial_rule_sets():
+            records.append(
+                RatingRecord(case, rater, mri_decision(rule_set, grading), group, trial_variable_name(rule_set))
+            )
     return records

@@ -224,10 +224,12 @@ class AgreementResult:
     def bootstrap_interval(self, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> BootstrapInterval:
         """The percentile interval of the seeded cluster bootstrap, with the count of undefined resamples."""
         level = _check_level(level)
+        if not self.defined:
+            return BootstrapInterval(math.nan, math.nan, n_boot, n_boot)
         replicates = self.bootstrap(n_boot, seed)
         finite = replicates[np.isfinite(replicates)]
         dropped = int(n_boot - finite.size)
-        if not self.defined or finite.size == 0:
+        if finite.size == 0:
             return BootstrapInterval(math.nan, math.nan, n_boot, dropped)
         low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
         return BootstrapInterval(float(low), float(high), n_boot, dropped)
