@@ -30,6 +30,7 @@ from grading.agreement.statistics import (
     Level,
     cohen_kappa,
     confusion_matrix,
+    conger_kappa,
     fleiss_kappa,
     gwet_ac1,
     krippendorff_alpha,
@@ -437,13 +438,21 @@ def _pair_statistics(
 def _all_statistics(
     matrix: RatingsMatrix, spec: VariableSpec, clusters: Sequence[str]
 ) -> list[tuple[str, AgreementResult]]:
-    return [
+    out: list[tuple[str, AgreementResult]] = [
         ("percent_agreement", percent_agreement(matrix, clusters=clusters)),
         ("fleiss_kappa", fleiss_kappa(matrix, clusters=clusters)),
+        ("conger_kappa", conger_kappa(matrix, clusters=clusters)),
         (f"krippendorff_alpha_{spec.level.value}", krippendorff_alpha(matrix, spec.level, clusters=clusters)),
         ("gwet_ac1", gwet_ac1(matrix, clusters=clusters)),
         (_chance_free_name(matrix), pabak(matrix, clusters=clusters)),
     ]
+    if spec.level is Level.ORDINAL:
+        out += [
+            ("fleiss_kappa_quadratic", fleiss_kappa(matrix, weights="quadratic", clusters=clusters)),
+            ("conger_kappa_quadratic", conger_kappa(matrix, "quadratic", clusters=clusters)),
+            ("gwet_ac2_quadratic", gwet_ac1(matrix, "quadratic", clusters=clusters)),
+        ]
+    return out
 
 
 def _counts(matrix: RatingsMatrix, spec: VariableSpec) -> Counts:

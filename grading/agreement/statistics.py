@@ -280,16 +280,89 @@ def percent_agreement(
 
 
 def fleiss_kappa(
-    ratings: object, categories: Sequence[object] | None = None, *, clusters: Sequence[object] | None = None
+    ratings: object,
+    categories: Sequence[object] | None = None,
+    *,
+    weights: object = None,
+    clusters: Sequence[object] | None = None,
 ) -> AgreementResult:
     """Fleiss' kappa (Fleiss 1971, Psychol Bull 76:378–382) for any number of raters.
 
     On complete data this is Fleiss' 1971 statistic; with missing ratings it is the generalisation of
-    Gwet (2014, §2.4). ``se``: Gwet's linearised variance (2014, eq. 5.6), not Fleiss' variance under
-    the null hypothesis.
+    Gwet (2014, §2.4); with ``weights`` the weighted form of Gwet (2014, ch. 3), chance agreement
+    ``Σ_kl w_kl π_k π_l``. ``se``: Gwet's linearised variance (2014, eq. 5.6), not Fleiss' variance
+    under the null hypothesis.
     """
     counted = _counts(ratings, categories)
-    return _multirater("fleiss_kappa", counted, np.eye(len(counted[1])), "unweighted", _Chance.FLEISS, clusters)
+    w, name = agreement_weights(weights, counted[1])
+    statistic = "fleiss_kappa" if name == "unweighted" else "weighted_fleiss_kappa"
+    return _multirater(statistic, counted, w, name, _Chance.FLEISS, clusters)
+
+
+def conger_kappa(
+    ratings: object,
+    weights: object = None,
+    categories: Sequence[object] | None = None,
+    *,
+    clusters: Sequence[object] | None = None,
+) -> AgreementResult:
+    """Conger's (1980, Psychol Bull 88:322–328) kappa for any number of raters, optionally weighted.
+
+    Observed agreement as Fleiss'; chance agreement from each rater's own marginals,
+    ``p_e = Σ_kl w_kl (π̄_k π̄_l - s²_kl / r)`` with ``p_gk`` rater g's share of category k among the
+    units g rated, ``π̄_k`` their mean over raters and ``s²_kl`` their covariance (Gwet 2014, §3.4). With
+    two raters it is Cohen's kappa. Interval: the cluster bootstrap (no analytic SE is computed).
+    """
+    matrix = _matrix(ratings, categories)
+    w, weights_name = agreement_weights(weights, matrix.categories)
+    q, r, n_units = matrix.q, matrix.n_raters, matrix.n_units
+    counts = matrix.counts()
+    per_unit = counts.sum(axis=1)
+    rated, two = per_unit >= 1, per_unit >= 2
+    agreeing = (counts * (counts @ w.T - 1)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pa_unit = np.where(two, agreeing / (per_unit * (per_unit - 1)), 0.0)
+
+    def features() -> FloatArray:
+        present = matrix.codes >= 0
+        one_hot = np.zeros((n_units, r * q))
+        units, raters = np.nonzero(present)
+        one_hot[units, raters * q + matrix.codes[present]] = 1.0
+        stacked: FloatArray = np.column_stack([two, pa_unit, one_hot])[rated].astype(np.float64)
+        return stacked
+
+    def from_sums(sums: FloatArray) -> FloatArray:
+        n2 = sums[:, 0]
+        pa = sums[:, 1] / n2
+        classified = sums[:, 2:].reshape(-1, r, q)
+        p = classified / classified.sum(axis=2, keepdims=True)
+        mean = p.mean(axis=1)
+        outer = mean[:, :, None] * mean[:, None, :]
+        s2 = (np.einsum("bak,bal->bkl", p, p) - r * outer) / (r - 1)
+        pe = (w[None] * (outer - s2 / r)).sum(axis=(1, 2))
+        value = (pa - pe) / (1 - pe)
+        return np.asarray(np.where((n2 > 0) & (1 - pe > _EPS), value, np.nan), dtype=np.float64)
+
+    statistic = "conger_kappa" if weights_name == "unweighted" else "weighted_conger_kappa"
+    base = AgreementResult(
+        value=math.nan,
+        statistic=statistic,
+        n_units=int(two.sum()),
+        n_raters=r,
+        categories=matrix.categories,
+        weights=weights_name,
+        n_clusters=_n_clusters(clusters, n_units, rated),
+        resampler=ClusterResampler(_cluster_builder(features, clusters, n_units, rated), from_sums),
+    )
+    if not two.any():
+        return replace(base, reason="no unit has ratings from two raters")
+    if r < 2:
+        return replace(base, reason="conger_kappa needs at least 2 raters")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = float(from_sums(features().sum(axis=0)[None, :])[0])
+    if math.isnan(value):
+        return replace(base, reason=_one_category_reason(counts.sum(axis=0), matrix.categories, statistic))
+    return replace(base, value=value)
 
 
 def gwet_ac1(

@@ -46,6 +46,8 @@ from registry.repositories import users as users_repo
 from registry.services import audit
 
 MAX_WASHOUT_DAYS = 3650
+POOLED = "all raters"
+"""The rater name of the pooled intra-rater comparison (read 1 vs read 2 over every rater's cases)."""
 
 
 class ReadStatus(enum.StrEnum):
@@ -465,13 +467,18 @@ def build_study_report(
             intra += nordic_records(
                 case.label, f"{rater} read {item.read}", value, cluster=cluster, per_endplate=per_endplate
             )
+            # pooled over raters: each (rater, case) is a unit of its own, still clustered by patient
+            intra += nordic_records(
+                f"{rater}|{case.label}", f"{POOLED} read {item.read}", value, cluster=cluster, per_endplate=per_endplate
+            )
             pair = (f"{rater} read 1", f"{rater} read 2")
             if pair not in pairs:
                 pairs.append(pair)
     specs = nordic_specs(per_endplate=per_endplate)
     inter_report = build_report(inter, specs, n_boot=n_boot, seed=seed)
+    pooled = [(f"{POOLED} read 1", f"{POOLED} read 2")] if pairs else []
     intra_report = (
-        build_report(intra, specs, pairs=sorted(pairs), include_all=False, n_boot=n_boot, seed=seed)
+        build_report(intra, specs, pairs=sorted(pairs) + pooled, include_all=False, n_boot=n_boot, seed=seed)
         if study.reads_per_rater == 2
         else None
     )
