@@ -1,5 +1,10 @@
-"""Agreement statistics against their usual peers (issue 5 acceptance figures).
+"""Agreement statistics against their usual peers.
 
+- Cohen's kappa on 1,000,000 pairs of Modic type labels (strings such as ``"I/II"``, 8 categories) vs
+  scikit-learn ``cohen_kappa_score`` on the same strings: target ≥ 5×, as a numpy str array and as a
+  list of rows.
+- Fleiss' kappa on 100,000 units × 5 raters of Modic type labels (strings) vs statsmodels
+  ``aggregate_raters`` + ``fleiss_kappa`` on the same strings: target ≥ 10×.
 - Cohen's kappa on 1,000,000 pairs, 7 categories, vs scikit-learn ``cohen_kappa_score``: target ≥ 3×.
 - Fleiss' kappa on 100,000 units × 5 raters vs statsmodels ``aggregate_raters`` + ``fleiss_kappa``:
   target ≥ 10×.
@@ -21,6 +26,7 @@ import numpy as np
 
 from bench.common import print_table, row
 from grading.agreement import cohen_kappa, fleiss_kappa
+from grading.nordic import TYPE_LABELS
 
 
 def median_seconds(function: Callable[[], object], repeats: int) -> float:
@@ -67,6 +73,67 @@ def bench_cohen(repeats: int = 5) -> dict[str, Any]:
     ours = median_seconds(lambda: cohen_kappa(pairs), repeats)
     peer = median_seconds(lambda: cohen_kappa_score(truth, other), repeats)
     return _row("cohen_kappa 1e6 pairs, q=7", ours, "sklearn cohen_kappa_score", peer, ">= 3x faster", peer / ours >= 3)
+
+
+def modic_type_labels(shape: tuple[int, ...], agree: float, seed: int) -> np.ndarray:
+    """Modic type labels (strings), the columns agreeing with the first one with probability ``agree``."""
+    rng = np.random.default_rng(seed)
+    labels = np.array(TYPE_LABELS)
+    truth = labels[rng.integers(0, len(labels), size=(shape[0], 1))]
+    noise = labels[rng.integers(0, len(labels), size=shape)]
+    out: np.ndarray = np.where(rng.random(shape) < agree, truth, noise)
+    out[:, 0] = truth[:, 0]
+    return out
+
+
+def bench_cohen_strings(repeats: int = 3) -> list[dict[str, Any]]:
+    """Cohen's kappa on 1,000,000 pairs of Modic type labels, as a numpy str array and as a list of rows."""
+    from sklearn.metrics import cohen_kappa_score
+
+    pairs = modic_type_labels((1_000_000, 2), 0.7, 4)
+    rows = pairs.tolist()
+    first, second = pairs[:, 0], pairs[:, 1]
+    peer_value = cohen_kappa_score(first, second)
+    assert abs(cohen_kappa(pairs).value - peer_value) < 1e-9
+    assert abs(cohen_kappa(rows).value - peer_value) < 1e-9
+    peer = median_seconds(lambda: cohen_kappa_score(first, second), repeats)
+    out = []
+    for form, data in (("numpy str array", pairs), ("list of rows", rows)):
+        ours = median_seconds(lambda data=data: cohen_kappa(data), repeats)
+        out.append(
+            _row(
+                f"cohen_kappa 1e6 pairs of Modic type strings ({form}), q=8",
+                ours,
+                "sklearn cohen_kappa_score on the same strings",
+                peer,
+                ">= 5x faster",
+                peer / ours >= 5,
+            )
+        )
+    return out
+
+
+def bench_fleiss_strings(repeats: int = 3) -> dict[str, Any]:
+    """Fleiss' kappa on 100,000 units × 5 raters of Modic type labels (numpy str array)."""
+    from statsmodels.stats.inter_rater import aggregate_raters
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    ratings = modic_type_labels((100_000, 5), 0.6, 5)
+
+    def peer_call() -> float:
+        return float(sm_fleiss(aggregate_raters(ratings)[0]))
+
+    assert abs(fleiss_kappa(ratings).value - peer_call()) < 1e-9
+    ours = median_seconds(lambda: fleiss_kappa(ratings), repeats)
+    peer = median_seconds(peer_call, repeats)
+    return _row(
+        "fleiss_kappa 1e5 units x 5 raters of Modic type strings",
+        ours,
+        "statsmodels aggregate_raters+fleiss_kappa on the same strings",
+        peer,
+        ">= 10x faster",
+        peer / ours >= 10,
+    )
 
 
 def bench_fleiss(repeats: int = 5) -> dict[str, Any]:
@@ -134,7 +201,7 @@ def bench_bootstrap(repeats: int = 5, peer_repeats: int = 3) -> dict[str, Any]:
 
 def run() -> list[dict[str, Any]]:
     """Run every benchmark; one row each (see :func:`_row`)."""
-    return [bench_cohen(), bench_fleiss(), bench_bootstrap()]
+    return [*bench_cohen_strings(), bench_fleiss_strings(), bench_cohen(), bench_fleiss(), bench_bootstrap()]
 
 
 if __name__ == "__main__":

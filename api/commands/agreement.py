@@ -155,19 +155,28 @@ def render_table(report: AgreementReport) -> str:
             f"raters {', '.join(variable.raters)}"
         )
         lines.append(f"  prevalence: {shares or '—'}")
-        header = ("comparison", "statistic", "value", f"{pct}% CI", f"{pct}% bootstrap CI", "n", "Landis-Koch")
+        header = (
+            "comparison",
+            "statistic",
+            "value",
+            f"{pct}% CI (method)",
+            f"{pct}% CI (method, dropped)",
+            "n units/patients",
+            "Landis-Koch",
+        )
         table: list[tuple[str, ...]] = [header]
         for comparison in variable.comparisons:
             for s in comparison.statistics:
+                band = s.landis_koch or (f"none: {s.band_note}" if s.band_note else "")
                 table.append(
                     (
                         comparison.label,
-                        s.name,
+                        s.name if s.q is None else f"{s.name} (q={s.q})",
                         _fmt(s.value),
-                        f"{_fmt(s.ci_analytic[0])} to {_fmt(s.ci_analytic[1])}",
-                        f"{_fmt(s.ci_bootstrap[0])} to {_fmt(s.ci_bootstrap[1])}",
-                        str(s.n_units),
-                        (s.landis_koch or "") if s.reason is None else f"undefined: {s.reason}",
+                        f"{_fmt(s.ci_analytic[0])} to {_fmt(s.ci_analytic[1])} ({s.ci_method})",
+                        f"{_fmt(s.ci_bootstrap[0])} to {_fmt(s.ci_bootstrap[1])} ({s.boot_method}, {s.boot_dropped})",
+                        f"{s.n_units}/{s.n_patients}",
+                        band if s.reason is None else f"undefined: {s.reason}",
                     )
                 )
         widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]

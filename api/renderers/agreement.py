@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from grading.agreement import ROW_FIELDS, AgreementReport, Comparison, VariableReport
+from grading.agreement.interpretation import CAVEAT
 from registry.services.reliability import StudyReport
 
 HEATMAP_VARIABLES = ("presence", "type", "size", "beyond_endplate")
@@ -79,6 +80,42 @@ def _table(agreement: AgreementReport) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+METHODS = (
+    "Every interval names its method. <b>analytic</b>: value ± z·SE with units independent; "
+    "<b>analytic-clustered</b>: the cluster-robust (sandwich) SE with patients as clusters, used for every "
+    "variable pooled over a patient's endplates; <b>wilson</b> / <b>wilson-clustered</b>: Wilson's score "
+    "interval for percent agreement (clustered: on the effective n, n divided by the design effect); "
+    "<b>bootstrap-patients</b>: percentile interval of resampled patients, <i>boot_dropped</i> counting the "
+    "resamples on which the statistic was undefined. On a binary scale the chance-free statistic is PABAK, "
+    "on a larger one Brennan–Prediger with its number of categories q."
+)
+
+
+def _indices_table(agreement: AgreementReport) -> str:
+    """Prevalence and bias indices, specific agreement and the symmetry tests of every rater pair."""
+    head = (
+        "<tr><th>variable</th><th>comparison</th><th>a / b / c / d</th><th>prevalence index</th>"
+        "<th>bias index</th><th>test</th><th>statistic (df)</th><th>p</th></tr>"
+    )
+    body = []
+    for variable in agreement.variables:
+        for comparison in variable.comparisons:
+            for test in comparison.tests:
+                i = comparison.indices
+                cells = [
+                    variable.variable,
+                    comparison.label,
+                    "—" if i is None else f"{i.a} / {i.b} / {i.c} / {i.d}",
+                    "—" if i is None else _fmt(i.prevalence_index),
+                    "—" if i is None else _fmt(i.bias_index),
+                    test.name,
+                    f"{test.statistic:.3f} ({test.df})",
+                    _fmt(test.p_value if test.exact_p_value is None else test.exact_p_value),
+                ]
+                body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    return f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+
+
 def report_html(report: StudyReport) -> str:
     """A self-contained page: heat maps of the pooled variables, then every statistic in a table."""
     s = report.study
@@ -92,6 +129,10 @@ def report_html(report: StudyReport) -> str:
         f"<p>{report.cases} cases, {report.complete_reads} completed reads, {s.reads_per_rater} read(s) per rater, "
         f"washout {s.washout_days} days. Confidence intervals: analytic and patient-cluster bootstrap "
         f"({report.inter_rater.n_boot} resamples, seed {report.inter_rater.seed}).</p>",
+        f"<p class='methods'>{METHODS}</p>",
+        "<p class='caveat'><b>Benchmark scale: Landis &amp; Koch (1977)</b> — poor &lt; 0, slight 0.00–0.20, "
+        "fair 0.21–0.40, moderate 0.41–0.60, substantial 0.61–0.80, almost perfect 0.81–1.00 (upper limits "
+        f"inclusive). {html.escape(CAVEAT)} No band is given where fewer than two categories were observed.</p>",
     ]
     for analysis, agreement in _analyses(report):
         parts.append(f"<h2>{html.escape(analysis.capitalize())} agreement</h2>")
@@ -105,5 +146,7 @@ def report_html(report: StudyReport) -> str:
                 alt = html.escape(f"confusion matrix of {variable.variable}, {comparison.label}")
                 parts.append(f"<figure><img alt='{alt}' src='data:image/png;base64,{png}'></figure>")
         parts.append(_table(agreement))
+        parts.append(f"<h3>{html.escape(analysis.capitalize())}: prevalence, bias and symmetry</h3>")
+        parts.append(_indices_table(agreement))
     parts.append("</body></html>")
     return "".join(parts)

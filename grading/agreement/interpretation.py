@@ -25,11 +25,22 @@ class LandisKoch(enum.StrEnum):
     """The statistic is undefined (NaN) on these data."""
 
 
+BAND_TOLERANCE = 1e-9
+"""A value within this of a band limit is on the limit: 0.2 computed as 0.2000000000000004 is "slight"."""
+
+CAVEAT = (
+    "Landis & Koch (1977) proposed these bands as arbitrary benchmarks; they ignore prevalence, bias, the "
+    "number of categories and the confidence interval, so read them beside those, never alone."
+)
+"""The caveat printed beside the bands in a report."""
+
+
 def landis_koch(value: float) -> LandisKoch:
-    """The Landis & Koch band of a kappa-like value; each band's upper limit is inclusive."""
+    """The Landis & Koch band of a kappa-like value; each band's upper limit is inclusive, within
+    :data:`BAND_TOLERANCE` (floating-point error never moves a value up a band)."""
     if math.isnan(value):
         return LandisKoch.UNDEFINED
-    if value < 0:
+    if value < -BAND_TOLERANCE:
         return LandisKoch.POOR
     for upper, band in (
         (0.20, LandisKoch.SLIGHT),
@@ -37,6 +48,6 @@ def landis_koch(value: float) -> LandisKoch:
         (0.60, LandisKoch.MODERATE),
         (0.80, LandisKoch.SUBSTANTIAL),
     ):
-        if value <= upper:
+        if value <= upper + BAND_TOLERANCE:
             return band
     return LandisKoch.ALMOST_PERFECT

@@ -1,25 +1,39 @@
-"""The reliability variables of a Nordic Modic grading (docs/agreement.md#variables).
+"""The reliability variables of a Nordic Modic grading (conventions in ``docs/agreement.md``).
 
-Per endplate and pooled over the 11 endplates: **presence** (any Modic change vs none, nominal),
-**type** (nominal, the canonical labels), **size** (ordinal ``none < A < B < C < D``) and **beyond
-endplate** (size B–D, the MRI criterion of the rest-vs-exercise trial, Jensen 2012). Per patient: the imaging (MRI)
-criterion of each trial rule set (docs/eligibility.md). Pooled variables have one unit per (case, endplate),
-clustered by case, so the bootstrap resamples patients; per-endplate and per-patient variables have
-one unit per case.
+One table, :data:`ENDPLATE_VARIABLES`, lists every per-endplate variable: its spec (name, level, scale,
+"no finding" category), how it is read off an endplate's grading, and whether it is also analysed per
+endplate. Adding a variable is adding a row; an extractor may return ``None`` (a missing rating).
+
+- **presence** (any Modic change vs none), **type** (the canonical labels), **size** (ordinal
+  ``none < A < B < C < D``) and **beyond endplate** (size B–D, the MRI criterion of the rest-vs-exercise trial, Jensen 2012);
+- **contains I / II / III**: whether the type contains that component (type I is the probiotics
+  trial's target), per endplate and pooled;
+- **type | changed** and **size | changed**: conditional agreement on the endplates that both reads
+  call changed. A read that calls the endplate unchanged gives a missing rating, so a pair's units are
+  exactly the endplates both raters call changed; typing is then not mixed with detection.
+
+Per patient: each trial rule set's MRI decision, derived by evaluating the rule set's own grading
+criteria (:mod:`grading.eligibility`), never a second copy of them. Pooled variables have one unit per
+(case, endplate), clustered by the patient, so intervals are cluster-robust and the bootstrap resamples
+patients; per-endplate and per-patient variables have one unit per case.
 
 An endplate that is not assessable is a missing rating of every endplate variable (never a category),
-and a trial criterion that it could decide is missing too; :func:`not_assessable_counts` reports how
-many there were per rater. Under a protocol with more variables (``nordic-2007-full``) each of them
-is analysed too, at its own level of measurement (:func:`protocol_specs`).
+and a trial decision that it could change is missing too (the rule set says unknown);
+:func:`not_assessable_counts` reports how many there were per rater. Under a protocol with more
+variables (``nordic-2007-full``) each of them is analysed too, at its own level of measurement
+(:func:`protocol_specs`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from grading.agreement.ratings import Label
 from grading.agreement.report import RatingRecord, VariableSpec
 from grading.agreement.statistics import Level
+from grading.eligibility import EndplateChange, Facts, Outcome, RuleSet, combine, default_catalog
 from grading.endplates import ENDPLATES
 from grading.nordic import TYPE_LABELS, EndplateGrading, ModicComponent, StudyGrading
 from grading.protocols import AppliesTo, Protocol
@@ -29,66 +43,84 @@ PRESENCE_LABELS: tuple[str, ...] = ("absent", "present")
 SIZE_LABELS: tuple[str, ...] = ("none", "A", "B", "C", "D")
 YES_NO: tuple[str, ...] = ("no", "yes")
 
-PRESENCE = VariableSpec("presence", Level.NOMINAL, PRESENCE_LABELS)
+PRESENCE = VariableSpec("presence", Level.NOMINAL, PRESENCE_LABELS, negative="absent")
 """Any Modic change at the endplate (type other than ``none``)."""
-TYPE = VariableSpec("type", Level.NOMINAL, TYPE_LABELS)
+TYPE = VariableSpec("type", Level.NOMINAL, TYPE_LABELS, negative="none")
 """The canonical type label, mixed types as their own categories."""
-SIZE = VariableSpec("size", Level.ORDINAL, SIZE_LABELS)
+SIZE = VariableSpec("size", Level.ORDINAL, SIZE_LABELS, negative="none")
 """Maximum height, ``none`` for no change, ordered none < A < B < C < D."""
-BEYOND_ENDPLATE = VariableSpec("beyond_endplate", Level.NOMINAL, YES_NO)
+BEYOND_ENDPLATE = VariableSpec("beyond_endplate", Level.NOMINAL, YES_NO, negative="no")
 """A change extending beyond the endplate into the vertebral body (size B, C or D)."""
 
-ENDPLATE_VARIABLES: tuple[VariableSpec, ...] = (PRESENCE, TYPE, SIZE, BEYOND_ENDPLATE)
+
+@dataclass(frozen=True)
+class EndplateVariable:
+    """One row of the variable table: the spec, the extractor, and whether it is also per endplate."""
+
+    spec: VariableSpec
+    extract: Callable[[EndplateGrading], Label | None]
+    per_endplate: bool = True
 
 
-def _presence(g: EndplateGrading) -> str:
-    return PRESENCE_LABELS[int(g.has_change)]
+def _contains(component: ModicComponent) -> EndplateVariable:
+    spec = VariableSpec(f"contains_{component.value}", Level.NOMINAL, YES_NO, negative="no")
+    return EndplateVariable(spec, lambda g: YES_NO[int(g.type is not None and component in g.type.components)])
 
 
-def _type(g: EndplateGrading) -> str:
-    return str(g.type)
-
-
-def _size(g: EndplateGrading) -> str:
-    return "none" if g.size is None else g.size.value
-
-
-def _beyond(g: EndplateGrading) -> str:
-    return YES_NO[int(g.beyond_endplate)]
-
-
-_EXTRACT: dict[str, Callable[[EndplateGrading], Label | None]] = {
-    PRESENCE.name: _presence,
-    TYPE.name: _type,
-    SIZE.name: _size,
-    BEYOND_ENDPLATE.name: _beyond,
-}
-
-
-def _some_endplate(study: StudyGrading, test: Callable[[EndplateGrading], bool]) -> bool | None:
-    """Whether some endplate passes ``test``; ``None`` (unknown) when none does but some is not assessable."""
-    if any(g.assessable and test(g) for g in study.endplates):
-        return True
-    return None if study.not_assessable else False
-
-
-TRIAL_CRITERIA: dict[str, Callable[[StudyGrading], bool | None]] = {
-    "mri:NCT00454792/2012": lambda s: _some_endplate(s, lambda g: g.has_change and g.beyond_endplate),
-    "mri:NCT00454792/2007-registry": lambda s: _some_endplate(s, lambda g: g.has_change),
-    "mri:NCT03100266/2018-registry": lambda s: _some_endplate(
-        s, lambda g: g.type is not None and ModicComponent.I in g.type
+ENDPLATE_VARIABLES: tuple[EndplateVariable, ...] = (
+    EndplateVariable(PRESENCE, lambda g: PRESENCE_LABELS[int(g.has_change)]),
+    EndplateVariable(TYPE, lambda g: str(g.type)),
+    EndplateVariable(SIZE, lambda g: "none" if g.size is None else g.size.value),
+    EndplateVariable(BEYOND_ENDPLATE, lambda g: YES_NO[int(g.beyond_endplate)]),
+    *(_contains(c) for c in ModicComponent),
+    EndplateVariable(
+        VariableSpec("type|changed", Level.NOMINAL, TYPE_LABELS[1:]),
+        lambda g: str(g.type) if g.has_change else None,
+        per_endplate=False,
     ),
-}
-"""Per-patient imaging criteria (docs/eligibility.md): Jensen 2012's "a minimum of one MC that extended beyond
-the endplate" (size B–D); the NCT00454792 record's "any MC"; the NCT03100266 record's "type 1 MC, alone, mixed
-or with type 2/3" (its 3-month recency condition is a date check, not a grading). Sources: docs/sources.md."""
+    EndplateVariable(
+        VariableSpec("size|changed", Level.ORDINAL, SIZE_LABELS[1:]),
+        lambda g: g.size.value if g.has_change and g.size is not None else None,
+        per_endplate=False,
+    ),
+)
+"""Every per-endplate variable, pooled over the endplates and (where ``per_endplate``) per endplate."""
 
-TRIAL_VARIABLES: tuple[VariableSpec, ...] = tuple(VariableSpec(name, Level.NOMINAL, YES_NO) for name in TRIAL_CRITERIA)
+_ANY_DAY = dt.date(2000, 1, 1)
+"""The evaluation date given to grading criteria, which do not look at it."""
+
+
+def trial_rule_sets() -> tuple[RuleSet, ...]:
+    """The shipped trial rule sets whose MRI decision is a reliability variable."""
+    return default_catalog().rule_sets
+
+
+def trial_variable_name(rule_set: RuleSet) -> str:
+    """``mri:<trial>/<version>``."""
+    return f"mri:{rule_set.trial}/{rule_set.version}"
+
+
+def mri_decision(rule_set: RuleSet, grading: StudyGrading) -> Label | None:
+    """``yes``/``no`` when the rule set's grading criteria are met / not met; None when unknown.
+
+    Evaluates the rule set's own imaging criteria that read the grading (``endplate_change``); the
+    date criteria (e.g. an MRI within 3 months) are about the study date, not the grading.
+    """
+    facts = Facts(grading, None, {}, _ANY_DAY)
+    outcome = combine(
+        c.test.evaluate(facts)[0] for c in rule_set.imaging_criteria if isinstance(c.test, EndplateChange)
+    )
+    return {Outcome.MET: "yes", Outcome.NOT_MET: "no"}.get(outcome)
+
+
+def trial_specs() -> tuple[VariableSpec, ...]:
+    """One yes/no variable per trial rule set."""
+    return tuple(VariableSpec(trial_variable_name(r), Level.NOMINAL, YES_NO, negative="no") for r in trial_rule_sets())
 
 
 def endplate_variable(spec: VariableSpec, endplate: str) -> VariableSpec:
     """The per-endplate version of a pooled variable, named ``<variable>@<endplate>``."""
-    return VariableSpec(f"{spec.name}@{endplate}", spec.level, spec.categories)
+    return VariableSpec(f"{spec.name}@{endplate}", spec.level, spec.categories, spec.negative)
 
 
 def nordic_specs(*, per_endplate: bool = True, trials: bool = True) -> tuple[VariableSpec, ...]:
@@ -110,18 +142,18 @@ def nordic_records(
     the case itself when not given)."""
     group = case if cluster is None else cluster
     records: list[RatingRecord] = []
-    extract = {**_EXTRACT, **({} if protocol is None else _protocol_extractors(protocol))}
     for g in grading.endplates:
         endplate = g.endplate.value
-        for spec in ENDPLATE_VARIABLES + _extra_specs(protocol):
-            value = extract[spec.name](g) if g.assessable else None
-            records.append(RatingRecord(f"{case}/{endplate}", rater, value, group, spec.name))
-            if per_endplate:
-                records.append(RatingRecord(case, rater, value, group, f"{spec.name}@{endplate}"))
+        for variable in ENDPLATE_VARIABLES + _extra_variables(protocol):
+            value = variable.extract(g) if g.assessable else None
+            records.append(RatingRecord(f"{case}/{endplate}", rater, value, group, variable.spec.name))
+            if per_endplate and variable.per_endplate:
+                records.append(RatingRecord(case, rater, value, group, f"{variable.spec.name}@{endplate}"))
     if trials:
-        for name, criterion in TRIAL_CRITERIA.items():
-            met = criterion(grading)
-            records.append(RatingRecord(case, rater, None if met is None else YES_NO[int(met)], group, name))
+        for rule_set in trial_rule_sets():
+            records.append(
+                RatingRecord(case, rater, mri_decision(rule_set, grading), group, trial_variable_name(rule_set))
+            )
     return records
 
 
@@ -129,42 +161,41 @@ NO_CHANGE = "none"
 """The category of a change variable (location, volume …) at an endplate without a Modic change."""
 
 
-def _extra_specs(protocol: Protocol | None) -> tuple[VariableSpec, ...]:
+def _extra_variable(spec: VariableSpec, describes_change: bool) -> EndplateVariable:
+    def value(g: EndplateGrading) -> Label | None:
+        if describes_change and not g.has_change:
+            return NO_CHANGE
+        return g.variable(spec.name)  # not recorded: missing
+
+    return EndplateVariable(spec, value)
+
+
+def _extra_variables(protocol: Protocol | None) -> tuple[EndplateVariable, ...]:
     """The protocol's variables beyond type and size, each at its level of measurement; a variable
     describing a change has ``none`` first on its scale (no change), as size does."""
     if protocol is None:
         return ()
-    specs = []
+    rows = []
     for v in protocol.extra_variables:
-        scale = (NO_CHANGE, *v.values) if v.applies_to is AppliesTo.change else v.values
+        describes_change = v.applies_to is AppliesTo.change
+        scale = (NO_CHANGE, *v.values) if describes_change else v.values
         level = Level.ORDINAL if v.level is ProtocolLevel.ordinal else Level.NOMINAL
-        specs.append(VariableSpec(v.name, level, scale))
-    return tuple(specs)
-
-
-def _protocol_extractors(protocol: Protocol) -> dict[str, Callable[[EndplateGrading], Label | None]]:
-    def extractor(name: str, describes_change: bool) -> Callable[[EndplateGrading], Label | None]:
-        def value(g: EndplateGrading) -> Label | None:
-            if describes_change and not g.has_change:
-                return NO_CHANGE
-            return g.variable(name)  # not recorded: missing
-
-        return value
-
-    return {v.name: extractor(v.name, v.applies_to is AppliesTo.change) for v in protocol.extra_variables}
+        spec = VariableSpec(v.name, level, scale, negative=NO_CHANGE if describes_change else None)
+        rows.append(_extra_variable(spec, describes_change))
+    return tuple(rows)
 
 
 def protocol_specs(
     protocol: Protocol | None, *, per_endplate: bool = True, trials: bool = True
 ) -> tuple[VariableSpec, ...]:
     """Specs of every variable of ``protocol`` (the core Nordic ones when ``None``), pooled first, then
-    per endplate, then the trials' MRI criteria."""
-    pooled = ENDPLATE_VARIABLES + _extra_specs(protocol)
-    specs = list(pooled)
+    per endplate, then the trials' MRI decisions."""
+    rows = ENDPLATE_VARIABLES + _extra_variables(protocol)
+    specs = [v.spec for v in rows]
     if per_endplate:
-        specs += [endplate_variable(spec, e.value) for spec in pooled for e in ENDPLATES]
+        specs += [endplate_variable(v.spec, e.value) for v in rows if v.per_endplate for e in ENDPLATES]
     if trials:
-        specs += list(TRIAL_VARIABLES)
+        specs += list(trial_specs())
     return tuple(specs)
 
 

@@ -5,10 +5,17 @@ of one rating per rater; ``None`` or NaN is a missing rating; labels are ``str``
 ``categories=`` gives the full ordered category list, otherwise the sorted observed labels. An
 explicit category list keeps unused categories on the scale (weights are defined on category
 positions), and missing ratings are never turned into a category.
+
+Forms accepted: nested lists, numpy integer / float (NaN missing) / ``str`` / ``bytes`` / object
+arrays, and pandas DataFrames (one column per rater; ``None``, NaN and ``pd.NA`` missing). Labels are
+coded with whole-array numpy operations (``str`` arrays) or one C-level hashing pass (object arrays and
+lists), never by a Python loop over the ratings; the type of a label is kept, so ``1``, ``"1"`` and
+``True`` never fall together (bools are refused).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -75,7 +82,9 @@ def _as_label(value: object, where: str) -> Label:
     if isinstance(value, bool | np.bool_):
         raise AgreementInputError(f"rating {value!r} at {where} is a bool; allowed: str or int category labels")
     if isinstance(value, str):
-        return value
+        return str(value)
+    if isinstance(value, bytes | np.bytes_):
+        return bytes(value).decode()
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
@@ -156,33 +165,23 @@ def _codes_from_int_array(
     return codes.astype(np.intp, copy=False), categories
 
 
-def parse_ratings(ratings: object, categories: Sequence[object] | None = None) -> RatingsMatrix:
-    """Turn a units × raters ratings matrix into category codes, validating everything up front.
-
-    Raises :class:`AgreementInputError` naming the first bad value (with its unit and rater) and
-    the allowed ones.
-    """
-    fixed = parse_categories(categories)
+def _as_array(ratings: object) -> npt.NDArray[Any]:
+    """The ratings as a 2-D numpy array; lists become object arrays (``1``, ``"1"`` and ``True`` stay apart)."""
     if isinstance(ratings, np.ndarray):
         array = ratings
+    elif hasattr(ratings, "to_numpy") and not isinstance(ratings, str | bytes):
+        # a pandas DataFrame (one column per rater): its values, string columns as objects
+        array = np.asarray(ratings.to_numpy())
     elif isinstance(ratings, Sequence) and not isinstance(ratings, str | bytes):
         rows = list(ratings)
-        widths = set()
-        for index, row in enumerate(rows):
-            if not isinstance(row, Sequence) or isinstance(row, str | bytes):
-                raise AgreementInputError(f"unit {index} is {row!r}, not a sequence of ratings (one per rater)")
-            widths.add(len(row))
-        if len(widths) > 1:
-            first = len(rows[0])
-            odd = next(i for i, row in enumerate(rows) if len(row) != first)
-            raise AgreementInputError(
-                f"unit {odd} has {len(rows[odd])} ratings but unit 0 has {first}; "
-                "every unit needs one entry per rater (None for missing)"
-            )
-        width = widths.pop() if widths else 0
-        array = np.empty((len(rows), width), dtype=object)
-        for index, row in enumerate(rows):
-            array[index, :] = list(row) if width else []
+        row_kinds = set(map(type, rows))
+        widths = set(map(len, rows)) if all(_is_row_kind(kind) for kind in row_kinds) else set()
+        if len(widths) == 1:
+            width = widths.pop()
+            flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=object, count=len(rows) * width)
+            array = flat.reshape(len(rows), width)
+        else:
+            array = _rows_to_array(rows)
     else:
         raise AgreementInputError(
             "ratings must be a sequence of units, each a sequence of one rating per rater; "
@@ -190,9 +189,49 @@ def parse_ratings(ratings: object, categories: Sequence[object] | None = None) -
         )
     if array.ndim != 2:
         raise AgreementInputError(f"ratings must be 2-D (units × raters), got an array with shape {array.shape}")
+    return array
+
+
+def _is_row_kind(kind: type) -> bool:
+    return issubclass(kind, Sequence | np.ndarray) and not issubclass(kind, str | bytes)
+
+
+def _rows_to_array(rows: list[Any]) -> npt.NDArray[Any]:
+    """The slow, checking path of a list of rows: names the first row that is not one rating per rater."""
+    widths = set()
+    for index, row in enumerate(rows):
+        if not isinstance(row, Sequence) or isinstance(row, str | bytes):
+            raise AgreementInputError(f"unit {index} is {row!r}, not a sequence of ratings (one per rater)")
+        widths.add(len(row))
+    if len(widths) > 1:
+        first = len(rows[0])
+        odd = next(i for i, row in enumerate(rows) if len(row) != first)
+        raise AgreementInputError(
+            f"unit {odd} has {len(rows[odd])} ratings but unit 0 has {first}; "
+            "every unit needs one entry per rater (None for missing)"
+        )
+    width = widths.pop() if widths else 0
+    array = np.empty((len(rows), width), dtype=object)
+    for index, row in enumerate(rows):
+        array[index, :] = list(row) if width else []
+    return array
+
+
+def parse_ratings(ratings: object, categories: Sequence[object] | None = None) -> RatingsMatrix:
+    """Turn a units × raters ratings matrix into category codes, validating everything up front.
+
+    Accepts nested sequences, numpy arrays (integer, float with NaN, ``str``/``bytes`` or object) and
+    pandas DataFrames (one column per rater). Labels are coded with numpy, never element by element in
+    Python. Raises :class:`AgreementInputError` naming the first bad value (with its unit and rater)
+    and the allowed ones.
+    """
+    fixed = parse_categories(categories)
+    array = _as_array(ratings)
     if array.dtype.kind in "iu":
         codes, cats = _codes_from_int_array(array, fixed)
         return RatingsMatrix(codes, cats)
+    if array.dtype.kind == "b":
+        return _parse_object_array(array.astype(object), fixed)
     if array.dtype.kind == "f":
         missing = np.isnan(array)
         integral = np.isfinite(array) & (array == np.round(array))
@@ -214,32 +253,200 @@ def parse_ratings(ratings: object, categories: Sequence[object] | None = None) -
         codes, _ = _codes_from_int_array(as_int, fixed)
         codes[missing] = MISSING
         return RatingsMatrix(codes, fixed)
+    if array.dtype.kind in "US":
+        flat = array.ravel()
+        inverse, labels = _code_strings(flat)
+        present = np.ones(flat.size, dtype=bool)
+        codes, cats = _place_labels(flat.size, [(present, inverse, labels)], fixed, array.shape)
+        return RatingsMatrix(codes.reshape(array.shape), cats)
     return _parse_object_array(array, fixed)
 
 
-def _parse_object_array(array: npt.NDArray[Any], fixed: tuple[Label, ...] | None) -> RatingsMatrix:
-    labels = np.empty(array.shape, dtype=object)
-    observed: set[Label] = set()
-    for (unit, rater), value in np.ndenumerate(array):
-        if _is_missing(value):
-            labels[unit, rater] = None
-            continue
-        label = _as_label(value, f"unit {unit}, rater {rater}")
-        labels[unit, rater] = label
-        observed.add(label)
-    cats = fixed if fixed is not None else _sort_labels(observed)
-    position = {label: i for i, label in enumerate(cats)}
-    codes = np.full(array.shape, MISSING, dtype=np.intp)
-    for (unit, rater), label in np.ndenumerate(labels):
-        if label is None:
-            continue
-        found = position.get(label)
-        if found is None or type(cats[found]) is not type(label):
+_SAMPLE = 4096
+"""How many evenly spaced values guess the distinct values before every value is looked up."""
+
+
+def _dense_rank(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], int]:
+    """Each value's rank among the distinct values (order kept) and the number of distinct values.
+
+    The distinct values of an evenly spaced sample are sorted and every value is found by binary
+    search; values the sample missed are added and searched again. With few distinct labels this is
+    O(n log k) instead of the O(n log n) sort of ``np.unique``.
+    """
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    distinct = np.unique(values[:: max(1, values.size // _SAMPLE)])
+    position = np.minimum(np.searchsorted(distinct, values), distinct.size - 1)
+    found = distinct[position] == values
+    if not found.all():
+        distinct = np.union1d(distinct, values[~found])
+        position = np.searchsorted(distinct, values)
+    return position.astype(np.int64, copy=False), int(distinct.size)
+
+
+def _code_strings(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+    """Code a 1-D ``str`` (or ``bytes``) numpy array as positions in its sorted distinct labels.
+
+    The fixed-width array is read as unsigned integers: characters (one byte each when every code point
+    is below 256, else four), packed big-endian into 64-bit words so that integer order is the
+    strings' lexicographic order, i.e. Python's ``sorted`` order. The words are ranked one after the
+    other and combined. Every step is a whole-array numpy operation.
+    """
+    n = values.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), ()
+    unit = 4 if values.dtype.kind == "U" else 1
+    width = values.dtype.itemsize // unit
+    characters = np.ascontiguousarray(values).view(np.uint32 if unit == 4 else np.uint8).reshape(n, width)
+    if unit == 4 and width and int(characters.max()) < 256:
+        characters, unit = characters.astype(np.uint8), 1
+    big_endian = np.dtype(">u4") if unit == 4 else np.dtype("u1")
+    per_word = 8 // unit
+    words = -(-width // per_word)
+    packed = np.zeros((n, max(words, 1) * per_word), dtype=big_endian)
+    packed[:, :width] = characters
+    keys = packed.view(np.dtype(">u8")).astype(np.uint64)
+    code, distinct = _dense_rank(keys[:, 0])
+    for word in range(1, keys.shape[1]):
+        rank, word_distinct = _dense_rank(keys[:, word])
+        if word_distinct > 1:
+            code, distinct = _dense_rank(code * word_distinct + rank)
+    first = np.empty(distinct, dtype=np.intp)
+    first[code[::-1]] = np.arange(n - 1, -1, -1, dtype=np.intp)
+    labels = tuple(_text(values[i]) for i in first)
+    return code, labels
+
+
+def _is_text_or_missing(kind: type) -> bool:
+    return issubclass(kind, str) or kind is type(None) or _is_pandas_missing(kind)
+
+
+def _code_objects(
+    values: npt.NDArray[Any], distinct: dict[Any, None] | None = None
+) -> tuple[npt.NDArray[np.intp], tuple[str, ...]]:
+    """Code a 1-D object array of Python strings (``None``/pandas ``NA`` allowed, coded ``-1``).
+
+    One hashing pass collects the distinct objects (C-level; a string caches its hash), the few
+    distinct labels are sorted, and one ``map`` over a dict look-up codes every element.
+    """
+    if distinct is None:
+        distinct = dict.fromkeys(values)
+    labels = tuple(sorted({str(key) for key in distinct if isinstance(key, str)}))
+    position = {label: i for i, label in enumerate(labels)}
+    lookup = {key: position[str(key)] if isinstance(key, str) else MISSING for key in distinct}
+    return np.fromiter(map(lookup.__getitem__, values), dtype=np.intp, count=values.size), labels
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _place_labels(
+    n: int,
+    groups: list[tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], tuple[Label, ...]]],
+    fixed: tuple[Label, ...] | None,
+    shape: tuple[int, ...],
+) -> tuple[npt.NDArray[np.intp], tuple[Label, ...]]:
+    """Codes on the scale from groups of coded labels (``mask``, local codes, the group's labels).
+
+    The scale is ``fixed`` or the sorted observed labels (one kind only); a label off the scale, or of
+    another kind than the scale's label (``1`` against ``"1"``), is refused at its first occurrence.
+    """
+    if fixed is None:
+        observed = [label for _, _, labels in groups for label in labels]
+        cats = _sort_labels(set(observed)) if observed else ()
+    else:
+        cats = fixed
+    position = {(type(label), label): i for i, label in enumerate(cats)}
+    codes = np.full(n, MISSING, dtype=np.intp)
+    for mask, local, labels in groups:
+        lookup = np.array([position.get((type(label), label), MISSING) for label in labels], dtype=np.intp)
+        placed = lookup[local] if lookup.size else np.zeros(0, dtype=np.intp)
+        if (placed == MISSING).any():
+            where = np.flatnonzero(mask)[int(np.argmax(placed == MISSING))]
+            unit, rater = divmod(int(where), shape[1])
+            label = labels[int(local[int(np.argmax(placed == MISSING))])]
             raise AgreementInputError(
                 f"rating {label!r} at unit {unit}, rater {rater} is not a category; allowed: {list(cats)!r}"
             )
-        codes[unit, rater] = found
-    return RatingsMatrix(codes, cats)
+        codes[mask] = placed
+    return codes, cats
+
+
+def _is_pandas_missing(kind: type) -> bool:
+    """pandas' ``NA`` and ``NaT`` (told by their type's name: ``grading`` does not import pandas)."""
+    return kind.__name__ in ("NAType", "NaTType")
+
+
+def _parse_object_array(array: npt.NDArray[Any], fixed: tuple[Label, ...] | None) -> RatingsMatrix:
+    """Code an object array by the type of each element (found with one ``map(type, ...)`` pass).
+
+    ``str``/``np.str_`` labels are coded with :func:`_code_strings`, integers with ``np.unique``;
+    ``None``, NaN and pandas' ``NA`` are missing; integral floats are integers; bools and anything else
+    are refused. Because the type is kept, ``1``, ``"1"`` and ``True`` never fall together.
+    """
+    flat = array.ravel()
+    n = flat.size
+    shape = array.shape if array.ndim == 2 else (n, 1)
+    try:
+        distinct: dict[Any, None] | None = dict.fromkeys(flat)
+    except TypeError:  # an unhashable element: refused below with its place
+        distinct = None
+    if distinct is not None and all(_is_text_or_missing(type(key)) for key in distinct):
+        # only str and missing objects: an object equal to a str key is a str (1 == True, never 1 == "1")
+        coded, text_labels = _code_objects(flat, distinct)
+        rated = coded != MISSING
+        codes, cats = _place_labels(n, [(rated, coded[rated].astype(np.int64), text_labels)], fixed, shape)
+        return RatingsMatrix(codes.reshape(array.shape), cats)
+    kinds = np.fromiter(map(type, flat), dtype=object, count=n)
+    present_kinds = dict.fromkeys(kinds)
+    string_mask = np.zeros(n, dtype=bool)
+    int_mask = np.zeros(n, dtype=bool)
+    int_values = np.zeros(n, dtype=np.int64)
+    bad = np.zeros(n, dtype=bool)
+    bools = np.zeros(n, dtype=bool)
+    for kind in present_kinds:
+        mask = kinds == kind
+        if kind is type(None) or _is_pandas_missing(kind):
+            continue
+        if issubclass(kind, bool | np.bool_):
+            bools |= mask
+        elif issubclass(kind, str):
+            string_mask |= mask
+        elif issubclass(kind, int | np.integer):
+            int_mask |= mask
+            int_values[mask] = flat[mask].astype(np.int64)
+        elif issubclass(kind, float | np.floating):
+            numbers = flat[mask].astype(np.float64)
+            integral = np.isfinite(numbers) & (numbers == np.round(numbers))
+            bad[np.flatnonzero(mask)[~np.isnan(numbers) & ~integral]] = True
+            whole = np.flatnonzero(mask)[integral]
+            int_mask[whole] = True
+            int_values[whole] = numbers[integral].astype(np.int64)
+        else:
+            bad |= mask
+    if (bad | bools).any():
+        where = int(np.argmax(bad | bools))
+        unit, rater = divmod(where, shape[1])
+        value = flat[where]
+        if bools[where]:
+            raise AgreementInputError(
+                f"rating {value!r} at unit {unit}, rater {rater} is a bool; allowed: str or int category labels"
+            )
+        raise AgreementInputError(
+            f"rating {value!r} at unit {unit}, rater {rater} is not a category label; "
+            "allowed: str or int labels, None or NaN for missing"
+        )
+    groups: list[tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], tuple[Label, ...]]] = []
+    if string_mask.any():
+        strings = flat if string_mask.all() else flat[string_mask]
+        coded, text_labels = _code_objects(strings)
+        groups.append((string_mask, coded.astype(np.int64), text_labels))
+    if int_mask.any():
+        distinct, inverse = np.unique(int_values[int_mask], return_inverse=True)
+        groups.append((int_mask, inverse.reshape(-1).astype(np.int64), tuple(int(v) for v in distinct)))
+    codes, cats = _place_labels(n, groups, fixed, shape)
+    return RatingsMatrix(codes.reshape(array.shape), cats)
 
 
 def parse_clusters(clusters: Sequence[object] | None, n_units: int) -> npt.NDArray[np.intp]:

@@ -1,8 +1,14 @@
 """An agreement report from long-format ratings: per variable, pairwise and across all raters.
 
-For each variable (docs/agreement.md#variables): prevalence, percent agreement, Cohen's kappa (and weighted kappa on
-an ordinal scale) with analytic and cluster-bootstrap CIs, Gwet's AC1, PABAK, the Landis–Koch label
-and the confusion matrix of every rater pair; Fleiss' kappa and Krippendorff's alpha across all raters.
+For each variable (conventions in ``docs/agreement.md#variables``): prevalence, percent agreement (Wilson
+interval), Cohen's kappa (and weighted kappa on an ordinal scale), Gwet's AC1, PABAK on a binary scale
+or Brennan–Prediger with its ``q`` otherwise, each with an analytic interval (cluster-robust when units
+are clustered in patients) and a cluster-bootstrap interval, both naming their method; the
+Landis–Koch band only where at least two categories were observed; the confusion matrix of every rater
+pair with, on a binary scale, the prevalence and bias indices, specific positive and negative agreement
+and McNemar's test, and on a larger scale Bowker's test of symmetry; Fleiss' kappa and Krippendorff's
+alpha across all raters. Every statistic carries n units, n patients (clusters) and n changed (units
+with a rating other than the variable's ``negative`` category).
 """
 
 from __future__ import annotations
@@ -16,12 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from grading.agreement.binary import PrevalenceBias, SymmetryTest, bowker, mcnemar, prevalence_bias, specific_agreement
+from grading.agreement.interpretation import LandisKoch
 from grading.agreement.ratings import AgreementInputError, Label, RatingsMatrix, parse_categories, parse_ratings
-from grading.agreement.result import AgreementResult, CIMethod
+from grading.agreement.result import AgreementResult
 from grading.agreement.statistics import (
     Level,
     cohen_kappa,
     confusion_matrix,
+    conger_kappa,
     fleiss_kappa,
     gwet_ac1,
     krippendorff_alpha,
@@ -52,6 +61,9 @@ class VariableSpec:
     name: str
     level: Level = Level.NOMINAL
     categories: tuple[Label, ...] | None = None
+    negative: Label | None = None
+    """The category meaning "no finding" (``none``, ``absent``, ``no``): ``n_changed`` counts the units
+    with any other rating, and on a binary scale the other category is the positive one."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -59,6 +71,11 @@ class VariableSpec:
         object.__setattr__(self, "level", Level(self.level))
         if self.categories is not None:
             object.__setattr__(self, "categories", parse_categories(self.categories))
+            if self.negative is not None and self.negative not in self.categories:
+                scale = list(self.categories)
+                raise AgreementInputError(
+                    f"negative category {self.negative!r} of {self.name!r} is not on its scale {scale!r}"
+                )
 
 
 class ComparisonKind(enum.StrEnum):
@@ -70,9 +87,22 @@ class ComparisonKind(enum.StrEnum):
     """Every rater of the variable: Fleiss' kappa and Krippendorff's alpha."""
 
 
+UNBANDED = frozenset({"percent_agreement", "positive_agreement", "negative_agreement"})
+"""Statistics without chance correction: no Landis–Koch band."""
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a comparison stands on: units rated, changed units and the categories observed."""
+
+    n_units: int
+    n_changed: int | None
+    observed: tuple[Label, ...]
+
+
 @dataclass(frozen=True)
 class StatisticSummary:
-    """One statistic of a comparison with both confidence intervals (no Landis–Koch band for percent agreement)."""
+    """One statistic of a comparison with both confidence intervals, each naming its method."""
 
     name: str
     value: float
@@ -82,19 +112,37 @@ class StatisticSummary:
     n_units: int
     landis_koch: str | None
     reason: str | None
+    ci_method: str = "analytic"
+    boot_method: str = "bootstrap-units"
+    boot_dropped: int = 0
+    n_patients: int = 0
+    n_changed: int | None = None
+    band_note: str | None = None
+    q: int | None = None
 
     @classmethod
-    def of(cls, name: str, result: AgreementResult, level: float, n_boot: int, seed: int) -> StatisticSummary:
+    def of(
+        cls, name: str, result: AgreementResult, level: float, n_boot: int, seed: int, counts: Counts | None = None
+    ) -> StatisticSummary:
         """Summarise ``result`` under ``name`` with its analytic and bootstrap intervals."""
+        boot = result.bootstrap_interval(level, n_boot, seed)
+        band, note = _band(name, result, counts)
         return cls(
             name=name,
             value=result.value,
             se=result.se,
-            ci_analytic=result.ci(level, CIMethod.ANALYTIC),
-            ci_bootstrap=result.ci(level, CIMethod.BOOTSTRAP, n_boot=n_boot, seed=seed),
+            ci_analytic=result.ci(level),
+            ci_bootstrap=(boot.low, boot.high),
             n_units=result.n_units,
-            landis_koch=None if name == "percent_agreement" else result.landis_koch.value,
+            landis_koch=band,
             reason=result.reason,
+            ci_method=result.interval_method.value,
+            boot_method="bootstrap-units" if result.n_clusters >= result.n_units else "bootstrap-patients",
+            boot_dropped=boot.dropped,
+            n_patients=result.n_clusters,
+            n_changed=None if counts is None else counts.n_changed,
+            band_note=note,
+            q=len(result.categories) if name == "brennan_prediger" else None,
         )
 
     def to_mapping(self) -> dict[str, Any]:
@@ -104,11 +152,30 @@ class StatisticSummary:
             "value": _clean(self.value),
             "se": _clean(self.se),
             "ci_analytic": [_clean(x) for x in self.ci_analytic],
+            "ci_method": self.ci_method,
             "ci_bootstrap": [_clean(x) for x in self.ci_bootstrap],
+            "boot_method": self.boot_method,
+            "boot_dropped": self.boot_dropped,
             "n_units": self.n_units,
+            "n_patients": self.n_patients,
+            "n_changed": self.n_changed,
             "landis_koch": self.landis_koch,
+            "band_note": self.band_note,
+            "q": self.q,
             "reason": self.reason,
         }
+
+
+def _band(name: str, result: AgreementResult, counts: Counts | None) -> tuple[str | None, str | None]:
+    """The Landis–Koch band, or None with the reason it is not given."""
+    if name in UNBANDED:
+        return None, "not chance-corrected: no benchmark band"
+    if not result.defined:
+        return LandisKoch.UNDEFINED.value, result.reason
+    if counts is not None and len(counts.observed) < 2:
+        seen = f"only {counts.observed[0]!r} was observed" if counts.observed else "no rating was observed"
+        return None, f"{seen}: fewer than two categories, so no band"
+    return result.landis_koch.value, None
 
 
 @dataclass(frozen=True)
@@ -120,6 +187,8 @@ class Comparison:
     prevalence: dict[Label, float]
     statistics: tuple[StatisticSummary, ...]
     confusion: tuple[tuple[int, ...], ...] = ()
+    indices: PrevalenceBias | None = None
+    tests: tuple[SymmetryTest, ...] = ()
 
     @property
     def label(self) -> str:
@@ -142,7 +211,33 @@ class Comparison:
             "prevalence": {str(k): _clean(v) for k, v in self.prevalence.items()},
             "statistics": [s.to_mapping() for s in self.statistics],
             "confusion": [list(row) for row in self.confusion],
+            "indices": None if self.indices is None else _indices(self.indices),
+            "tests": [_test(t) for t in self.tests],
         }
+
+
+def _indices(indices: PrevalenceBias) -> dict[str, Any]:
+    return {
+        "positive": indices.positive,
+        "a": indices.a,
+        "b": indices.b,
+        "c": indices.c,
+        "d": indices.d,
+        "prevalence_index": _clean(indices.prevalence_index),
+        "bias_index": _clean(indices.bias_index),
+        "pabak": _clean(indices.pabak),
+    }
+
+
+def _test(test: SymmetryTest) -> dict[str, Any]:
+    return {
+        "name": test.name,
+        "statistic": test.statistic,
+        "df": test.df,
+        "p_value": test.p_value,
+        "exact_p_value": test.exact_p_value,
+        "n_discordant": test.n_discordant,
+    }
 
 
 @dataclass(frozen=True)
@@ -214,10 +309,17 @@ class AgreementReport:
                             "se": _clean(s.se),
                             "ci_low": _clean(s.ci_analytic[0]),
                             "ci_high": _clean(s.ci_analytic[1]),
+                            "ci_method": s.ci_method,
                             "boot_low": _clean(s.ci_bootstrap[0]),
                             "boot_high": _clean(s.ci_bootstrap[1]),
+                            "boot_method": s.boot_method,
+                            "boot_dropped": s.boot_dropped,
                             "n_units": s.n_units,
+                            "n_patients": s.n_patients,
+                            "n_changed": s.n_changed,
+                            "q": s.q,
                             "landis_koch": s.landis_koch,
+                            "band_note": s.band_note or "",
                             "prevalence": shares,
                             "reason": s.reason or "",
                         }
@@ -233,10 +335,17 @@ ROW_FIELDS: tuple[str, ...] = (
     "se",
     "ci_low",
     "ci_high",
+    "ci_method",
     "boot_low",
     "boot_high",
+    "boot_method",
+    "boot_dropped",
     "n_units",
+    "n_patients",
+    "n_changed",
+    "q",
     "landis_koch",
+    "band_note",
     "prevalence",
     "reason",
 )
@@ -293,6 +402,18 @@ def _tables(records: Iterable[RatingRecord]) -> dict[str, _Table]:
     return tables
 
 
+def _chance_free_name(matrix: RatingsMatrix) -> str:
+    """PABAK on a binary scale; Brennan–Prediger (with its ``q``) on a larger one."""
+    return "pabak" if matrix.q == 2 else "brennan_prediger"
+
+
+def _positive(spec: VariableSpec, matrix: RatingsMatrix) -> Label | None:
+    """The positive category of a binary scale (the one that is not ``negative``), else None."""
+    if matrix.q != 2 or spec.negative is None or spec.negative not in matrix.categories:
+        return None
+    return next(c for c in matrix.categories if c != spec.negative)
+
+
 def _pair_statistics(
     matrix: RatingsMatrix, spec: VariableSpec, clusters: Sequence[str]
 ) -> list[tuple[str, AgreementResult]]:
@@ -306,20 +427,49 @@ def _pair_statistics(
     out.append(("gwet_ac1", gwet_ac1(matrix, clusters=clusters)))
     if spec.level is Level.ORDINAL:
         out.append(("gwet_ac2_quadratic", gwet_ac1(matrix, "quadratic", clusters=clusters)))
-    out.append(("pabak", pabak(matrix, clusters=clusters)))
+    out.append((_chance_free_name(matrix), pabak(matrix, clusters=clusters)))
+    positive = _positive(spec, matrix)
+    if positive is not None:
+        out.append(("positive_agreement", specific_agreement(matrix, positive, clusters=clusters)))
+        out.append(("negative_agreement", specific_agreement(matrix, positive, negative=True, clusters=clusters)))
     return out
 
 
 def _all_statistics(
     matrix: RatingsMatrix, spec: VariableSpec, clusters: Sequence[str]
 ) -> list[tuple[str, AgreementResult]]:
-    return [
+    out: list[tuple[str, AgreementResult]] = [
         ("percent_agreement", percent_agreement(matrix, clusters=clusters)),
         ("fleiss_kappa", fleiss_kappa(matrix, clusters=clusters)),
+        ("conger_kappa", conger_kappa(matrix, clusters=clusters)),
         (f"krippendorff_alpha_{spec.level.value}", krippendorff_alpha(matrix, spec.level, clusters=clusters)),
         ("gwet_ac1", gwet_ac1(matrix, clusters=clusters)),
-        ("pabak", pabak(matrix, clusters=clusters)),
+        (_chance_free_name(matrix), pabak(matrix, clusters=clusters)),
     ]
+    if spec.level is Level.ORDINAL:
+        out += [
+            ("fleiss_kappa_quadratic", fleiss_kappa(matrix, weights="quadratic", clusters=clusters)),
+            ("conger_kappa_quadratic", conger_kappa(matrix, "quadratic", clusters=clusters)),
+            ("gwet_ac2_quadratic", gwet_ac1(matrix, "quadratic", clusters=clusters)),
+        ]
+    return out
+
+
+def _counts(matrix: RatingsMatrix, spec: VariableSpec) -> Counts:
+    codes = matrix.codes
+    rated = (codes >= 0).any(axis=1)
+    observed = tuple(matrix.categories[int(k)] for k in np.unique(codes[codes >= 0]))
+    changed: int | None = None
+    if spec.negative is not None and spec.negative in matrix.categories:
+        negative = matrix.categories.index(spec.negative)
+        changed = int(((codes >= 0) & (codes != negative)).any(axis=1).sum())
+    return Counts(int(rated.sum()), changed, observed)
+
+
+def _symmetry_tests(matrix: RatingsMatrix) -> tuple[SymmetryTest, ...]:
+    if matrix.q == 2:
+        return (mcnemar(matrix),)
+    return (bowker(matrix),) if matrix.q > 2 else ()
 
 
 def build_report(
@@ -372,8 +522,8 @@ def _variable_report(
     wanted = list(itertools.combinations(table.raters, 2)) if pairs is None else list(pairs)
     comparisons: list[Comparison] = []
 
-    def summarise(results: list[tuple[str, AgreementResult]]) -> tuple[StatisticSummary, ...]:
-        return tuple(StatisticSummary.of(n, r, level, n_boot, seed) for n, r in results)
+    def summarise(results: list[tuple[str, AgreementResult]], counts: Counts) -> tuple[StatisticSummary, ...]:
+        return tuple(StatisticSummary.of(n, r, level, n_boot, seed, counts) for n, r in results)
 
     for a, b in wanted:
         if a not in position or b not in position:
@@ -382,13 +532,16 @@ def _variable_report(
         rated = (matrix.codes[:, columns] >= 0).any(axis=1)
         sub = RatingsMatrix(matrix.codes[np.ix_(rated, columns)], matrix.categories)
         clusters = [c for c, keep in zip(table.clusters, rated, strict=True) if keep]
+        positive = _positive(spec, sub)
         comparisons.append(
             Comparison(
                 kind=ComparisonKind.PAIR,
                 raters=(a, b),
                 prevalence=prevalence(sub),
-                statistics=summarise(_pair_statistics(sub, spec, clusters)),
+                statistics=summarise(_pair_statistics(sub, spec, clusters), _counts(sub, spec)),
                 confusion=tuple(tuple(int(x) for x in row) for row in confusion_matrix(sub)),
+                indices=None if positive is None else prevalence_bias(sub, positive),
+                tests=_symmetry_tests(sub),
             )
         )
     if include_all and len(table.raters) >= 2:
@@ -397,7 +550,7 @@ def _variable_report(
                 kind=ComparisonKind.ALL,
                 raters=table.raters,
                 prevalence=prevalence(matrix),
-                statistics=summarise(_all_statistics(matrix, spec, table.clusters)),
+                statistics=summarise(_all_statistics(matrix, spec, table.clusters), _counts(matrix, spec)),
             )
         )
     return VariableReport(

@@ -37,6 +37,29 @@ class CIMethod(enum.StrEnum):
     """Percentile interval of a seeded bootstrap that resamples clusters (units when no clusters)."""
 
 
+class SEMethod(enum.StrEnum):
+    """How the analytic interval of a result was computed (named in every report row)."""
+
+    ANALYTIC = "analytic"
+    """Large-sample SE with units as independent draws: value ± z·se."""
+    ANALYTIC_CLUSTERED = "analytic-clustered"
+    """Cluster-robust (sandwich) SE with patients as clusters: value ± z·se."""
+    WILSON = "wilson"
+    """Wilson score interval of a proportion (percent agreement), n = the units."""
+    WILSON_CLUSTERED = "wilson-clustered"
+    """Wilson score interval with the effective n = n / design effect (clustered over unclustered variance)."""
+
+
+@dataclass(frozen=True)
+class BootstrapInterval:
+    """A percentile interval of the cluster bootstrap and how many resamples were left out as undefined."""
+
+    low: float
+    high: float
+    n_boot: int
+    dropped: int
+
+
 @dataclass(frozen=True, eq=False)
 class ClusterResampler:
     """Per-cluster sums of a statistic's additive unit quantities and the map from sums to the statistic.
@@ -78,6 +101,21 @@ def cluster_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatA
     )
 
 
+def wilson_interval(p: float, n: float, z: float) -> tuple[float, float]:
+    """Wilson's (1927) score interval of a proportion ``p`` on ``n`` (possibly effective) trials.
+
+    ``(p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` (Newcombe 1998, Stat Med 17:857–872,
+    method 3); NaN when ``n`` is not positive.
+    """
+    if not n > 0 or math.isnan(p):
+        return (math.nan, math.nan)
+    z2 = z * z
+    centre = p + z2 / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    scale = 1 + z2 / n
+    return (max((centre - half) / scale, 0.0), min((centre + half) / scale, 1.0))
+
+
 def _check_level(level: float) -> float:
     if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 1:
         raise AgreementInputError(
@@ -107,6 +145,25 @@ class AgreementResult:
     n_clusters: int = 0
     resampler: ClusterResampler | None = field(default=None, repr=False, compare=False)
     standard_error: Callable[[], float] | None = field(default=None, repr=False, compare=False)
+    unclustered_standard_error: Callable[[], float] | None = field(default=None, repr=False, compare=False)
+    se_method: SEMethod = SEMethod.ANALYTIC
+
+    @property
+    def interval_method(self) -> SEMethod:
+        """The name of the analytic interval: Wilson for percent agreement, else the SE's method."""
+        if self.statistic != "percent_agreement":
+            return self.se_method
+        return SEMethod.WILSON if self.se_method is SEMethod.ANALYTIC else SEMethod.WILSON_CLUSTERED
+
+    @property
+    def effective_n(self) -> float:
+        """Units divided by the design effect (clustered over unclustered variance); ``n_units`` unclustered."""
+        if self.se_method is SEMethod.ANALYTIC or self.unclustered_standard_error is None:
+            return float(self.n_units)
+        plain = float(self.unclustered_standard_error())
+        if not plain > 0 or not self.se > 0:
+            return float(self.n_units)
+        return float(self.n_units) * (plain / self.se) ** 2
 
     @cached_property
     def se(self) -> float:
@@ -157,17 +214,27 @@ class AgreementResult:
         if not self.defined:
             return (math.nan, math.nan)
         if chosen is CIMethod.ANALYTIC:
+            z = NormalDist().inv_cdf(0.5 + level / 2)
+            if self.statistic == "percent_agreement":
+                return wilson_interval(self.value, self.effective_n, z)
             if math.isnan(self.se):
                 return (math.nan, math.nan)
-            z = NormalDist().inv_cdf(0.5 + level / 2)
-            floor = 0.0 if self.statistic == "percent_agreement" else -math.inf
-            return (max(self.value - z * self.se, floor), min(self.value + z * self.se, 1.0))
+            return (self.value - z * self.se, min(self.value + z * self.se, 1.0))
+        interval = self.bootstrap_interval(level, n_boot, seed)
+        return (interval.low, interval.high)
+
+    def bootstrap_interval(self, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> BootstrapInterval:
+        """The percentile interval of the seeded cluster bootstrap, with the count of undefined resamples."""
+        level = _check_level(level)
+        if not self.defined:
+            return BootstrapInterval(math.nan, math.nan, n_boot, n_boot)
         replicates = self.bootstrap(n_boot, seed)
         finite = replicates[np.isfinite(replicates)]
+        dropped = int(n_boot - finite.size)
         if finite.size == 0:
-            return (math.nan, math.nan)
+            return BootstrapInterval(math.nan, math.nan, n_boot, dropped)
         low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
-        return (float(low), float(high))
+        return BootstrapInterval(float(low), float(high), n_boot, dropped)
 
     def to_mapping(self) -> dict[str, Any]:
         """A JSON-ready summary (NaN written as ``None``)."""
@@ -185,5 +252,6 @@ class AgreementResult:
             "p_observed": clean(self.p_observed),
             "p_chance": clean(self.p_chance),
             "landis_koch": self.landis_koch.value,
+            "se_method": self.se_method.value,
             "reason": self.reason,
         }

@@ -35,7 +35,7 @@ from grading.agreement.ratings import (
     parse_clusters,
     parse_ratings,
 )
-from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, cluster_sums
+from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, SEMethod, cluster_sums
 from grading.agreement.weights import agreement_weights
 
 _EPS = 1e-12
@@ -79,6 +79,43 @@ def _cluster_builder(
         return cluster_sums(unit_features, dense.reshape(-1).astype(np.intp))
 
     return build
+
+
+def _cluster_index(
+    clusters: Sequence[object] | None, n_units: int, kept: npt.NDArray[np.bool_] | None
+) -> npt.NDArray[np.intp] | None:
+    """Dense cluster index (0..G-1) of the kept units, or None when every kept unit is its own cluster."""
+    if clusters is None:
+        return None
+    index = parse_clusters(clusters, n_units)
+    if kept is not None:
+        index = index[kept]
+    _, dense = np.unique(index, return_inverse=True)
+    dense = dense.reshape(-1).astype(np.intp)
+    if dense.size == 0 or int(dense.max()) + 1 == dense.size:
+        return None
+    return dense
+
+
+def robust_se(influence: FloatArray, clusters: npt.NDArray[np.intp] | None) -> float:
+    """Standard error of a mean of unit influences, ``IF_i`` with mean zero over ``n`` units.
+
+    Without clusters: ``sqrt(Σ IF_i² / (n (n - 1)))`` (Gwet 2014, eq. 5.6 form). With clusters
+    (patients): the cluster-robust (sandwich) variance of a ratio estimator,
+    ``G / (G - 1) · Σ_g (Σ_{i∈g} IF_i)² / n²`` (Williams 2000, Biometrics 56:645–646; for kappa on
+    clustered data Yang & Zhou 2014, Stat Med 33:2612–2633). Each unit its own cluster gives back the
+    unclustered formula.
+    """
+    n = influence.size
+    if clusters is None:
+        if n < 2:
+            return math.nan
+        return math.sqrt(float(influence @ influence) / (n * (n - 1)))
+    g = int(clusters.max()) + 1
+    if g < 2:
+        return math.nan
+    totals = np.bincount(clusters, weights=influence, minlength=g)
+    return math.sqrt(g / (g - 1) * float(totals @ totals)) / n
 
 
 def _n_clusters(clusters: Sequence[object] | None, n_units: int, kept: npt.NDArray[np.bool_] | None) -> int:
@@ -201,12 +238,10 @@ def _multirater(
             reason=_one_category_reason(counts.sum(axis=0), categories, name),
         )
     value = pa if kind is _Chance.NONE else (pa - pe) / (1 - pe)
-    # Gwet's linearised variance: per-unit contributions κ*_i, var = Σ (κ*_i - κ)² / (n (n - 1)).
+    grouping = _cluster_index(clusters, n_units, rated)
 
-    def standard_error() -> float:
-        # Gwet's linearised variance: per-unit contributions κ*_i, var = Σ (κ*_i - κ)² / (n (n - 1)).
-        if n1 < 2:
-            return math.nan
+    def deviations() -> FloatArray:
+        # Gwet's linearised variance: per-unit contributions κ*_i, deviations κ*_i - κ.
         everyone = bool(rated.all())
         c, rr, pu, tw = (counts, r, pa_unit, two) if everyone else (counts[rated], r[rated], pa_unit[rated], two[rated])
         unit_value = (n1 / n2) * (pu - pe * tw) / (1 - pe)
@@ -218,10 +253,17 @@ def _multirater(
         else:
             pe_unit = np.full(n1, pe)
         linearised = unit_value - 2 * (1 - value) * (pe_unit - pe) / (1 - pe)
-        deviation = linearised - value
-        return math.sqrt(float(deviation @ deviation) / (n1 * (n1 - 1)))
+        return np.asarray(linearised - value, dtype=np.float64)
 
-    return replace(base, value=float(value), standard_error=standard_error, p_observed=pa, p_chance=pe)
+    return replace(
+        base,
+        value=float(value),
+        standard_error=lambda: robust_se(deviations(), grouping),
+        unclustered_standard_error=lambda: robust_se(deviations(), None),
+        se_method=SEMethod.ANALYTIC if grouping is None else SEMethod.ANALYTIC_CLUSTERED,
+        p_observed=pa,
+        p_chance=pe,
+    )
 
 
 def percent_agreement(
@@ -238,16 +280,89 @@ def percent_agreement(
 
 
 def fleiss_kappa(
-    ratings: object, categories: Sequence[object] | None = None, *, clusters: Sequence[object] | None = None
+    ratings: object,
+    categories: Sequence[object] | None = None,
+    *,
+    weights: object = None,
+    clusters: Sequence[object] | None = None,
 ) -> AgreementResult:
     """Fleiss' kappa (Fleiss 1971, Psychol Bull 76:378–382) for any number of raters.
 
     On complete data this is Fleiss' 1971 statistic; with missing ratings it is the generalisation of
-    Gwet (2014, §2.4). ``se``: Gwet's linearised variance (2014, eq. 5.6), not Fleiss' variance under
-    the null hypothesis.
+    Gwet (2014, §2.4); with ``weights`` the weighted form of Gwet (2014, ch. 3), chance agreement
+    ``Σ_kl w_kl π_k π_l``. ``se``: Gwet's linearised variance (2014, eq. 5.6), not Fleiss' variance
+    under the null hypothesis.
     """
     counted = _counts(ratings, categories)
-    return _multirater("fleiss_kappa", counted, np.eye(len(counted[1])), "unweighted", _Chance.FLEISS, clusters)
+    w, name = agreement_weights(weights, counted[1])
+    statistic = "fleiss_kappa" if name == "unweighted" else "weighted_fleiss_kappa"
+    return _multirater(statistic, counted, w, name, _Chance.FLEISS, clusters)
+
+
+def conger_kappa(
+    ratings: object,
+    weights: object = None,
+    categories: Sequence[object] | None = None,
+    *,
+    clusters: Sequence[object] | None = None,
+) -> AgreementResult:
+    """Conger's (1980, Psychol Bull 88:322–328) kappa for any number of raters, optionally weighted.
+
+    Observed agreement as Fleiss'; chance agreement from each rater's own marginals,
+    ``p_e = Σ_kl w_kl (π̄_k π̄_l - s²_kl / r)`` with ``p_gk`` rater g's share of category k among the
+    units g rated, ``π̄_k`` their mean over raters and ``s²_kl`` their covariance (Gwet 2014, §3.4). With
+    two raters it is Cohen's kappa. Interval: the cluster bootstrap (no analytic SE is computed).
+    """
+    matrix = _matrix(ratings, categories)
+    w, weights_name = agreement_weights(weights, matrix.categories)
+    q, r, n_units = matrix.q, matrix.n_raters, matrix.n_units
+    counts = matrix.counts()
+    per_unit = counts.sum(axis=1)
+    rated, two = per_unit >= 1, per_unit >= 2
+    agreeing = (counts * (counts @ w.T - 1)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pa_unit = np.where(two, agreeing / (per_unit * (per_unit - 1)), 0.0)
+
+    def features() -> FloatArray:
+        present = matrix.codes >= 0
+        one_hot = np.zeros((n_units, r * q))
+        units, raters = np.nonzero(present)
+        one_hot[units, raters * q + matrix.codes[present]] = 1.0
+        stacked: FloatArray = np.column_stack([two, pa_unit, one_hot])[rated].astype(np.float64)
+        return stacked
+
+    def from_sums(sums: FloatArray) -> FloatArray:
+        n2 = sums[:, 0]
+        pa = sums[:, 1] / n2
+        classified = sums[:, 2:].reshape(-1, r, q)
+        p = classified / classified.sum(axis=2, keepdims=True)
+        mean = p.mean(axis=1)
+        outer = mean[:, :, None] * mean[:, None, :]
+        s2 = (np.einsum("bak,bal->bkl", p, p) - r * outer) / (r - 1)
+        pe = (w[None] * (outer - s2 / r)).sum(axis=(1, 2))
+        value = (pa - pe) / (1 - pe)
+        return np.asarray(np.where((n2 > 0) & (1 - pe > _EPS), value, np.nan), dtype=np.float64)
+
+    statistic = "conger_kappa" if weights_name == "unweighted" else "weighted_conger_kappa"
+    base = AgreementResult(
+        value=math.nan,
+        statistic=statistic,
+        n_units=int(two.sum()),
+        n_raters=r,
+        categories=matrix.categories,
+        weights=weights_name,
+        n_clusters=_n_clusters(clusters, n_units, rated),
+        resampler=ClusterResampler(_cluster_builder(features, clusters, n_units, rated), from_sums),
+    )
+    if not two.any():
+        return replace(base, reason="no unit has ratings from two raters")
+    if r < 2:
+        return replace(base, reason="conger_kappa needs at least 2 raters")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = float(from_sums(features().sum(axis=0)[None, :])[0])
+    if math.isnan(value):
+        return replace(base, reason=_one_category_reason(counts.sum(axis=0), matrix.categories, statistic))
+    return replace(base, value=value)
 
 
 def gwet_ac1(
@@ -351,15 +466,32 @@ def cohen_kappa(
             reason=_one_category_reason(table.sum(axis=0) + table.sum(axis=1), cats, statistic),
         )
     kappa = (po - pe) / (1 - pe)
+    w_row = w @ col
+    w_col = row @ w
 
     def standard_error() -> float:
-        w_row = w @ col
-        w_col = row @ w
         term = (p * (w - (w_row[:, None] + w_col[None, :]) * (1 - kappa)) ** 2).sum()
         variance = (term - (kappa - pe * (1 - kappa)) ** 2) / (n * (1 - pe) ** 2)
         return math.sqrt(max(float(variance), 0.0))
 
-    return replace(base, value=float(kappa), standard_error=standard_error, p_observed=po, p_chance=pe)
+    def clustered_standard_error() -> float:
+        # The influence of a unit in cell (a, b): its delta-method term, whose mean square is the
+        # Fleiss-Cohen-Everitt variance; summed within patients for the cluster-robust variance.
+        kept, pair = unit_pairs()
+        cell = (w - (w_row[:, None] + w_col[None, :]) * (1 - kappa)).ravel()[pair]
+        influence = (cell - (kappa - pe * (1 - kappa))) / (1 - pe)
+        return robust_se(influence, _cluster_index(clusters, n_units, kept))
+
+    clustered = clusters is not None and _cluster_index(clusters, n_units, unit_pairs()[0]) is not None
+    return replace(
+        base,
+        value=float(kappa),
+        standard_error=clustered_standard_error if clustered else standard_error,
+        unclustered_standard_error=standard_error,
+        se_method=SEMethod.ANALYTIC_CLUSTERED if clustered else SEMethod.ANALYTIC,
+        p_observed=po,
+        p_chance=pe,
+    )
 
 
 def confusion_matrix(ratings: object, categories: Sequence[object] | None = None) -> npt.NDArray[np.int64]:
@@ -470,11 +602,18 @@ def krippendorff_alpha(
     n_c = coincidence.sum(axis=0).sum(axis=1)
     delta = _distances(chosen, n_c[None, :])[0]
     w = 1 - delta / delta.max()
-    return replace(base, value=value, standard_error=lambda: _krippendorff_se(c, w) if n > 1 else math.nan)
+    grouping = _cluster_index(clusters, n_units, pairable)
+    return replace(
+        base,
+        value=value,
+        standard_error=lambda: robust_se(_krippendorff_deviations(c, w), grouping),
+        unclustered_standard_error=lambda: robust_se(_krippendorff_deviations(c, w), None),
+        se_method=SEMethod.ANALYTIC if grouping is None else SEMethod.ANALYTIC_CLUSTERED,
+    )
 
 
-def _krippendorff_se(c: FloatArray, w: FloatArray) -> float:
-    """Gwet's (2014, §2.5) linearised standard error of alpha with agreement weights ``w``."""
+def _krippendorff_deviations(c: FloatArray, w: FloatArray) -> FloatArray:
+    """Per-unit deviations of Gwet's (2014, §2.5) linearised alpha with agreement weights ``w``."""
     n = c.shape[0]
     m = c.sum(axis=1)
     m_bar = float(m.mean())
@@ -490,7 +629,7 @@ def _krippendorff_se(c: FloatArray, w: FloatArray) -> float:
     pi_w = (w @ pi + w.T @ pi) / 2
     pe_unit = (c @ pi_w) / m_bar - pe * (m - m_bar) / m_bar
     linearised = unit_value - 2 * (1 - alpha_prime) * (pe_unit - pe) / (1 - pe)
-    return math.sqrt(float(((linearised - alpha_prime) ** 2).sum()) / (n * (n - 1)))
+    return np.asarray(linearised - alpha_prime, dtype=np.float64)
 
 
 # --- prevalence ------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ from registry.services import gradings as gradings_service
 from registry.services.gradings import NewGrading
 
 MAX_WASHOUT_DAYS = 3650
+POOLED = "all raters"
+"""The rater name of the pooled intra-rater comparison (read 1 vs read 2 over every rater's cases)."""
 
 
 class ReadStatus(enum.StrEnum):
@@ -505,13 +507,18 @@ def build_study_report(
                 per_endplate=per_endplate,
                 protocol=protocol,
             )
+            # pooled over raters: each (rater, case) is a unit of its own, still clustered by patient
+            intra += nordic_records(
+                f"{rater}|{case.label}", f"{POOLED} read {item.read}", value, cluster=cluster, per_endplate=per_endplate
+            )
             pair = (f"{rater} read 1", f"{rater} read 2")
             if pair not in pairs:
                 pairs.append(pair)
     specs = protocol_specs(protocol, per_endplate=per_endplate)
     inter_report = build_report(inter, specs, n_boot=n_boot, seed=seed)
+    pooled = [(f"{POOLED} read 1", f"{POOLED} read 2")] if pairs else []
     intra_report = (
-        build_report(intra, specs, pairs=sorted(pairs), include_all=False, n_boot=n_boot, seed=seed)
+        build_report(intra, specs, pairs=sorted(pairs) + pooled, include_all=False, n_boot=n_boot, seed=seed)
         if study.reads_per_rater == 2
         else None
     )

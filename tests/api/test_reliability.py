@@ -317,9 +317,20 @@ def test_report_json_inter_and_intra(site: Site, app: FastAPI) -> None:
     assert inter["mri:NCT00454792/2012"]["comparisons"][0]["confusion"] == [[0, 0], [0, 4]]
     intra = {v["variable"]: v for v in report["intra_rater"]["variables"]}
     labels = [c["label"] for c in intra["type"]["comparisons"]]
-    assert labels == ["rad-a read 1 vs rad-a read 2", "rad-b read 1 vs rad-b read 2"]
+    assert labels == [
+        "rad-a read 1 vs rad-a read 2",
+        "rad-b read 1 vs rad-b read 2",
+        "all raters read 1 vs all raters read 2",
+    ]
     a_type = intra["type"]["comparisons"][0]
     assert next(s for s in a_type["statistics"] if s["name"] == "percent_agreement")["value"] == 1.0
+    # pooled intra-rater: 2 raters x 4 cases x 11 endplates, clustered by the 4 patients; rad-b's type
+    # changes from I to I/II at L4_inf on all 4 cases
+    pooled = intra["type"]["comparisons"][2]
+    pooled_pa = next(s for s in pooled["statistics"] if s["name"] == "percent_agreement")
+    assert (pooled_pa["n_units"], pooled_pa["n_patients"]) == (88, 4)
+    assert pooled_pa["value"] == pytest.approx(84 / 88)
+    assert pooled_pa["ci_method"] == "wilson-clustered" and pooled_pa["boot_method"] == "bootstrap-patients"
 
 
 def test_report_csv_and_html(site: Site, app: FastAPI) -> None:

@@ -19,13 +19,13 @@ from grading.agreement import (
     fleiss_kappa,
 )
 from grading.agreement.nordic_variables import (
+    ENDPLATE_VARIABLES,
     SIZE_LABELS,
-    TRIAL_CRITERIA,
     nordic_records,
     nordic_specs,
 )
 from grading.endplates import ENDPLATES
-from grading.nordic import StudyGrading, all_none
+from grading.nordic import TYPE_LABELS, StudyGrading, all_none
 
 
 def _records(table: list[list[str | None]], raters: list[str], variable: str = "value") -> list[RatingRecord]:
@@ -45,7 +45,8 @@ def test_report_has_every_pair_and_all_raters() -> None:
     assert variable.raters == ("r1", "r2", "r3")
     assert [c.label for c in variable.comparisons] == ["r1 vs r2", "r1 vs r3", "r2 vs r3", "all raters"]
     pair = variable.comparisons[0]
-    expected = cohen_kappa([row[:2] for row in THREE])
+    expected = cohen_kappa([row[:2] for row in THREE], clusters=[f"p{i // 2}" for i in range(len(THREE))])
+    assert expected.se_method == "analytic-clustered"
     assert pair.statistic("cohen_kappa").value == pytest.approx(expected.value)
     assert pair.statistic("cohen_kappa").ci_analytic == pytest.approx(expected.ci())
     assert pair.confusion == ((3, 0), (1, 2))  # rows r1, columns r2
@@ -132,9 +133,15 @@ def test_nordic_records_derive_every_variable() -> None:
     assert records[("size", "case-1/L1_sup")].value == "none"
     assert records[("mri:NCT00454792/2012", "case-1")].value == "yes"
     assert records[("mri:NCT03100266/2018-registry", "case-1")].value == "yes"
+    assert records[("contains_I", "case-1/L4_inf")].value == "yes"
+    assert records[("contains_III@L4_inf", "case-1")].value == "no"
+    assert records[("type|changed", "case-1/L4_inf")].value == "I/II"
+    assert records[("type|changed", "case-1/L1_sup")].value is None  # unchanged: missing, not "none"
+    assert records[("size|changed", "case-1/L5_sup")].value == "A"
     assert all(r.cluster == "case-1" for r in records.values())
-    # 4 pooled + 4 per endplate for each of 11 endplates, plus one per trial criterion
-    assert len(records) == 11 * 8 + len(TRIAL_CRITERIA)
+    # 9 pooled + 7 per endplate for each of 11 endplates, plus one per trial rule set
+    per_endplate = sum(v.per_endplate for v in ENDPLATE_VARIABLES)
+    assert len(records) == 11 * (len(ENDPLATE_VARIABLES) + per_endplate) + 3
 
 
 @pytest.mark.parametrize(
@@ -167,3 +174,50 @@ def test_nordic_report_pools_endplates_and_clusters_by_case() -> None:
     l1 = report.variable("presence@L1_sup").comparisons[0].statistic("cohen_kappa")
     assert math.isnan(l1.value) and l1.reason
     assert [v.variable for v in report.variables][:4] == ["presence", "type", "size", "beyond_endplate"]
+    # conditional agreement: only the endplates both raters call changed (L4_inf, L5_sup of cases
+    # rated "sick" by both: odd cases not divisible by 3 -> 1, 5, 7 -> 6 endplates)
+    conditional = report.variable("type|changed").comparisons[0].statistic("cohen_kappa")
+    assert conditional.n_units == 6 and conditional.n_patients == 3
+
+
+def test_every_interval_names_its_method_and_counts() -> None:
+    records = [
+        RatingRecord(f"u{i}", rater, value, f"p{i // 3}", "presence")
+        for i, row in enumerate([["present", "present"], ["absent", "present"], ["absent", "absent"]] * 4)
+        for rater, value in zip(["r1", "r2"], row, strict=True)
+    ]
+    spec = VariableSpec("presence", Level.NOMINAL, ("absent", "present"), negative="absent")
+    report = build_report(records, [spec], n_boot=50)
+    pair = report.variable("presence").comparisons[0]
+    kappa = pair.statistic("cohen_kappa")
+    assert (kappa.ci_method, kappa.boot_method) == ("analytic-clustered", "bootstrap-patients")
+    assert (kappa.n_units, kappa.n_patients, kappa.n_changed) == (12, 4, 8)
+    assert pair.statistic("percent_agreement").ci_method == "wilson-clustered"
+    assert pair.statistic("percent_agreement").landis_koch is None
+    assert pair.indices is not None and (pair.indices.a, pair.indices.b, pair.indices.c, pair.indices.d) == (4, 0, 4, 4)
+    assert pair.indices.bias_index == pytest.approx(-4 / 12)
+    assert [t.name for t in pair.tests] == ["mcnemar"]
+    assert {"positive_agreement", "negative_agreement", "pabak"} <= {s.name for s in pair.statistics}
+    row = next(r for r in report.rows() if r["statistic"] == "cohen_kappa")
+    assert (row["ci_method"], row["boot_method"], row["n_patients"], row["n_changed"]) == (
+        "analytic-clustered",
+        "bootstrap-patients",
+        4,
+        8,
+    )
+    json.dumps(report.to_mapping(), allow_nan=False)
+
+
+def test_no_band_when_one_category_was_observed_and_brennan_prediger_names_q() -> None:
+    # Every rating "none" on the 8-category type scale: AC1 is 1.0, but no band is printed.
+    records = [RatingRecord(f"u{i}", r, "none", f"p{i}", "type") for i in range(6) for r in ("r1", "r2")]
+    spec = VariableSpec("type", Level.NOMINAL, TYPE_LABELS, negative="none")
+    pair = build_report(records, [spec], n_boot=20).variable("type").comparisons[0]
+    ac1 = pair.statistic("gwet_ac1")
+    assert ac1.value == 1.0 and ac1.landis_koch is None
+    assert ac1.band_note is not None and "only 'none' was observed" in ac1.band_note
+    assert ac1.n_changed == 0
+    bp = pair.statistic("brennan_prediger")
+    assert bp.q == 8
+    assert "pabak" not in {s.name for s in pair.statistics}
+    assert [t.name for t in pair.tests] == ["bowker"]
