@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials
+from api.routers import eligibility, exports, gradings, health, me, reliability, screening, series, studies, trials
 from api.web import mount_page
 from registry.db import get_engine, migrate
 from registry.services.grading_writer import GradingWriter
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trials.router,
         eligibility.router,
         screening.router,
+        exports.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     mount_page(app)

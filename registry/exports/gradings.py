@@ -1,0 +1,147 @@
+"""The gradings as analysis tables: long (one row per grading version and endplate) and wide (one row
+per patient, the grading that counts for eligibility)."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session
+
+from grading.endplates import ENDPLATES
+from registry.exports.codebook import (
+    GRADING_KIND,
+    GRADINGS_LONG,
+    GRADINGS_WIDE,
+    MODIC_SIZE,
+    MODIC_TYPE,
+    NOT_ASSESSABLE,
+)
+from registry.exports.raters import rater_pseudonym
+from registry.exports.table import MISSING, Column, Table, dates, text_column, timestamps
+from registry.repositories import eligibility as eligibility_repo
+from registry.repositories import exports as repo
+
+_PER_ENDPLATE = 6
+"""type, size, extension %, not-assessable reason, any change, beyond the endplate."""
+_BEYOND = frozenset({"B", "C", "D"})
+
+
+class Shape(enum.Enum):
+    """The layout of a gradings export."""
+
+    LONG = "long"
+    """One row per grading version and endplate: every grading, every version."""
+    WIDE = "wide"
+    """One row per patient: the 11 endplates side by side, the grading that counts, current version."""
+
+
+def endplate_codes(entry: Mapping[str, Any]) -> tuple[float, ...]:
+    """The six coded values of one stored endplate entry (``-1`` / NaN where they do not apply).
+
+    A not-assessable entry (``{"not_assessable": reason, ...}``) has a reason and nothing else.
+    """
+    reason = entry.get("not_assessable")
+    if reason is not None:
+        return (MISSING, MISSING, math.nan, NOT_ASSESSABLE.code(reason), MISSING, MISSING)
+    modic_type, size, extension = entry["type"], entry.get("size"), entry.get("extension_pct")
+    return (
+        MODIC_TYPE.code(modic_type),
+        MODIC_SIZE.code(size or "none"),
+        math.nan if extension is None else float(extension),
+        NOT_ASSESSABLE.code("assessed"),
+        int(modic_type != "none"),
+        int(size in _BEYOND),
+    )
+
+
+class _Parser:
+    """Stored endplates (JSON text) to an 11 × 6 array; identical texts are parsed once."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, np.ndarray[Any, Any]] = {}
+
+    def __call__(self, text: str) -> np.ndarray[Any, Any]:
+        parsed = self._seen.get(text)
+        if parsed is None:
+            stored = json.loads(text)
+            parsed = np.array([endplate_codes(stored[e.value]) for e in ENDPLATES], dtype=np.float64)
+            self._seen[text] = parsed
+        return parsed
+
+
+def _endplate_columns(variables: tuple[Any, ...], values: np.ndarray[Any, Any]) -> list[Column]:
+    """Columns of the six endplate variables from an (n, 6) array of codes."""
+    columns = []
+    for i, variable in enumerate(variables):
+        column = values[:, i]
+        columns.append(Column(variable, column if variable.vocabulary is None else column.astype(np.int16)))
+    return columns
+
+
+def gradings_long(session: Session) -> Table:
+    """Every grading version × the 11 endplates."""
+    rows = repo.grading_versions(session)
+    parse = _Parser()
+    n, k = len(rows), len(ENDPLATES)
+    codes = np.empty((n, k, _PER_ENDPLATE), dtype=np.float64)
+    for i, row in enumerate(rows):
+        codes[i] = parse(row[8])
+    raters = {rater_id: rater_pseudonym(rater_id) for rater_id in {r[5] for r in rows}}
+    patient, study, study_date, grading, kind, rater, version, at = GRADINGS_LONG[:8]
+    per_version = [
+        text_column(patient, [r[0] for r in rows]),
+        text_column(study, [r[1] for r in rows]),
+        Column(study_date, dates([r[2] for r in rows])),
+        text_column(grading, [r[3] for r in rows]),
+        Column(kind, np.array([GRADING_KIND.code(r[4]) for r in rows], dtype=np.int16)),
+        text_column(rater, [raters[r[5]] for r in rows]),
+        Column(version, np.array([r[6] for r in rows], dtype=np.int64)),
+        Column(at, timestamps([r[7] for r in rows])),
+    ]
+    repeated = [Column(c.variable, np.repeat(c.values, k)) for c in per_version]
+    endplate = Column(GRADINGS_LONG[8], np.tile(np.arange(1, k + 1, dtype=np.int16), n))
+    return Table((*repeated, endplate, *_endplate_columns(GRADINGS_LONG[9:], codes.reshape(n * k, _PER_ENDPLATE))))
+
+
+def counting_rows(session: Session) -> list[tuple[str, eligibility_repo.CountingGrading, str, Any]]:
+    """Per patient, by pseudonym: (pseudonym, the grading that counts, its rater's pseudonym, when its
+    current version was recorded)."""
+    counting = eligibility_repo.counting_gradings(session, None)
+    pseudonyms = repo.pseudonyms(session)
+    authorship = repo.current_version_authorship(session)
+    rows = []
+    for patient_id, grading in counting.items():
+        rater_id, at = authorship[grading.grading_id]
+        rows.append((pseudonyms[patient_id], grading, rater_pseudonym(rater_id), at))
+    rows.sort(key=lambda row: row[0])
+    return rows
+
+
+def gradings_wide(session: Session) -> Table:
+    """One row per patient: the 11 endplates × their variables, of the grading that counts."""
+    rows = counting_rows(session)
+    parse = _Parser()
+    codes = np.array([parse(g.endplates_json) for _, g, _, _ in rows], dtype=np.float64).reshape(
+        len(rows), len(ENDPLATES) * _PER_ENDPLATE
+    )
+    patient, study, study_date, grading, rater, version, at = GRADINGS_WIDE[:7]
+    columns = [
+        text_column(patient, [r[0] for r in rows]),
+        text_column(study, [g.study_id for _, g, _, _ in rows]),
+        Column(study_date, dates([g.study_date for _, g, _, _ in rows])),
+        text_column(grading, [g.grading_id for _, g, _, _ in rows]),
+        text_column(rater, [r[2] for r in rows]),
+        Column(version, np.array([g.grading_version for _, g, _, _ in rows], dtype=np.int64)),
+        Column(at, timestamps([r[3] for r in rows])),
+    ]
+    return Table((*columns, *_endplate_columns(GRADINGS_WIDE[7:], codes)))
+
+
+def gradings_table(session: Session, shape: Shape) -> Table:
+    """The gradings in ``shape``."""
+    return gradings_long(session) if shape is Shape.LONG else gradings_wide(session)

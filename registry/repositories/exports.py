@@ -1,0 +1,72 @@
+"""Queries of the exports: every grading version, current versions, pseudonyms, decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import String, cast
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from registry.models import EligibilityDecision, Grading, GradingVersion, Patient, Study
+
+_VERSIONS = (
+    sa_select(
+        col(Patient.pseudonym),
+        col(Study.id),
+        col(Study.study_date),
+        col(Grading.id),
+        col(Grading.kind),
+        col(Grading.rater_id),
+        col(GradingVersion.version),
+        col(GradingVersion.at),
+        cast(col(GradingVersion.endplates), String),
+    )
+    .join(Grading, col(GradingVersion.grading_id) == col(Grading.id))
+    .join(Study, col(Grading.study_id) == col(Study.id))
+    .join(Patient, col(Study.patient_id) == col(Patient.id))
+    .order_by(
+        col(Patient.pseudonym),
+        col(Study.study_date),
+        col(Study.id),
+        col(Grading.created_at),
+        col(Grading.id),
+        col(GradingVersion.version),
+    )
+)
+
+
+def grading_versions(session: Session) -> list[Any]:
+    """Every version of every grading: (pseudonym, study id, study date, grading id, kind, rater id,
+    version, recorded at, endplates as JSON text), by patient, study, grading and version."""
+    return list(session.execute(_VERSIONS))
+
+
+_CURRENT = sa_select(col(Grading.id), col(Grading.rater_id), col(GradingVersion.at)).join(
+    GradingVersion,
+    (col(GradingVersion.grading_id) == col(Grading.id)) & (col(GradingVersion.version) == col(Grading.current_version)),
+)
+
+
+def current_version_authorship(session: Session) -> dict[str, tuple[str, dt.datetime]]:
+    """Grading id to (rater id, when its current version was recorded)."""
+    return {grading_id: (rater_id, at) for grading_id, rater_id, at in session.execute(_CURRENT)}
+
+
+def pseudonyms(session: Session) -> dict[str, str]:
+    """Patient id to pseudonym."""
+    return {
+        patient_id: pseudonym
+        for patient_id, pseudonym in session.execute(sa_select(col(Patient.id), col(Patient.pseudonym)))
+    }
+
+
+def decisions(session: Session, trial: str, rule_version: str) -> list[EligibilityDecision]:
+    """The current decisions of one rule set, by patient id."""
+    statement = (
+        sa_select(EligibilityDecision)
+        .where(col(EligibilityDecision.trial) == trial, col(EligibilityDecision.rule_version) == rule_version)
+        .order_by(col(EligibilityDecision.patient_id))
+    )
+    return list(session.scalars(statement))
