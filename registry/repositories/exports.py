@@ -9,7 +9,10 @@ from sqlalchemy import String, cast
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from registry.models import EligibilityDecision, Grading, GradingVersion, Patient, Study
+from registry.models import EligibilityDecision, Grading, GradingVersion, Instance, Patient, Series, Study
+
+MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+"""The SOP class assumed for an image whose header did not record one."""
 
 _VERSIONS = (
     sa_select(
@@ -70,3 +73,23 @@ def decisions(session: Session, trial: str, rule_version: str) -> list[Eligibili
         .order_by(col(EligibilityDecision.patient_id))
     )
     return list(session.scalars(statement))
+
+
+def graded_images(session: Session, series_ids: list[str]) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """Per series (in the order given): its Series Instance UID and (SOP Class UID, SOP Instance UID)
+    of each image, in slice order, once per instance (a multi-frame image has several rows)."""
+    result = []
+    for series_id in series_ids:
+        series = session.get(Series, series_id)
+        if series is None:
+            continue
+        rows = session.execute(
+            sa_select(col(Instance.sop_instance_uid), col(Instance.header))
+            .where(col(Instance.series_id) == series_id)
+            .order_by(col(Instance.slice_index))
+        )
+        images: dict[str, str] = {}
+        for sop_instance_uid, header in rows:
+            images.setdefault(sop_instance_uid, header.get("sop_class_uid") or MR_IMAGE_STORAGE)
+        result.append((series.series_instance_uid, tuple((c, i) for i, c in images.items())))
+    return result
