@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,13 +23,24 @@ from registry.exports.codebook import (
     NOT_ASSESSABLE,
 )
 from registry.exports.raters import rater_pseudonym
-from registry.exports.table import MISSING, Column, Table, dates, text_column, timestamps
+from registry.exports.table import (
+    MISSING,
+    Column,
+    Table,
+    dates,
+    dates_from_text,
+    text_column,
+    timestamps,
+    timestamps_from_text,
+)
 from registry.repositories import eligibility as eligibility_repo
 from registry.repositories import exports as repo
 
 _PER_ENDPLATE = 6
 """type, size, extension %, not-assessable reason, any change, beyond the endplate."""
 _BEYOND = frozenset({"B", "C", "D"})
+_ENTRY = re.compile(r'"([LS][1-5]_(?:sup|inf))"\s*:\s*(\{[^{}]*\})')
+"""One endplate's entry in the stored JSON text: its id and the entry's own JSON text."""
 
 
 class Shape(enum.Enum):
@@ -60,18 +72,38 @@ def endplate_codes(entry: Mapping[str, Any]) -> tuple[float, ...]:
 
 
 class _Parser:
-    """Stored endplates (JSON text) to an 11 × 6 array; identical texts are parsed once."""
+    """Stored endplates (JSON text) to an 11 × 6 array of codes.
+
+    Each distinct entry (a few dozen in practice) is decoded and coded once, found by its text; a
+    grading becomes 11 indices into the table of coded entries, and :meth:`codes` looks them all up
+    at once.
+    """
 
     def __init__(self) -> None:
-        self._seen: dict[str, np.ndarray[Any, Any]] = {}
+        self._index: dict[str, int] = {}
+        self._coded: list[tuple[float, ...]] = []
+        self._rows: list[list[int]] = []
 
-    def __call__(self, text: str) -> np.ndarray[Any, Any]:
-        parsed = self._seen.get(text)
-        if parsed is None:
-            stored = json.loads(text)
-            parsed = np.array([endplate_codes(stored[e.value]) for e in ENDPLATES], dtype=np.float64)
-            self._seen[text] = parsed
-        return parsed
+    def add(self, text: str) -> None:
+        """Add one grading's stored endplates; each distinct entry text is decoded once."""
+        entries = dict(_ENTRY.findall(text))
+        if len(entries) != len(ENDPLATES):  # an unusual text (a brace inside a note): decode it whole
+            entries = {key: json.dumps(value) for key, value in json.loads(text).items()}
+        row = []
+        for endplate in ENDPLATES:
+            entry = entries[endplate.value]
+            index = self._index.get(entry)
+            if index is None:
+                index = self._index[entry] = len(self._coded)
+                self._coded.append(endplate_codes(json.loads(entry)))
+            row.append(index)
+        self._rows.append(row)
+
+    def codes(self) -> np.ndarray[Any, Any]:
+        """The (gradings, 11, 6) codes of every grading added, in order."""
+        table = np.array(self._coded, dtype=np.float64).reshape(-1, _PER_ENDPLATE)
+        codes: np.ndarray[Any, Any] = table[np.array(self._rows, dtype=np.intp).reshape(-1, len(ENDPLATES))]
+        return codes
 
 
 def _endplate_columns(variables: tuple[Any, ...], values: np.ndarray[Any, Any]) -> list[Column]:
@@ -87,21 +119,21 @@ def gradings_long(session: Session) -> Table:
     """Every grading version × the 11 endplates."""
     rows = repo.grading_versions(session)
     parse = _Parser()
+    for row in rows:
+        parse.add(row[8])
+    codes = parse.codes()
     n, k = len(rows), len(ENDPLATES)
-    codes = np.empty((n, k, _PER_ENDPLATE), dtype=np.float64)
-    for i, row in enumerate(rows):
-        codes[i] = parse(row[8])
     raters = {rater_id: rater_pseudonym(rater_id) for rater_id in {r[5] for r in rows}}
     patient, study, study_date, grading, kind, rater, version, at = GRADINGS_LONG[:8]
     per_version = [
         text_column(patient, [r[0] for r in rows]),
         text_column(study, [r[1] for r in rows]),
-        Column(study_date, dates([r[2] for r in rows])),
+        Column(study_date, dates_from_text([r[2] for r in rows])),
         text_column(grading, [r[3] for r in rows]),
         Column(kind, np.array([GRADING_KIND.code(r[4]) for r in rows], dtype=np.int16)),
         text_column(rater, [raters[r[5]] for r in rows]),
         Column(version, np.array([r[6] for r in rows], dtype=np.int64)),
-        Column(at, timestamps([r[7] for r in rows])),
+        Column(at, timestamps_from_text([r[7] for r in rows])),
     ]
     repeated = [Column(c.variable, np.repeat(c.values, k)) for c in per_version]
     endplate = Column(GRADINGS_LONG[8], np.tile(np.arange(1, k + 1, dtype=np.int16), n))
@@ -126,9 +158,9 @@ def gradings_wide(session: Session) -> Table:
     """One row per patient: the 11 endplates × their variables, of the grading that counts."""
     rows = counting_rows(session)
     parse = _Parser()
-    codes = np.array([parse(g.endplates_json) for _, g, _, _ in rows], dtype=np.float64).reshape(
-        len(rows), len(ENDPLATES) * _PER_ENDPLATE
-    )
+    for _, counting, _, _ in rows:
+        parse.add(counting.endplates_json)
+    codes = parse.codes().reshape(len(rows), len(ENDPLATES) * _PER_ENDPLATE)
     patient, study, study_date, grading, rater, version, at = GRADINGS_WIDE[:7]
     columns = [
         text_column(patient, [r[0] for r in rows]),

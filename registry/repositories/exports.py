@@ -18,12 +18,12 @@ _VERSIONS = (
     sa_select(
         col(Patient.pseudonym),
         col(Study.id),
-        col(Study.study_date),
+        cast(col(Study.study_date), String),
         col(Grading.id),
         col(Grading.kind),
         col(Grading.rater_id),
         col(GradingVersion.version),
-        col(GradingVersion.at),
+        cast(col(GradingVersion.at), String),
         cast(col(GradingVersion.endplates), String),
     )
     .join(Grading, col(GradingVersion.grading_id) == col(Grading.id))
@@ -42,8 +42,11 @@ _VERSIONS = (
 
 def grading_versions(session: Session) -> list[Any]:
     """Every version of every grading: (pseudonym, study id, study date, grading id, kind, rater id,
-    version, recorded at, endplates as JSON text), by patient, study, grading and version."""
-    return list(session.execute(_VERSIONS))
+    version, recorded at, endplates as JSON text), by patient, study, grading and version.
+
+    Dates, times and endplates come as text, to be parsed in bulk rather than row by row.
+    """
+    return list(session.connection().execute(_VERSIONS))
 
 
 _CURRENT = sa_select(col(Grading.id), col(Grading.rater_id), col(GradingVersion.at)).join(
