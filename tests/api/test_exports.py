@@ -99,6 +99,9 @@ def test_long_csv_has_a_row_per_version_and_endplate(
     assert (v2["type"], v2["size"], v2["ext"], v2["na"]) == ("I/II", "C", "40", "assessed")
     none = next(r for r in first if r["endplate"] == "L1_sup")
     assert (none["type"], none["size"], none["mc"], none["beyond"]) == ("none", "none", "no", "no")
+    history = client.get(f"/api/v1/gradings/{graded['gradings'][0]}/history", headers=auth("admin")).json()["items"]
+    assert pd.Timestamp(v2["recorded_at"]) == pd.Timestamp(history[1]["at"])  # UTC, to the microsecond
+    assert v2["study_date"] == "2026-10-01"
     assert {r["rater"] for r in rows} == {rows[0]["rater"]} and rows[0]["rater"].startswith("R-")
     assert {r["patient"] for r in rows} == set(graded["pseudonyms"])
 
@@ -202,3 +205,15 @@ def test_codebook_lists_variables_categories_and_nordic_definitions(client: Test
     ]
     eligibility = {v["name"]: v for v in book["datasets"]["eligibility_NCT03100266_2018-registry"]["variables"]}
     assert eligibility["a_antibiotics_over_2_weeks_3_months"]["stata_name"] == "a_antibiotics_over_2_weeks_3_mon"
+
+
+@pytest.mark.parametrize("url", [u for u in EXPORTS if not u.startswith("codebook")])
+def test_an_empty_registry_exports_headers_only(client: TestClient, auth: TokenFactory, url: str) -> None:
+    response = _get(client, auth("researcher"), url)
+    if url.endswith(".csv") or ".csv?" in url:
+        lines = response.text.splitlines()
+        assert len(lines) == (1 + 5 + 11 * 4 if "dictionary" in url else 1)  # the dictionary is never empty
+    elif ".dta" in url:
+        assert len(pd.read_stata(io.BytesIO(response.content))) == 0
+    else:
+        assert pq.read_table(io.BytesIO(response.content)).num_rows == 0
