@@ -61,3 +61,9 @@ def test_columns_must_agree() -> None:
         Table((Column(a, np.zeros(1)), Column(Variable("b", "b", Kind.NUMBER), np.zeros(2))))
     with pytest.raises(ValueError, match="vocabulary is given exactly for categorical"):
         Variable("c", "c", Kind.CATEGORICAL)
+
+
+def test_stata_text_keeps_non_ascii_and_writes_missing_as_empty() -> None:
+    variable = Variable("note", "A text", Kind.TEXT)
+    table = Table((Column(variable, np.array(["P-1", "Ærø Å", None], dtype=object)),))
+    assert pd.read_stata(io.BytesIO(to_stata(table)))["note"].tolist() == ["P-1", "Ærø Å", ""]
