@@ -14,6 +14,7 @@ from api.routers import (
     allocation,
     eligibility,
     enrolment,
+    exports,
     gradings,
     health,
     me,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         screening.router,
         enrolment.router,
         allocation.router,
+        exports.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     mount_page(app)

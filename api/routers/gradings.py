@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 
 from api.deps import Radiologist, RadiologistOrAdmin, SessionDep
 from api.schemas.gradings import (
@@ -17,6 +17,7 @@ from api.schemas.gradings import (
     HistoryItem,
 )
 from registry.services import gradings as gradings_service
+from registry.services import reports as reports_service
 from registry.services.grading_writer import GradingWriter
 
 router = APIRouter(tags=["gradings"])
@@ -81,3 +82,33 @@ def amend_grading(
 def grading_history(grading_id: str, user: RadiologistOrAdmin, session: SessionDep) -> GradingHistory:
     """Every version of the grading, oldest first: who, when, why."""
     return GradingHistory(items=[HistoryItem.of(e) for e in gradings_service.history(session, grading_id, user)])
+
+
+_DICOM = "application/dicom"
+
+
+def _sr_response(content: bytes, grading_id: str, version: int | None) -> Response:
+    suffix = "" if version is None else f"_v{version}"
+    return Response(
+        content,
+        media_type=_DICOM,
+        headers={"Content-Disposition": f'attachment; filename="grading_{grading_id}{suffix}_sr.dcm"'},
+    )
+
+
+@router.get("/gradings/{grading_id}/sr.dcm", response_class=Response, responses={200: {"content": {_DICOM: {}}}})
+def grading_sr(grading_id: str, user: RadiologistOrAdmin, session: SessionDep) -> Response:
+    """The current version as a DICOM Comprehensive SR (TID 1500 measurement report)."""
+    return _sr_response(reports_service.grading_sr(session, grading_id, None, user), grading_id, None)
+
+
+@router.get(
+    "/gradings/{grading_id}/versions/{version}/sr.dcm",
+    response_class=Response,
+    responses={200: {"content": {_DICOM: {}}}},
+)
+def grading_version_sr(
+    grading_id: str, version: Annotated[int, Path(ge=1)], user: RadiologistOrAdmin, session: SessionDep
+) -> Response:
+    """One version of the grading as a DICOM Comprehensive SR (TID 1500 measurement report)."""
+    return _sr_response(reports_service.grading_sr(session, grading_id, version, user), grading_id, version)
