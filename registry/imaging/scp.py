@@ -45,12 +45,13 @@ class _Association:
 class StorageReceiver:
     """A Storage SCP on ``host:port`` that ingests each association's images when it ends.
 
-    ``on_result`` is called (in the association's thread) with the result of each ingest.
+    ``on_result`` is called (in the association's thread) with the result of each ingest. Without an
+    ``engine`` the images are only stored (a pull ingests what it moved here itself).
     """
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | None,
         store: FileStore,
         *,
         ae_title: str = "MODIC",
@@ -129,7 +130,7 @@ class StorageReceiver:
     def _on_end(self, event: Any) -> None:
         with self._lock:
             state = self._associations.pop(id(event.assoc), None)
-        if state is None:
+        if state is None or self.engine is None:
             return
         items: list[SourceFile | Rejection] = list(state.rejections)
         for uid in dict.fromkeys(state.stored):

@@ -4,6 +4,7 @@ from registry.models.audit import AuditEvent
 from registry.models.eligibility import EligibilityDecision, FeedCounter, ScreeningRecord
 from registry.models.gradings import Grading, GradingKind, GradingVersion
 from registry.models.imaging import Instance
+from registry.models.pulls import Pull, PullItem, PullOutcome, PullStatus
 from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Role, User
@@ -18,6 +19,10 @@ __all__ = [
     "GradingVersion",
     "Instance",
     "Patient",
+    "Pull",
+    "PullItem",
+    "PullOutcome",
+    "PullStatus",
     "ReliabilityCase",
     "ReliabilityRater",
     "ReliabilityStudy",
