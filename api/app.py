@@ -10,10 +10,12 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials
+from api.routers import eligibility, gradings, health, me, pulls, reliability, screening, series, studies, trials
 from api.web import mount_page
 from registry.db import get_engine, migrate
+from registry.imaging.store import FileStore
 from registry.services.grading_writer import GradingWriter
+from registry.services.pulls import PullRunner
 from registry.services.users import TokenCache
 from registry.settings import Settings, get_settings
 
@@ -34,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         await anyio.to_thread.run_sync(app.state.grading_writer.drain, 30.0)  # gradings still being written
+        app.state.pull_runner.shutdown()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -47,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.grading_writer = GradingWriter(engine)
+    app.state.pull_runner = PullRunner(
+        engine, FileStore(settings.data_dir), expected_field_strength_t=settings.expected_field_strength_t
+    )
     install_error_handlers(app)
     for router in (
         health.router,
@@ -58,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trials.router,
         eligibility.router,
         screening.router,
+        pulls.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     mount_page(app)

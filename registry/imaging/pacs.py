@@ -319,7 +319,10 @@ class DimseArchive:
         for status, identifier in self._association().send_c_find(query, self._find_model):
             if not status:
                 self._assoc = None
-                raise ArchiveUnavailable(f"{self.label} dropped the association during the {what}")
+                raise ArchiveUnavailable(
+                    f"{self.label} dropped the association during the {what} "
+                    f"(does it accept queries from AE title {self._options.calling_ae}?)"
+                )
             code = int(status.Status)
             category = code_to_category(code)
             if category == "Pending":

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,10 +32,10 @@ from sqlmodel import Session, col, select
 from grading.errors import GradingError
 from grading.series import InstanceHeader, StudyClassification, Weighting, classify_study
 from registry.db import session_scope
-from registry.errors import InvalidInput, NotFound
+from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.imaging.dicom import headers_from_metadata
 from registry.imaging.errors import ImagingError
-from registry.imaging.pacs import Archive, ArchiveRefused, ArchiveUnavailable
+from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable
 from registry.imaging.sources import SourceFile
 from registry.imaging.store import FileStore
 from registry.models import Patient, Pull, PullItem, PullOutcome, PullStatus, User
@@ -134,19 +135,23 @@ class ItemReport:
     series_retrieved: int = 0
     instances: int = 0
     gradable_studies: int = 0
+    earlier: bool = False
+    """Settled by an earlier run of the same pull (and skipped by this one)."""
 
     @property
     def line(self) -> str:
-        """``row 3 (P-7K2M9QX4TB): fetched: 1 study, 3 series, 33 new images``."""
+        """``row 3 (P-7K2M9QX4TB): fetched: 1 study, 3 series (3 retrieved, 33 new images), 1 gradable``."""
         who = f"row {self.row}" + (f" ({self.pseudonym})" if self.pseudonym else "")
         text = f"{who}: {self.outcome.value}"
         if self.outcome in (PullOutcome.fetched, PullOutcome.nothing_gradable):
             text += f": {_plural(self.studies, 'study', 'studies')}"
         if self.outcome is PullOutcome.fetched:
-            text += (
-                f", {_plural(self.series, 'series', 'series')} ({self.series_retrieved} retrieved, "
-                f"{self.instances} new images), {self.gradable_studies} gradable"
-            )
+            text += f", {_plural(self.series, 'series', 'series')}"
+            if self.earlier:
+                text += " (earlier run)"
+            else:
+                retrieved = f"{self.series_retrieved} retrieved, {self.instances} new images"
+                text += f" ({retrieved}), {self.gradable_studies} gradable"
         return text + (f": {self.reason}" if self.reason else "")
 
 
@@ -254,7 +259,7 @@ def _report_of(item: PullItem, pseudonyms: dict[str, str]) -> ItemReport:
         reason=item.reason,
         studies=item.studies,
         series=item.series,
-        instances=0,
+        earlier=True,
     )
 
 
@@ -404,3 +409,53 @@ def pull_view(session: Session, pull_id: str) -> PullView:
         raise NotFound(f"pull {pull_id!r} does not exist")
     items = list(session.exec(select(PullItem).where(PullItem.pull_id == pull_id).order_by(col(PullItem.row))))
     return PullView(pull, items, _pseudonyms(session, {i.patient_id for i in items if i.patient_id}))
+
+
+class PullRunner:
+    """Runs the pulls requested through the API one after another in a background thread (one archive
+    connection and one Storage SCP port at a time). The patient ids of a queued pull are held in memory
+    only: after a restart, posting the same request again resumes it."""
+
+    def __init__(self, engine: Engine, store: FileStore, *, expected_field_strength_t: float = 0.2):
+        self.engine = engine
+        self.store = store
+        self.expected_field_strength_t = expected_field_strength_t
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modic-pulls")
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, pull_id: str, config: ArchiveConfig, patient_ids: Sequence[str]) -> bool:
+        """Queue the pull unless it is already queued or running here; whether it was queued."""
+        with self._lock:
+            if pull_id in self._active:
+                return False
+            self._active.add(pull_id)
+        self._pool.submit(self._run, pull_id, config, list(patient_ids))
+        return True
+
+    def _run(self, pull_id: str, config: ArchiveConfig, patient_ids: list[str]) -> None:
+        try:
+            archive = config.open(self.store)
+        except RegistryError as exc:
+            fail_pull(self.engine, pull_id, exc.message)
+            return
+        try:
+            run_pull(
+                self.engine,
+                self.store,
+                archive,
+                pull_id,
+                patient_ids,
+                expected_field_strength_t=self.expected_field_strength_t,
+            )
+        except Exception:  # the runner keeps serving later pulls; the pull stays resumable
+            log.exception("pull %s stopped", pull_id)
+            fail_pull(self.engine, pull_id, "stopped by an internal error; post the same request again to resume")
+        finally:
+            archive.close()
+            with self._lock:
+                self._active.discard(pull_id)
+
+    def shutdown(self) -> None:
+        """Stop taking pulls; the running one finishes its current patient's transaction when the process ends."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
