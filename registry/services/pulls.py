@@ -100,11 +100,6 @@ def open_pull(session: Session, request: PullRequest, actor: User | None) -> tup
         .order_by(col(Pull.created_at).desc())
     ).first()
     if unfinished is not None:
-        unfinished.status = PullStatus.queued.value
-        unfinished.error = None
-        unfinished.updated_at = utcnow()
-        session.add(unfinished)
-        session.commit()
         return unfinished, True
     pull = Pull(
         request_key=request.key,
@@ -211,6 +206,7 @@ def run_pull(
         if pull.patients_total != len(patient_ids):
             raise InvalidInput(f"pull {pull_id} has {pull.patients_total} patients; {len(patient_ids)} given")
         pull.status = PullStatus.running.value
+        pull.error = None
         pull.updated_at = utcnow()
         session.add(pull)
         session.commit()
@@ -328,7 +324,9 @@ def _pull_patient(
                     jobs.append(pool.submit(archive.retrieve, plan.study_instance_uid, series_uid, only))
         fetched = sum(job.result() for job in jobs)
     except ArchiveRefused as exc:
-        return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.refused, exc.message)
+        # The archive's answer may quote the query: never pass the patient id on.
+        reason = exc.message.replace(patient_id.strip(), "<patient id>")
+        return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.refused, reason)
     wanted = [(plan, uid) for plan in plans for sops in plan.series.values() for uid in sops]
     if not wanted:
         return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.nothing_gradable, studies=len(studies))

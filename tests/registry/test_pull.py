@@ -15,11 +15,14 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from base64 import b64encode
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +31,15 @@ import pytest
 
 from bench.bench_imaging import copy_with_new_uids
 from bench.common import free_port
+from tests.api.helpers import endplates
 from tests.imaging_support import ROOT, SAMPLE_STUDIES, new_uid, series_dir
-from tests.orthanc_support import missing_orthanc, namespace_prefix, run_group, running_orthanc, tool
+from tests.orthanc_support import (
+    missing_orthanc,
+    namespace_prefix,
+    run_group,
+    running_orthanc,
+    tool,
+)
 
 SCENARIO_TIMEOUT_S = 300
 ORTHANC_USER, ORTHANC_PASSWORD = "modic", "pull-secret"
@@ -238,6 +248,24 @@ def _cli_scenario(workdir: Path, mode: str, base: str, dicom_port: int, store_po
     return result
 
 
+def _tls_scenario(workdir: Path, base: str) -> dict[str, Any]:
+    """``modic pull`` from an https URL: with the server's certificate as the CA file, and without."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MODIC_DATABASE_URL": f"sqlite:///{workdir / 'tls.db'}",
+        "MODIC_DATA_DIR": str(workdir / "tls-data"),
+        "MODIC_PACS_DICOMWEB_USERNAME": ORTHANC_USER,
+        "MODIC_PACS_DICOMWEB_PASSWORD": ORTHANC_PASSWORD,
+    }
+    pull = [sys.executable, "-m", "api.cli", "pull", "--dicomweb", f"{base}/dicom-web", "--patient", "MODIC-P01"]
+    result: dict[str, Any] = {"base": base}
+    for name, extra in (("untrusted", {}), ("trusted", {"MODIC_PACS_DICOMWEB_CA_FILE": str(workdir / "tls.crt")})):
+        done = subprocess.run(pull, cwd=ROOT, env={**env, **extra}, capture_output=True, text=True, timeout=120)
+        result[name] = {"status": done.returncode, "stdout": done.stdout.splitlines(), "stderr": done.stderr}
+    return result
+
+
 def _api_scenario(workdir: Path, base: str) -> dict[str, Any]:
     """``POST /api/v1/pulls`` as a researcher, follow ``GET /api/v1/pulls/{id}`` to the end, post it again;
     a screener is refused, an address other than the configured archive is refused; a radiologist
@@ -294,16 +322,47 @@ def _api_scenario(workdir: Path, base: str) -> dict[str, Any]:
         studies = client.get("/api/v1/studies", headers=headers["radiologist"]).json()["items"]
         result["grading_series"] = [s["grading_series"] for s in studies]
         study = studies[0]
-        grading = {"endplates": {e: {"type": "none"} for e in _endplates()}}
+        grading = {"endplates": endplates()}
         graded = client.post(f"/api/v1/studies/{study['id']}/gradings", json=grading, headers=headers["radiologist"])
         result["graded"] = graded.status_code
     return result
 
 
-def _endplates() -> list[str]:
-    from grading.endplates import ENDPLATES
+def _certificate(workdir: Path) -> Path:
+    """A self-signed certificate for 127.0.0.1 with its key, in one PEM file."""
+    key, cert = workdir / "tls.key", workdir / "tls.crt"
+    subprocess.run(
+        [str(tool("openssl")), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    pem = workdir / "tls.pem"
+    pem.write_text(cert.read_text() + key.read_text())
+    return pem
 
-    return [str(getattr(e, "value", e)) for e in ENDPLATES]
+
+@contextmanager
+def _tls_proxy(workdir: Path, base: str) -> Iterator[str]:
+    """HTTPS in front of Orthanc's HTTP (socat with a self-signed certificate): Debian's Orthanc 1.10
+    crashes on its own HTTPS requests here."""
+    port = free_port()
+    target = base.removeprefix("http://")
+    listen = f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={_certificate(workdir)}"
+    proxy = subprocess.Popen([str(tool("socat")), listen, f"TCP:{target}"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("socat did not listen") from None
+                time.sleep(0.1)
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=20)
 
 
 def scenario(name: str, workdir: Path, orthanc: str, ip: str) -> None:
@@ -311,6 +370,8 @@ def scenario(name: str, workdir: Path, orthanc: str, ip: str) -> None:
     then the named scenario; its observations go to ``workdir/result.json``."""
     dicom_port, store_port = free_port(), free_port()
     files = [Path(line) for line in (workdir / "files.txt").read_text().splitlines()]
+    if name == "tls":
+        files = sorted(SAMPLE_STUDIES[0].rglob("*.dcm"))
     with running_orthanc(
         workdir,
         orthanc,
@@ -329,6 +390,9 @@ def scenario(name: str, workdir: Path, orthanc: str, ip: str) -> None:
         _upload(base, files)
         if name == "api":
             result = _api_scenario(workdir, base)
+        elif name == "tls":
+            with _tls_proxy(workdir, base) as tls_base:
+                result = _tls_scenario(workdir, tls_base)
         else:
             result = _cli_scenario(workdir, name, base, dicom_port, store_port)
     series = {}
@@ -462,6 +526,19 @@ def test_pull_over_dimse_fetches_only_the_sagittal_series_resumes_and_ingests_gr
     result = orthanc_scenario("dimse")
     _check_cli_pull(result)
     assert "refused the C-MOVE: status 0x" in result["refused"]["stdout"][0]
+
+
+def test_pull_over_https_checks_the_archive_certificate(orthanc_scenario: Any) -> None:
+    for command, package in (("openssl", "openssl"), ("socat", "socat")):
+        if tool(command) is None:
+            pytest.skip(f"{command} (Debian package {package}) not installed")
+    result = orthanc_scenario("tls")
+    assert result["base"].startswith("https://127.0.0.1:")
+    untrusted, trusted = result["untrusted"], result["trusted"]
+    assert untrusted["status"] == 1
+    assert "cannot be reached: SSLError" in untrusted["stderr"]
+    assert trusted["status"] == 0, trusted["stderr"]
+    assert trusted["stdout"][0].endswith("fetched: 1 study, 3 series (3 retrieved, 33 new images), 1 gradable")
 
 
 def test_pull_api_runs_a_pull_reports_outcomes_by_pseudonym_and_refuses_other_archives(
