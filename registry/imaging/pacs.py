@@ -133,7 +133,9 @@ class DicomwebArchive:
             session.verify = str(self._options.ca_file) if self._options.ca_file else True
             if self._options.username:
                 session.auth = (self._options.username, self._options.password or "")
-            client = self._client_class(url=self._options.url.rstrip("/"), session=session)
+            client = self._client_class(
+                url=self._options.url.rstrip("/"), session=session, timeout=self._options.timeout_s
+            )
             self._local.client = client
         return client
 

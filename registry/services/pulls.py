@@ -455,5 +455,5 @@ class PullRunner:
                 self._active.discard(pull_id)
 
     def shutdown(self) -> None:
-        """Stop taking pulls; the running one finishes its current patient's transaction when the process ends."""
+        """Stop taking pulls and drop the queued ones; a pull cut short stays resumable."""
         self._pool.shutdown(wait=False, cancel_futures=True)
