@@ -69,6 +69,20 @@ def _study_date(value: Any) -> dt.date | None:
         return None
 
 
+@dataclass(frozen=True)
+class Retrieved:
+    """What a retrieval delivered: every SOP Instance UID, and how many were not in the store before."""
+
+    sop_instance_uids: list[str]
+    new: int
+
+
+SERIES_KEYWORDS = (*METADATA_KEYWORDS, "NumberOfSeriesRelatedInstances")
+"""Asked for at series level: archives answer image attributes from one image of the series."""
+PAGE_SIZE = 1000
+"""Query answers are asked for in pages of this many (``limit``/``offset``)."""
+
+
 class Archive(Protocol):
     """What a pull needs from an archive."""
 
@@ -80,13 +94,17 @@ class Archive(Protocol):
     def find_studies(self, patient_id: str, since: dt.date | None, until: dt.date | None) -> list[ArchiveStudy]:
         """The patient's studies in the date range."""
 
-    def find_instances(self, study_instance_uid: str) -> list[Dataset]:
-        """Every MR instance of the study, described by :data:`METADATA_KEYWORDS` (no pixel data)."""
+    def find_series(self, study_instance_uid: str) -> list[Dataset]:
+        """The study's MR series, each described by :data:`SERIES_KEYWORDS` (the classification attributes
+        of one representative image, and the number of images)."""
+
+    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+        """The images of one series, each described by :data:`METADATA_KEYWORDS` (no pixel data)."""
 
     def retrieve(
         self, study_instance_uid: str, series_instance_uid: str, sop_instance_uids: Sequence[str] | None
-    ) -> int:
-        """Fetch the series (or only the named instances of it) into the store; the number of instances stored."""
+    ) -> Retrieved:
+        """Fetch the series (or only the named images of it) into the store."""
 
     def close(self) -> None:
         """Release connections and listeners."""
@@ -153,53 +171,54 @@ class DicomwebArchive:
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ArchiveUnavailable(f"{self.label} cannot be reached: {type(exc).__name__}") from None
 
+    def _search(self, what: str, method: str, **arguments: Any) -> list[Dataset]:
+        """Every answer of a QIDO-RS query, page by page (a page shorter than :data:`PAGE_SIZE` is the last)."""
+        search = getattr(self._client(), method)
+        answers: list[Dataset] = []
+        while True:
+            with self._answer(what):
+                page = search(limit=PAGE_SIZE, offset=len(answers), get_remaining=False, **arguments)
+            answers.extend(Dataset.from_json(item) for item in page)
+            if len(page) < PAGE_SIZE:
+                return answers
+
     def find_studies(self, patient_id: str, since: dt.date | None, until: dt.date | None) -> list[ArchiveStudy]:
         filters = {"PatientID": patient_id}
         dates = date_range(since, until)
         if dates is not None:
             filters["StudyDate"] = dates
-        with self._answer("the study query"):
-            found = self._client().search_for_studies(search_filters=filters, fields=["StudyDate"], get_remaining=True)
-        studies = []
-        for item in found:
-            ds = Dataset.from_json(item)
-            uid = str(ds.get("StudyInstanceUID", "")).strip()
-            if uid:
-                studies.append(ArchiveStudy(uid, _study_date(ds.get("StudyDate"))))
-        return studies
-
-    def find_instances(self, study_instance_uid: str) -> list[Dataset]:
-        client = self._client()
-        with self._answer("the series query"):
-            series = client.search_for_series(
-                study_instance_uid=study_instance_uid, fields=["Modality"], get_remaining=True
-            )
-        mr_series = [
-            str(ds.get("SeriesInstanceUID", ""))
-            for ds in map(Dataset.from_json, series)
-            if str(ds.get("Modality", "")).strip().upper() == MR_MODALITY
+        found = self._search("the study query", "search_for_studies", search_filters=filters, fields=["StudyDate"])
+        return [
+            ArchiveStudy(str(ds.StudyInstanceUID).strip(), _study_date(ds.get("StudyDate")))
+            for ds in found
+            if str(ds.get("StudyInstanceUID", "")).strip()
         ]
-        instances: list[Dataset] = []
-        for series_uid in mr_series:
-            with self._answer("the instance query"):
-                found = client.search_for_instances(
-                    study_instance_uid=study_instance_uid,
-                    series_instance_uid=series_uid,
-                    fields=list(METADATA_KEYWORDS),
-                    get_remaining=True,
-                )
-            for item in found:
-                ds = Dataset.from_json(item)
-                ds.StudyInstanceUID = ds.get("StudyInstanceUID") or study_instance_uid
-                ds.SeriesInstanceUID = ds.get("SeriesInstanceUID") or series_uid
-                instances.append(ds)
-        return instances
+
+    def find_series(self, study_instance_uid: str) -> list[Dataset]:
+        found = self._search(
+            "the series query",
+            "search_for_series",
+            study_instance_uid=study_instance_uid,
+            fields=list(SERIES_KEYWORDS),
+        )
+        return _mr_series(found, study_instance_uid)
+
+    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+        found = self._search(
+            "the instance query",
+            "search_for_instances",
+            study_instance_uid=study_instance_uid,
+            series_instance_uid=series_instance_uid,
+            fields=list(METADATA_KEYWORDS),
+        )
+        return _in_series(found, study_instance_uid, series_instance_uid)
 
     def retrieve(
         self, study_instance_uid: str, series_instance_uid: str, sop_instance_uids: Sequence[str] | None
-    ) -> int:
+    ) -> Retrieved:
         client = self._client()
-        stored = 0
+        delivered: list[str] = []
+        new = 0
         with self._answer("the retrieval"):
             if sop_instance_uids is None:
                 datasets = client.iter_series(study_instance_uid, series_instance_uid, media_types=_AS_STORED)
@@ -209,15 +228,14 @@ class DicomwebArchive:
                     for uid in sop_instance_uids
                 )
             for ds in datasets:
-                stored += self._keep(ds)
-        return stored
-
-    def _keep(self, ds: Dataset) -> int:
-        uid = str(ds.get("SOPInstanceUID", "")).strip()
-        if not uid or self.store.contains(uid):
-            return 0
-        self.store.put(uid, _encode(ds))
-        return 1
+                uid = str(ds.get("SOPInstanceUID", "")).strip()
+                if not uid:
+                    continue
+                delivered.append(uid)
+                if not self.store.contains(uid):
+                    self.store.put(uid, _encode(ds))
+                    new += 1
+        return Retrieved(delivered, new)
 
     def close(self) -> None:
         return None
@@ -234,6 +252,26 @@ def _encode(ds: Dataset) -> bytes:
     out = BytesIO()
     pydicom.dcmwrite(out, ds, enforce_file_format=True)
     return out.getvalue()
+
+
+def _in_series(answers: list[Dataset], study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+    """Answers with their study and series UIDs filled in (some archives leave out the keys queried on)."""
+    for ds in answers:
+        ds.StudyInstanceUID = str(ds.get("StudyInstanceUID") or study_instance_uid)
+        ds.SeriesInstanceUID = str(ds.get("SeriesInstanceUID") or series_instance_uid)
+    return answers
+
+
+def _mr_series(answers: list[Dataset], study_instance_uid: str) -> list[Dataset]:
+    """The MR series among series answers, with their study UID filled in."""
+    mr = [
+        ds
+        for ds in answers
+        if str(ds.get("Modality", "")).strip().upper() == MR_MODALITY and str(ds.get("SeriesInstanceUID", "")).strip()
+    ]
+    for ds in mr:
+        ds.StudyInstanceUID = str(ds.get("StudyInstanceUID") or study_instance_uid)
+    return mr
 
 
 # ------------------------------------------------------------------------------------------------ DIMSE
@@ -291,8 +329,14 @@ class DimseArchive:
         self._ae.add_requested_context(self._move_model)
         self._ae.acse_timeout = self._ae.dimse_timeout = self._ae.network_timeout = options.timeout_s
         self._assoc: Any = None
+        self._received: list[str] = []
         self._receiver = StorageReceiver(
-            None, store, ae_title=options.calling_ae, host=options.store_host, port=options.store_port
+            None,
+            store,
+            ae_title=options.calling_ae,
+            host=options.store_host,
+            port=options.store_port,
+            on_stored=self._received.append,
         )
         try:
             self._receiver.start()
@@ -346,35 +390,32 @@ class DimseArchive:
             if str(ds.get("StudyInstanceUID", "")).strip()
         ]
 
-    def find_instances(self, study_instance_uid: str) -> list[Dataset]:
+    def _query(self, level: str, keywords: Sequence[str], **keys: str) -> Dataset:
         query = Dataset()
-        query.QueryRetrieveLevel = "SERIES"
-        query.StudyInstanceUID = study_instance_uid
-        query.SeriesInstanceUID = ""
-        query.Modality = ""
-        series = [
-            str(ds.SeriesInstanceUID).strip()
-            for ds in self._find(query, "series query")
-            if str(ds.get("Modality", "")).strip().upper() == MR_MODALITY and ds.get("SeriesInstanceUID")
-        ]
-        instances: list[Dataset] = []
-        for series_uid in series:
-            query = Dataset()
-            query.QueryRetrieveLevel = "IMAGE"
-            query.StudyInstanceUID = study_instance_uid
-            query.SeriesInstanceUID = series_uid
-            for keyword in METADATA_KEYWORDS:
-                if keyword not in ("StudyInstanceUID", "SeriesInstanceUID"):
-                    setattr(query, keyword, None)
-            for ds in self._find(query, "image query"):
-                ds.StudyInstanceUID = study_instance_uid
-                ds.SeriesInstanceUID = series_uid
-                instances.append(ds)
-        return instances
+        query.QueryRetrieveLevel = level
+        for keyword in keywords:
+            setattr(query, keyword, None)
+        for keyword, value in keys.items():
+            setattr(query, keyword, value)
+        return query
+
+    def find_series(self, study_instance_uid: str) -> list[Dataset]:
+        query = self._query("SERIES", SERIES_KEYWORDS, StudyInstanceUID=study_instance_uid, SeriesInstanceUID="")
+        return _mr_series(self._find(query, "series query"), study_instance_uid)
+
+    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+        query = self._query(
+            "IMAGE",
+            METADATA_KEYWORDS,
+            StudyInstanceUID=study_instance_uid,
+            SeriesInstanceUID=series_instance_uid,
+            SOPInstanceUID="",
+        )
+        return _in_series(self._find(query, "image query"), study_instance_uid, series_instance_uid)
 
     def retrieve(
         self, study_instance_uid: str, series_instance_uid: str, sop_instance_uids: Sequence[str] | None
-    ) -> int:
+    ) -> Retrieved:
         from pynetdicom.status import code_to_category
 
         query = Dataset()
@@ -385,7 +426,7 @@ class DimseArchive:
         else:
             query.QueryRetrieveLevel = "IMAGE"
             query.SOPInstanceUID = list(sop_instance_uids)
-        completed = 0
+        self._received.clear()
         responses = self._association().send_c_move(query, self._options.calling_ae, self._move_model)
         for status, _identifier in responses:
             if not status:
@@ -394,11 +435,11 @@ class DimseArchive:
             category = code_to_category(int(status.Status))
             if category == "Pending":
                 continue
-            completed = int(status.get("NumberOfCompletedSuboperations", 0) or 0)
             failed = int(status.get("NumberOfFailedSuboperations", 0) or 0)
             if category == "Failure" or failed:
                 raise ArchiveRefused(f"{self.label} refused the C-MOVE: {_status_text(status)}")
-        return completed
+        received = list(dict.fromkeys(self._received))
+        return Retrieved(received, len(received))
 
     def close(self) -> None:
         if self._assoc is not None and self._assoc.is_established:

@@ -45,8 +45,9 @@ class _Association:
 class StorageReceiver:
     """A Storage SCP on ``host:port`` that ingests each association's images when it ends.
 
-    ``on_result`` is called (in the association's thread) with the result of each ingest. Without an
-    ``engine`` the images are only stored (a pull ingests what it moved here itself).
+    ``on_result`` is called (in the association's thread) with the result of each ingest, ``on_stored``
+    with the SOP Instance UID of each image stored. Without an ``engine`` the images are only stored (a
+    pull ingests what it moved here itself).
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class StorageReceiver:
         port: int = 11112,
         expected_field_strength_t: float = 0.2,
         on_result: Callable[[IngestResult], None] | None = None,
+        on_stored: Callable[[str], None] | None = None,
     ):
         self.engine = engine
         self.store = store
@@ -66,6 +68,7 @@ class StorageReceiver:
         self.port = port
         self.expected_field_strength_t = expected_field_strength_t
         self.on_result = on_result
+        self.on_stored = on_stored
         self._ae = AE(ae_title=ae_title)
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
@@ -125,6 +128,8 @@ class StorageReceiver:
             log.error("%s: cannot be stored: %s", name, exc)
             return STATUS_OUT_OF_RESOURCES
         state.stored.append(uid)
+        if self.on_stored is not None:
+            self.on_stored(uid)
         return STATUS_SUCCESS
 
     def _on_end(self, event: Any) -> None:

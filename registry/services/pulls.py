@@ -26,11 +26,21 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from pydicom.dataset import Dataset
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from grading.errors import GradingError
-from grading.series import InstanceHeader, StudyClassification, Weighting, classify_study
+from grading.series import (
+    MIN_GRADABLE_SLICES,
+    InstanceHeader,
+    StudyClassification,
+    Weighting,
+    WeightingReason,
+    classify_study,
+    classify_weighting,
+    plane_from_orientation,
+)
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.imaging.dicom import headers_from_metadata
@@ -268,35 +278,102 @@ def series_to_fetch(classification: StudyClassification) -> list[str]:
     return list(dict.fromkeys(s.series_instance_uid for s in stacks))
 
 
+_FETCHED_WEIGHTINGS = frozenset({Weighting.T1, Weighting.T2, Weighting.STIR})
+
+
+def screen_series(header: InstanceHeader, images: int | None) -> Weighting | None:
+    """Whether grading needs a series, judged from one representative image of it by the rules of ingest
+    (:func:`~grading.series.classify_weighting`, the plane of ImageOrientationPatient): its weighting when
+    it is a sagittal T1, T2 or STIR series with at least :data:`~grading.series.MIN_GRADABLE_SLICES`
+    images, ``None`` when it is not (localizer, axial, derived, too few images, …).
+
+    Raises :class:`LookupError` when the answer lacks what the rules need (orientation, or timing that left
+    the weighting ambiguous): the series must then be classified image by image.
+    """
+    weighting = classify_weighting(header)
+    if weighting.reason in (WeightingReason.AMBIGUOUS, WeightingReason.DESCRIPTION):
+        raise LookupError(f"{header.source}: weighting not decided by the series attributes")
+    if not weighting.gradable or weighting.weighting not in _FETCHED_WEIGHTINGS:
+        return None
+    if header.image_orientation is None:
+        raise LookupError(f"{header.source}: no ImageOrientationPatient")
+    if not plane_from_orientation(header.image_orientation).sagittal_enough:
+        return None
+    if images is not None and images < MIN_GRADABLE_SLICES:
+        return None
+    return weighting.weighting
+
+
 @dataclass
 class _StudyPlan:
-    """What one study of the archive needs: its series to fetch and their instances."""
+    """What one study of the archive needs: the series to fetch, each with its images when they are known
+    (``None``: the whole series, none of it stored yet)."""
 
     study_instance_uid: str
-    series: dict[str, list[str]]
+    series: dict[str, list[str] | None]
 
 
-def _plan_study(archive: Archive, study_instance_uid: str, expected_field_strength_t: float) -> _StudyPlan:
-    """Classify a study from the archive's metadata (no pixel data) and list what to fetch."""
-    datasets = archive.find_instances(study_instance_uid)
+def _headers(archive: Archive, datasets: list[Dataset]) -> list[InstanceHeader]:
     headers: list[InstanceHeader] = []
-    instances_of: dict[str, list[str]] = {}
     for ds in datasets:
         sop = str(ds.get("SOPInstanceUID", "")).strip()
         try:
-            found = headers_from_metadata(ds, f"{archive.label} instance {sop or '<no SOP Instance UID>'}")
+            headers.extend(headers_from_metadata(ds, f"{archive.label} instance {sop or '<no SOP Instance UID>'}"))
         except ImagingError:
             continue  # an answer without UIDs cannot be retrieved either
-        headers.extend(found)
-        instances_of.setdefault(found[0].series_instance_uid, []).append(found[0].sop_instance_uid)
-    if not headers:
-        return _StudyPlan(study_instance_uid, {})
-    try:
-        classification = classify_study(headers, expected_field_strength_t=expected_field_strength_t)
-    except GradingError:
-        return _StudyPlan(study_instance_uid, {})
-    wanted = series_to_fetch(classification)
-    return _StudyPlan(study_instance_uid, {uid: list(dict.fromkeys(instances_of[uid])) for uid in wanted})
+    return headers
+
+
+def _plan_study(
+    archive: Archive, store: FileStore, known: bool, study_instance_uid: str, expected_field_strength_t: float
+) -> _StudyPlan:
+    """Choose a study's series from the archive's metadata (no pixel data moves).
+
+    Each MR series is screened on its series-level answer (:func:`screen_series`); series that answer
+    cannot decide, and rival candidates for T1 or T2, are classified image by image with
+    :func:`~grading.series.classify_study`, which chooses between them as ingest does. A chosen series
+    whose study is ``known`` to the registry, or whose representative image is stored, is listed image by
+    image so that only the missing images are fetched.
+    """
+    candidates: dict[Weighting, list[str]] = {}
+    undecided: list[str] = []
+    representative: dict[str, str] = {}
+    for ds in archive.find_series(study_instance_uid):
+        series_uid = str(ds.SeriesInstanceUID).strip()
+        sop = str(ds.get("SOPInstanceUID", "") or "").strip()
+        representative[series_uid] = sop
+        if not sop:
+            ds.SOPInstanceUID = series_uid  # a stand-in: only the series attributes are judged
+        images = ds.get("NumberOfSeriesRelatedInstances")
+        try:
+            header = headers_from_metadata(ds, f"{archive.label} series {series_uid}")[0]
+            weighting = screen_series(header, None if images in (None, "") else int(images))
+        except (ImagingError, LookupError, ValueError, TypeError):
+            undecided.append(series_uid)
+            continue
+        if weighting is not None:
+            candidates.setdefault(weighting, []).append(series_uid)
+    wanted: list[str] = []
+    rivals: list[str] = []  # several sagittal T1 (or T2) series: their images decide, as at ingest
+    for weighting, uids in candidates.items():
+        (rivals if len(uids) > 1 and weighting is not Weighting.STIR else wanted).extend(uids)
+    listed: dict[str, list[str]] = {}
+    if undecided or rivals:
+        by_series = {uid: archive.find_instances(study_instance_uid, uid) for uid in undecided + rivals}
+        headers = _headers(archive, [ds for answers in by_series.values() for ds in answers])
+        if headers:
+            try:
+                classification = classify_study(headers, expected_field_strength_t=expected_field_strength_t)
+                wanted += [uid for uid in series_to_fetch(classification) if uid not in wanted]
+            except GradingError:
+                pass  # images the rules cannot read are not fetched
+        listed = {uid: [str(ds.SOPInstanceUID) for ds in answers] for uid, answers in by_series.items()}
+    plan: dict[str, list[str] | None] = {}
+    for uid in wanted:
+        if uid not in listed and (known or (representative.get(uid) and store.contains(representative[uid]))):
+            listed[uid] = [str(ds.SOPInstanceUID) for ds in archive.find_instances(study_instance_uid, uid)]
+        plan[uid] = list(dict.fromkeys(listed[uid])) if uid in listed else None
+    return _StudyPlan(study_instance_uid, plan)
 
 
 def _pull_patient(
@@ -314,23 +391,30 @@ def _pull_patient(
         studies = archive.find_studies(patient_id.strip(), since, until)
         if not studies:
             return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.not_found)
-        plans = [_plan_study(archive, s.study_instance_uid, expected_field_strength_t) for s in studies]
+        with session_scope(engine) as session:
+            known = {s.study_instance_uid for s in studies if studies_repo.study_by_uid(session, s.study_instance_uid)}
+        plans = [
+            _plan_study(archive, store, s.study_instance_uid in known, s.study_instance_uid, expected_field_strength_t)
+            for s in studies
+        ]
         jobs = []
+        present: list[str] = []
         for plan in plans:
             for series_uid, sops in plan.series.items():
-                missing = [uid for uid in sops if not store.contains(uid)]
-                if missing:
-                    only = None if len(missing) == len(sops) else missing
-                    jobs.append(pool.submit(archive.retrieve, plan.study_instance_uid, series_uid, only))
-        fetched = sum(job.result() for job in jobs)
+                missing = None if sops is None else [uid for uid in sops if not store.contains(uid)]
+                present += [uid for uid in sops or () if uid not in (missing or ())]
+                if missing is None or missing:
+                    jobs.append(pool.submit(archive.retrieve, plan.study_instance_uid, series_uid, missing))
+        retrieved = [job.result() for job in jobs]
     except ArchiveRefused as exc:
         # The archive's answer may quote the query: never pass the patient id on.
         reason = exc.message.replace(patient_id.strip(), "<patient id>")
         return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.refused, reason)
-    wanted = [(plan, uid) for plan in plans for sops in plan.series.values() for uid in sops]
+    fetched = sum(r.new for r in retrieved)
+    wanted = list(dict.fromkeys(present + [uid for r in retrieved for uid in r.sop_instance_uids]))
     if not wanted:
         return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.nothing_gradable, studies=len(studies))
-    files = [SourceFile(f"{archive.label} instance {uid}", path=store.path_for(uid)) for _, uid in wanted]
+    files = [SourceFile(f"{archive.label} instance {uid}", path=store.path_for(uid)) for uid in wanted]
     with session_scope(engine, write=True) as session:
         result = ingest_files(session, store, files, expected_field_strength_t=expected_field_strength_t)
     views = [s.view for s in result.studies]

@@ -6,6 +6,7 @@ The pulls from a real Orthanc (DICOMweb, DIMSE, the API) are in ``tests/registry
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import subprocess
@@ -16,10 +17,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from grading.series import classify_study
+from grading.series import Weighting, classify_study
 from registry.errors import InvalidInput
 from registry.imaging.pacs import archive_config, date_range, parse_address
-from registry.services.pulls import PullRequest, parse_patient_list, series_to_fetch
+from registry.services.pulls import PullRequest, parse_patient_list, screen_series, series_to_fetch
 from registry.settings import Settings
 from tests.conftest import TokenFactory
 from tests.grading.test_series import protocol_study
@@ -175,3 +176,17 @@ def test_pulls_api_roles_validation_and_a_failed_pull(client: TestClient, auth: 
         (2, None, "pending"),
     ]
     assert "H-000" not in started.text + answer.text
+
+
+def test_a_series_is_screened_on_one_representative_image_by_the_rules_of_ingest() -> None:
+    # One image of each series of the 0.2 T protocol, as an archive answers a series query.
+    first = {}
+    for header in protocol_study():
+        first.setdefault(header.series_instance_uid, header)
+    screened = {uid: screen_series(header, 11) for uid, header in first.items()}
+    assert screened == {"1.1": None, "1.2": Weighting.T1, "1.3": Weighting.T2, "1.4": Weighting.STIR, "1.5": None}
+    assert screen_series(first["1.2"], 2) is None  # too few images for a grading series
+    with pytest.raises(LookupError, match="no ImageOrientationPatient"):
+        screen_series(dataclasses.replace(first["1.2"], image_orientation=None, image_position=None), 11)
+    with pytest.raises(LookupError, match="weighting not decided"):
+        screen_series(dataclasses.replace(first["1.2"], repetition_time_ms=None, series_description=""), 11)
