@@ -19,6 +19,7 @@ from api.routers import (
     health,
     me,
     protocols,
+    pulls,
     reliability,
     screening,
     series,
@@ -29,6 +30,7 @@ from api.web import mount_page
 from registry.db import get_engine, migrate
 from registry.imaging.store import FileStore
 from registry.services.grading_writer import GradingWriter
+from registry.services.pulls import PullRunner
 from registry.services.users import TokenCache
 from registry.settings import Settings, get_settings
 
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         await anyio.to_thread.run_sync(app.state.grading_writer.drain, 30.0)  # gradings still being written
+        app.state.pull_runner.shutdown()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -63,6 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = FileStore.of(settings)
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.grading_writer = GradingWriter(engine)
+    app.state.pull_runner = PullRunner(
+        engine, app.state.store, expected_field_strength_t=settings.expected_field_strength_t
+    )
     install_error_handlers(app)
     for router in (
         health.router,
@@ -78,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         enrolment.router,
         allocation.router,
         exports.router,
+        pulls.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     mount_page(app)

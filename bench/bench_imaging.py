@@ -46,7 +46,7 @@ RUNS = 5
 RENDERS = 200
 
 
-def _copy_with_new_uids(target: Path, copies: int) -> list[Path]:
+def copy_with_new_uids(target: Path, copies: int) -> list[Path]:
     """``copies`` renamed copies of every sample study: new study, series, instance and patient ids."""
     files: list[Path] = []
     for copy in range(copies):
@@ -115,7 +115,7 @@ def _peer_render(path: Path) -> bytes:
 
 def _ingest_rows(work: Path) -> list[dict[str, Any]]:
     folder = work / "ingest"
-    files = _copy_with_new_uids(folder, COPIES)
+    files = copy_with_new_uids(folder, COPIES)
     _plain_read(files)
     _modic_ingest(folder, work, -1)  # warm-up: imports, first migration
     plain, ours = [], []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
@@ -26,6 +26,17 @@ class Settings(BaseSettings):
         default=10, ge=0, le=300, description="how long a checked token is trusted without a query (0: never)"
     )
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="largest accepted upload")
+    pacs_dicomweb_url: str | None = Field(default=None, description="DICOMweb base URL of the PACS (https for TLS)")
+    pacs_dicomweb_username: str | None = Field(default=None, description="HTTP basic user name for DICOMweb")
+    pacs_dicomweb_password: SecretStr | None = Field(default=None, description="HTTP basic password for DICOMweb")
+    pacs_dicomweb_ca_file: Path | None = Field(
+        default=None, description="CA certificates to check the DICOMweb server against (default: the system's)"
+    )
+    pacs_dimse_address: str | None = Field(default=None, description="HOST:PORT of the PACS's DICOM service")
+    pacs_called_ae: str | None = Field(default=None, description="AE title of the PACS's DICOM service")
+    pacs_calling_ae: str = Field(default="MODIC", description="our AE title, also the C-MOVE destination")
+    pacs_store_host: str = Field(default="127.0.0.1", description="where our Storage SCP listens during a pull")
+    pacs_store_port: int = Field(default=11113, gt=0, lt=65536, description="port of that Storage SCP")
 
     @field_validator("database_url")
     @classmethod

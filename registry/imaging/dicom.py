@@ -339,6 +339,33 @@ def _headers(ds: Dataset, source: str, frames: int, uids: tuple[str, str, str]) 
     return tuple(headers)
 
 
+METADATA_KEYWORDS = tuple(
+    keyword
+    for keyword in _HEADER_KEYWORDS
+    if not keyword.startswith(("Patient", "SpecificCharacterSet", "StudyDate", "StudyDescription", "Window"))
+    and not keyword.endswith("FunctionalGroupsSequence")
+)
+"""The attributes classification reads, to ask an archive for by query (QIDO-RS ``includefield``, C-FIND
+return keys) so that series are classified before any pixel data moves; no patient attribute."""
+
+
+def headers_from_metadata(ds: Dataset, source: str) -> tuple[InstanceHeader, ...]:
+    """The classification headers of one instance described by a query answer (QIDO-RS JSON turned into a
+    dataset, or a C-FIND identifier): the same reading as for a file; :class:`InvalidDicomError` names
+    ``source`` when a UID is missing."""
+    uids = []
+    for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
+        value = str(_get(ds, keyword) or "").strip()
+        if not is_valid_uid(value):
+            raise InvalidDicomError(source, f"{keyword} {value!r} is missing or not a valid UID")
+        uids.append(value)
+    frames = max(1, _int(_get(ds, "NumberOfFrames")) or 1)
+    try:
+        return _headers(ds, source, frames, (uids[0], uids[1], uids[2]))
+    except GradingError as exc:
+        raise InvalidDicomError(source, str(exc)) from None
+
+
 def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 

@@ -46,12 +46,14 @@ class _Association:
 class StorageReceiver:
     """A Storage SCP on ``host:port`` that ingests each association's images when it ends.
 
-    ``on_result`` is called (in the association's thread) with the result of each ingest.
+    ``on_result`` is called (in the association's thread) with the result of each ingest, ``on_stored``
+    with the SOP Instance UID of each image stored. Without an ``engine`` the images are only stored (a
+    pull ingests what it moved here itself).
     """
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Engine | None,
         store: FileStore,
         *,
         ae_title: str = "MODIC",
@@ -59,6 +61,7 @@ class StorageReceiver:
         port: int = 11112,
         expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
         on_result: Callable[[IngestResult], None] | None = None,
+        on_stored: Callable[[str], None] | None = None,
     ):
         self.engine = engine
         self.store = store
@@ -66,6 +69,7 @@ class StorageReceiver:
         self.port = port
         self.expected_field_strength_t = expected_field_strength_t
         self.on_result = on_result
+        self.on_stored = on_stored
         self._ae = AE(ae_title=ae_title)
         for context in AllStoragePresentationContexts:
             if context.abstract_syntax is not None:
@@ -125,12 +129,14 @@ class StorageReceiver:
             log.error("%s: cannot be stored: %s", name, exc)
             return STATUS_OUT_OF_RESOURCES
         state.stored.append(uid)
+        if self.on_stored is not None:
+            self.on_stored(uid)
         return STATUS_SUCCESS
 
     def _on_end(self, event: Any) -> None:
         with self._lock:
             state = self._associations.pop(id(event.assoc), None)
-        if state is None:
+        if state is None or self.engine is None:
             return
         items: list[SourceFile | Rejection] = list(state.rejections)
         for uid in dict.fromkeys(state.stored):

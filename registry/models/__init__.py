@@ -5,6 +5,7 @@ from registry.models.eligibility import EligibilityDecision, FeedCounter, Screen
 from registry.models.enrolment import Allocation, AllocationStream, Enrolment
 from registry.models.gradings import Grading, GradingKind, GradingVersion
 from registry.models.imaging import Instance
+from registry.models.pulls import Pull, PullItem, PullOutcome, PullStatus
 from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Role, User
@@ -22,6 +23,10 @@ __all__ = [
     "GradingVersion",
     "Instance",
     "Patient",
+    "Pull",
+    "PullItem",
+    "PullOutcome",
+    "PullStatus",
     "ReliabilityCase",
     "ReliabilityRater",
     "ReliabilityStudy",

@@ -14,16 +14,9 @@ the files must load in dcm2niix, highdicom and Orthanc; highdicom is covered by 
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,107 +28,11 @@ import pytest
 from pydicom.pixels.processing import apply_modality_lut
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
-from bench.common import free_port
 from tests.imaging_support import ROOT, SAMPLE_STUDIES, ground_truth, sample_files, series_dir
+from tests.orthanc_support import missing_orthanc, namespace_prefix, run_group, running_orthanc, tool
 
-ORTHANC_DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 PEER_TIMEOUT_S = 120
 """Upper bound for one peer process; each test normally takes a few seconds."""
-
-
-def _tool(name: str) -> str | None:
-    """The path of a command, also in the sbin folders a non-root PATH may leave out."""
-    found = shutil.which(name)
-    if found is not None:
-        return found
-    for folder in ("/usr/sbin", "/sbin", "/usr/bin"):
-        candidate = Path(folder) / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
-def _run_group(command: list[str], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` in its own process group; if it overruns ``timeout`` (or the test is interrupted)
-    the group gets SIGTERM, then SIGKILL after a grace period, so a hung peer (and anything it started)
-    never outlives the test."""
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except BaseException:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-        raise
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
-
-
-# ----------------------------------------------------------------------------------------------- Orthanc
-
-
-def _namespace_prefix() -> list[str]:
-    """``unshare`` into a new network namespace (mapping the user to root when not already root)."""
-    unshare = _tool("unshare")
-    if unshare is None:
-        pytest.skip("unshare (util-linux) not installed")
-    return [unshare, "--net"] if os.geteuid() == 0 else [unshare, "--map-root-user", "--net"]
-
-
-def orthanc_config(workdir: Path, port: int) -> dict[str, Any]:
-    """A private Orthanc configuration: storage and index under ``workdir``, HTTP on ``port`` only, no
-    DICOM server, no remote access, no authentication, the DICOMweb plugin at ``/dicom-web/``."""
-    return {
-        "Name": "modic-interop-test",
-        "StorageDirectory": str(workdir / "storage"),
-        "IndexDirectory": str(workdir / "index"),
-        "StorageCompression": False,
-        "RemoteAccessAllowed": False,
-        "AuthenticationEnabled": False,
-        "RegisteredUsers": {},
-        "DicomServerEnabled": False,
-        "DicomModalities": {},
-        "OrthancPeers": {},
-        "HttpServerEnabled": True,
-        "HttpPort": port,
-        "HttpThreadsCount": 4,
-        "SslEnabled": False,
-        "LuaScripts": [],
-        "SaveJobs": False,
-        "ConcurrentJobs": 1,
-        "Plugins": [str(ORTHANC_DICOMWEB_PLUGIN)],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": False},
-    }
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGKILL when the process that started it dies (PR_SET_PDEATHSIG)."""
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM ends the exchange through its ``finally``, which stops and reaps Orthanc."""
-    raise SystemExit(128 + signum)
-
-
-def _wait_for_orthanc(orthanc: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    """Poll ``/system`` until Orthanc answers."""
-    deadline = time.monotonic() + 30
-    while True:
-        if orthanc.poll() is not None:
-            raise RuntimeError(f"Orthanc exited with status {orthanc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{base}/system", timeout=2) as response:
-                if json.load(response).get("Version"):
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Orthanc did not answer on {base}/system: {log.read_text()[-2000:]}") from None
-        time.sleep(0.1)
 
 
 def _dicomweb_session(base: str, studies: list[Path], retrieve: list[str], workdir: Path) -> dict[str, Any]:
@@ -195,30 +92,10 @@ def _dicomweb_session(base: str, studies: list[Path], retrieve: list[str], workd
 
 
 def orthanc_exchange(workdir: Path, orthanc: str, ip: str, studies: list[Path], retrieve: list[str]) -> None:
-    """Inside a fresh network namespace: bring up loopback, start Orthanc with a private configuration,
-    wait for it, run the DICOMweb session and write its answers to ``workdir/result.json``; Orthanc is
-    stopped on every path, and dies with this process if it is killed."""
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    subprocess.run([ip, "link", "set", "lo", "up"], check=True)
-    port = free_port()
-    config = workdir / "orthanc.json"
-    config.write_text(json.dumps(orthanc_config(workdir, port), indent=2))
-    log = workdir / "orthanc.log"
-    base = f"http://127.0.0.1:{port}"
-    with log.open("wb") as log_file:
-        server = subprocess.Popen(
-            [orthanc, str(config)], stdout=log_file, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-        )
-        try:
-            _wait_for_orthanc(server, base, log)
-            result = _dicomweb_session(base, studies, retrieve, workdir)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    """Inside a fresh network namespace: start Orthanc with a private configuration, run the DICOMweb
+    session and write its answers to ``workdir/result.json``."""
+    with running_orthanc(workdir, orthanc, ip) as base:
+        result = _dicomweb_session(base, studies, retrieve, workdir)
     (workdir / "result.json").write_text(json.dumps(result, indent=2))
 
 
@@ -237,22 +114,11 @@ def _series_of(study: Path) -> Counter[tuple[str, str, int]]:
 def orthanc_tools() -> tuple[list[str], str, str]:
     """The namespace prefix, the Orthanc binary and ``ip``; skips when any is missing or no network
     namespace can be made here."""
-    orthanc = _tool("Orthanc")
-    if orthanc is None:
-        pytest.skip("Orthanc (Debian package orthanc) not installed")
-    if not ORTHANC_DICOMWEB_PLUGIN.is_file():
-        pytest.skip(
-            f"Orthanc DICOMweb plugin {ORTHANC_DICOMWEB_PLUGIN} (Debian package orthanc-dicomweb) not installed"
-        )
     pytest.importorskip("dicomweb_client", reason="dicomweb-client not installed (pip install dicomweb-client)")
-    ip = _tool("ip")
-    if ip is None:
-        pytest.skip("ip (Debian package iproute2) not installed")
-    prefix = _namespace_prefix()
-    probe = subprocess.run([*prefix, ip, "link", "set", "lo", "up"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot create a private network namespace for Orthanc: {probe.stderr.strip()}")
-    return prefix, orthanc, ip
+    reason = missing_orthanc()
+    if reason is not None:
+        pytest.skip(reason)
+    return namespace_prefix(), str(tool("Orthanc")), str(tool("ip"))
 
 
 def test_orthanc_takes_the_sample_studies_by_stow_and_returns_them_by_qido_and_wado(
@@ -272,7 +138,7 @@ def test_orthanc_takes_the_sample_studies_by_stow_and_returns_them_by_qido_and_w
         ",".join(retrieve),
         *(str(study) for study in SAMPLE_STUDIES),
     ]
-    done = _run_group(command, timeout=PEER_TIMEOUT_S, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = run_group(command, timeout=PEER_TIMEOUT_S, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     log = tmp_path / "orthanc.log"
     assert done.returncode == 0, f"{done.stderr[-3000:]}\n{log.read_text()[-2000:] if log.exists() else ''}"
     result = json.loads((tmp_path / "result.json").read_text())
@@ -311,7 +177,7 @@ def test_orthanc_takes_the_sample_studies_by_stow_and_returns_them_by_qido_and_w
 
 @pytest.fixture
 def dcm2niix() -> str:
-    found = _tool("dcm2niix")
+    found = tool("dcm2niix")
     if found is None:
         pytest.skip("dcm2niix (Debian package dcm2niix) not installed")
     return found
@@ -364,7 +230,7 @@ def test_dcm2niix_converts_the_sagittal_t1_and_modic_ingests_the_volume_back(
     first = pydicom.dcmread(sample_files(folder)[0], stop_before_pixels=True)
     out = tmp_path / "nifti"
     out.mkdir()
-    done = _run_group([dcm2niix, "-z", "i", "-b", "y", "-f", "%s_%d", "-o", str(out), str(folder)], timeout=60)
+    done = run_group([dcm2niix, "-z", "i", "-b", "y", "-f", "%s_%d", "-o", str(out), str(folder)], timeout=60)
     printed = done.stdout + done.stderr
     assert done.returncode == 0, printed
     assert not [line for line in printed.splitlines() if "error" in line.lower()], printed
@@ -399,7 +265,7 @@ def test_dcm2niix_converts_the_sagittal_t1_and_modic_ingests_the_volume_back(
         "--weighting",
         "T1",
     ]
-    done = _run_group(ingest, timeout=PEER_TIMEOUT_S, cwd=ROOT, env=env)
+    done = run_group(ingest, timeout=PEER_TIMEOUT_S, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr
     (study_json,) = [json.loads(line) for line in done.stdout.splitlines()]
     (series,) = study_json["series"]

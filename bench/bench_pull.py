@@ -1,0 +1,165 @@
+"""Pull: ``modic pull`` of 50 studies from Orthanc over DICOMweb, against dicomweb-client retrieving the
+same series in a plain loop; target ratio ≥ 0.8.
+
+Orthanc (Debian packages ``orthanc``, ``orthanc-dicomweb``) holds 52 studies: 13 renamed copies of the
+four sample studies, each with its localizer, sagittal T1, T2, STIR and axial T2. It binds 0.0.0.0, so
+this module re-runs itself in a private network namespace (``unshare --net``) with Orthanc, and prints
+its timings as JSON. Measured there, alternately, fresh database and data directory each run:
+
+- ``modic pull --dicomweb URL --patients FILE`` for 50 patients, as a command (its start-up, the QIDO-RS
+  queries, the classification, WADO-RS of the 3 sagittal series of each study, writing the files and
+  ingesting them);
+- the peer: one ``DICOMwebClient.retrieve_series`` per series in a loop, for the same 150 series, asking
+  for the same media type (as stored, no transcoding), keeping the datasets in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pydicom
+
+from bench.bench_imaging import copy_with_new_uids
+from bench.common import ROOT, median, print_table, row
+
+COPIES = 13
+"""Copies of the four sample studies in Orthanc (52 studies)."""
+STUDIES = 50
+RUNS = 3
+WANTED = ("t1_se_sag", "t2_tse_sag", "t2_tirm_sag")
+TARGET_RATIO = 0.8
+
+
+def _upload(base: str, files: list[Path]) -> None:
+    def post(path: Path) -> None:
+        request = urllib.request.Request(f"{base}/instances", data=path.read_bytes(), method="POST")
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(post, files))
+
+
+def _fixture(work: Path) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
+    """The files, the 50 patients to pull and the (study, series) pairs grading needs for them."""
+    files = copy_with_new_uids(work / "studies", COPIES)
+    patients: list[str] = []
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    for path in files:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        patient = str(ds.PatientID)
+        if patient not in wanted:
+            patients.append(patient)
+            wanted[patient] = set()
+        if ds.SeriesDescription in WANTED:
+            wanted[patient].add((str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID)))
+    chosen = patients[:STUDIES]
+    return files, chosen, sorted(pair for p in chosen for pair in wanted[p])
+
+
+def _modic_pull(base: str, patients_file: Path, work: Path, run: int) -> float:
+    env = {
+        **os.environ,
+        "MODIC_DATABASE_URL": f"sqlite:///{work / f'pull{run}.db'}",
+        "MODIC_DATA_DIR": str(work / f"data{run}"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "api.cli",
+        "pull",
+        "--dicomweb",
+        f"{base}/dicom-web",
+        "--patients",
+        str(patients_file),
+    ]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0 or f"{STUDIES} fetched" not in done.stdout:
+        raise RuntimeError(f"modic pull failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
+    return elapsed
+
+
+def _peer(base: str, series: list[tuple[str, str]]) -> float:
+    import requests
+    from dicomweb_client import DICOMwebClient
+
+    session = requests.Session()
+    session.trust_env = False
+    client = DICOMwebClient(url=f"{base}/dicom-web", session=session)
+    start = time.perf_counter()
+    count = 0
+    for study_uid, series_uid in series:
+        count += len(client.retrieve_series(study_uid, series_uid, media_types=(("application/dicom", "*"),)))
+    elapsed = time.perf_counter() - start
+    if count != 11 * len(series):
+        raise RuntimeError(f"the peer retrieved {count} instances of {len(series)} series of 11 slices")
+    return elapsed
+
+
+def inside(work: Path) -> dict[str, Any]:
+    """In the namespace: Orthanc with the fixture, then the alternating runs."""
+    from tests.orthanc_support import running_orthanc, tool
+
+    files, patients, series = _fixture(work)
+    patients_file = work / "patients.csv"
+    patients_file.write_text("patient_id\n" + "\n".join(patients) + "\n")
+    with running_orthanc(work, str(tool("Orthanc")), str(tool("ip")), HttpThreadsCount=8) as base:
+        _upload(base, files)
+        _peer(base, series[:3])  # warm-up: Orthanc's caches, imports
+        pulls, peers = [], []
+        for run in range(RUNS):
+            peers.append(_peer(base, series))
+            pulls.append(_modic_pull(base, patients_file, work, run))
+    return {"pull": pulls, "peer": peers, "series": len(series)}
+
+
+def run() -> list[dict[str, Any]]:
+    from tests.orthanc_support import missing_orthanc, namespace_prefix, run_group
+
+    name = f"pull {STUDIES} studies over DICOMweb (modic pull)"
+    reason = missing_orthanc()
+    if reason is not None:
+        return [row(name, f"not run: {reason}", f"≥ {TARGET_RATIO}× peer", False)]
+    work = Path(tempfile.mkdtemp(prefix="modic-bench-pull-"))
+    try:
+        command = [*namespace_prefix(), sys.executable, "-m", "bench.bench_pull", "--inside", str(work)]
+        done = run_group(command, timeout=3600, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if done.returncode != 0:
+            raise RuntimeError(f"the pull benchmark failed: {done.stderr[-3000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ours, peer = median(result["pull"]), median(result["peer"])
+    ratio = peer / ours
+    return [
+        row(
+            name,
+            f"{ours:.2f} s ({result['series']} series)",
+            f"≥ {TARGET_RATIO}× peer",
+            ratio >= TARGET_RATIO,
+            peer=f"{peer:.2f} s dicomweb-client retrieve_series loop",
+            ratio=f"{ratio:.2f}×",
+        )
+    ]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--inside"]:
+        print(json.dumps(inside(Path(sys.argv[2]))))
+    else:
+        print_table(run())

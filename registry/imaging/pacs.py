@@ -1,0 +1,542 @@
+"""Query/retrieve from a PACS: find a patient's studies, describe their MR images without pixels, and fetch
+chosen series into the file store.
+
+Two adapters with the same shape (:class:`Archive`):
+
+- :class:`DicomwebArchive`: QIDO-RS for studies, series and instances (with the attributes series
+  classification reads, :data:`~registry.imaging.dicom.METADATA_KEYWORDS`), WADO-RS to retrieve a
+  series (or the instances of it still missing). Built on ``dicomweb-client``; TLS when the URL is
+  ``https`` (certificates checked against the system store or a given CA file); HTTP basic credentials
+  when configured.
+- :class:`DimseArchive`: C-FIND at study, series and image level, then C-MOVE of a series to this
+  process's own Storage SCP (:class:`~registry.imaging.scp.StorageReceiver`), which writes each
+  instance to the store as received. The archive must know the calling AE title at the SCP's address.
+
+A query or retrieval the archive refuses raises :class:`ArchiveRefused` with the archive's reason; an
+archive that cannot be reached at all raises :class:`ArchiveUnavailable`. Messages never hold patient ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from registry.errors import RegistryError
+from registry.imaging.dicom import METADATA_KEYWORDS
+from registry.imaging.store import FileStore
+from registry.settings import Settings
+
+MR_MODALITY = "MR"
+
+
+class ArchiveRefused(RegistryError):
+    """The archive answered a query or retrieval with an error; the message quotes its reason."""
+
+
+class ArchiveUnavailable(RegistryError):
+    """The archive cannot be reached (connection refused, name unknown, TLS failure)."""
+
+
+@dataclass(frozen=True)
+class ArchiveStudy:
+    """A study the archive holds for a patient."""
+
+    study_instance_uid: str
+    study_date: dt.date | None
+
+
+def date_range(since: dt.date | None, until: dt.date | None) -> str | None:
+    """The DICOM date range matching key (``YYYYMMDD-YYYYMMDD``, either end open), or ``None``."""
+    if since is None and until is None:
+        return None
+    return f"{'' if since is None else since.strftime('%Y%m%d')}-{'' if until is None else until.strftime('%Y%m%d')}"
+
+
+def _study_date(value: Any) -> dt.date | None:
+    text = str(value or "").strip()
+    try:
+        return dt.datetime.strptime(text[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """What a retrieval delivered: every SOP Instance UID, and how many were not in the store before."""
+
+    sop_instance_uids: list[str]
+    new: int
+
+
+SERIES_KEYWORDS = (*METADATA_KEYWORDS, "NumberOfSeriesRelatedInstances")
+"""Asked for at series level: archives answer image attributes from one image of the series."""
+PAGE_SIZE = 1000
+"""Query answers are asked for in pages of this many (``limit``/``offset``)."""
+
+
+class Archive(Protocol):
+    """What a pull needs from an archive."""
+
+    label: str
+    """How messages name the archive (address and AE titles, never credentials)."""
+    parallel: int
+    """How many series may be retrieved at once."""
+
+    def find_studies(self, patient_id: str, since: dt.date | None, until: dt.date | None) -> list[ArchiveStudy]:
+        """The patient's studies in the date range."""
+
+    def find_series(self, study_instance_uid: str) -> list[Dataset]:
+        """The study's MR series, each described by :data:`SERIES_KEYWORDS` (the classification attributes
+        of one representative image, and the number of images)."""
+
+    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+        """The images of one series, each described by :data:`METADATA_KEYWORDS` (no pixel data)."""
+
+    def retrieve(
+        self, study_instance_uid: str, series_instance_uid: str, sop_instance_uids: Sequence[str] | None
+    ) -> Retrieved:
+        """Fetch the series (or only the named images of it) into the store."""
+
+    def close(self) -> None:
+        """Release connections and listeners."""
+
+
+# --------------------------------------------------------------------------------------------- DICOMweb
+
+
+@dataclass(frozen=True)
+class DicomwebOptions:
+    """How to reach a DICOMweb service."""
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    timeout_s: float = 120.0
+
+
+class DicomwebArchive:
+    """A DICOMweb service (QIDO-RS, WADO-RS) through ``dicomweb-client``."""
+
+    parallel = 4
+
+    def __init__(self, options: DicomwebOptions, store: FileStore):
+        import requests
+        from dicomweb_client import DICOMwebClient
+
+        if not options.url.startswith(("http://", "https://")):
+            raise ArchiveUnavailable(f"DICOMweb URL {options.url!r} must start with http:// or https://")
+        self.label = f"DICOMweb {options.url}"
+        self.store = store
+        self._requests = requests
+        self._options = options
+        self._local = threading.local()
+        self._client_class = DICOMwebClient
+
+    def _client(self) -> Any:
+        """A client (and HTTP session) per thread: retrievals run in parallel."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            session = self._requests.Session()
+            session.trust_env = False  # the archive is on the hospital network: no proxy from the environment
+            session.verify = str(self._options.ca_file) if self._options.ca_file else True
+            if self._options.username:
+                session.auth = (self._options.username, self._options.password or "")
+            client = self._client_class(
+                url=self._options.url.rstrip("/"), session=session, timeout=self._options.timeout_s
+            )
+            self._local.client = client
+        return client
+
+    @contextlib.contextmanager
+    def _answer(self, what: str) -> Iterator[None]:
+        """Turn HTTP failures into :class:`ArchiveRefused` (an error status) or :class:`ArchiveUnavailable`."""
+        requests = self._requests
+        try:
+            yield
+        except requests.HTTPError as exc:
+            response = exc.response
+            status = "" if response is None else f"HTTP {response.status_code} {response.reason}"
+            body = "" if response is None else " ".join(response.text.split())[:300]
+            raise ArchiveRefused(f"{self.label} refused {what}: {status}{': ' + body if body else ''}") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise ArchiveUnavailable(f"{self.label} cannot be reached: {type(exc).__name__}") from None
+
+    def _search(self, what: str, method: str, **arguments: Any) -> list[Dataset]:
+        """Every answer of a QIDO-RS query, page by page (a page shorter than :data:`PAGE_SIZE` is the last)."""
+        search = getattr(self._client(), method)
+        answers: list[Dataset] = []
+        while True:
+            with self._answer(what):
+                page = search(limit=PAGE_SIZE, offset=len(answers), get_remaining=False, **arguments)
+            answers.extend(Dataset.from_json(item) for item in page)
+            if len(page) < PAGE_SIZE:
+                return answers
+
+    def find_studies(self, patient_id: str, since: dt.date | None, until: dt.date | None) -> list[ArchiveStudy]:
+        filters = {"PatientID": patient_id}
+        dates = date_range(since, until)
+        if dates is not None:
+            filters["StudyDate"] = dates
+        found = self._search("the study query", "search_for_studies", search_filters=filters, fields=["StudyDate"])
+        return [
+            ArchiveStudy(str(ds.StudyInstanceUID).strip(), _study_date(ds.get("StudyDate")))
+            for ds in found
+            if str(ds.get("StudyInstanceUID", "")).strip()
+        ]
+
+    def find_series(self, study_instance_uid: str) -> list[Dataset]:
+        found = self._search(
+            "the series query",
+            "search_for_series",
+            study_instance_uid=study_instance_uid,
+            fields=list(SERIES_KEYWORDS),
+        )
+        return _mr_series(found, study_instance_uid)
+
+    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+        found = self._search(
+            "the instance query",
+            "search_for_instances",
+            study_instance_uid=study_instance_uid,
+            series_instance_uid=series_instance_uid,
+            fields=list(METADATA_KEYWORDS),
+        )
+        return _in_series(found, study_instance_uid, series_instance_uid)
+
+    def retrieve(
+        self, study_instance_uid: str, series_instance_uid: str, sop_instance_uids: Sequence[str] | None
+    ) -> Retrieved:
+        client = self._client()
+        delivered: list[str] = []
+        new = 0
+        with self._answer("the retrieval"):
+            if sop_instance_uids is None:
+                datasets = client.iter_series(study_instance_uid, series_instance_uid, media_types=_AS_STORED)
+            else:
+                datasets = (
+                    client.retrieve_instance(study_instance_uid, series_instance_uid, uid, media_types=_AS_STORED)
+                    for uid in sop_instance_uids
+                )
+            for ds in datasets:
+                uid = str(ds.get("SOPInstanceUID", "")).strip()
+                if not uid:
+                    continue
+                delivered.append(uid)
+                if not self.store.contains(uid):
+                    self.store.put(uid, _encode(ds))
+                    new += 1
+        return Retrieved(delivered, new)
+
+    def close(self) -> None:
+        return None
+
+
+_AS_STORED = (("application/dicom", "*"),)
+"""Ask for every instance in the transfer syntax the archive keeps it in (no transcoding)."""
+
+
+def _encode(ds: Dataset) -> bytes:
+    """A retrieved dataset as a Part 10 file."""
+    from io import BytesIO
+
+    out = BytesIO()
+    pydicom.dcmwrite(out, ds, enforce_file_format=True)
+    return out.getvalue()
+
+
+def _in_series(answers: list[Dataset], study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+    """Answers with their study and series UIDs filled in (some archives leave out the keys queried on)."""
+    for ds in answers:
+        ds.StudyInstanceUID = str(ds.get("StudyInstanceUID") or study_instance_uid)
+        ds.SeriesInstanceUID = str(ds.get("SeriesInstanceUID") or series_instance_uid)
+    return answers
+
+
+def _mr_series(answers: list[Dataset], study_instance_uid: str) -> list[Dataset]:
+    """The MR series among series answers, with their study UID filled in."""
+    mr = [
+        ds
+        for ds in answers
+        if str(ds.get("Modality", "")).strip().upper() == MR_MODALITY and str(ds.get("SeriesInstanceUID", "")).strip()
+    ]
+    for ds in mr:
+        ds.StudyInstanceUID = str(ds.get("StudyInstanceUID") or study_instance_uid)
+    return mr
+
+
+# ------------------------------------------------------------------------------------------------ DIMSE
+
+
+@dataclass(frozen=True)
+class DimseOptions:
+    """How to reach a DICOM archive and where it sends what we move."""
+
+    host: str
+    port: int
+    called_ae: str
+    calling_ae: str = "MODIC"
+    store_host: str = "127.0.0.1"
+    store_port: int = 11113
+    timeout_s: float = 120.0
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` → (host, port); :class:`ValueError` naming the text otherwise."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not HOST:PORT (a port 1-65535)")
+    return host.strip("[]"), int(port)
+
+
+def check_ae_title(value: str, field: str) -> str:
+    """An AE title: 1-16 printable characters without backslash; :class:`ValueError` naming ``field``."""
+    if not 0 < len(value.strip()) <= 16 or "\\" in value or not value.isprintable():
+        raise ValueError(f"{field} {value!r} must be 1-16 printable characters without a backslash")
+    return value.strip()
+
+
+class DimseArchive:
+    """A DICOM archive through pynetdicom: C-FIND, then C-MOVE to our Storage SCP."""
+
+    parallel = 1
+
+    def __init__(self, options: DimseOptions, store: FileStore):
+        from pynetdicom import AE
+        from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+            StudyRootQueryRetrieveInformationModelFind,
+            StudyRootQueryRetrieveInformationModelMove,
+        )
+
+        from registry.imaging.scp import StorageReceiver
+
+        self.label = f"DIMSE {options.called_ae}@{options.host}:{options.port}"
+        self.store = store
+        self._options = options
+        self._find_model = StudyRootQueryRetrieveInformationModelFind
+        self._move_model = StudyRootQueryRetrieveInformationModelMove
+        self._ae = AE(ae_title=options.calling_ae)
+        self._ae.add_requested_context(self._find_model)
+        self._ae.add_requested_context(self._move_model)
+        self._ae.acse_timeout = self._ae.dimse_timeout = self._ae.network_timeout = options.timeout_s
+        self._assoc: Any = None
+        self._received: list[str] = []
+        self._receiver = StorageReceiver(
+            None,
+            store,
+            ae_title=options.calling_ae,
+            host=options.store_host,
+            port=options.store_port,
+            on_stored=self._received.append,
+        )
+        try:
+            self._receiver.start()
+        except OSError as exc:
+            raise ArchiveUnavailable(
+                f"cannot listen for C-MOVE deliveries on {options.store_host}:{options.store_port}: "
+                f"{exc.strerror or exc}"
+            ) from None
+
+    def _association(self) -> Any:
+        if self._assoc is not None and self._assoc.is_established:
+            return self._assoc
+        options = self._options
+        assoc = self._ae.associate(options.host, options.port, ae_title=options.called_ae)
+        if assoc.is_rejected:
+            raise ArchiveRefused(f"{self.label} rejected the association (calling AE {options.calling_ae})")
+        if not assoc.is_established:
+            raise ArchiveUnavailable(f"{self.label} cannot be reached")
+        self._assoc = assoc
+        return assoc
+
+    def _find(self, query: Dataset, what: str) -> list[Dataset]:
+        from pynetdicom.status import code_to_category
+
+        answers: list[Dataset] = []
+        for status, identifier in self._association().send_c_find(query, self._find_model):
+            if not status:
+                self._assoc = None
+                raise ArchiveUnavailable(
+                    f"{self.label} dropped the association during the {what} "
+                    f"(does it accept queries from AE title {self._options.calling_ae}?)"
+                )
+            code = int(status.Status)
+            category = code_to_category(code)
+            if category == "Pending":
+                if identifier is not None:
+                    answers.append(identifier)
+            elif category not in ("Success", "Warning"):
+                raise ArchiveRefused(f"{self.label} refused the {what}: {_status_text(status)}")
+        return answers
+
+    def find_studies(self, patient_id: str, since: dt.date | None, until: dt.date | None) -> list[ArchiveStudy]:
+        query = Dataset()
+        query.QueryRetrieveLevel = "STUDY"
+        query.PatientID = patient_id
+        query.StudyInstanceUID = ""
+        query.StudyDate = date_range(since, until) or ""
+        return [
+            ArchiveStudy(str(ds.StudyInstanceUID).strip(), _study_date(ds.get("StudyDate")))
+            for ds in self._find(query, "study query")
+            if str(ds.get("StudyInstanceUID", "")).strip()
+        ]
+
+    def _query(self, level: str, keywords: Sequence[str], **keys: str) -> Dataset:
+        query = Dataset()
+        query.QueryRetrieveLevel = level
+        for keyword in keywords:
+            setattr(query, keyword, None)
+        for keyword, value in keys.items():
+            setattr(query, keyword, value)
+        return query
+
+    def find_series(self, study_instance_uid: str) -> list[Dataset]:
+        query = self._query("SERIES", SERIES_KEYWORDS, StudyInstanceUID=study_instance_uid, SeriesInstanceUID="")
+        return _mr_series(self._find(query, "series query"), study_instance_uid)
+
+    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+        query = self._query(
+            "IMAGE",
+            METADATA_KEYWORDS,
+            StudyInstanceUID=study_instance_uid,
+            SeriesInstanceUID=series_instance_uid,
+            SOPInstanceUID="",
+        )
+        return _in_series(self._find(query, "image query"), study_instance_uid, series_instance_uid)
+
+    def retrieve(
+        self, study_instance_uid: str, series_instance_uid: str, sop_instance_uids: Sequence[str] | None
+    ) -> Retrieved:
+        from pynetdicom.status import code_to_category
+
+        query = Dataset()
+        query.StudyInstanceUID = study_instance_uid
+        query.SeriesInstanceUID = series_instance_uid
+        if sop_instance_uids is None:
+            query.QueryRetrieveLevel = "SERIES"
+        else:
+            query.QueryRetrieveLevel = "IMAGE"
+            query.SOPInstanceUID = list(sop_instance_uids)
+        self._received.clear()
+        responses = self._association().send_c_move(query, self._options.calling_ae, self._move_model)
+        for status, _identifier in responses:
+            if not status:
+                self._assoc = None
+                raise ArchiveUnavailable(f"{self.label} dropped the association during a C-MOVE")
+            category = code_to_category(int(status.Status))
+            if category == "Pending":
+                continue
+            failed = int(status.get("NumberOfFailedSuboperations", 0) or 0)
+            if category == "Failure" or failed:
+                raise ArchiveRefused(f"{self.label} refused the C-MOVE: {_status_text(status)}")
+        received = list(dict.fromkeys(self._received))
+        return Retrieved(received, len(received))
+
+    def close(self) -> None:
+        if self._assoc is not None and self._assoc.is_established:
+            self._assoc.release()
+        self._assoc = None
+        self._receiver.stop()
+
+
+def _status_text(status: Dataset) -> str:
+    """A DIMSE status as ``status 0xA801 (Move destination unknown): comment``."""
+    from pynetdicom.status import QR_MOVE_SERVICE_CLASS_STATUS
+
+    code = int(status.Status)
+    known = QR_MOVE_SERVICE_CLASS_STATUS.get(code)  # the find statuses are a subset
+    description = f" ({known[1]})" if known else ""
+    comment = str(status.get("ErrorComment", "") or "").strip()
+    return f"status 0x{code:04X}{description}{': ' + comment if comment else ''}"
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """The archive a pull reads: exactly one of ``dicomweb`` and ``dimse``."""
+
+    dicomweb: DicomwebOptions | None = None
+    dimse: DimseOptions | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages (and the identity of a pull request) name the archive; never credentials."""
+        if self.dicomweb is not None:
+            return f"DICOMweb {self.dicomweb.url}"
+        assert self.dimse is not None
+        return f"DIMSE {self.dimse.called_ae}@{self.dimse.host}:{self.dimse.port}"
+
+    def open(self, store: FileStore) -> Archive:
+        """Connect (for DIMSE: start the Storage SCP that receives the C-MOVE deliveries)."""
+        if self.dicomweb is not None:
+            return DicomwebArchive(self.dicomweb, store)
+        assert self.dimse is not None
+        return DimseArchive(self.dimse, store)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def archive_config(
+    settings: Settings, *, dicomweb: str | None = None, dimse: str | None = None, called_ae: str | None = None
+) -> ArchiveConfig:
+    """The archive named by the arguments (command-line overrides) or else by the settings
+    (``MODIC_PACS_*``); :class:`ValueError` naming the option when it is missing or malformed.
+
+    DICOMweb credentials come from the settings only, and are sent only to the configured URL's origin
+    (or to any URL when none is configured), never to an address typed on the command line elsewhere.
+    """
+    if dicomweb and dimse:
+        raise ValueError("give either --dicomweb or --dimse, not both")
+    if not dicomweb and not dimse:
+        dicomweb = settings.pacs_dicomweb_url
+        dimse = None if dicomweb else settings.pacs_dimse_address
+    if dicomweb:
+        if not dicomweb.startswith(("http://", "https://")) or not urlsplit(dicomweb).netloc:
+            raise ValueError(f"--dicomweb {dicomweb!r} is not an http:// or https:// URL")
+        configured = settings.pacs_dicomweb_url
+        trusted = configured is None or _origin(configured) == _origin(dicomweb)
+        password = settings.pacs_dicomweb_password
+        return ArchiveConfig(
+            dicomweb=DicomwebOptions(
+                url=dicomweb.rstrip("/"),
+                username=settings.pacs_dicomweb_username if trusted else None,
+                password=password.get_secret_value() if trusted and password is not None else None,
+                ca_file=settings.pacs_dicomweb_ca_file,
+            )
+        )
+    if not dimse:
+        raise ValueError(
+            "no archive: give --dicomweb URL or --dimse HOST:PORT, or set MODIC_PACS_DICOMWEB_URL or "
+            "MODIC_PACS_DIMSE_ADDRESS"
+        )
+    try:
+        host, port = parse_address(dimse)
+    except ValueError as exc:
+        raise ValueError(f"--dimse {exc}") from None
+    called = called_ae or settings.pacs_called_ae
+    if not called:
+        raise ValueError("--called-ae is required with --dimse (or set MODIC_PACS_CALLED_AE)")
+    return ArchiveConfig(
+        dimse=DimseOptions(
+            host=host,
+            port=port,
+            called_ae=check_ae_title(called, "--called-ae"),
+            calling_ae=check_ae_title(settings.pacs_calling_ae, "MODIC_PACS_CALLING_AE"),
+            store_host=settings.pacs_store_host,
+            store_port=settings.pacs_store_port,
+        )
+    )

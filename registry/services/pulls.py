@@ -1,0 +1,543 @@
+"""Pulling what grading needs from a PACS: for each requested patient, find the studies in the date range,
+classify their series from the archive's metadata by the rules of ingest (:func:`grading.series.classify_study`)
+*before* any pixel data moves, retrieve only the chosen series (the sagittal T1 and T2 that grading
+uses, and any gradable sagittal STIR the viewer can show instead of T2), and ingest them.
+
+A pull is resumable: instances already in the file store are never retrieved again, and running the same
+request again (same archive, date range and patient list: the same ``request_key``) continues the pull
+that did not finish, skipping the patients it already settled. Progress and per-patient outcomes are kept
+in the database (:class:`~registry.models.Pull`, :class:`~registry.models.PullItem`).
+
+Hospital patient ids are used only to query the archive: outcomes, logs and messages name a patient by
+its row in the request and, once its images are in, by its pseudonym.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from pydicom.dataset import Dataset
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from grading.errors import GradingError
+from grading.series import (
+    MIN_GRADABLE_SLICES,
+    InstanceHeader,
+    StudyClassification,
+    Weighting,
+    WeightingReason,
+    classify_study,
+    classify_weighting,
+    plane_from_orientation,
+)
+from registry.db import session_scope
+from registry.errors import InvalidInput, NotFound, RegistryError
+from registry.imaging.dicom import headers_from_metadata
+from registry.imaging.errors import ImagingError
+from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable
+from registry.imaging.sources import SourceFile
+from registry.imaging.store import FileStore
+from registry.models import Patient, Pull, PullItem, PullOutcome, PullStatus, User
+from registry.models.base import utcnow
+from registry.repositories import studies as studies_repo
+from registry.services import audit
+from registry.services.imaging import ingest_files
+
+log = logging.getLogger(__name__)
+
+MAX_PATIENTS = 100_000
+"""The most patients one pull may list."""
+PATIENT_ID_COLUMNS = ("patient_id", "patientid", "patient id", "mrn", "hospital_id")
+"""Header names (any case) of the column holding the patient ids in a patients CSV file."""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """What to pull: from which archive (its label), which patients (in row order), which study dates."""
+
+    archive: str
+    patient_ids: tuple[str, ...]
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        if not self.patient_ids:
+            raise InvalidInput("patients: at least one patient id is required")
+        if len(self.patient_ids) > MAX_PATIENTS:
+            raise InvalidInput(f"patients: {len(self.patient_ids)} given; at most {MAX_PATIENTS} per pull")
+        for row, patient_id in enumerate(self.patient_ids, start=1):
+            if not 0 < len(patient_id.strip()) <= 64:
+                raise InvalidInput(f"patients row {row}: a patient id must be 1-64 characters")
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise InvalidInput(f"since {self.since.isoformat()} is after until {self.until.isoformat()}")
+
+    @property
+    def key(self) -> str:
+        """The identity of the request, so that running it again resumes it (a hash: no ids stored)."""
+        parts = [self.archive, str(self.since), str(self.until), *(p.strip() for p in self.patient_ids)]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def parse_patient_list(text: str) -> list[str]:
+    """The patient ids of a CSV file: the column named ``patient_id`` (or ``PatientID``, ``MRN``, any case)
+    when the first line names one, else the first column of every line; blank lines are skipped."""
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    if not rows:
+        return []
+    header = [cell.strip().lower() for cell in rows[0]]
+    column = next((header.index(name) for name in PATIENT_ID_COLUMNS if name in header), None)
+    if column is None:
+        return [row[0].strip() for row in rows]
+    return [row[column].strip() if column < len(row) else "" for row in rows[1:]]
+
+
+def open_pull(session: Session, request: PullRequest, actor: User | None) -> tuple[Pull, bool]:
+    """The pull of this request that has not finished (to resume), or a new one; and whether it is resumed."""
+    unfinished = session.exec(
+        select(Pull)
+        .where(Pull.request_key == request.key, Pull.status != PullStatus.done.value)
+        .order_by(col(Pull.created_at).desc())
+    ).first()
+    if unfinished is not None:
+        return unfinished, True
+    pull = Pull(
+        request_key=request.key,
+        archive=request.archive[:300],
+        since=request.since,
+        until=request.until,
+        patients_total=len(request.patient_ids),
+        requested_by=None if actor is None else actor.id,
+    )
+    session.add(pull)
+    session.flush()
+    session.add_all(PullItem(pull_id=pull.id, row=row) for row in range(1, len(request.patient_ids) + 1))
+    audit.record(session, actor, "pull.create", "pull", pull.id, patients=len(request.patient_ids))
+    session.commit()
+    return pull, False
+
+
+@dataclass(frozen=True)
+class ItemReport:
+    """The outcome for one requested patient, as reported (row and pseudonym, never the hospital id)."""
+
+    row: int
+    pseudonym: str | None
+    outcome: PullOutcome
+    reason: str | None = None
+    studies: int = 0
+    series: int = 0
+    series_retrieved: int = 0
+    instances: int = 0
+    gradable_studies: int = 0
+    earlier: bool = False
+    """Settled by an earlier run of the same pull (and skipped by this one)."""
+
+    @property
+    def line(self) -> str:
+        """``row 3 (P-7K2M9QX4TB): fetched: 1 study, 3 series (3 retrieved, 33 new images), 1 gradable``."""
+        who = f"row {self.row}" + (f" ({self.pseudonym})" if self.pseudonym else "")
+        text = f"{who}: {self.outcome.value}"
+        if self.outcome in (PullOutcome.fetched, PullOutcome.nothing_gradable):
+            text += f": {_plural(self.studies, 'study', 'studies')}"
+        if self.outcome is PullOutcome.fetched:
+            text += f", {_plural(self.series, 'series', 'series')}"
+            if self.earlier:
+                text += " (earlier run)"
+            else:
+                retrieved = f"{self.series_retrieved} retrieved, {self.instances} new images"
+                text += f" ({retrieved}), {self.gradable_studies} gradable"
+        return text + (f": {self.reason}" if self.reason else "")
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+@dataclass
+class PullSummary:
+    """Totals of one run of a pull."""
+
+    pull_id: str
+    status: PullStatus
+    outcomes: Counter[PullOutcome] = field(default_factory=Counter)
+    series_fetched: int = 0
+    instances_fetched: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def line(self) -> str:
+        """The summary line printed at the end of a run."""
+        counts = ", ".join(
+            f"{self.outcomes[o]} {o.value}" for o in PullOutcome if o is not PullOutcome.pending or self.outcomes[o]
+        )
+        text = (
+            f"pull {self.pull_id} {self.status.value}: {sum(self.outcomes.values())} patients: {counts}; "
+            f"{self.series_fetched} series, {self.instances_fetched} images retrieved in {self.seconds:.1f} s"
+        )
+        return text + (f"; stopped: {self.error}" if self.error else "")
+
+
+ItemCallback = Callable[[ItemReport], None]
+
+
+def run_pull(
+    engine: Engine,
+    store: FileStore,
+    archive: Archive,
+    pull_id: str,
+    patient_ids: Sequence[str],
+    *,
+    expected_field_strength_t: float = 0.2,
+    on_item: ItemCallback | None = None,
+) -> PullSummary:
+    """Run (or resume) a pull opened by :func:`open_pull` with the same ``patient_ids``.
+
+    Patients already settled (fetched, nothing gradable) are skipped; ``on_item`` is called with the
+    outcome of every patient (skipped ones included). An archive that cannot be reached stops the run
+    with status ``failed``; running it again resumes.
+    """
+    started = time.perf_counter()
+    with session_scope(engine, write=True) as session:
+        pull = session.get(Pull, pull_id)
+        if pull is None:
+            raise NotFound(f"pull {pull_id!r} does not exist")
+        if pull.patients_total != len(patient_ids):
+            raise InvalidInput(f"pull {pull_id} has {pull.patients_total} patients; {len(patient_ids)} given")
+        pull.status = PullStatus.running.value
+        pull.error = None
+        pull.updated_at = utcnow()
+        session.add(pull)
+        session.commit()
+        since, until = pull.since, pull.until
+        items = list(session.exec(select(PullItem).where(PullItem.pull_id == pull_id).order_by(col(PullItem.row))))
+        pseudonyms = _pseudonyms(session, {i.patient_id for i in items if i.patient_id})
+    summary = PullSummary(pull_id, PullStatus.running)
+    settled = (PullOutcome.fetched.value, PullOutcome.nothing_gradable.value)
+    with ThreadPoolExecutor(max_workers=max(1, archive.parallel), thread_name_prefix="modic-pull") as pool:
+        for item in items:
+            if item.outcome in settled:
+                report = _report_of(item, pseudonyms)
+            else:
+                try:
+                    report = _pull_patient(
+                        engine, store, archive, pool, item.row, patient_ids[item.row - 1], since, until,
+                        expected_field_strength_t,
+                    )  # fmt: skip
+                except ArchiveUnavailable as exc:
+                    summary.error = exc.message
+                    break
+                _save_item(engine, pull_id, item.id, report)
+                summary.series_fetched += report.series_retrieved
+                summary.instances_fetched += report.instances
+                log.info("pull %s row %d: %s", pull_id, report.row, report.outcome.value)
+            summary.outcomes[report.outcome] += 1
+            if on_item is not None:
+                on_item(report)
+    summary.seconds = time.perf_counter() - started
+    summary.status = PullStatus.failed if summary.error else PullStatus.done
+    _finish(engine, pull_id, summary)
+    return summary
+
+
+def _pseudonyms(session: Session, patient_ids: set[str]) -> dict[str, str]:
+    if not patient_ids:
+        return {}
+    return {p.id: p.pseudonym for p in studies_repo.patients_by_ids(session, patient_ids).values()}
+
+
+def _report_of(item: PullItem, pseudonyms: dict[str, str]) -> ItemReport:
+    return ItemReport(
+        row=item.row,
+        pseudonym=pseudonyms.get(item.patient_id) if item.patient_id else None,
+        outcome=PullOutcome(item.outcome),
+        reason=item.reason,
+        studies=item.studies,
+        series=item.series,
+        earlier=True,
+    )
+
+
+def series_to_fetch(classification: StudyClassification) -> list[str]:
+    """The series grading needs: those holding the chosen sagittal T1 and T2 stacks and any gradable
+    sagittal STIR stack; never a localizer, an axial or a derived series."""
+    chosen = classification.grading_series
+    stacks = [s for s in (chosen.t1, chosen.t2) if s is not None]
+    stacks += [s for s in classification.stacks if s.gradable and s.weighting is Weighting.STIR]
+    return list(dict.fromkeys(s.series_instance_uid for s in stacks))
+
+
+_FETCHED_WEIGHTINGS = frozenset({Weighting.T1, Weighting.T2, Weighting.STIR})
+
+
+def screen_series(header: InstanceHeader, images: int | None) -> Weighting | None:
+    """Whether grading needs a series, judged from one representative image of it by the rules of ingest
+    (:func:`~grading.series.classify_weighting`, the plane of ImageOrientationPatient): its weighting when
+    it is a sagittal T1, T2 or STIR series with at least :data:`~grading.series.MIN_GRADABLE_SLICES`
+    images, ``None`` when it is not (localizer, axial, derived, too few images, …).
+
+    Raises :class:`LookupError` when the answer lacks what the rules need (orientation, or timing that left
+    the weighting ambiguous): the series must then be classified image by image.
+    """
+    weighting = classify_weighting(header)
+    if weighting.reason in (WeightingReason.AMBIGUOUS, WeightingReason.DESCRIPTION):
+        raise LookupError(f"{header.source}: weighting not decided by the series attributes")
+    if not weighting.gradable or weighting.weighting not in _FETCHED_WEIGHTINGS:
+        return None
+    if header.image_orientation is None:
+        raise LookupError(f"{header.source}: no ImageOrientationPatient")
+    if not plane_from_orientation(header.image_orientation).sagittal_enough:
+        return None
+    if images is not None and images < MIN_GRADABLE_SLICES:
+        return None
+    return weighting.weighting
+
+
+@dataclass
+class _StudyPlan:
+    """What one study of the archive needs: the series to fetch, each with its images when they are known
+    (``None``: the whole series, none of it stored yet)."""
+
+    study_instance_uid: str
+    series: dict[str, list[str] | None]
+
+
+def _headers(archive: Archive, datasets: list[Dataset]) -> list[InstanceHeader]:
+    headers: list[InstanceHeader] = []
+    for ds in datasets:
+        sop = str(ds.get("SOPInstanceUID", "")).strip()
+        try:
+            headers.extend(headers_from_metadata(ds, f"{archive.label} instance {sop or '<no SOP Instance UID>'}"))
+        except ImagingError:
+            continue  # an answer without UIDs cannot be retrieved either
+    return headers
+
+
+def _plan_study(
+    archive: Archive, store: FileStore, known: bool, study_instance_uid: str, expected_field_strength_t: float
+) -> _StudyPlan:
+    """Choose a study's series from the archive's metadata (no pixel data moves).
+
+    Each MR series is screened on its series-level answer (:func:`screen_series`); series that answer
+    cannot decide, and rival candidates for T1 or T2, are classified image by image with
+    :func:`~grading.series.classify_study`, which chooses between them as ingest does. A chosen series
+    whose study is ``known`` to the registry, or whose representative image is stored, is listed image by
+    image so that only the missing images are fetched.
+    """
+    candidates: dict[Weighting, list[str]] = {}
+    undecided: list[str] = []
+    representative: dict[str, str] = {}
+    for ds in archive.find_series(study_instance_uid):
+        series_uid = str(ds.SeriesInstanceUID).strip()
+        sop = str(ds.get("SOPInstanceUID", "") or "").strip()
+        representative[series_uid] = sop
+        if not sop:
+            ds.SOPInstanceUID = series_uid  # a stand-in: only the series attributes are judged
+        images = ds.get("NumberOfSeriesRelatedInstances")
+        try:
+            header = headers_from_metadata(ds, f"{archive.label} series {series_uid}")[0]
+            weighting = screen_series(header, None if images in (None, "") else int(images))
+        except (ImagingError, LookupError, ValueError, TypeError):
+            undecided.append(series_uid)
+            continue
+        if weighting is not None:
+            candidates.setdefault(weighting, []).append(series_uid)
+    wanted: list[str] = []
+    rivals: list[str] = []  # several sagittal T1 (or T2) series: their images decide, as at ingest
+    for weighting, uids in candidates.items():
+        (rivals if len(uids) > 1 and weighting is not Weighting.STIR else wanted).extend(uids)
+    listed: dict[str, list[str]] = {}
+    if undecided or rivals:
+        by_series = {uid: archive.find_instances(study_instance_uid, uid) for uid in undecided + rivals}
+        headers = _headers(archive, [ds for answers in by_series.values() for ds in answers])
+        if headers:
+            try:
+                classification = classify_study(headers, expected_field_strength_t=expected_field_strength_t)
+                wanted += [uid for uid in series_to_fetch(classification) if uid not in wanted]
+            except GradingError:
+                pass  # images the rules cannot read are not fetched
+        listed = {uid: [str(ds.SOPInstanceUID) for ds in answers] for uid, answers in by_series.items()}
+    plan: dict[str, list[str] | None] = {}
+    for uid in wanted:
+        if uid not in listed and (known or (representative.get(uid) and store.contains(representative[uid]))):
+            listed[uid] = [str(ds.SOPInstanceUID) for ds in archive.find_instances(study_instance_uid, uid)]
+        plan[uid] = list(dict.fromkeys(listed[uid])) if uid in listed else None
+    return _StudyPlan(study_instance_uid, plan)
+
+
+def _pull_patient(
+    engine: Engine,
+    store: FileStore,
+    archive: Archive,
+    pool: ThreadPoolExecutor,
+    row: int,
+    patient_id: str,
+    since: dt.date | None,
+    until: dt.date | None,
+    expected_field_strength_t: float,
+) -> ItemReport:
+    try:
+        studies = archive.find_studies(patient_id.strip(), since, until)
+        if not studies:
+            return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.not_found)
+        with session_scope(engine) as session:
+            known = {s.study_instance_uid for s in studies if studies_repo.study_by_uid(session, s.study_instance_uid)}
+        plans = [
+            _plan_study(archive, store, s.study_instance_uid in known, s.study_instance_uid, expected_field_strength_t)
+            for s in studies
+        ]
+        jobs = []
+        present: list[str] = []
+        for plan in plans:
+            for series_uid, sops in plan.series.items():
+                missing = None if sops is None else [uid for uid in sops if not store.contains(uid)]
+                present += [uid for uid in sops or () if uid not in (missing or ())]
+                if missing is None or missing:
+                    jobs.append(pool.submit(archive.retrieve, plan.study_instance_uid, series_uid, missing))
+        retrieved = [job.result() for job in jobs]
+    except ArchiveRefused as exc:
+        # The archive's answer may quote the query: never pass the patient id on.
+        reason = exc.message.replace(patient_id.strip(), "<patient id>")
+        return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.refused, reason)
+    fetched = sum(r.new for r in retrieved)
+    wanted = list(dict.fromkeys(present + [uid for r in retrieved for uid in r.sop_instance_uids]))
+    if not wanted:
+        return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.nothing_gradable, studies=len(studies))
+    files = [SourceFile(f"{archive.label} instance {uid}", path=store.path_for(uid)) for uid in wanted]
+    with session_scope(engine, write=True) as session:
+        result = ingest_files(session, store, files, expected_field_strength_t=expected_field_strength_t)
+    views = [s.view for s in result.studies]
+    pseudonym = views[0].pseudonym if views else None
+    return ItemReport(
+        row,
+        pseudonym,
+        PullOutcome.fetched,
+        reason="; ".join(result.warnings)[:1000] or None,
+        studies=sum(1 for plan in plans if plan.series),
+        series=sum(len(plan.series) for plan in plans),
+        series_retrieved=len(jobs),
+        instances=fetched,
+        gradable_studies=sum(1 for v in views if v.study.t1_series_id and v.study.t2_series_id),
+    )
+
+
+def _known_pseudonym(engine: Engine, patient_id: str) -> str | None:
+    """The pseudonym of a patient the registry already knows (nothing is created for a patient not pulled)."""
+    with session_scope(engine) as session:
+        patient = studies_repo.patient_by_hospital_id(session, patient_id.strip())
+        return None if patient is None else patient.pseudonym
+
+
+def _save_item(engine: Engine, pull_id: str, item_id: str, report: ItemReport) -> None:
+    with session_scope(engine, write=True) as session:
+        item = session.get(PullItem, item_id)
+        pull = session.get(Pull, pull_id)
+        assert item is not None and pull is not None
+        if report.pseudonym is not None:
+            item.patient_id = session.exec(select(Patient.id).where(Patient.pseudonym == report.pseudonym)).first()
+        if item.outcome == PullOutcome.pending.value:
+            pull.patients_done += 1
+        item.outcome = report.outcome.value
+        item.reason = None if report.reason is None else report.reason[:1000]
+        item.studies, item.series, item.instances = report.studies, report.series, item.instances + report.instances
+        item.updated_at = pull.updated_at = utcnow()
+        pull.series_fetched += report.series_retrieved
+        pull.instances_fetched += report.instances
+        session.add_all([item, pull])
+        session.commit()
+
+
+def _finish(engine: Engine, pull_id: str, summary: PullSummary) -> None:
+    with session_scope(engine, write=True) as session:
+        pull = session.get(Pull, pull_id)
+        assert pull is not None
+        pull.status = summary.status.value
+        pull.error = None if summary.error is None else summary.error[:1000]
+        pull.updated_at = utcnow()
+        pull.finished_at = pull.updated_at if summary.status is PullStatus.done else None
+        session.add(pull)
+        session.commit()
+
+
+def fail_pull(engine: Engine, pull_id: str, error: str) -> None:
+    """Mark a pull failed before it ran (e.g. its archive could not be opened)."""
+    _finish(engine, pull_id, PullSummary(pull_id, PullStatus.failed, error=error))
+
+
+@dataclass(frozen=True)
+class PullView:
+    """A pull with its items and the pseudonyms of the patients they name."""
+
+    pull: Pull
+    items: list[PullItem]
+    pseudonyms: dict[str, str]
+
+
+def pull_view(session: Session, pull_id: str) -> PullView:
+    """The pull ``pull_id`` with its per-patient outcomes; :class:`NotFound` otherwise."""
+    pull = session.get(Pull, pull_id)
+    if pull is None:
+        raise NotFound(f"pull {pull_id!r} does not exist")
+    items = list(session.exec(select(PullItem).where(PullItem.pull_id == pull_id).order_by(col(PullItem.row))))
+    return PullView(pull, items, _pseudonyms(session, {i.patient_id for i in items if i.patient_id}))
+
+
+class PullRunner:
+    """Runs the pulls requested through the API one after another in a background thread (one archive
+    connection and one Storage SCP port at a time). The patient ids of a queued pull are held in memory
+    only: after a restart, posting the same request again resumes it."""
+
+    def __init__(self, engine: Engine, store: FileStore, *, expected_field_strength_t: float = 0.2):
+        self.engine = engine
+        self.store = store
+        self.expected_field_strength_t = expected_field_strength_t
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modic-pulls")
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, pull_id: str, config: ArchiveConfig, patient_ids: Sequence[str]) -> bool:
+        """Queue the pull unless it is already queued or running here; whether it was queued."""
+        with self._lock:
+            if pull_id in self._active:
+                return False
+            self._active.add(pull_id)
+        self._pool.submit(self._run, pull_id, config, list(patient_ids))
+        return True
+
+    def _run(self, pull_id: str, config: ArchiveConfig, patient_ids: list[str]) -> None:
+        try:
+            archive = config.open(self.store)
+        except RegistryError as exc:
+            fail_pull(self.engine, pull_id, exc.message)
+            return
+        try:
+            run_pull(
+                self.engine,
+                self.store,
+                archive,
+                pull_id,
+                patient_ids,
+                expected_field_strength_t=self.expected_field_strength_t,
+            )
+        except Exception:  # the runner keeps serving later pulls; the pull stays resumable
+            log.exception("pull %s stopped", pull_id)
+            fail_pull(self.engine, pull_id, "stopped by an internal error; post the same request again to resume")
+        finally:
+            archive.close()
+            with self._lock:
+                self._active.discard(pull_id)
+
+    def shutdown(self) -> None:
+        """Stop taking pulls and drop the queued ones; a pull cut short stays resumable."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
