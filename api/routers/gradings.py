@@ -16,6 +16,7 @@ from api.schemas.gradings import (
     GradingUpdate,
     HistoryItem,
 )
+from grading.annotations import Annotations
 from grading.nordic import StudyGrading
 from registry.services import gradings as gradings_service
 from registry.services.grading_writer import GradingWriter
@@ -31,7 +32,12 @@ async def create_grading(
     """Record the radiologist's grading of all 11 endplates (one clinical grading per rater and study)."""
     # Validation is pure and quick, so it runs here; the write joins the gradings being committed
     # together by the app's writer (group commit) and is answered once committed.
-    new = NewGrading(rater, study_id, StudyGrading.from_mapping(body.endplates))
+    new = NewGrading(
+        rater,
+        study_id,
+        StudyGrading.from_mapping(body.endplates),
+        annotations=Annotations.from_body(body.levels, body.measurements),
+    )
     writer: GradingWriter = request.app.state.grading_writer
     view = await asyncio.wrap_future(writer.submit(new))
     response.headers["ETag"] = view.etag
@@ -62,7 +68,9 @@ def amend_grading(
     if_match: Annotated[str | None, Header(description="ETag of the version being amended")] = None,
 ) -> GradingPublic:
     """Amend a grading: a new version with a reason; 428 without If-Match, 412 when stale."""
-    view = gradings_service.amend_grading(session, user, grading_id, if_match, body.endplates, body.reason)
+    view = gradings_service.amend_grading(
+        session, user, grading_id, if_match, body.endplates, body.reason, body.levels, body.measurements
+    )
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
 

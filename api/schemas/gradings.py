@@ -18,13 +18,24 @@ class EndplatePublic(BaseModel):
 
 
 class GradingCreate(BaseModel):
-    """All 11 endplates, each ``{"type", "size"?, "extension_pct"?}``."""
+    """All 11 endplates, each ``{"type", "size"?, "extension_pct"?}``, and optionally the level
+    labels and height-fraction measurements made with them (:mod:`grading.annotations`)."""
 
     endplates: dict[str, Any] = Field(examples=[{"L1_sup": {"type": "none"}, "L4_inf": {"type": "I/II", "size": "C"}}])
+    levels: Any = Field(
+        default=None,
+        description='level labels {"L1": [x, y, z], ..., "S1": [x, y, z]} in patient coordinates (LPS, mm)',
+        examples=[{"L4": [0.0, -14.0, -30.5], "L5": [0.0, -12.0, -66.0]}],
+    )
+    measurements: Any = Field(
+        default=None,
+        description="height-fraction measurements: [{endplate, endplate_point, opposite_point, depth_point}]",
+    )
 
 
 class GradingUpdate(GradingCreate):
-    reason: str = Field(min_length=1, max_length=2000, description="why the grading changes")
+    # Checked by the service (blank and missing alike), so that every refusal has the same shape.
+    reason: str | None = Field(default=None, max_length=2000, description="why the grading changes (required)")
 
 
 class GradingPublic(BaseModel):
@@ -33,6 +44,8 @@ class GradingPublic(BaseModel):
     rater: str
     version: int
     endplates: dict[str, EndplatePublic]
+    levels: dict[str, list[float]]
+    measurements: list[dict[str, Any]]
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -44,6 +57,8 @@ class GradingPublic(BaseModel):
             rater=view.rater,
             version=view.version,
             endplates={k: EndplatePublic(**v) for k, v in view.endplates.items()},
+            levels=view.levels,
+            measurements=view.measurements,
             created_at=view.created_at,
             updated_at=view.updated_at,
         )
@@ -56,6 +71,8 @@ class GradingList(BaseModel):
 class HistoryItem(BaseModel):
     version: int
     endplates: dict[str, EndplatePublic]
+    levels: dict[str, list[float]]
+    measurements: list[dict[str, Any]]
     rater: str
     at: dt.datetime
     reason: str | None
@@ -66,6 +83,8 @@ class HistoryItem(BaseModel):
         return cls(
             version=v.version,
             endplates={k: EndplatePublic(**e) for k, e in v.endplates.items()},
+            levels=v.levels or {},
+            measurements=v.measurements or [],
             rater=entry.author,
             at=v.at,
             reason=v.reason,

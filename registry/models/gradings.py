@@ -50,3 +50,7 @@ class GradingVersion(SQLModel, table=True):
     author_id: str = Field(foreign_key="users.id")
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     reason: str | None = Field(default=None, max_length=2000)
+    levels: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    """Level labels ``{"L1": [x, y, z], ...}`` (patient mm) the rater placed; NULL: none recorded."""
+    measurements: list[Any] | None = Field(default=None, sa_type=JSON)
+    """Height-fraction measurements of this version (:mod:`grading.annotations`); NULL: none."""

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from grading.annotations import Annotations
 from grading.nordic import StudyGrading
 from registry.errors import (
     AlreadyExists,
@@ -44,6 +45,10 @@ class GradingView:
     created_at: dt.datetime
     updated_at: dt.datetime
     """When this version was recorded."""
+    levels: dict[str, Any] = field(default_factory=dict)
+    """The level labels kept with this version (:class:`grading.annotations.LevelLabels`)."""
+    measurements: list[dict[str, Any]] = field(default_factory=list)
+    """The height-fraction measurements kept with this version."""
 
     @classmethod
     def of(cls, grading: Grading, version: GradingVersion, rater: str) -> GradingView:
@@ -57,6 +62,8 @@ class GradingView:
             endplates=version.endplates,
             created_at=grading.created_at,
             updated_at=version.at,
+            levels=version.levels or {},
+            measurements=version.measurements or [],
         )
 
     @property
@@ -86,6 +93,8 @@ class NewGrading:
     study_id: str
     grading: StudyGrading
     kind: GradingKind = GradingKind.clinical
+    annotations: Annotations | None = None
+    """Level labels and measurements made with the grading, if any."""
 
     @property
     def clinical_key(self) -> str | None:
@@ -162,6 +171,8 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
             taken[key] = grading_id
             graded.append(patients[one.study_id])
         canonical = one.grading.to_mapping()
+        levels = one.annotations.to_levels() if one.annotations else {}
+        measurements = one.annotations.to_measurements() if one.annotations else []
         gradings.append(
             {
                 "id": grading_id,
@@ -175,10 +186,22 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
             }
         )
         versions.append(
-            {"grading_id": grading_id, "version": 1, "endplates": canonical, "author_id": one.rater.id, "at": now}
+            {
+                "grading_id": grading_id,
+                "version": 1,
+                "endplates": canonical,
+                "author_id": one.rater.id,
+                "at": now,
+                "levels": levels or None,
+                "measurements": measurements or None,
+            }
         )
         events.append(audit.event(one.rater, "grading.create", "grading", grading_id, study_id=one.study_id, version=1))
-        outcomes.append(GradingView(grading_id, one.study_id, one.kind.value, one.rater.name, 1, canonical, now, now))
+        outcomes.append(
+            GradingView(
+                grading_id, one.study_id, one.kind.value, one.rater.name, 1, canonical, now, now, levels, measurements
+            )
+        )
     gradings_repo.insert_first_versions(session, gradings, versions)
     audit.record_many(session, events)
     eligibility.on_patients_graded(session, graded)
@@ -220,12 +243,21 @@ def get_grading(session: Session, grading_id: str, viewer: User) -> GradingView:
 
 
 def amend_grading(
-    session: Session, actor: User, grading_id: str, if_match: str | None, endplates: Any, reason: str | None
+    session: Session,
+    actor: User,
+    grading_id: str,
+    if_match: str | None,
+    endplates: Any,
+    reason: str | None,
+    levels: Any = None,
+    measurements: Any = None,
 ) -> GradingView:
     """Add a new version to a grading, if ``if_match`` names its current version.
 
     Only the grading's rater or an admin may amend; a reason is required. Of concurrent amendments
     made against the same version, exactly one succeeds; the others get :class:`PreconditionFailed`.
+    ``levels`` or ``measurements`` left out (None) are carried over from the amended version, so
+    that every version holds the whole state; an empty value clears them.
     """
     grading = _visible(session, grading_id, actor)
     if grading.rater_id != actor.id and actor.role != Role.admin.value:
@@ -239,8 +271,10 @@ def amend_grading(
         raise PreconditionFailed(f"If-Match {if_match!r} does not name a version of grading {grading_id}")
     expected = int(match["version"])
     grading_value = StudyGrading.from_mapping(endplates)
+    annotations = Annotations.from_body(levels, measurements)
     if reason is None or not reason.strip():
-        raise InvalidInput("reason: an amendment needs a reason (why the grading changes)")
+        raise InvalidInput("an amendment needs a reason (why the grading changes)", field="reason")
+    amended = gradings_repo.version_of(session, grading.id, grading.current_version)
     if expected != grading.current_version or not gradings_repo.advance_version(session, grading.id, expected):
         session.rollback()
         current = session.get(Grading, grading_id)
@@ -255,6 +289,9 @@ def amend_grading(
         endplates=grading_value.to_mapping(),
         author_id=actor.id,
         reason=reason.strip(),
+        levels=(annotations.to_levels() if levels is not None else amended and amended.levels) or None,
+        measurements=(annotations.to_measurements() if measurements is not None else amended and amended.measurements)
+        or None,
     )
     session.add(version)
     audit.record(session, actor, "grading.amend", "grading", grading.id, version=expected + 1, reason=reason.strip())
