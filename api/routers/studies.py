@@ -30,7 +30,7 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         created, study_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return dt.datetime.fromisoformat(created), study_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput(f"cursor {cursor!r} is not a cursor returned by this endpoint") from None
+        raise InvalidInput(f"cursor {cursor!r} is not a cursor returned by this endpoint", field="cursor") from None
 
 
 _BODY_DOC = {
