@@ -334,3 +334,58 @@ def test_a_fixed_refusal_clears_its_message_and_a_missing_reason_is_said_plainly
     page.keyboard.press("Control+Shift+Enter")  # amend and open next
     expect(page.get_by_role("heading", name=f"Patient {study['patient']['pseudonym']}")).to_be_hidden()
     assert rater.api.get(f"/studies/{study['id']}/gradings").json()["items"][0]["version"] == 2
+
+
+def test_zoom_window_and_smoothing_stay_from_one_study_to_the_next(
+    page: Any, app: FastAPI, settings: Settings, live_server: LiveServer, rater: Rater
+) -> None:
+    load_sample_studies(app, settings)
+    first, second = rater.api.get("/studies", params={"graded_by_me": "false"}).json()["items"][:2]
+    sign_in(page, live_server, rater.token)
+    page.goto(f"{live_server.url}/#/study/{first['id']}")
+    wait_for_images(page)
+    page.get_by_role("button", name="Zoom in").click()
+    page.get_by_role("button", name="Zoom in").click()
+    page.get_by_label("Window preset").select_option("contrast")
+    page.get_by_role("button", name="Smooth noise").click()
+    page.goto(f"{live_server.url}/#/study/{second['id']}")
+    expect(page.get_by_role("heading", name=f"Patient {second['patient']['pseudonym']}")).to_be_visible()
+    wait_for_images(page)
+    for _ in range(2):  # the next study, then the page loaded afresh
+        expect(page.get_by_label("Zoom level")).to_have_text("156%")
+        expect(page.get_by_label("Window preset")).to_have_value("contrast")
+        expect(page.get_by_role("button", name="Smooth noise")).to_have_attribute("aria-pressed", "true")
+        assert page.locator("#pane-t1 img.slice").evaluate("img => img.style.transform").endswith("scale(1.5625)")
+        expect(page.locator("#pane-t1 img.slice")).not_to_have_attribute("data-window", "default")
+        page.reload()
+        wait_for_images(page)
+
+
+def test_the_prior_graded_study_is_shown_read_only(
+    page: Any, app: FastAPI, settings: Settings, live_server: LiveServer, rater: Rater
+) -> None:
+    load_sample_studies(app, settings)
+    current = rater.api.get("/studies").json()["items"][0]
+    truth_dir = truth_by_uid()[current["study_instance_uid"]]
+    earlier = rater.api.post(
+        "/studies",
+        json={
+            "study_instance_uid": "1.2.826.0.1.3680043.8.498.4242",
+            "patient_id": ground_truth(truth_dir)["patient_id"],
+            "study_date": "2005-06-01",
+        },
+    )
+    assert earlier.status_code == 201, earlier.text
+    prior_grading = {e.value: {"type": "none"} for e in ENDPLATES} | {"L5_inf": {"type": "II", "size": "B"}}
+    assert rater.api.post(f"/studies/{earlier.json()['id']}/gradings", json={"endplates": prior_grading}).is_success
+    sign_in(page, live_server, rater.token)
+    page.goto(f"{live_server.url}/#/study/{current['id']}")
+    wait_for_images(page)
+    page.get_by_role("button", name="Show prior study (2005-06-01)").click()
+    table = page.get_by_role("table", name="Grading of the prior study (read-only)")
+    expect(table).to_contain_text("L5_inf")
+    expect(table.locator("tr.differs")).to_have_text("L5_infII B")
+    expect(page.locator("#prior-title")).to_have_text("Prior study of 2005-06-01 (read-only)")
+    assert table.locator("select, input, button").count() == 0
+    expect(page.get_by_label("L1_sup type")).to_have_value("")  # the current form is untouched
+    screenshot(page, "workstation-prior")

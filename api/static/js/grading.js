@@ -415,9 +415,10 @@ export class GradingPanel {
     this.nextButton.disabled = true;
     let saved = false;
     try {
+      // when the next study opens at once, this one's history is not worth waiting for
       if (this.read) await this.submitRead();
-      else if (this.grading) await this.amend();
-      else await this.create();
+      else if (this.grading) await this.amend({ history: !next });
+      else await this.create({ history: !next });
       saved = true;
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
@@ -430,7 +431,7 @@ export class GradingPanel {
     if (saved && next && !this.read) this.onSubmitAndNext(this.study);
   }
 
-  async create() {
+  async create({ history = true } = {}) {
     const answer = await request("POST", `/studies/${encodeURIComponent(this.study.id)}/gradings`, {
       json: { endplates: this.values(), ...this.extraBody() },
     });
@@ -439,7 +440,7 @@ export class GradingPanel {
     this.fill(this.grading.endplates);
     this.setMode();
     this.status.textContent = `Saved: your grading, version ${this.grading.version}.`;
-    await this.loadHistory();
+    if (history) await this.loadHistory();
   }
 
   async submitRead() {
@@ -452,7 +453,7 @@ export class GradingPanel {
     await this.onReadSaved(this.read);
   }
 
-  async amend() {
+  async amend({ history = true } = {}) {
     const previous = this.grading.version;
     const answer = await request("PUT", `/gradings/${encodeURIComponent(this.grading.id)}`, {
       json: { endplates: this.values(), reason: this.reason.value, ...this.extraBody() },
@@ -464,7 +465,7 @@ export class GradingPanel {
     this.fill(this.grading.endplates);
     this.setMode();
     this.status.textContent = `Amended: version ${previous} → ${this.grading.version}.`;
-    await this.loadHistory();
+    if (history) await this.loadHistory();
   }
 
   async handleFailure(error) {

@@ -39,7 +39,10 @@ const nextStudy = new NextStudy();
 const prior = new PriorStudy($("#prior"), $("#prior-toggle"));
 let pendingMessage = "";
 viewer.onFirstImages = (study) => {
-  if (document.body.dataset.blinded === "false" && study?.id) nextStudy.prepare(study.id);
+  if (document.body.dataset.blinded === "false" && study?.id) {
+    nextStudy.prepare(study.id);
+    prior.load(study);
+  }
 };
 grading.onSubmitAndNext = async (study) => {
   const next = await nextStudy.after(study.id);
@@ -170,7 +173,6 @@ async function openStudy(studyId) {
   document.title = `${study.patient.pseudonym} · Modic workstation`;
   viewer.prefetched = prefetched;
   viewer.open(study);
-  prior.load(study);
   await grading.open(study);
 }
 

@@ -64,7 +64,10 @@ export class PriorStudy {
     const id = prior.grading_series.t2 ?? prior.grading_series.t1;
     this.series = prior.series.find((s) => s.id === id) ?? null;
     this.root.querySelector("#prior-title").textContent = `Prior study of ${prior.study_date ?? "an earlier date"} (read-only)`;
-    this.caption.textContent = this.series ? `${this.series.weighting} · ${this.series.description}` : "no sagittal images";
+    this.caption.textContent = this.series
+      ? `${this.series.weighting} · ${this.series.description}`
+      : "no sagittal images are stored for it";
+    this.stage.hidden = !this.series;
     if (this.series) this.show(Math.floor((this.series.slices - 1) / 2));
     const gradings = (await get(`/studies/${encodeURIComponent(prior.id)}/gradings`)).body.items;
     this.fillGrading(gradings[0] ?? null);

@@ -185,10 +185,10 @@ export class Viewer {
     this.applyTransform();
     for (const pane of Object.values(this.panes)) pane.applyWindow();
     this.render();
-    this.loadWindows(this.generation);
   }
 
-  // The default windows of the shown series (for server-rendered window/level), in the background.
+  // The default windows and geometry of the shown series (server-rendered window/level, slices
+  // by position, the crosshair), in the background once the first images are shown.
   async loadWindows(generation) {
     const wanted = [this.panes.t1.series, this.t2Series, this.stirSeries].filter((s) => s && !("window" in s));
     const infos = await Promise.all(
@@ -391,11 +391,11 @@ export class Viewer {
   markFirstImages(generation) {
     if (this.marked === generation) return;
     const panes = Object.values(this.panes).filter((p) => p.series);
-    if (panes.every((p) => p.element.dataset.state === "ready")) {
+    if (panes.length && panes.every((p) => p.element.dataset.state === "ready")) {
       this.marked = generation;
       performance.mark("modic:first-images");
       this.onFirstImages(this.study);
-      this.prefetch();
+      this.loadWindows(generation).then(() => this.prefetch());
     }
   }
 
