@@ -38,8 +38,7 @@ async def _registry_error(_request: Request, exc: Exception) -> JSONResponse:
     content: dict[str, Any] = {"detail": exc.message}
     if isinstance(exc, reg.InvalidInput):
         # Every 422 has the same shape: a detail line and the problems, each naming its field.
-        field = exc.field or "body"
-        content = {"detail": f"{field}: {exc.message}", "errors": [{"field": field, "message": exc.message}]}
+        content["errors"] = [{"field": exc.field or "request", "message": exc.message}]
     if isinstance(exc, reg.AlreadyExists) and exc.existing_id:
         content["existing_id"] = exc.existing_id
     return JSONResponse(status_code=status, content=content)

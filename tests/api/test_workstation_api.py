@@ -97,7 +97,7 @@ def test_a_missing_reason_always_gets_the_same_422(client: TestClient, auth: Tok
     )
     assert answer.status_code == 422
     assert answer.json() == {
-        "detail": "reason: an amendment needs a reason (why the grading changes)",
+        "detail": "an amendment needs a reason (why the grading changes)",
         "errors": [{"field": "reason", "message": "an amendment needs a reason (why the grading changes)"}],
     }
 

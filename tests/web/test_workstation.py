@@ -82,7 +82,7 @@ def wait_for_images(page: Any) -> None:
     """Both panes decoded, with the series geometry known (the position in mm is shown)."""
     for pane in ("t1", "t2"):
         expect(page.locator(f"#pane-{pane}")).to_have_attribute("data-state", "ready")
-        expect(page.locator(f"#pane-{pane} .slice-pos")).to_contain_text("mm")
+        expect(page.locator(f"#pane-{pane} .slice-mm")).to_contain_text("mm")
 
 
 def layout(page: Any, pane: str) -> dict[str, float]:
@@ -127,7 +127,9 @@ def test_the_crosshair_lands_on_the_same_point_of_the_other_series(
     assert sizes == [192, 224], "the phantom's T1 and T2 differ in matrix"
     # the slices follow by position: T1 x = 0 mm and T2 x = +1.6 mm are the nearest
     expect(page.locator("#pane-t2 img.slice")).to_have_attribute("data-slice", "3")
-    expect(page.get_by_label("T1 slice position")).to_have_text("4 / 7 · 0.0 mm")
+    expect(page.get_by_label("T1 slice position")).to_have_text("4 / 7")
+    expect(page.get_by_label("T1 slice location in mm")).to_have_text("0.0 mm")
+    expect(page.get_by_label("T2 slice location in mm")).to_have_text("L 1.6 mm")
 
     points = [truth["levels"]["L2"], truth["levels"]["S1"], truth["lesion"]["depth_point"]]
     for source, target in (("t1", "t2"), ("t2", "t1")):

@@ -93,6 +93,12 @@ async function signIn(token) {
   grading.me = me;
 }
 
+// The image tools keep what they mark with a clinical grading; a blinded read has none of them.
+function showTools(shown) {
+  $("#levels-tool").hidden = !shown;
+  $("#measure-tool").hidden = !shown;
+}
+
 function clearStudyHeader(title) {
   worklist.clear();
   $("#study-title").textContent = title;
@@ -107,6 +113,7 @@ function clearStudyHeader(title) {
 async function openRead(studyId, label) {
   showView("#study-view");
   document.body.dataset.blinded = "true";
+  showTools(false);
   clearStudyHeader("Loading case…");
   const path = `/reliability-studies/${encodeURIComponent(studyId)}/worklist/${encodeURIComponent(label)}`;
   const caseView = (await get(path)).body;
@@ -150,6 +157,7 @@ grading.onReadSaved = async (read) => {
 async function openStudy(studyId) {
   showView("#study-view");
   document.body.dataset.blinded = "false";
+  showTools(true);
   clearStudyHeader("Loading study…");
   const prefetched = nextStudy.take(studyId);
   const study = prefetched?.study ?? (await get(`/studies/${encodeURIComponent(studyId)}`)).body;
@@ -244,7 +252,8 @@ $("#sign-out").addEventListener("click", () => {
 
 document.addEventListener("keydown", (event) => {
   if (document.body.dataset.view !== "study-view" || event.defaultPrevented) return;
-  if (event.altKey && !event.ctrlKey && (event.code === "KeyL" || event.code === "KeyM")) {
+  const tools = document.body.dataset.blinded === "false";
+  if (tools && event.altKey && !event.ctrlKey && (event.code === "KeyL" || event.code === "KeyM")) {
     event.preventDefault();
     const tool = event.code === "KeyL" ? levels : measure;
     tool.start();

@@ -37,6 +37,7 @@ class Pane {
     this.img = element.querySelector("img.slice");
     this.note = element.querySelector(".pane-note");
     this.pos = element.querySelector(".slice-pos");
+    this.mm = element.querySelector(".slice-mm");
     this.wl = element.querySelector(".wl");
     this.title = element.querySelector(".pane-title");
     this.seriesLabel = element.querySelector(".pane-series");
@@ -83,6 +84,7 @@ class Pane {
       `Sagittal ${label} image. Arrow keys or wheel: slice; drag: window/level; shift-drag: pan`,
     );
     this.img.alt = `Sagittal ${label} slice`;
+    this.mm.textContent = "";
     if (!series) {
       this.setState("empty", emptyNote);
       this.pos.textContent = "–";
@@ -251,8 +253,8 @@ export class Viewer {
       if (!pane.series) continue;
       const index = this.indexFor(pane);
       pane.index = index;
-      const where = pane.geometry ? ` · ${slicePosition(pane.geometry, index)}` : "";
-      pane.pos.textContent = `${pane.index + 1} / ${pane.series.slices}${where}`;
+      pane.pos.textContent = `${pane.index + 1} / ${pane.series.slices}`;
+      pane.mm.textContent = pane.geometry ? slicePosition(pane.geometry, index) : "";
       if (pane.wanted !== this.wantedKey(pane) || pane.element.dataset.state === "error") this.show(pane);
     }
     this.drawOverlays();
