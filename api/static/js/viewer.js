@@ -149,6 +149,7 @@ export class Viewer {
     this.prefetched = null;
     this.tool = null;
     this.onOverlay = () => {};
+    this.overlayFrame = null;
     this.onImageClick = () => {};
     this.onFirstImages = () => {};
     for (const preset of [...PRESETS, { id: "custom", label: "Custom (dragged)" }]) {
@@ -283,7 +284,16 @@ export class Viewer {
     };
   }
 
+  // Overlays are redrawn once per frame however often they are asked for (layout is read to draw them).
   drawOverlays() {
+    if (this.overlayFrame) return;
+    this.overlayFrame = requestAnimationFrame(() => {
+      this.overlayFrame = null;
+      this.paintOverlays();
+    });
+  }
+
+  paintOverlays() {
     for (const pane of Object.values(this.panes)) {
       if (!pane.series) {
         pane.overlay.drawFrame(null);
