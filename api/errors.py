@@ -37,6 +37,9 @@ async def _registry_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, reg.RegistryError)
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
     content: dict[str, Any] = {"detail": exc.message}
+    if isinstance(exc, reg.InvalidInput):
+        # Every 422 has the same shape: a detail line and the problems, each naming its field.
+        content["errors"] = [{"field": exc.field or "request", "message": exc.message}]
     if isinstance(exc, reg.AlreadyExists) and exc.existing_id:
         content["existing_id"] = exc.existing_id
     return JSONResponse(status_code=status, content=content)

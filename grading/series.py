@@ -27,6 +27,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -254,6 +255,151 @@ def plane_from_normal(normal: tuple[float, float, float]) -> PlaneResult:
     tilt = math.degrees(math.acos(min(1.0, largest)))
     plane = nearest if largest >= SAGITTAL_MIN_COMPONENT else Plane.OBLIQUE
     return PlaneResult(plane=plane, nearest=nearest, tilt_deg=tilt, normal=normal)
+
+
+# ------------------------------------------------------------------------------------ display geometry
+
+_TARGET_AXES: dict[Plane, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
+    # (direction that should point right on screen, direction that should point down), LPS.
+    Plane.SAGITTAL: ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
+    Plane.CORONAL: ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
+    Plane.AXIAL: ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
+}
+
+
+@dataclass(frozen=True)
+class DisplayTransform:
+    """How to turn a stored slice into display orientation: transpose first, then flips.
+
+    Display orientation follows radiological convention: a sagittal slice shows anterior on the
+    left and head up, a coronal slice the patient's right on the left and head up, an axial slice
+    the patient's right on the left and anterior up.
+    """
+
+    transpose: bool
+    flip_horizontal: bool
+    flip_vertical: bool
+
+    def apply(self, pixels: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The slice in display orientation."""
+        out = pixels.T if self.transpose else pixels
+        if self.flip_horizontal:
+            out = out[:, ::-1]
+        if self.flip_vertical:
+            out = out[::-1, :]
+        return out
+
+
+def display_transform(image_orientation: Sequence[float] | None) -> DisplayTransform:
+    """The transform that shows a slice with ImageOrientationPatient in display orientation.
+
+    The Siemens sagittal ``[0, 1, 0, 0, 0, -1]`` already shows anterior left, head up: no change.
+    """
+    if image_orientation is None or len(image_orientation) != 6:
+        return DisplayTransform(False, False, False)
+    row = np.asarray(image_orientation[:3], dtype=float)
+    column = np.asarray(image_orientation[3:], dtype=float)
+    try:
+        plane = plane_from_orientation(image_orientation).nearest
+    except ValueError:
+        return DisplayTransform(False, False, False)
+    right, down = (np.asarray(v) for v in _TARGET_AXES[plane])
+    transpose = abs(float(column @ right)) > abs(float(row @ right))
+    if transpose:
+        row, column = column, row
+    return DisplayTransform(transpose, float(row @ right) < 0, float(column @ down) < 0)
+
+
+Vector = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class SliceGeometry:
+    """Where the pixels of one slice, as displayed, lie in patient space (LPS, mm).
+
+    The centre of display pixel (x, y) (x to the right, y down, of the displayed image) is
+    ``origin + x · x_step + y · y_step``; the steps are one pixel long (the pixel spacing).
+    """
+
+    origin: Vector
+    x_step: Vector
+    y_step: Vector
+
+    def point(self, x: float, y: float) -> Vector:
+        """The patient-space point of display pixel coordinates (x, y)."""
+        return _vec(np.asarray(self.origin) + x * np.asarray(self.x_step) + y * np.asarray(self.y_step))
+
+    def pixel(self, point: Sequence[float]) -> tuple[float, float, float]:
+        """Display pixel coordinates (x, y) of the point projected on this slice, and its signed
+        distance from the slice plane in mm (along x_step × y_step)."""
+        d = np.asarray(point, dtype=float) - np.asarray(self.origin)
+        xs, ys = np.asarray(self.x_step), np.asarray(self.y_step)
+        normal = np.cross(xs, ys)
+        return (
+            float(d @ xs / (xs @ xs)),
+            float(d @ ys / (ys @ ys)),
+            float(d @ normal / np.linalg.norm(normal)),
+        )
+
+
+@dataclass(frozen=True)
+class StackGeometry:
+    """The displayed size (columns ``width``, rows ``height``) and each slice's geometry, in stack order."""
+
+    width: int
+    height: int
+    slices: tuple[SliceGeometry, ...]
+
+    def nearest_slice(self, point: Sequence[float]) -> int:
+        """The index of the slice whose plane is nearest to ``point``."""
+        return min(range(len(self.slices)), key=lambda i: abs(self.slices[i].pixel(point)[2]))
+
+
+def _vec(values: np.ndarray[Any, Any]) -> Vector:
+    return (float(values[0]), float(values[1]), float(values[2]))
+
+
+def slice_geometry(header: InstanceHeader) -> tuple[SliceGeometry, int, int] | None:
+    """The display geometry of one image with its displayed width and height; None without
+    ImageOrientationPatient, ImagePositionPatient, PixelSpacing, Rows or Columns.
+
+    PixelSpacing is (between rows, between columns); a stored pixel (column c, row r) lies at
+    IPP + c · Δcol · row direction + r · Δrow · column direction, and the display transform of
+    :func:`display_transform` (transpose, then flips) moves it on screen.
+    """
+    orientation, position, spacing = header.image_orientation, header.image_position, header.pixel_spacing
+    if orientation is None or position is None or spacing is None or not header.rows or not header.columns:
+        return None
+    row_dir = np.asarray(orientation[:3], dtype=float)
+    col_dir = np.asarray(orientation[3:], dtype=float)
+    column_step = row_dir * float(spacing[1])  # one stored column to the right
+    row_step = col_dir * float(spacing[0])  # one stored row down
+    transform = display_transform(orientation)
+    if transform.transpose:
+        x_step, y_step, width, height = row_step, column_step, header.rows, header.columns
+    else:
+        x_step, y_step, width, height = column_step, row_step, header.columns, header.rows
+    origin = np.asarray(position, dtype=float)
+    if transform.flip_horizontal:
+        origin = origin + (width - 1) * x_step
+        x_step = -x_step
+    if transform.flip_vertical:
+        origin = origin + (height - 1) * y_step
+        y_step = -y_step
+    return SliceGeometry(_vec(origin), _vec(x_step), _vec(y_step)), width, height
+
+
+def stack_geometry(headers: Sequence[InstanceHeader]) -> StackGeometry | None:
+    """The display geometry of a stack's slices (in stack order); None when a slice lacks geometry
+    or the slices differ in displayed size."""
+    slices = [slice_geometry(h) for h in headers]
+    if not slices or any(s is None for s in slices):
+        return None
+    sizes = {(s[1], s[2]) for s in slices if s is not None}
+    if len(sizes) != 1:
+        return None
+    ((width, height),) = sizes
+    return StackGeometry(width, height, tuple(s[0] for s in slices if s is not None))
 
 
 # ------------------------------------------------------------------------------------------ weighting

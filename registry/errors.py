@@ -39,7 +39,11 @@ class Forbidden(RegistryError):
 
 
 class InvalidInput(RegistryError):
-    """Input that is well-formed but breaks a registry rule."""
+    """Input that is well-formed but breaks a registry rule; ``field`` names the input, when one does."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class PreconditionRequired(RegistryError):

@@ -19,6 +19,7 @@ Run ``python sample_dicom/generate.py`` from the repository root (``--out DIR`` 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shutil
@@ -470,14 +471,15 @@ def _window(stacked: np.ndarray) -> tuple[float, float]:
     return float(round((low + high) / 2)), float(max(1.0, round(high - low)))
 
 
-def generate_study(patient: Patient, out_dir: Path) -> dict[str, object]:
-    """Write one study under ``out_dir/patient.key`` and return its ground truth."""
+def generate_study(patient: Patient, out_dir: Path, plans: tuple[SeriesPlan, ...] | None = None) -> dict[str, object]:
+    """Write one study under ``out_dir/patient.key`` (the series of ``plans``, by default the
+    protocol's) and return its ground truth."""
     spine = build_spine(patient)
     study_dir = out_dir / patient.key
     if study_dir.exists():
         shutil.rmtree(study_dir)
     series_truth = []
-    for plan in protocol(patient, spine):
+    for plan in plans if plans is not None else protocol(patient, spine):
         rng = np.random.default_rng([patient.seed, plan.number])
         images = []
         positions = []
@@ -522,6 +524,75 @@ def generate_study(patient: Patient, out_dir: Path) -> dict[str, object]:
         "series": series_truth,
     }
     (study_dir / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    return truth
+
+
+OFFSET_PATIENT = Patient(
+    key="modic-offset", patient_id="MODIC-OFFSET", name="PHANTOM^OFFSET", birth_date="19600101", sex="F",
+    study_date="20100101", seed=505, changes={"L4_inf": Change("I", "C")}, degenerated_discs=("L4-L5",),
+)  # fmt: skip
+"""A phantom for the workstation's geometry: its T1 and T2 differ in matrix, field of view and position."""
+
+
+def offset_pair_plans(spine: Spine) -> tuple[SeriesPlan, SeriesPlan]:
+    """Sagittal T1 (192², 300 mm, 7 slices 4.8 mm apart) and T2 (224², 280 mm, 7 slices 4 mm apart),
+    the T2 shifted 7 mm posterior, 18 mm up and 1.6 mm through-plane, as two acquisitions of one
+    examination can be: a viewer must map them by position, not by pixel or slice index."""
+    t1, t2 = (plan for plan in protocol(OFFSET_PATIENT, spine) if plan.role in ("t1", "t2"))
+    centre_z = spine.by_name("L3").z - 12.0
+    t1_centres = tuple((14.4 - 4.8 * i, 0.0, centre_z) for i in range(7))
+    t2_centres = tuple((13.6 - 4.0 * i, 7.0, centre_z + 18.0) for i in range(7))
+    t1 = dataclasses.replace(t1, orientations=(SAG,) * len(t1_centres), centres=t1_centres)
+    t2 = dataclasses.replace(
+        t2, orientations=(SAG,) * len(t2_centres), centres=t2_centres, matrix=224, fov_mm=280.0, spacing_mm=4.0
+    )
+    return t1, t2
+
+
+def display_pixel(plan: SeriesPlan, index: int, point: tuple[float, float, float]) -> tuple[float, float]:
+    """Column and row (display pixels; sagittal SAG shows anterior left and head up unchanged) of a
+    patient point on slice ``index`` of a plan, from the plan's own geometry."""
+    _, _, first = slice_points(plan.orientations[index], plan.centres[index], plan.matrix, plan.fov_mm, 1.0)
+    orientation = plan.orientations[index]
+    offset = np.asarray(point) - np.asarray(first)
+    pixel = plan.fov_mm / plan.matrix
+    return float(offset @ np.asarray(orientation[:3]) / pixel), float(offset @ np.asarray(orientation[3:]) / pixel)
+
+
+def body_point(v: Vertebra, u: float, w: float, x: float = 0.0) -> tuple[float, float, float]:
+    """The patient point at body coordinates (u anterior→posterior, w cranial→caudal) of a vertebra."""
+    c, s = math.cos(v.angle), math.sin(v.angle)
+    return (x, v.y + c * u - s * w, v.z - s * u - c * w)
+
+
+def generate_offset_pair(out_dir: Path) -> dict[str, object]:
+    """Write the offset phantom under ``out_dir/modic-offset`` with its geometric ground truth:
+    vertebral body centres, and the L4 inferior change's endplate, opposite endplate and depth
+    points (its extension in % of the body height), each with its pixel on both series."""
+    spine = build_spine(OFFSET_PATIENT)
+    plans = offset_pair_plans(spine)
+    truth = generate_study(OFFSET_PATIENT, out_dir, plans)
+
+    def located(point: tuple[float, float, float]) -> dict[str, object]:
+        where: dict[str, object] = {"point": list(point)}
+        for plan in plans:
+            index = min(range(len(plan.centres)), key=lambda i: abs(plan.centres[i][0] - point[0]))
+            column, row = display_pixel(plan, index, point)
+            where[plan.role] = {"slice": index, "x": column, "y": row}
+        return where
+
+    l4 = spine.by_name("L4")
+    change = OFFSET_PATIENT.changes["L4_inf"]
+    depth = change.extension_pct / 100.0 * l4.height
+    truth["levels"] = {name: located(body_point(spine.by_name(name), 0.0, 0.0)) for name in VERTEBRAE[1:]}
+    truth["lesion"] = {
+        "endplate": "L4_inf",
+        "extension_pct": change.extension_pct,
+        "endplate_point": located(body_point(l4, 0.0, l4.height / 2)),
+        "opposite_point": located(body_point(l4, 0.0, -l4.height / 2)),
+        "depth_point": located(body_point(l4, 0.0, l4.height / 2 - depth)),
+    }
+    (out_dir / OFFSET_PATIENT.key / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     return truth
 
 

@@ -30,7 +30,15 @@ async def create_grading(
     """Record the radiologist's grading of all 11 endplates (one clinical grading per rater and study)."""
     # Validation is pure and quick, so it runs here; the write joins the gradings being committed
     # together by the app's writer (group commit) and is answered once committed.
-    new = gradings_service.parse_grading(rater, study_id, body.endplates, body.protocol, body.numbering)
+    new = gradings_service.parse_grading(
+        rater,
+        study_id,
+        body.endplates,
+        body.protocol,
+        body.numbering,
+        levels=body.levels,
+        measurements=body.measurements,
+    )
     writer: GradingWriter = request.app.state.grading_writer
     view = await asyncio.wrap_future(writer.submit(new))
     response.headers["ETag"] = view.etag
@@ -73,6 +81,8 @@ def amend_grading(
         body.reason,
         protocol=body.protocol,
         numbering=body.numbering,
+        levels=body.levels,
+        measurements=body.measurements,
     )
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from api.deps import RadiologistOrAdmin, SessionDep, StoreDep
-from api.schemas.studies import SeriesInfo, WindowPublic
+from api.schemas.studies import GeometryPublic, SeriesInfo, WindowPublic
 from registry.imaging.store import FileStore
 from registry.services import studies as studies_service
-from registry.services.imaging import render_slice
+from registry.services.imaging import render_slice, series_geometry
 
 router = APIRouter(prefix="/series", tags=["series"])
 
@@ -33,7 +33,8 @@ def slice_png(
 
 @router.get("/{series_id}", response_model=SeriesInfo)
 def get_series(series_id: str, _user: RadiologistOrAdmin, session: SessionDep) -> SeriesInfo:
-    """A series' plane, weighting and number of slices, without study or patient identifiers."""
+    """A series' plane, weighting, number of slices, default window and slice geometry, without study
+    or patient identifiers."""
     series = studies_service.series_by_id(session, series_id)
     window = studies_service.default_window(series)
     return SeriesInfo(
@@ -43,6 +44,7 @@ def get_series(series_id: str, _user: RadiologistOrAdmin, session: SessionDep) -
         weighting=series.weighting,
         slices=series.slices,
         window=None if window is None else WindowPublic(center=window[0], width=window[1]),
+        geometry=GeometryPublic.of(series_geometry(session, series.id)),
     )
 
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import RadiologistOrAdmin, SessionDep, SettingsDep
-from api.schemas.studies import StudyCreate, StudyPage, StudyPublic
+from api.schemas.studies import NextStudy, StudyCreate, StudyPage, StudyPublic
 from api.uploads import upload_study
 from registry.cursors import decode_cursor, encode_cursor
 from registry.services import studies as studies_service
@@ -91,6 +91,24 @@ def list_studies(
     views = studies_service.list_study_views(session, after, limit, user, graded_by_me)
     next_cursor = encode_cursor(views[-1].study.created_at, views[-1].study.id) if len(views) == limit else None
     return StudyPage(items=[StudyPublic.of(v) for v in views], next_cursor=next_cursor)
+
+
+@router.get("/awaiting/next", response_model=NextStudy)
+def next_awaiting(
+    user: RadiologistOrAdmin,
+    session: SessionDep,
+    after: Annotated[str | None, Query(description="the study just graded or skipped (never answered)")] = None,
+) -> NextStudy:
+    """The next study awaiting my grading after ``after``, in worklist order ("submit and open next")."""
+    view = studies_service.next_awaiting(session, user, after)
+    return NextStudy(study=None if view is None else StudyPublic.of(view))
+
+
+@router.get("/{study_id}/prior", response_model=StudyPage)
+def prior_studies(study_id: str, user: RadiologistOrAdmin, session: SessionDep) -> StudyPage:
+    """The same patient's earlier studies that have a grading I may see, newest first (read-only comparison)."""
+    views = studies_service.prior_studies(session, user, study_id)
+    return StudyPage(items=[StudyPublic.of(v) for v in views], next_cursor=None)
 
 
 @router.get("/{study_id}", response_model=StudyPublic)

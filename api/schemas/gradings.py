@@ -48,7 +48,8 @@ class NumberingPublic(BaseModel):
 
 class GradingCreate(BaseModel):
     """All 11 endplates, each ``{"type", "size"?, "extension_pct"?, <protocol variables>?}`` or
-    ``{"not_assessable": reason, "note"?}``; the protocol and how the levels were numbered."""
+    ``{"not_assessable": reason, "note"?}``; the protocol and how the levels were numbered; and
+    optionally the level labels and height-fraction measurements made with them (:mod:`grading.annotations`)."""
 
     endplates: dict[str, Any] = Field(examples=[{"L1_sup": {"type": "none"}, "L4_inf": {"type": "I/II", "size": "C"}}])
     protocol: str | None = Field(
@@ -58,10 +59,20 @@ class GradingCreate(BaseModel):
     numbering: dict[str, Any] | None = Field(
         default=None, description='{"reference": "sacrum"|"last_rib"|"other", "transitional": "none"|...}'
     )
+    levels: Any = Field(
+        default=None,
+        description='level labels {"L1": [x, y, z], ..., "S1": [x, y, z]} in patient coordinates (LPS, mm)',
+        examples=[{"L4": [0.0, -14.0, -30.5], "L5": [0.0, -12.0, -66.0]}],
+    )
+    measurements: Any = Field(
+        default=None,
+        description="height-fraction measurements: [{endplate, endplate_point, opposite_point, depth_point}]",
+    )
 
 
 class GradingUpdate(GradingCreate):
-    reason: str = Field(min_length=1, max_length=2000, description="why the grading changes")
+    # Checked by the service (blank and missing alike), so that every refusal has the same shape.
+    reason: str | None = Field(default=None, max_length=2000, description="why the grading changes (required)")
 
 
 class GradingPublic(BaseModel):
@@ -72,6 +83,8 @@ class GradingPublic(BaseModel):
     endplates: dict[str, EndplatePublic]
     protocol: str
     numbering: NumberingPublic | None
+    levels: dict[str, list[float]]
+    measurements: list[dict[str, Any]]
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -85,6 +98,8 @@ class GradingPublic(BaseModel):
             endplates=endplates_public(view.endplates),
             protocol=view.protocol,
             numbering=None if view.numbering is None else NumberingPublic(**view.numbering),
+            levels=view.levels,
+            measurements=view.measurements,
             created_at=view.created_at,
             updated_at=view.updated_at,
         )
@@ -104,6 +119,8 @@ class HistoryItem(BaseModel):
     endplates: dict[str, EndplatePublic]
     protocol: str
     numbering: NumberingPublic | None
+    levels: dict[str, list[float]]
+    measurements: list[dict[str, Any]]
     rater: str
     at: dt.datetime
     reason: str | None
@@ -116,6 +133,8 @@ class HistoryItem(BaseModel):
             endplates=endplates_public(v.endplates),
             protocol=v.protocol,
             numbering=None if v.numbering is None else NumberingPublic(**v.numbering),
+            levels=v.levels or {},
+            measurements=v.measurements or [],
             rater=entry.author,
             at=v.at,
             reason=v.reason,

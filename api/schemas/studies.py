@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
+from grading.series import StackGeometry
 from registry.services.studies import StudyView
 
 
@@ -38,9 +39,38 @@ class WindowPublic(BaseModel):
     width: float
 
 
+class SliceGeometryPublic(BaseModel):
+    """Display pixel (x, y) of a slice PNG (x right, y down) has its centre at
+    ``origin + x * x_step + y * y_step`` in patient coordinates (DICOM LPS, mm)."""
+
+    origin: tuple[float, float, float]
+    x_step: tuple[float, float, float]
+    y_step: tuple[float, float, float]
+
+
+class GeometryPublic(BaseModel):
+    """The slice PNGs' size in pixels and each slice's place in patient space, in slice order."""
+
+    width: int
+    height: int
+    slices: list[SliceGeometryPublic]
+
+    @classmethod
+    def of(cls, geometry: StackGeometry | None) -> GeometryPublic | None:
+        """The public shape of a stack's geometry."""
+        if geometry is None:
+            return None
+        return cls(
+            width=geometry.width,
+            height=geometry.height,
+            slices=[SliceGeometryPublic(origin=s.origin, x_step=s.x_step, y_step=s.y_step) for s in geometry.slices],
+        )
+
+
 class SeriesInfo(BaseModel):
     """What a viewer needs to show a series: no study, patient or DICOM identifiers, so that a
-    blinded reliability read can use it. ``window`` is the series' default display window from
+    blinded reliability read can use it. ``geometry`` maps the slice PNGs' pixels to patient space
+    (null when the headers lack it). ``window`` is the series' default display window from
     its DICOM headers (the slice PNGs' ``wc``/``ww`` units), or null when it has none."""
 
     id: str
@@ -49,6 +79,7 @@ class SeriesInfo(BaseModel):
     weighting: str
     slices: int
     window: WindowPublic | None
+    geometry: GeometryPublic | None = None
 
 
 class GradingSeries(BaseModel):
@@ -97,3 +128,9 @@ class StudyPublic(BaseModel):
 class StudyPage(BaseModel):
     items: list[StudyPublic]
     next_cursor: str | None
+
+
+class NextStudy(BaseModel):
+    """The next study awaiting my grading, or null when nothing awaits."""
+
+    study: StudyPublic | None

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,54 +23,9 @@ from pydicom.dataset import Dataset
 from pydicom.pixels.processing import convert_color_space
 from pydicom.pixels.utils import pixel_array
 
-from grading.series import Plane, plane_from_orientation
+from grading.series import display_transform
 from registry.imaging.errors import RenderError
 from registry.imaging.window import usable_center, usable_width, usable_window
-
-_TARGET_AXES: dict[Plane, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
-    # (direction that should point right on screen, direction that should point down), LPS.
-    Plane.SAGITTAL: ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0)),
-    Plane.CORONAL: ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0)),
-    Plane.AXIAL: ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
-}
-
-
-@dataclass(frozen=True)
-class DisplayTransform:
-    """How to turn a stored slice into display orientation: transpose first, then flips."""
-
-    transpose: bool
-    flip_horizontal: bool
-    flip_vertical: bool
-
-    def apply(self, pixels: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        """The slice in display orientation."""
-        out = pixels.T if self.transpose else pixels
-        if self.flip_horizontal:
-            out = out[:, ::-1]
-        if self.flip_vertical:
-            out = out[::-1, :]
-        return out
-
-
-def display_transform(image_orientation: Sequence[float] | None) -> DisplayTransform:
-    """The transform that shows a slice with ImageOrientationPatient in display orientation.
-
-    The Siemens sagittal ``[0, 1, 0, 0, 0, -1]`` already shows anterior left, head up: no change.
-    """
-    if image_orientation is None or len(image_orientation) != 6:
-        return DisplayTransform(False, False, False)
-    row = np.asarray(image_orientation[:3], dtype=float)
-    column = np.asarray(image_orientation[3:], dtype=float)
-    try:
-        plane = plane_from_orientation(image_orientation).nearest
-    except ValueError:
-        return DisplayTransform(False, False, False)
-    right, down = (np.asarray(v) for v in _TARGET_AXES[plane])
-    transpose = abs(float(column @ right)) > abs(float(row @ right))
-    if transpose:
-        row, column = column, row
-    return DisplayTransform(transpose, float(row @ right) < 0, float(column @ down) < 0)
 
 
 def _frame_pixels(ds: Dataset, frame: int, source: str) -> np.ndarray[Any, Any]:

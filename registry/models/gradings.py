@@ -58,3 +58,7 @@ class GradingVersion(SQLModel, table=True):
     """The grading protocol the endplates were validated against (rows older than protocols: the core one)."""
     numbering: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     """How the levels were identified (``{"reference", "transitional"}``); NULL when not recorded."""
+    levels: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    """Level labels ``{"L1": [x, y, z], ...}`` (patient mm) the rater placed; NULL: none recorded."""
+    measurements: list[Any] | None = Field(default=None, sa_type=JSON)
+    """Height-fraction measurements of this version (:mod:`grading.annotations`); NULL: none."""

@@ -86,3 +86,19 @@ def list_studies(
         )
         statement = statement.where(mine if graded else ~mine)
     return list(session.exec(statement))
+
+
+def earlier_graded_studies(session: Session, study: Study, rater_id: str | None) -> list[Study]:
+    """The patient's other studies made before ``study`` (by study date, else by registration) that
+    have a clinical grading (by ``rater_id`` when given), newest first."""
+    graded = exists().where(col(Grading.study_id) == col(Study.id), col(Grading.kind) == GradingKind.clinical.value)
+    if rater_id is not None:
+        graded = graded.where(col(Grading.rater_id) == rater_id)
+    statement = select(Study).where(Study.patient_id == study.patient_id, Study.id != study.id, graded)
+    if study.study_date is not None:
+        statement = statement.where(col(Study.study_date) < study.study_date)
+    else:
+        statement = statement.where(col(Study.created_at) < study.created_at)
+    return list(
+        session.exec(statement.order_by(col(Study.study_date).desc(), col(Study.created_at).desc(), col(Study.id)))
+    )

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from grading.annotations import Annotations
 from grading.errors import GradingError
 from grading.nordic import Numbering, StudyGrading
 from grading.protocols import DEFAULT_PROTOCOL, get_protocol
@@ -48,6 +49,10 @@ class GradingView:
     """When this version was recorded."""
     protocol: str = DEFAULT_PROTOCOL
     numbering: dict[str, str] | None = None
+    levels: dict[str, Any] = field(default_factory=dict)
+    """The level labels kept with this version (:class:`grading.annotations.LevelLabels`)."""
+    measurements: list[dict[str, Any]] = field(default_factory=list)
+    """The height-fraction measurements kept with this version."""
 
     @classmethod
     def of(cls, grading: Grading, version: GradingVersion, rater: str) -> GradingView:
@@ -63,6 +68,8 @@ class GradingView:
             updated_at=version.at,
             protocol=version.protocol,
             numbering=version.numbering,
+            levels=version.levels or {},
+            measurements=version.measurements or [],
         )
 
     @property
@@ -94,6 +101,8 @@ class NewGrading:
     kind: GradingKind = GradingKind.clinical
     protocol: str = DEFAULT_PROTOCOL
     numbering: Numbering | None = None
+    annotations: Annotations | None = None
+    """Level labels and measurements made with the grading, if any."""
 
     @property
     def clinical_key(self) -> str | None:
@@ -108,8 +117,12 @@ def parse_grading(
     protocol: str | None = None,
     numbering: Any = None,
     kind: GradingKind = GradingKind.clinical,
+    *,
+    levels: Any = None,
+    measurements: Any = None,
 ) -> NewGrading:
-    """Validate a grading against its protocol (the default one when ``None``); not yet recorded."""
+    """Validate a grading against its protocol (the default one when ``None``), with the level labels
+    and measurements made with it; not yet recorded."""
     chosen = get_protocol(protocol)
     return NewGrading(
         rater,
@@ -118,6 +131,7 @@ def parse_grading(
         kind,
         chosen.id,
         None if numbering is None else Numbering.from_mapping(numbering),
+        Annotations.from_body(levels, measurements),
     )
 
 
@@ -201,6 +215,8 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
             graded.append(patients[one.study_id])
         canonical = one.grading.to_mapping()
         numbering = None if one.numbering is None else one.numbering.to_mapping()
+        levels = one.annotations.to_levels() if one.annotations else {}
+        measurements = one.annotations.to_measurements() if one.annotations else []
         gradings.append(
             {
                 "id": grading_id,
@@ -223,6 +239,8 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
                 "reason": None,
                 "protocol": one.protocol,
                 "numbering": numbering,
+                "levels": levels or None,
+                "measurements": measurements or None,
             }
         )
         events.append(audit.event(one.rater, "grading.create", "grading", grading_id, study_id=one.study_id, version=1))
@@ -238,6 +256,8 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
                 now,
                 one.protocol,
                 numbering,
+                levels,
+                measurements,
             )
         )
     gradings_repo.insert_first_versions(session, gradings, versions)
@@ -305,6 +325,8 @@ def amend_grading(
     *,
     protocol: str | None = None,
     numbering: Any = None,
+    levels: Any = None,
+    measurements: Any = None,
 ) -> GradingView:
     """Add a new version to a grading, if ``if_match`` names its current version.
 
@@ -312,6 +334,8 @@ def amend_grading(
     made against the same version, exactly one succeeds; the others get :class:`PreconditionFailed`.
     The new version is validated against ``protocol`` (``None``: the current version's protocol) and
     records ``numbering`` as given (``None``: not recorded).
+    ``levels`` or ``measurements`` left out (None) are carried over from the amended version, so
+    that every version holds the whole state; an empty value clears them.
     """
     grading = _visible(session, grading_id, actor)
     if grading.rater_id != actor.id and actor.role != Role.admin.value:
@@ -324,14 +348,17 @@ def amend_grading(
     if match is None or match["id"] != grading.id:
         raise PreconditionFailed(f"If-Match {if_match!r} does not name a version of grading {grading_id}")
     expected = int(match["version"])
+    amended = gradings_repo.version_of(session, grading.id, grading.current_version)
     if protocol is None:
-        current_version = gradings_repo.version_of(session, grading.id, grading.current_version)
-        protocol = DEFAULT_PROTOCOL if current_version is None else current_version.protocol
-    parsed = parse_grading(actor, grading.study_id, endplates, protocol, numbering)
+        protocol = DEFAULT_PROTOCOL if amended is None else amended.protocol
+    parsed = parse_grading(
+        actor, grading.study_id, endplates, protocol, numbering, levels=levels, measurements=measurements
+    )
     if (refused := needs_prior(session, parsed)) is not None:
         raise refused
+    annotations = parsed.annotations or Annotations.from_body(None, None)
     if reason is None or not reason.strip():
-        raise InvalidInput("reason: an amendment needs a reason (why the grading changes)")
+        raise InvalidInput("an amendment needs a reason (why the grading changes)", field="reason")
     if expected != grading.current_version or not gradings_repo.advance_version(session, grading.id, expected):
         session.rollback()
         current = session.get(Grading, grading_id)
@@ -348,6 +375,9 @@ def amend_grading(
         reason=reason.strip(),
         protocol=parsed.protocol,
         numbering=None if parsed.numbering is None else parsed.numbering.to_mapping(),
+        levels=(annotations.to_levels() if levels is not None else amended and amended.levels) or None,
+        measurements=(annotations.to_measurements() if measurements is not None else amended and amended.measurements)
+        or None,
     )
     session.add(version)
     audit.record(session, actor, "grading.amend", "grading", grading.id, version=expected + 1, reason=reason.strip())

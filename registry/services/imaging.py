@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from grading.errors import GradingError
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
-from grading.series import InstanceHeader, Stack, StudyClassification, classify_study
+from grading.series import InstanceHeader, Stack, StackGeometry, StudyClassification, classify_study, stack_geometry
 from registry.errors import InvalidInput, NotFound, StudyOfAnotherPatient
 from registry.imaging.archive import ArchiveLimits
 from registry.imaging.dicom import DicomInstance, PatientIdentity
@@ -418,6 +418,20 @@ def locate_slice(session: Session, series_id: str, index: int) -> SliceLocation:
     return SliceLocation(
         row.sop_instance_uid, row.frame_index, None if window is None else (window[0], window[1]), series.slices
     )
+
+
+def series_geometry(session: Session, series_id: str) -> StackGeometry | None:
+    """Where each displayed slice of a series lies in patient space (for a linked cursor, positions
+    in mm and a scale bar); None when a slice lacks the geometry headers or a slice has no image."""
+    series = session.get(Series, series_id)
+    if series is None:
+        raise NotFound(f"series {series_id!r} does not exist")
+    rows = session.exec(
+        select(Instance).where(Instance.series_id == series_id).order_by(col(Instance.slice_index))
+    ).all()
+    if len(rows) != series.slices or any(row.slice_index != i for i, row in enumerate(rows)):
+        return None
+    return stack_geometry([header_from_json(row.header) for row in rows])
 
 
 def render_slice(

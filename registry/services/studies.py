@@ -11,7 +11,7 @@ from sqlmodel import Session
 from registry.errors import InvalidInput, NotFound, StudyOfAnotherPatient
 from registry.imaging.dicom import is_valid_uid
 from registry.imaging.window import usable_window
-from registry.models import Patient, Series, Study, User
+from registry.models import Patient, Role, Series, Study, User
 from registry.repositories import studies as studies_repo
 from registry.security import new_pseudonym
 from registry.services import audit
@@ -137,3 +137,28 @@ def _views(session: Session, studies: list[Study]) -> list[StudyView]:
     patients = studies_repo.patients_by_ids(session, {s.patient_id for s in studies})
     series = studies_repo.series_of_studies(session, [s.id for s in studies])
     return [StudyView(s, patients[s.patient_id].pseudonym, series[s.id]) for s in studies]
+
+
+def next_awaiting(session: Session, viewer: User, after: str | None) -> StudyView | None:
+    """The next study awaiting ``viewer``'s clinical grading in registration order after study
+    ``after`` (from the start again when none follows), never ``after`` itself; None when nothing awaits."""
+    position = None
+    if after is not None:
+        current = session.get(Study, after)
+        if current is None:
+            raise NotFound(f"study {after!r} does not exist")
+        position = (current.created_at, current.id)
+    following = studies_repo.list_studies(session, position, 1, viewer.id, False)
+    if not following and position is not None:
+        following = [s for s in studies_repo.list_studies(session, None, 2, viewer.id, False) if s.id != after][:1]
+    return _views(session, following)[0] if following else None
+
+
+def prior_studies(session: Session, viewer: User, study_id: str) -> list[StudyView]:
+    """The patient's earlier studies with a clinical grading ``viewer`` may see (their own; an
+    admin's: anyone's), newest first."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise NotFound(f"study {study_id!r} does not exist")
+    rater_id = None if viewer.role == Role.admin.value else viewer.id
+    return _views(session, studies_repo.earlier_graded_studies(session, study, rater_id))

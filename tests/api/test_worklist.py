@@ -113,6 +113,7 @@ def test_series_info_has_no_study_or_patient_identifier(client: TestClient, app:
         "weighting": "T1",
         "slices": 11,
         "window": {"center": 310.0, "width": 520.0},
+        "geometry": None,  # no images stored for it
     }
     for identifier in (
         study["id"],

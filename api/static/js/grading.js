@@ -3,7 +3,17 @@
 
 import { ApiError, get, request } from "./api.js";
 import { ProtocolForm } from "./protocol.js";
-import { ENDPLATES, SIZES, TYPES, describe, endplateName, sameValue, sizeForKey, typeForKey } from "./vocab.js";
+import {
+  ENDPLATES,
+  SIZES,
+  TYPES,
+  describe,
+  endplateName,
+  sameValue,
+  sizeForExtension,
+  sizeForKey,
+  typeForKey,
+} from "./vocab.js";
 
 const FIELD_CONTROL = { type: "type", size: "size", extension_pct: "ext", endplate: "type" };
 
@@ -51,6 +61,21 @@ export class GradingPanel {
     this.conflictState = null;
     this.busy = false;
     this.onSliceKey = () => false;
+    // Hooks of the image tools: what they add to a submitted grading, and what they show of one.
+    this.extraBody = () => ({});
+    this.onGradingLoaded = () => {};
+    this.onRowFocus = () => {};
+    this.onSubmitAndNext = () => {};
+    this.nextButton = root.querySelector("#submit-next");
+    this.nextButton.addEventListener("click", () => this.submit({ next: true }));
+    this.activeEndplate = null;
+    this.body.addEventListener("focusin", (event) => {
+      const endplate = event.target.closest("tr")?.dataset.endplate;
+      if (endplate) {
+        this.activeEndplate = endplate;
+        this.onRowFocus(endplate);
+      }
+    });
     for (const endplate of ENDPLATES) this.buildRow(endplate);
     this.record = new ProtocolForm(this);
     this.form.addEventListener("submit", (event) => {
@@ -170,7 +195,7 @@ export class GradingPanel {
   handleKey(event) {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
-      this.submit();
+      this.submit({ next: event.shiftKey });
       return;
     }
     if (event.key === "PageUp" || event.key === "PageDown") {
@@ -214,10 +239,29 @@ export class GradingPanel {
 
   clearRowError(endplate) {
     const r = this.rows.get(endplate);
+    const had = r.row.classList.contains("invalid");
     r.errorCell.textContent = "";
     r.errorRow.hidden = true;
     r.row.classList.remove("invalid");
     for (const control of [r.type, r.size, r.ext]) control.removeAttribute("aria-invalid");
+    // once the last marked problem is fixed, the "Not saved" line goes too
+    if (had && !this.body.querySelector("tr.invalid") && !this.reasonError.textContent) this.message.textContent = "";
+  }
+
+  // A measured extension fills the row's Ext. % and the size that follows from it.
+  setMeasured(endplate, pct) {
+    const r = this.rows.get(endplate);
+    r.ext.value = String(pct);
+    r.size.value = sizeForExtension(pct);
+    this.updateRow(endplate);
+    this.clearRowError(endplate);
+    r.size.focus();
+  }
+
+  // Focuses the type control of an endplate's row (from the image, or when a study opens).
+  focusRow(endplate) {
+    const r = this.rows.get(endplate);
+    if (r && !r.type.disabled) r.type.focus();
   }
 
   clearErrors() {
@@ -231,6 +275,7 @@ export class GradingPanel {
   showErrors(error) {
     const general = [];
     let first = null;
+    let reasonMissing = false;
     for (const item of error.fieldErrors) {
       const r = item.endplate ? this.rows.get(item.endplate) : null;
       if (r) {
@@ -241,20 +286,25 @@ export class GradingPanel {
         control.setAttribute("aria-invalid", "true");
         first ??= control;
       } else if (item.field === "reason") {
-        this.reasonError.textContent = item.message;
+        this.reasonError.textContent = "Give the reason for this amendment: why the grading changes.";
         this.reason.setAttribute("aria-invalid", "true");
-        first ??= this.reason;
+        reasonMissing = true;
       } else {
         general.push(item.message);
       }
     }
-    const marked = error.fieldErrors.length - general.length;
-    const lead = marked ? `Not saved: ${marked} problem${marked === 1 ? "" : "s"}, shown on the rows.` : "Not saved.";
-    this.message.textContent = general.length || !marked ? `${lead} ${general.join("; ") || error.message}` : lead;
-    first?.focus();
+    const marked = error.fieldErrors.length - general.length - (reasonMissing ? 1 : 0);
+    const parts = [];
+    if (marked) parts.push(`${marked} problem${marked === 1 ? "" : "s"}, shown on the rows`);
+    if (reasonMissing) parts.push("the reason for the amendment is missing");
+    if (general.length || (!marked && !reasonMissing)) parts.push(general.join("; ") || error.message);
+    this.message.textContent = `Not saved: ${parts.join("; ")}.`;
+    (first ?? (reasonMissing ? this.reason : null))?.focus();
   }
 
   setMode() {
+    this.onGradingLoaded(this.grading);
+    this.nextButton.hidden = Boolean(this.read);
     if (this.read) {
       const final = Boolean(this.read.endplates);
       this.reasonBox.hidden = true;
@@ -275,6 +325,7 @@ export class GradingPanel {
     this.revertButton.hidden = !amending || !this.isChanged();
     this.submitButton.textContent = amending ? `Amend grading (version ${this.grading.version} → ${this.grading.version + 1})` : "Submit grading";
     this.root.dataset.mode = amending ? "amend" : "new";
+    this.nextButton.textContent = amending ? "Amend and open next" : "Submit and open next";
     if (amending) {
       this.status.textContent = `Your grading, version ${this.grading.version}. Change rows, give a reason and amend.`;
     } else {
@@ -319,10 +370,13 @@ export class GradingPanel {
   async open(study) {
     this.read = null;
     this.study = study;
-    const answer = await get(`/studies/${encodeURIComponent(study.id)}/gradings`);
+    const answer = await (this.prefetchedGradings?.(study.id) ?? get(`/studies/${encodeURIComponent(study.id)}/gradings`));
+    if (this.study !== study) return;
     await this.record.open({ hasPrior: Boolean(answer.body.prior_graded_study) });
     this.reset();
     this.setMode();
+    // the first row has focus as the study opens: grading starts with the first key
+    this.focusRow(ENDPLATES[0]);
     if (this.study !== study) return;
     // an admin is given everyone's gradings: the form holds only the signed-in user's own
     const mine = answer.body.items.find((g) => g.rater === this.me?.name);
@@ -363,34 +417,41 @@ export class GradingPanel {
     return items;
   }
 
-  async submit() {
+  // Submits (create, amend or a read); with `next`, then opens the next study awaiting my grading.
+  async submit({ next = false } = {}) {
     if (this.busy || !this.study || (this.read && this.read.endplates)) return;
     this.clearErrors();
     this.busy = true;
     this.submitButton.disabled = true;
+    this.nextButton.disabled = true;
+    let saved = false;
     try {
+      // when the next study opens at once, this one's history is not worth waiting for
       if (this.read) await this.submitRead();
-      else if (this.grading) await this.amend();
-      else await this.create();
+      else if (this.grading) await this.amend({ history: !next });
+      else await this.create({ history: !next });
+      saved = true;
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       await this.handleFailure(error);
     } finally {
       this.busy = false;
       this.submitButton.disabled = false;
+      this.nextButton.disabled = false;
     }
+    if (saved && next && !this.read) this.onSubmitAndNext(this.study);
   }
 
-  async create() {
+  async create({ history = true } = {}) {
     const answer = await request("POST", `/studies/${encodeURIComponent(this.study.id)}/gradings`, {
-      json: { endplates: this.values(), ...this.record.body() },
+      json: { endplates: this.values(), ...this.record.body(), ...this.extraBody() },
     });
     this.grading = answer.body;
     this.etag = answer.etag;
     this.fill(this.grading.endplates);
     this.setMode();
     this.status.textContent = `Saved: your grading, version ${this.grading.version}.`;
-    await this.loadHistory();
+    if (history) await this.loadHistory();
   }
 
   async submitRead() {
@@ -403,10 +464,10 @@ export class GradingPanel {
     await this.onReadSaved(this.read);
   }
 
-  async amend() {
+  async amend({ history = true } = {}) {
     const previous = this.grading.version;
     const answer = await request("PUT", `/gradings/${encodeURIComponent(this.grading.id)}`, {
-      json: { endplates: this.values(), ...this.record.body(), reason: this.reason.value },
+      json: { endplates: this.values(), ...this.record.body(), reason: this.reason.value, ...this.extraBody() },
       headers: { "If-Match": this.etag },
     });
     this.grading = answer.body;
@@ -415,7 +476,7 @@ export class GradingPanel {
     this.fill(this.grading.endplates);
     this.setMode();
     this.status.textContent = `Amended: version ${previous} → ${this.grading.version}.`;
-    await this.loadHistory();
+    if (history) await this.loadHistory();
   }
 
   async handleFailure(error) {

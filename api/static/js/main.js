@@ -2,6 +2,10 @@
 
 import { ApiError, clearToken, get, getToken, setToken, setUnauthorizedHandler } from "./api.js";
 import { GradingPanel } from "./grading.js";
+import { LevelTool } from "./levels.js";
+import { MeasureTool } from "./measure.js";
+import { NextStudy } from "./next.js";
+import { PriorStudy } from "./prior.js";
 import { Viewer } from "./viewer.js";
 import { Worklist, nextCase } from "./worklist.js";
 
@@ -12,6 +16,43 @@ const viewer = new Viewer($("#viewer"));
 const grading = new GradingPanel($("#grading"));
 const worklist = new Worklist($("#worklist-view"));
 grading.onSliceKey = (event) => viewer.handleKey(event, { anywhere: true });
+
+// The image tools and the form: level labels and measurements go with the grading.
+const levels = new LevelTool(viewer, grading, $("#levels-tool"), $("#tool-status"));
+const measure = new MeasureTool(viewer, grading, $("#measure-tool"), $("#tool-status"));
+levels.onStart = () => measure.stop();
+measure.onStart = () => levels.stop();
+viewer.onOverlay = () => {
+  levels.draw();
+  measure.draw();
+};
+viewer.onImageClick = (pane, at) => levels.pick(pane, at);
+grading.onRowFocus = (endplate) => levels.highlight(endplate);
+grading.extraBody = () => ({ levels: levels.levels, measurements: measure.measurements });
+grading.onGradingLoaded = (saved) => {
+  levels.set(saved?.levels);
+  measure.set(saved?.measurements);
+};
+
+// Submit and open next, with the next study prefetched while this one is read.
+const nextStudy = new NextStudy();
+const prior = new PriorStudy($("#prior"), $("#prior-toggle"));
+let pendingMessage = "";
+viewer.onFirstImages = (study) => {
+  if (document.body.dataset.blinded === "false" && study?.id) {
+    nextStudy.prepare(study.id);
+    prior.load(study);
+  }
+};
+grading.onSubmitAndNext = async (study) => {
+  const next = await nextStudy.after(study.id);
+  if (next) {
+    location.hash = `#/study/${encodeURIComponent(next.id)}`;
+  } else {
+    pendingMessage = "Saved. Nothing else awaits your grading.";
+    location.hash = "#/";
+  }
+};
 
 let me = null;
 
@@ -52,6 +93,12 @@ async function signIn(token) {
   grading.me = me;
 }
 
+// The image tools keep what they mark with a clinical grading; a blinded read has none of them.
+function showTools(shown) {
+  $("#levels-tool").hidden = !shown;
+  $("#measure-tool").hidden = !shown;
+}
+
 function clearStudyHeader(title) {
   worklist.clear();
   $("#study-title").textContent = title;
@@ -66,6 +113,7 @@ function clearStudyHeader(title) {
 async function openRead(studyId, label) {
   showView("#study-view");
   document.body.dataset.blinded = "true";
+  showTools(false);
   clearStudyHeader("Loading case…");
   const path = `/reliability-studies/${encodeURIComponent(studyId)}/worklist/${encodeURIComponent(label)}`;
   const caseView = (await get(path)).body;
@@ -83,6 +131,7 @@ async function openRead(studyId, label) {
   $("#study-title").textContent = `Case ${caseView.case}`;
   $("#study-meta").textContent = `Blinded reliability read ${caseView.read} · position ${caseView.position} in your order`;
   document.title = `Case ${caseView.case} · Modic workstation`;
+  viewer.prefetched = null;
   viewer.open({ series, grading_series: { t1: roleId("t1"), t2: roleId("t2") } });
   await grading.openRead(studyId, caseView);
 }
@@ -108,8 +157,19 @@ grading.onReadSaved = async (read) => {
 async function openStudy(studyId) {
   showView("#study-view");
   document.body.dataset.blinded = "false";
+  showTools(true);
   clearStudyHeader("Loading study…");
-  const study = (await get(`/studies/${encodeURIComponent(studyId)}`)).body;
+  const prefetched = nextStudy.take(studyId);
+  const study = prefetched?.study ?? (await get(`/studies/${encodeURIComponent(studyId)}`)).body;
+  if (prefetched) {
+    // the series' windows and geometry were fetched with the images
+    for (const series of study.series) {
+      const info = prefetched.infos.get(series.id);
+      const body = info ? await info.catch(() => null) : null;
+      if (body) Object.assign(series, { window: body.window, geometry: body.geometry });
+    }
+  }
+  grading.prefetchedGradings = (id) => (prefetched && id === study.id ? prefetched.gradings : null);
   $("#study-title").textContent = `Patient ${study.patient.pseudonym}`;
   const field = study.field_strength_t === null ? "field strength unknown" : `${study.field_strength_t} T`;
   $("#study-meta").textContent = `Study of ${study.study_date ?? "unknown date"} · ${field} · ${study.series.length} series`;
@@ -119,12 +179,17 @@ async function openStudy(studyId) {
     $("#study-warnings").append(li);
   }
   document.title = `${study.patient.pseudonym} · Modic workstation`;
+  viewer.prefetched = prefetched;
   viewer.open(study);
   await grading.open(study);
 }
 
 async function route() {
-  say("");
+  say(pendingMessage);
+  pendingMessage = "";
+  levels.stop();
+  measure.stop();
+  prior.close();
   if (!getToken()) {
     showView("#signin-view");
     $("#token-input").focus();
@@ -187,6 +252,18 @@ $("#sign-out").addEventListener("click", () => {
 
 document.addEventListener("keydown", (event) => {
   if (document.body.dataset.view !== "study-view" || event.defaultPrevented) return;
+  const tools = document.body.dataset.blinded === "false";
+  if (tools && event.altKey && !event.ctrlKey && (event.code === "KeyL" || event.code === "KeyM")) {
+    event.preventDefault();
+    const tool = event.code === "KeyL" ? levels : measure;
+    tool.start();
+    return;
+  }
+  if (event.key === "Escape" && viewer.tool) {
+    levels.stop();
+    measure.stop();
+    return;
+  }
   if (event.target.closest?.("#grading-form, .stage")) return;
   if (viewer.handleKey(event, { anywhere: true })) event.preventDefault();
 });

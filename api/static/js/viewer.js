@@ -3,6 +3,9 @@
 // the bearer token and shown through object URLs.
 
 import { fetchImageUrl, get } from "./api.js";
+import { nearestSlice, sliceCentre, slicePosition, toPatient, toPixel } from "./geometry.js";
+import { Overlay } from "./overlay.js";
+import { loadViewSettings, saveViewSettings } from "./settings.js";
 
 // Window/level is previewed at once in the browser (an SVG transfer function over the shown PNG)
 // and, when the series' default window is known (GET /series/{id}), the slice is then fetched
@@ -34,6 +37,7 @@ class Pane {
     this.img = element.querySelector("img.slice");
     this.note = element.querySelector(".pane-note");
     this.pos = element.querySelector(".slice-pos");
+    this.mm = element.querySelector(".slice-mm");
     this.wl = element.querySelector(".wl");
     this.title = element.querySelector(".pane-title");
     this.seriesLabel = element.querySelector(".pane-series");
@@ -47,10 +51,26 @@ class Pane {
     this.rendered = { c: 0, w: 1 };
     this.defaultWindow = null;
     this.wanted = null;
+    this.overlay = new Overlay(this);
+  }
+
+  get geometry() {
+    return this.series?.geometry ?? null;
+  }
+
+  // The patient-space point of display pixel (x, y) of the shown slice, or null without geometry.
+  patientPoint(x, y) {
+    return this.geometry ? toPatient(this.geometry.slices[this.index], x, y) : null;
+  }
+
+  // Display pixel (x, y) of a patient-space point projected on the shown slice (off: mm from it).
+  pixelOf(point) {
+    return this.geometry ? toPixel(this.geometry.slices[this.index], point) : null;
   }
 
   setSeries(series, label, emptyNote = `No sagittal ${label} series in this study.`) {
     this.series = series;
+    this.wanted = null;
     this.rendered = { c: 0, w: 1 };
     this.defaultWindow = series?.window ?? null;
     this.title.textContent = label;
@@ -64,6 +84,7 @@ class Pane {
       `Sagittal ${label} image. Arrow keys or wheel: slice; drag: window/level; shift-drag: pan`,
     );
     this.img.alt = `Sagittal ${label} slice`;
+    this.mm.textContent = "";
     if (!series) {
       this.setState("empty", emptyNote);
       this.pos.textContent = "–";
@@ -124,6 +145,13 @@ export class Viewer {
     this.study = null;
     this.generation = 0;
     this.wheelAccumulator = 0;
+    this.linked = null;
+    this.prefetched = null;
+    this.tool = null;
+    this.onOverlay = () => {};
+    this.overlayFrame = null;
+    this.onImageClick = () => {};
+    this.onFirstImages = () => {};
     for (const preset of [...PRESETS, { id: "custom", label: "Custom (dragged)" }]) {
       const option = document.createElement("option");
       option.value = preset.id;
@@ -138,6 +166,7 @@ export class Viewer {
     this.stirToggle.addEventListener("click", () => this.toggleStir());
     this.smoothToggle.addEventListener("click", () => this.toggleSmooth());
     for (const pane of Object.values(this.panes)) this.bindPane(pane);
+    this.restoreSettings();
   }
 
   // Opens a study: the grading series, the middle slice first (where the discs are judged).
@@ -155,12 +184,14 @@ export class Viewer {
     this.stirToggle.setAttribute("aria-pressed", "false");
     this.stirToggle.textContent = "Show STIR instead of T2";
     this.master = Math.floor((this.masterCount() - 1) / 2);
-    this.reset({ refresh: false });
+    this.linked = null;
+    this.applyTransform();
+    for (const pane of Object.values(this.panes)) pane.applyWindow();
     this.render();
-    this.loadWindows(this.generation);
   }
 
-  // The default windows of the shown series (for server-rendered window/level), in the background.
+  // The default windows and geometry of the shown series (server-rendered window/level, slices
+  // by position, the crosshair), in the background once the first images are shown.
   async loadWindows(generation) {
     const wanted = [this.panes.t1.series, this.t2Series, this.stirSeries].filter((s) => s && !("window" in s));
     const infos = await Promise.all(
@@ -169,10 +200,13 @@ export class Viewer {
     if (generation !== this.generation) return;
     infos.forEach((info, i) => {
       wanted[i].window = info?.window ?? null;
+      wanted[i].geometry = info?.geometry ?? null;
     });
     for (const pane of Object.values(this.panes)) {
       if (pane.series) pane.defaultWindow = pane.series.window ?? null;
     }
+    // with the geometry known, the slices follow by position and the window at its true units
+    this.render();
   }
 
   close() {
@@ -186,7 +220,20 @@ export class Viewer {
     return Math.max(1, ...Object.values(this.panes).map((p) => p.series?.slices ?? 0));
   }
 
+  // The pane whose slices the master index counts: the one with most slices.
+  masterPane() {
+    const panes = Object.values(this.panes).filter((p) => p.series);
+    return panes.reduce((a, b) => (b.series.slices > a.series.slices ? b : a), panes[0]);
+  }
+
+  // A pane's slice: the master's own, the one a linked cursor chose, or the one nearest in position
+  // to the master's slice (by slice index when a geometry is missing).
   indexFor(pane) {
+    if (this.linked?.pane === pane) return this.linked.index;
+    const master = this.masterPane();
+    if (pane !== master && pane.geometry && master?.geometry) {
+      return nearestSlice(pane.geometry, sliceCentre(master.geometry, this.master));
+    }
     const total = this.masterCount();
     const n = pane.series.slices;
     return total <= 1 || n <= 1 ? 0 : Math.round((this.master * (n - 1)) / (total - 1));
@@ -195,8 +242,9 @@ export class Viewer {
   step(delta) {
     if (!this.study) return;
     const next = Math.min(this.masterCount() - 1, Math.max(0, this.master + delta));
-    if (next !== this.master) {
+    if (next !== this.master || this.linked) {
       this.master = next;
+      this.linked = null;
       this.render();
     }
   }
@@ -204,10 +252,73 @@ export class Viewer {
   render() {
     for (const pane of Object.values(this.panes)) {
       if (!pane.series) continue;
-      pane.index = this.indexFor(pane);
+      const index = this.indexFor(pane);
+      pane.index = index;
       pane.pos.textContent = `${pane.index + 1} / ${pane.series.slices}`;
-      this.show(pane);
+      pane.mm.textContent = pane.geometry ? slicePosition(pane.geometry, index) : "";
+      if (pane.wanted !== this.wantedKey(pane) || pane.element.dataset.state === "error") this.show(pane);
     }
+    this.drawOverlays();
+  }
+
+  // Stage (CSS px) coordinates of display pixel (x, y) of a pane's image: object-fit contain,
+  // then the zoom about the stage centre and the pan.
+  stagePoint(pane, x, y) {
+    const { width: sw, height: sh } = pane.stage.getBoundingClientRect();
+    const w = pane.geometry?.width ?? pane.img.naturalWidth;
+    const h = pane.geometry?.height ?? pane.img.naturalHeight;
+    const scale = Math.min(sw / w, sh / h);
+    const u = (sw - w * scale) / 2 + (x + 0.5) * scale;
+    const v = (sh - h * scale) / 2 + (y + 0.5) * scale;
+    return { x: sw / 2 + (u - sw / 2) * this.zoom + this.pan.x, y: sh / 2 + (v - sh / 2) * this.zoom + this.pan.y };
+  }
+
+  // Display pixel (x, y) under a pointer event on a pane (the inverse of stagePoint).
+  imagePoint(pane, event) {
+    const rect = pane.stage.getBoundingClientRect();
+    const origin = this.stagePoint(pane, 0, 0);
+    const one = this.stagePoint(pane, 1, 1);
+    return {
+      x: (event.clientX - rect.left - origin.x) / (one.x - origin.x),
+      y: (event.clientY - rect.top - origin.y) / (one.y - origin.y),
+    };
+  }
+
+  // Overlays are redrawn once per frame however often they are asked for (layout is read to draw them).
+  drawOverlays() {
+    if (this.overlayFrame) return;
+    this.overlayFrame = requestAnimationFrame(() => {
+      this.overlayFrame = null;
+      this.paintOverlays();
+    });
+  }
+
+  paintOverlays() {
+    for (const pane of Object.values(this.panes)) {
+      if (!pane.series) {
+        pane.overlay.drawFrame(null);
+        continue;
+      }
+      pane.overlay.drawFrame(pane.geometry, pane.index, (x, y) => this.stagePoint(pane, x, y), this.zoom);
+    }
+    this.onOverlay();
+  }
+
+  // The linked cursor: the point under the pointer on one pane, shown on the other pane's slice
+  // nearest to it in position.
+  linkCursor(pane, event) {
+    const other = pane === this.panes.t1 ? this.panes.t2 : this.panes.t1;
+    const { x, y } = this.imagePoint(pane, event);
+    const point = pane.patientPoint(x, y);
+    if (!point || !other.geometry) return;
+    const index = nearestSlice(other.geometry, point);
+    if (index !== other.index) {
+      this.linked = { pane: other, index };
+      this.render();
+    }
+    const pixel = other.pixelOf(point);
+    other.overlay.drawCrosshair(this.stagePoint(other, pixel.x, pixel.y), pixel);
+    pane.overlay.drawCrosshair(null);
   }
 
   // A series is either a registry series (slices at /series/{id}/slices/{n}.png) or a blinded
@@ -215,6 +326,8 @@ export class Viewer {
   slice(seriesId, n, server = null) {
     const query = server ? `?wc=${server.wc}&ww=${server.ww}` : "";
     const key = `${seriesId}/${n}${query}`;
+    const prefetched = this.prefetched?.take(key);
+    if (prefetched && !this.cache.has(key)) this.cache.set(key, prefetched);
     if (!this.cache.has(key)) {
       const template = this.sliceUrls.get(seriesId);
       const path = template ? template.replace("{n}", String(n)) : `/series/${encodeURIComponent(seriesId)}/slices/${n}.png`;
@@ -226,17 +339,22 @@ export class Viewer {
   }
 
   cached(seriesId, n, server = null) {
-    return this.cache.has(`${seriesId}/${n}${server ? `?wc=${server.wc}&ww=${server.ww}` : ""}`);
+    const key = `${seriesId}/${n}${server ? `?wc=${server.wc}&ww=${server.ww}` : ""}`;
+    return this.cache.has(key) || Boolean(this.prefetched?.has(key));
   }
 
   // Shows the pane's current slice at its current window: at once from the default rendering when
   // that is at hand (previewed through the filter), then as rendered by the server.
+  wantedKey(pane, server = pane.serverWindow()) {
+    return `${pane.series.id}/${pane.index}/${server ? `${server.wc}/${server.ww}` : "default"}`;
+  }
+
   async show(pane) {
     const generation = this.generation;
     const index = pane.index;
     const window = { ...pane.window };
     const server = pane.serverWindow(window);
-    const wanted = `${pane.series.id}/${index}/${server ? `${server.wc}/${server.ww}` : "default"}`;
+    const wanted = this.wantedKey(pane, server);
     pane.wanted = wanted;
     const current = () => pane.wanted === wanted && generation === this.generation;
     if (pane.img.hidden) pane.setState("loading", "Loading…");
@@ -277,6 +395,7 @@ export class Viewer {
     pane.img.dataset.slice = String(index);
     pane.img.dataset.window = server ? `${server.wc}/${server.ww}` : "default";
     pane.setState("ready");
+    this.drawOverlays();
     return true;
   }
 
@@ -284,10 +403,11 @@ export class Viewer {
   markFirstImages(generation) {
     if (this.marked === generation) return;
     const panes = Object.values(this.panes).filter((p) => p.series);
-    if (panes.every((p) => p.element.dataset.state === "ready")) {
+    if (panes.length && panes.every((p) => p.element.dataset.state === "ready")) {
       this.marked = generation;
       performance.mark("modic:first-images");
-      this.prefetch();
+      this.onFirstImages(this.study);
+      this.loadWindows(generation).then(() => this.prefetch());
     }
   }
 
@@ -332,6 +452,31 @@ export class Viewer {
       pane.smooth = smooth;
       pane.applyWindow();
     }
+    this.saveSettings();
+  }
+
+  // Zoom, pan, window and "smooth noise" stay as the radiologist left them, across studies.
+  saveSettings() {
+    saveViewSettings({
+      zoom: this.zoom,
+      pan: this.pan,
+      preset: this.presetSelect.value,
+      window: this.panes.t1.window,
+      smooth: this.smoothToggle.getAttribute("aria-pressed") === "true",
+    });
+  }
+
+  restoreSettings() {
+    const saved = loadViewSettings();
+    if (!saved) return;
+    this.zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, saved.zoom));
+    this.pan = saved.pan;
+    this.presetSelect.value = saved.preset;
+    this.smoothToggle.setAttribute("aria-pressed", String(saved.smooth));
+    for (const pane of Object.values(this.panes)) {
+      pane.window = { ...saved.window };
+      pane.smooth = saved.smooth;
+    }
   }
 
   applyPreset(id, { refresh = true } = {}) {
@@ -340,6 +485,7 @@ export class Viewer {
       pane.window = { c: preset.c, w: preset.w };
       pane.applyWindow();
     }
+    this.saveSettings();
     if (refresh && this.study) this.render();
   }
 
@@ -349,17 +495,20 @@ export class Viewer {
     this.presetSelect.value = "default";
     this.applyPreset("default", { refresh });
     this.applyTransform();
+    this.saveSettings();
   }
 
   zoomBy(factor) {
     this.zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, this.zoom * factor));
     this.applyTransform();
+    this.saveSettings();
   }
 
   applyTransform() {
     const transform = `translate(${this.pan.x}px, ${this.pan.y}px) scale(${this.zoom})`;
     for (const pane of Object.values(this.panes)) pane.img.style.transform = transform;
     this.zoomLabel.textContent = `${Math.round(this.zoom * 100)}%`;
+    if (this.study) this.drawOverlays();
   }
 
   // Keys handled on an image, and PageUp/PageDown from anywhere on the study page.
@@ -408,13 +557,30 @@ export class Viewer {
       },
       { passive: false },
     );
+    pane.stage.addEventListener("pointermove", (event) => {
+      if (event.buttons === 0 && pane.series && pane.img.dataset.slice !== undefined) this.linkCursor(pane, event);
+    });
+    pane.stage.addEventListener("pointerleave", () => {
+      for (const p of Object.values(this.panes)) p.overlay.drawCrosshair(null);
+    });
     pane.stage.addEventListener("pointerdown", (event) => {
       if (!pane.series || (event.button !== 0 && event.button !== 1)) return;
       event.preventDefault();
       pane.stage.focus();
+      const at = this.imagePoint(pane, event);
+      if (this.tool && event.button === 0 && !event.shiftKey) {
+        this.tool(pane, at);
+        return;
+      }
       pane.stage.setPointerCapture(event.pointerId);
       const panning = event.button === 1 || event.shiftKey;
-      const start = { x: event.clientX, y: event.clientY, pan: { ...this.pan }, window: { ...pane.window } };
+      const start = {
+        x: event.clientX,
+        y: event.clientY,
+        pan: { ...this.pan },
+        window: { ...pane.window },
+        preset: this.presetSelect.value,
+      };
       pane.stage.classList.add(panning ? "panning" : "windowing");
       const move = (moveEvent) => {
         const dx = moveEvent.clientX - start.x;
@@ -431,8 +597,18 @@ export class Viewer {
           this.presetSelect.value = "custom";
         }
       };
-      const end = () => {
-        if (!panning) this.show(pane);
+      const end = (endEvent) => {
+        const still = Math.hypot(endEvent.clientX - start.x, endEvent.clientY - start.y) < 3;
+        if (still && !panning) {
+          // a click, not a drag: the window stays, the click may pick an endplate
+          pane.window = start.window;
+          pane.applyWindow();
+          this.presetSelect.value = start.preset;
+          this.onImageClick(pane, at);
+        } else {
+          if (!panning) this.show(pane);
+          this.saveSettings();
+        }
         pane.stage.removeEventListener("pointermove", move);
         pane.stage.removeEventListener("pointerup", end);
         pane.stage.removeEventListener("pointercancel", end);

@@ -55,3 +55,11 @@ export function describe(value) {
 export function sameValue(a, b) {
   return describe(a) === describe(b);
 }
+
+// The size class of an extension in % of the body height (grading.nordic.size_from_extension).
+export function sizeForExtension(pct) {
+  if (pct === 0) return "A";
+  if (pct <= 25) return "B";
+  if (pct <= 50) return "C";
+  return "D";
+}
