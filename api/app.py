@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.errors import install_error_handlers
+from api.guard import RequestGuard, check_parameters
 from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials
 from api.web import mount_page
 from registry.db import get_engine, migrate
@@ -42,7 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Nordic Modic grading of low-field lumbar MRI, trial eligibility and rater agreement.",
         docs_url="/docs",
         openapi_url=f"{API_PREFIX}/openapi.json",
+        dependencies=[Depends(check_parameters)],
     )
+    app.add_middleware(RequestGuard, settings=settings)
     app.state.settings = settings
     app.state.engine = engine
     app.state.token_cache = TokenCache(settings.token_cache_seconds)

@@ -28,7 +28,11 @@ class Forbidden(RegistryError):
 
 
 class InvalidInput(RegistryError):
-    """Input that is well-formed but breaks a registry rule."""
+    """Input that is well-formed but breaks a registry rule; ``field`` names it when known."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class PreconditionRequired(RegistryError):
@@ -41,3 +45,7 @@ class PreconditionFailed(RegistryError):
 
 class PayloadTooLarge(RegistryError):
     """An upload or archive exceeds a configured limit."""
+
+
+class Cancelled(RegistryError):
+    """Work stopped because the client that asked for it has gone."""

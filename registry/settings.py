@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from registry.imaging.archive import ArchiveLimits
+
 
 class Settings(BaseSettings):
     """Service settings; every field can be set as ``MODIC_<NAME>``."""
@@ -22,6 +24,22 @@ class Settings(BaseSettings):
         default=10, ge=0, le=300, description="how long a checked token is trusted without a query (0: never)"
     )
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="largest accepted upload")
+    max_upload_files: int = Field(default=10_000, gt=0, description="most file parts in one upload")
+    max_archive_members: int = Field(default=20_000, gt=0, description="most files in one .zip archive")
+    max_archive_bytes: int = Field(
+        default=1024 * 1024 * 1024,
+        gt=0,
+        description="most bytes one .zip archive may inflate to (counted while inflating)",
+    )
+    max_archive_ratio: float = Field(
+        default=100, gt=1, description="most an archive or one member may expand (inflated / compressed bytes)"
+    )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="largest JSON or other non-multipart request body"
+    )
+    max_field_chars: int = Field(
+        default=10_000, gt=0, description="longest string in a JSON body, path or query parameter"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -29,6 +47,10 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError(f"MODIC_DATABASE_URL {value!r} is not supported; use sqlite:///PATH or postgresql://...")
         return value
+
+    def archive_limits(self) -> ArchiveLimits:
+        """The limits of the .zip archives this service reads."""
+        return ArchiveLimits(self.max_archive_members, self.max_archive_bytes, self.max_archive_ratio)
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -28,9 +29,14 @@ def _encode_cursor(created_at: dt.datetime, study_id: str) -> str:
 def _decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
     try:
         created, study_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return dt.datetime.fromisoformat(created), study_id
+        position = dt.datetime.fromisoformat(created)
+        if position.tzinfo is None or str(uuid.UUID(study_id)) != study_id:
+            raise ValueError(cursor)
+        return position, study_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput(f"cursor {cursor!r} is not a cursor returned by this endpoint") from None
+        raise InvalidInput(
+            f"query.cursor: {cursor!r} is not a cursor returned by this endpoint", "query.cursor"
+        ) from None
 
 
 _BODY_DOC = {

@@ -37,17 +37,24 @@ def ensure_patient(session: Session, hospital_id: str, actor: User | None) -> Pa
     hospital_id = hospital_id.strip()
     if not hospital_id or len(hospital_id) > 64:
         raise InvalidInput(f"patient_id {hospital_id!r} must be 1-64 characters")
-    patient = studies_repo.patient_by_hospital_id(session, hospital_id)
-    if patient is not None:
-        return patient
-    pseudonym = new_pseudonym()
-    while studies_repo.pseudonym_exists(session, pseudonym):
+    for _attempt in range(3):
+        patient = studies_repo.patient_by_hospital_id(session, hospital_id)
+        if patient is not None:
+            return patient
         pseudonym = new_pseudonym()
-    patient = Patient(hospital_id=hospital_id, pseudonym=pseudonym)
-    session.add(patient)
-    session.flush()
-    audit.record(session, actor, "patient.create", "patient", patient.id)
-    return patient
+        while studies_repo.pseudonym_exists(session, pseudonym):
+            pseudonym = new_pseudonym()
+        patient = Patient(hospital_id=hospital_id, pseudonym=pseudonym)
+        try:
+            # Another transaction may be creating the same patient (two studies of one patient sent
+            # at once): the insert waits for it, fails, and the patient it created is used instead.
+            with session.begin_nested():
+                session.add(patient)
+        except IntegrityError:
+            continue
+        audit.record(session, actor, "patient.create", "patient", patient.id)
+        return patient
+    raise AlreadyExists("patient_id: the patient was being registered by another request at the same time; try again")
 
 
 def register_study(
