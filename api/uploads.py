@@ -10,6 +10,7 @@ upload without a single usable MR image is 422. Uploaded file names are used in 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 
@@ -19,7 +20,7 @@ from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from api.schemas.studies import StudyPublic
-from registry.errors import InvalidInput, PayloadTooLarge
+from registry.errors import Cancelled, InvalidInput, PayloadTooLarge
 from registry.imaging.sources import Rejection, SourceFile
 from registry.imaging.store import FileStore
 from registry.models import User
@@ -27,6 +28,7 @@ from registry.services.imaging import IngestResult, ingest_files
 from registry.settings import Settings
 
 _CHUNK = 1 << 20
+_log = logging.getLogger(__name__)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -97,6 +99,9 @@ async def upload_study(request: Request, user: User, session: Session, settings:
             expected_field_strength_t=settings.expected_field_strength_t,
             cancelled=gone.is_set,
         )
+    except Cancelled as exc:
+        _log.info("upload by %s: %s", user.name, exc.message)
+        raise
     finally:
         watcher.cancel()
     return _shape(result)

@@ -143,9 +143,9 @@ def ingest_files(
     """
     batches: dict[str, _StudyBatch] = {}
     rejections: list[Rejection] = []
-    for item in expand(items, nifti=nifti, limits=limits):
+    for done, item in enumerate(expand(items, nifti=nifti, limits=limits)):
         if cancelled is not None and cancelled():
-            raise Cancelled("the ingest was cancelled: the client has gone")
+            raise Cancelled(f"the ingest stopped after {done} files: the client has gone")
         if isinstance(item, Rejection):
             rejections.append(item)
             if progress is not None:

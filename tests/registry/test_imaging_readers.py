@@ -116,10 +116,11 @@ def test_enhanced_mr_without_geometry_is_not_gradable() -> None:
     assert len(render_png(path.read_bytes(), frame=9)) > 100
 
 
-def test_a_damaged_jpeg2000_stream_fails_to_render_with_the_reason() -> None:
+def test_a_damaged_jpeg2000_stream_is_refused_at_ingest_and_fails_to_render_with_the_reason() -> None:
     name = "emri_small_jpeg_2k_lossless_too_short.dcm"
     data = Path(str(get_testdata_file(name))).read_bytes()
-    read_dicom(data, name)
+    with pytest.raises(ImagingError, match=f"{name}: pixel data cut short"):
+        read_dicom(data, name)
     with pytest.raises(RenderError, match=f"{name}: pixel data cannot be decoded"):
         for frame in range(10):
             render_png(data, frame=frame, source=name)
