@@ -11,9 +11,10 @@ from fastapi import Depends, FastAPI
 
 from api.errors import install_error_handlers
 from api.guard import RequestGuard, check_parameters
-from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials
+from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials, users
 from api.web import mount_page
 from registry.db import get_engine, migrate
+from registry.security import FailureBrake
 from registry.services.grading_writer import GradingWriter
 from registry.services.users import TokenCache
 from registry.settings import Settings, get_settings
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, settings=settings)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.token_cache = TokenCache(settings.token_cache_seconds, epoch_seconds=settings.revocation_check_seconds)
+    app.state.auth_brake = FailureBrake(settings.auth_failures_allowed, settings.auth_failure_window_seconds)
     app.state.grading_writer = GradingWriter(engine)
     install_error_handlers(app)
     for router in (
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         trials.router,
         eligibility.router,
         screening.router,
+        users.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     mount_page(app)

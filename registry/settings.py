@@ -23,6 +23,16 @@ class Settings(BaseSettings):
     token_cache_seconds: float = Field(
         default=10, ge=0, le=300, description="how long a checked token is trusted without a query (0: never)"
     )
+    token_lifetime_days: float = Field(
+        default=90, ge=0, description="how long a newly issued API token is accepted (0: it does not expire)"
+    )
+    revocation_check_seconds: float = Field(
+        default=1.0, gt=0, le=2, description="how often each process checks for revoked tokens and disabled users"
+    )
+    auth_failures_allowed: int = Field(
+        default=20, ge=1, description="bad tokens one client may send per window before it must wait (429)"
+    )
+    auth_failure_window_seconds: float = Field(default=60, gt=0, description="the window of auth_failures_allowed")
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="largest accepted upload")
     max_upload_files: int = Field(default=10_000, gt=0, description="most file parts in one upload")
     max_archive_members: int = Field(default=20_000, gt=0, description="most files in one .zip archive")

@@ -6,7 +6,7 @@ from registry.models.gradings import Grading, GradingKind, GradingVersion
 from registry.models.imaging import Instance
 from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
 from registry.models.studies import Patient, Series, Study
-from registry.models.users import ApiToken, Role, User
+from registry.models.users import ApiToken, Revocations, Role, User
 
 __all__ = [
     "ApiToken",
@@ -21,6 +21,7 @@ __all__ = [
     "ReliabilityCase",
     "ReliabilityRater",
     "ReliabilityStudy",
+    "Revocations",
     "Role",
     "ScreeningRecord",
     "Series",
