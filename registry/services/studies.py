@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from registry.errors import AlreadyExists, InvalidInput, NotFound
 from registry.imaging.dicom import is_valid_uid
-from registry.models import Patient, Series, Study, User
+from registry.models import Patient, Role, Series, Study, User
 from registry.repositories import studies as studies_repo
 from registry.security import new_pseudonym
 from registry.services import audit
@@ -67,11 +67,15 @@ def register_study(
 ) -> tuple[StudyView, bool]:
     """Register a study read without images; returns the view and whether it was created.
 
-    A known ``study_instance_uid`` returns the existing study, unless it belongs to another patient.
+    A known ``study_instance_uid`` returns the existing study to an admin or the user who registered
+    it, unless it belongs to another patient. Anyone else gets the same :class:`AlreadyExists`
+    whatever the ``patient_id``, so that registering neither confirms nor denies a hospital id.
     """
     check_uid(study_instance_uid, "study_instance_uid")
     existing = studies_repo.study_by_uid(session, study_instance_uid)
     if existing is not None:
+        if actor.role != Role.admin.value and actor.id != existing.created_by:
+            raise AlreadyExists(f"study_instance_uid {study_instance_uid!r} is already registered")
         patient = studies_repo.patients_by_ids(session, {existing.patient_id})[existing.patient_id]
         if patient.hospital_id != patient_id.strip():
             raise AlreadyExists(
@@ -136,12 +140,14 @@ def list_study_views(
     """A page of studies in registration order.
 
     ``graded_by_viewer`` keeps only the studies ``viewer`` has (``True``) or has not yet (``False``)
-    graded clinically: the two halves of a radiologist's worklist.
+    graded clinically: the two halves of a radiologist's worklist. A radiologist does not see the
+    studies that are their own blinded reliability cases while a read of them is open.
     """
     if graded_by_viewer is not None and viewer is None:
         raise InvalidInput("graded_by_me needs a signed-in user")
     rater_id = viewer.id if viewer is not None and graded_by_viewer is not None else None
-    return _views(session, studies_repo.list_studies(session, after, limit, rater_id, graded_by_viewer))
+    blinded_for = viewer.id if viewer is not None and viewer.role == Role.radiologist.value else None
+    return _views(session, studies_repo.list_studies(session, after, limit, rater_id, graded_by_viewer, blinded_for))
 
 
 def _views(session: Session, studies: list[Study]) -> list[StudyView]:
