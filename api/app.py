@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 
 from api.errors import install_error_handlers
 from api.guard import RequestGuard, check_parameters
+from api.openapi import install_openapi
 from api.routers import eligibility, gradings, health, me, reliability, screening, series, studies, trials, users
 from api.web import mount_page
 from registry.db import get_engine, migrate
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Modic grading & registry",
         version="0.1.0",
         description="Nordic Modic grading of low-field lumbar MRI, trial eligibility and rater agreement.",
-        docs_url="/docs",
+        docs_url=None,  # served by install_openapi, from local files
         openapi_url=f"{API_PREFIX}/openapi.json",
         dependencies=[Depends(check_parameters)],
     )
@@ -66,5 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    install_openapi(app, f"{API_PREFIX}/openapi.json")
     mount_page(app)
     return app

@@ -177,6 +177,11 @@ class TokenCache:
             until = min(until, time.monotonic() + (expires_at - utcnow()).total_seconds())
         self._entries[token_digest(token)] = (until, user)
 
+    def forget(self) -> None:
+        """Forget every cached token and read the revocation counter again on the next request."""
+        self._entries.clear()
+        self._epoch_checked = -math.inf
+
     def epoch_due(self) -> bool:
         """Whether the revocation counter should be read again."""
         return time.monotonic() - self._epoch_checked >= self.epoch_seconds
