@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.errors import install_error_handlers
+from api.guard import RequestGuard, check_parameters
+from api.openapi import install_openapi
 from api.routers import (
     allocation,
     eligibility,
@@ -25,10 +27,12 @@ from api.routers import (
     series,
     studies,
     trials,
+    users,
 )
 from api.web import mount_page
 from registry.db import get_engine, migrate
 from registry.imaging.store import FileStore
+from registry.security import FailureBrake
 from registry.services.grading_writer import GradingWriter
 from registry.services.pulls import PullRunner
 from registry.services.users import TokenCache
@@ -58,13 +62,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Modic grading & registry",
         version="0.1.0",
         description="Nordic Modic grading of low-field lumbar MRI, trial eligibility and rater agreement.",
-        docs_url="/docs",
+        docs_url=None,  # served by install_openapi, from local files
         openapi_url=f"{API_PREFIX}/openapi.json",
+        dependencies=[Depends(check_parameters)],
     )
+    app.add_middleware(RequestGuard, settings=settings)
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = FileStore.of(settings)
-    app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.token_cache = TokenCache(settings.token_cache_seconds, epoch_seconds=settings.revocation_check_seconds)
+    app.state.auth_brake = FailureBrake(settings.auth_failures_allowed, settings.auth_failure_window_seconds)
     app.state.grading_writer = GradingWriter(engine)
     app.state.pull_runner = PullRunner(
         engine, app.state.store, expected_field_strength_t=settings.expected_field_strength_t
@@ -85,7 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allocation.router,
         exports.router,
         pulls.router,
+        users.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    install_openapi(app, f"{API_PREFIX}/openapi.json")
     mount_page(app)
     return app

@@ -13,12 +13,13 @@ from sqlmodel import Session
 
 from registry.db import open_session, session_scope
 from registry.imaging.store import FileStore
-from registry.models import Role, User
-from registry.services.users import TokenCache, authenticate
+from registry.models import ApiToken, Role, User
+from registry.security import FailureBrake
+from registry.services.users import TokenCache, authenticate, revocation_epoch
 from registry.settings import Settings
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_bearer = HTTPBearer(auto_error=False, description="the API token printed by `modic user add`")
+bearer = HTTPBearer(auto_error=False, description="the API token printed by `modic user add`")
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -52,11 +53,13 @@ StoreDep = Annotated[FileStore, Depends(get_store)]
 
 
 async def get_current_user(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> User:
-    """The user of the bearer token; 401 when it is missing or unknown.
+    """The user of the bearer token; 401 when it is missing, unknown, revoked or expired, 429 with
+    ``Retry-After`` for a client that sent too many bad tokens lately.
 
-    A recently checked token is answered from the app's :class:`TokenCache` on the event loop;
+    A recently checked token is answered from the app's :class:`TokenCache` on the event loop
+    (which at least every ``MODIC_REVOCATION_CHECK_SECONDS`` reads the revocation counter);
     otherwise it is looked up in a read session of its own (in a worker thread), so that a
     request's write transaction starts only when the route needs it.
     """
@@ -65,19 +68,34 @@ async def get_current_user(
             401, "missing bearer token: send 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"}
         )
     token = credentials.credentials
-    cache: TokenCache = request.app.state.token_cache
+    state = request.app.state
+    cache: TokenCache = state.token_cache
+    if cache.epoch_due():
+        cache.observe_epoch(await run_in_threadpool(_read_epoch, state.engine))
     user = cache.get(token)
     if user is None:
-        user = await run_in_threadpool(_look_up, request.app.state.engine, token)
-        if user is None:
-            raise HTTPException(401, "invalid or revoked token", {"WWW-Authenticate": "Bearer"})
-        cache.put(token, user)
+        brake: FailureBrake = state.auth_brake
+        client = request.client.host if request.client else "unknown"
+        wait = brake.retry_after(client)
+        if wait is not None:
+            raise HTTPException(429, f"too many bad tokens; try again in {wait} s", {"Retry-After": str(wait)})
+        found = await run_in_threadpool(_look_up, state.engine, token)
+        if found is None:
+            brake.failed(client)
+            raise HTTPException(401, "invalid, expired or revoked token", {"WWW-Authenticate": "Bearer"})
+        user, record = found
+        cache.put(token, user, record.expires_at)
     return user
 
 
-def _look_up(engine: Engine, token: str) -> User | None:
+def _look_up(engine: Engine, token: str) -> tuple[User, ApiToken] | None:
     with session_scope(engine) as session:
         return authenticate(session, token)
+
+
+def _read_epoch(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return revocation_epoch(session)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -42,6 +42,8 @@ async def _registry_error(_request: Request, exc: Exception) -> JSONResponse:
         content["errors"] = [{"field": exc.field or "request", "message": exc.message}]
     if isinstance(exc, reg.AlreadyExists) and exc.existing_id:
         content["existing_id"] = exc.existing_id
+    if isinstance(exc, reg.InvalidInput) and exc.field:
+        content["errors"] = [{"field": exc.field, "message": exc.message}]
     return JSONResponse(status_code=status, content=content)
 
 

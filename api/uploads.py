@@ -1,13 +1,18 @@
 """The multipart face of ``POST /studies``: parts named ``files`` (DICOM files or .zip archives).
 
-Limits: the whole request and the sum of the parts may not exceed ``MODIC_MAX_UPLOAD_BYTES`` (413).
+Limits: the whole request and the sum of the parts may not exceed ``MODIC_MAX_UPLOAD_BYTES`` (413),
+at most ``MODIC_MAX_UPLOAD_FILES`` parts, archives within ``MODIC_MAX_ARCHIVE_*``. When the client
+disconnects, the ingest stops before its next file.
 Bad files are reported by file name in the study's ``warnings`` while the valid ones are kept; an
 upload without a single usable MR image is 422. Uploaded file names are used in messages only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import threading
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,14 +20,14 @@ from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from api.schemas.studies import StudyPublic
-from registry.errors import InvalidInput, PayloadTooLarge
+from registry.errors import Cancelled, InvalidInput, PayloadTooLarge
 from registry.imaging.sources import Rejection, SourceFile
 from registry.models import User
 from registry.services.imaging import IngestResult, ingest_files
 from registry.settings import Settings
 
-MAX_PARTS = 10_000
 _CHUNK = 1 << 20
+_log = logging.getLogger(__name__)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -37,7 +42,7 @@ async def _read_parts(request: Request, settings: Settings) -> list[SourceFile |
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"upload of {declared} bytes is larger than the limit of {limit} bytes")
-    form = await request.form(max_files=MAX_PARTS, max_fields=100)
+    form = await request.form(max_files=settings.max_upload_files, max_fields=100)
     try:
         parts = form.getlist("files")
         if not parts:
@@ -82,12 +87,29 @@ async def upload_study(request: Request, user: User, session: Session, settings:
     # The authentication query opened a (write) transaction: end it before the long upload.
     await run_in_threadpool(session.commit)
     items = await _read_parts(request, settings)
-    result = await run_in_threadpool(
-        ingest_files,
-        session,
-        request.app.state.store,
-        items,
-        actor=user,
-        expected_field_strength_t=settings.expected_field_strength_t,
-    )
+    gone = threading.Event()
+    watcher = asyncio.create_task(_watch_disconnect(request, gone))
+    try:
+        result = await run_in_threadpool(
+            ingest_files,
+            session,
+            request.app.state.store,
+            items,
+            actor=user,
+            limits=settings.archive_limits(),
+            expected_field_strength_t=settings.expected_field_strength_t,
+            cancelled=gone.is_set,
+        )
+    except Cancelled as exc:
+        _log.info("upload by %s: %s", user.name, exc.message)
+        raise
+    finally:
+        watcher.cancel()
     return _shape(result)
+
+
+async def _watch_disconnect(request: Request, gone: threading.Event) -> None:
+    """Set ``gone`` when the client disconnects (the body has been read: the next message says so)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    gone.set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import uuid
 from typing import Any
 
 from registry.errors import InvalidInput
@@ -43,16 +44,23 @@ def decode_cursor(cursor: str, kinds: tuple[type[Any], ...], parameter: str, lis
         return tuple(_part(kind, part) for kind, part in zip(kinds, parts, strict=True))
     except (binascii.Error, UnicodeError, ValueError):
         raise InvalidInput(
-            f"{parameter} {cursor!r} is not a {listing} cursor; "
-            "pass the next_cursor of a previous page, or omit it to start"
+            f"query.{parameter}: {cursor!r} is not a {listing} cursor; "
+            "pass the next_cursor of a previous page, or omit it to start",
+            f"query.{parameter}",
         ) from None
 
 
 def _part(kind: type[Any], text: str) -> Part:
+    """One part of a key; a timestamp must carry its zone and a text part be a UUID (the ids paged by)."""
     if kind is dt.datetime:
-        return dt.datetime.fromisoformat(text)
+        moment = dt.datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            raise ValueError(text)
+        return moment
     if kind is int:
         if not text.isdigit() or int(text) > MAX_POSITION:
             raise ValueError(text)
         return int(text)
+    if str(uuid.UUID(text)) != text:
+        raise ValueError(text)
     return text

@@ -153,7 +153,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def get_engine(url: str) -> Engine:
-    """The engine for ``url``, created once per process."""
+    """The engine for ``url``, created once per process.
+
+    Statement parameters are left out of error messages (``hide_parameters``): they can hold
+    hospital identifiers, and error messages end up in logs.
+    """
     url = _normalise_url(url)
     with _engines_lock:
         engine = _engines.get(url)
@@ -162,10 +166,12 @@ def get_engine(url: str) -> Engine:
                 database = make_url(url).database
                 if database and database != ":memory:":
                     Path(database).parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+                engine = create_engine(
+                    url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+                )
                 _configure_sqlite(engine)
             else:
-                engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+                engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
             _engines[url] = engine
         return engine
 

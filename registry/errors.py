@@ -56,3 +56,7 @@ class PreconditionFailed(RegistryError):
 
 class PayloadTooLarge(RegistryError):
     """An upload or archive exceeds a configured limit."""
+
+
+class Cancelled(RegistryError):
+    """Work stopped because the client that asked for it has gone."""

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -54,6 +57,27 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     admin.dispose()
 
 
+class _SuiteLog(logging.Handler):
+    """Every log record of the test session, formatted with its traceback, to be searched at the end."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+SUITE_LOG = _SuiteLog()
+HOSPITAL_IDS: set[str] = set()
+"""Every hospital id a test's database held: none may appear in any log line of the suite."""
+
+
+def _collect_hospital_ids(url: str) -> None:
+    with session_scope(get_engine(url)) as session:
+        HOSPITAL_IDS.update(session.connection().execute(text("SELECT hospital_id FROM patients")).scalars())
+
+
 @pytest.fixture
 def database_url(_template: str, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, migrated database for this test."""
@@ -62,6 +86,7 @@ def database_url(_template: str, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(_template, path)
         url = f"sqlite:///{path}"
         yield url
+        _collect_hospital_ids(url)
         dispose_engine(url)
         return
     name = f"modic_t_{uuid.uuid4().hex[:12]}"
@@ -70,6 +95,7 @@ def database_url(_template: str, tmp_path: Path) -> Iterator[str]:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_template}"'))
     url = make_url(_admin_url(POSTGRES_URL)).set(database=name).render_as_string(hide_password=False)
     yield url
+    _collect_hospital_ids(url)
     dispose_engine(url)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -115,7 +141,9 @@ class LiveServer:
     def __init__(self, app: FastAPI):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        # log_config=None: uvicorn's records go to the root logger, where the suite's log is kept.
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", log_config=None)
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
@@ -138,8 +166,30 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
         yield server
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep every log record of the session; workers (pytest-xdist) report what leaked to a shared folder."""
+    root = logging.getLogger()
+    root.addHandler(SUITE_LOG)
+    root.setLevel(min(root.level, logging.INFO))
+    if not hasattr(config, "workerinput"):
+        os.environ["MODIC_TEST_LEAK_DIR"] = tempfile.mkdtemp(prefix="modic-log-leaks-")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Search the session's log for every hospital id the tests stored; any found fails the run."""
     dispose_engines()
+    leak_dir = Path(os.environ["MODIC_TEST_LEAK_DIR"])
+    log = "\n".join(SUITE_LOG.lines)
+    leaked = sorted(h for h in HOSPITAL_IDS if len(h) >= 6 and h in log)  # shorter ones match by chance
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    (leak_dir / f"{worker}.txt").write_text("".join(f"{h}\n" for h in leaked))
+    if worker != "main":
+        return
+    found = sorted({line for path in leak_dir.glob("*.txt") for line in path.read_text().splitlines()})
+    shutil.rmtree(leak_dir, ignore_errors=True)
+    if found:
+        print(f"\nhospital ids found in the log of the test session: {', '.join(map(repr, found))}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -66,6 +66,7 @@ def _run(args: argparse.Namespace, nifti: NiftiMetadata | None) -> IngestResult:
                 args.paths,
                 nifti=nifti,
                 expected_field_strength_t=settings.expected_field_strength_t,
+                limits=settings.archive_limits(),
                 progress=progress,
             )
 

@@ -1,4 +1,4 @@
-"""``modic user add NAME --role ROLE``: create a user and print its token."""
+"""``modic user add NAME --role ROLE`` (create a user and print its token), ``modic user disable NAME``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from api.commands._common import add_database_option, fail, settings_from
 from registry.db import get_engine, migrate, session_scope
 from registry.errors import RegistryError
 from registry.models import Role
-from registry.services.users import add_user
+from registry.services.users import add_user, disable_user
 
 
 def register(subparsers: Any) -> None:
@@ -20,16 +20,33 @@ def register(subparsers: Any) -> None:
     add.add_argument("--role", required=True, choices=[r.value for r in Role], help="what the user may do")
     add_database_option(add)
     add.set_defaults(func=_add)
+    disable = actions.add_parser("disable", help="disable a user: none of their tokens is accepted any more")
+    disable.add_argument("name", help="the user's name")
+    add_database_option(disable)
+    disable.set_defaults(func=_disable)
 
 
 def _add(args: argparse.Namespace) -> int:
-    engine = get_engine(settings_from(args).database_url)
+    settings = settings_from(args)
+    engine = get_engine(settings.database_url)
     migrate(engine)
     with session_scope(engine, write=True) as session:
         try:
-            user, token = add_user(session, args.name, args.role)
+            user, token = add_user(session, args.name, args.role, token_days=settings.token_lifetime_days)
         except RegistryError as exc:
             return fail(exc.message)
     print(f"created user {user.name!r} with role {user.role}; API token (shown once):")
     print(token)
+    return 0
+
+
+def _disable(args: argparse.Namespace) -> int:
+    engine = get_engine(settings_from(args).database_url)
+    migrate(engine)
+    with session_scope(engine, write=True) as session:
+        try:
+            disable_user(session, args.name, None)
+        except RegistryError as exc:
+            return fail(exc.message)
+    print(f"disabled user {args.name!r}; their tokens are refused from now on")
     return 0

@@ -407,18 +407,41 @@ def _pixel_problem(fp: BinaryIO, ds: Dataset, size: int) -> str | None:
     else:
         length = struct.unpack("<I", head[4:8])[0]
         value_start = start + 8
+    frames = _int(_get(ds, "NumberOfFrames")) or 1
     if length == 0xFFFFFFFF:
-        return None
+        return _fragments_problem(fp, value_start, size, frames)
     if value_start + length > size:
         return f"pixel data cut short: {size - value_start} of {length} bytes present"
     if transfer_syntax in _NATIVE_SYNTAXES:
         rows, columns = _int(_get(ds, "Rows")) or 0, _int(_get(ds, "Columns")) or 0
         samples = _int(_get(ds, "SamplesPerPixel")) or 1
         bits = _int(_get(ds, "BitsAllocated")) or 16
-        frames = _int(_get(ds, "NumberOfFrames")) or 1
         needed = rows * columns * samples * frames * bits // 8
         if length < needed:
             return f"pixel data too short: {length} bytes for {frames} frame(s) of {rows}x{columns} needing {needed}"
+    return None
+
+
+def _fragments_problem(fp: BinaryIO, position: int, size: int, frames: int) -> str | None:
+    """Walk the items of encapsulated pixel data (offset table, fragments, delimiter) by their lengths:
+    a file cut short, a malformed item or fewer fragments than frames is a problem."""
+    items = 0
+    while True:
+        fp.seek(position)
+        item = fp.read(8)
+        if len(item) < 8:
+            return "pixel data cut short: its fragments end without the sequence delimiter"
+        group, element, length = struct.unpack("<HHI", item)
+        if (group, element) == (0xFFFE, 0xE0DD):
+            break
+        if (group, element) != (0xFFFE, 0xE000):
+            return f"pixel data malformed: ({group:04X},{element:04X}) where a fragment item was expected"
+        position += 8 + length
+        items += 1
+        if position > size:
+            return f"pixel data cut short: a fragment of {length} bytes runs past the end of the file"
+    if items - 1 < frames:
+        return f"pixel data has {max(0, items - 1)} fragment(s) for {frames} frame(s)"
     return None
 
 
@@ -434,7 +457,7 @@ def read_dicom(data: bytes | Path, source: str, *, head: bytes | None = None) ->
             size = os.fstat(handle.fileno()).st_size
             if head is None or (len(head) < HEAD_BYTES and len(head) < size):
                 head = handle.read(HEAD_BYTES)
-            fast = _read_fast(head, size, source)
+            fast = _read_fast(head, size, source, handle)
             if fast is not None:
                 return fast
             handle.seek(0)
@@ -446,15 +469,18 @@ HEAD_BYTES = 1 << 16
 """How much of a file on disk the fast reader looks at; longer headers go to pydicom."""
 
 
-def _read_fast(head: bytes, size: int, source: str) -> DicomInstance | None:
-    """The instance through :mod:`registry.imaging.fastheader`, or ``None`` when pydicom must read it."""
+def _read_fast(head: bytes, size: int, source: str, handle: BinaryIO | None = None) -> DicomInstance | None:
+    """The instance through :mod:`registry.imaging.fastheader`, or ``None`` when pydicom must read it.
+
+    ``handle`` is the open file when ``head`` is only its beginning (the pixel data is checked in it).
+    """
     found = read_fast(head, _HEADER_TAGS)
     if found is None:
         return None
     ds, pixel_offset = found
     if len(head) < size and pixel_offset + 12 > len(head):
         return None  # the header goes on beyond the part that was read
-    fp = io.BytesIO(head)
+    fp = handle if handle is not None and len(head) < size else io.BytesIO(head)
     fp.seek(pixel_offset)
     return _instance(ds, fp, size, source, has_preamble=True)
 

@@ -8,7 +8,7 @@ from registry.models.imaging import Instance
 from registry.models.pulls import Pull, PullItem, PullOutcome, PullStatus
 from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
 from registry.models.studies import Patient, Series, Study
-from registry.models.users import ApiToken, Role, User
+from registry.models.users import ApiToken, Revocations, Role, User
 
 __all__ = [
     "Allocation",
@@ -30,6 +30,7 @@ __all__ = [
     "ReliabilityCase",
     "ReliabilityRater",
     "ReliabilityStudy",
+    "Revocations",
     "Role",
     "ScreeningRecord",
     "Series",

@@ -55,3 +55,14 @@ class ApiToken(SQLModel, table=True):
     token_sha256: str = Field(index=True, unique=True, max_length=64)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """None: the token does not expire (tokens issued before expiry existed)."""
+
+
+class Revocations(SQLModel, table=True):
+    """One row: ``epoch`` goes up with every revocation, so that every process can notice one cheaply."""
+
+    __tablename__ = "revocations"
+
+    id: int = Field(default=1, primary_key=True)
+    epoch: int = 0

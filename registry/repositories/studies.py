@@ -9,7 +9,7 @@ from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, exists, or_, select
 
-from registry.models import Grading, GradingKind, Patient, Series, Study
+from registry.models import Grading, GradingKind, Patient, ReliabilityCase, Series, Study, WorklistItem
 
 
 def patient_by_hospital_id(session: Session, hospital_id: str) -> Patient | None:
@@ -66,11 +66,14 @@ def list_studies(
     limit: int,
     rater_id: str | None = None,
     graded: bool | None = None,
+    blinded_for: str | None = None,
 ) -> list[Study]:
     """Studies in the order they were registered, after the keyset position ``after``.
 
     With ``rater_id`` and ``graded``, only the studies that rater has (``True``) or has not
-    (``False``) given a clinical grading; reliability-study reads do not count.
+    (``False``) given a clinical grading; reliability-study reads do not count. With
+    ``blinded_for``, the studies that are that rater's blinded reliability cases with a read still
+    open are left out.
     """
     statement = select(Study).order_by(col(Study.created_at), col(Study.id)).limit(limit)
     if after is not None:
@@ -85,6 +88,14 @@ def list_studies(
             col(Grading.kind) == GradingKind.clinical.value,
         )
         statement = statement.where(mine if graded else ~mine)
+    if blinded_for is not None:
+        open_read = (
+            exists()
+            .where(col(ReliabilityCase.study_id) == col(Study.id))
+            .where(col(WorklistItem.case_id) == col(ReliabilityCase.id))
+            .where(col(WorklistItem.rater_id) == blinded_for, col(WorklistItem.completed_at).is_(None))
+        )
+        statement = statement.where(~open_read)
     return list(session.exec(statement))
 
 

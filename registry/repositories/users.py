@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+import datetime as dt
 
-from registry.models import ApiToken, User
+from sqlalchemy import update
+from sqlmodel import Session, col, or_, select
+
+from registry.models import ApiToken, Revocations, User
 
 
 def user_by_name(session: Session, name: str) -> User | None:
@@ -12,14 +15,40 @@ def user_by_name(session: Session, name: str) -> User | None:
     return session.exec(select(User).where(User.name == name)).first()
 
 
-def user_by_token_digest(session: Session, digest: str) -> User | None:
-    """The active user owning an unrevoked token with this digest."""
+def user_by_token_digest(session: Session, digest: str, now: dt.datetime) -> tuple[User, ApiToken] | None:
+    """The active user owning an unrevoked, unexpired token with this digest, and the token."""
     statement = (
-        select(User)
+        select(User, ApiToken)
         .join(ApiToken, col(ApiToken.user_id) == col(User.id))
-        .where(ApiToken.token_sha256 == digest, col(ApiToken.revoked_at).is_(None), col(User.active).is_(True))
+        .where(
+            ApiToken.token_sha256 == digest,
+            col(ApiToken.revoked_at).is_(None),
+            or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > now),
+            col(User.active).is_(True),
+        )
     )
-    return session.exec(statement).first()
+    row = session.exec(statement).first()
+    return None if row is None else (row[0], row[1])
+
+
+def live_tokens(session: Session, user_id: str) -> list[ApiToken]:
+    """The user's tokens that are not revoked (expired ones included)."""
+    statement = select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
+    return list(session.exec(statement))
+
+
+_BUMP = update(Revocations).where(col(Revocations.id) == 1).values(epoch=col(Revocations.epoch) + 1)
+_EPOCH = select(Revocations.epoch).where(Revocations.id == 1)
+
+
+def bump_revocation_epoch(session: Session) -> None:
+    """Raise the revocation counter in the current transaction."""
+    session.exec(_BUMP)
+
+
+def revocation_epoch(session: Session) -> int:
+    """The revocation counter."""
+    return session.exec(_EPOCH).one()
 
 
 def users_by_ids(session: Session, ids: set[str]) -> dict[str, User]:

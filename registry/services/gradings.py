@@ -18,7 +18,6 @@ from grading.nordic import Numbering, StudyGrading
 from grading.protocols import DEFAULT_PROTOCOL, get_protocol
 from registry.errors import (
     AlreadyExists,
-    Forbidden,
     InvalidInput,
     NotFound,
     PreconditionFailed,
@@ -290,13 +289,17 @@ def _already_graded(rater: User, study_id: str, grading_id: str) -> AlreadyExist
 
 
 def _visible(session: Session, grading_id: str, viewer: User) -> Grading:
-    """The grading, if ``viewer`` may reach it by id.
+    """The grading, if ``viewer`` may reach it by id: an admin any, a radiologist their own clinical ones.
 
-    Reliability-study reads are reached only through their reliability study, so that raters stay
-    blind to each other and to their own read 1: by id they do not exist, except for admins.
+    Another rater's grading, and every reliability-study read (reached only through its reliability
+    study, so that raters stay blind to each other and to their own read 1), do not exist by id for a
+    radiologist: the answer does not even confirm the id.
     """
     grading = session.get(Grading, grading_id)
-    if grading is None or (grading.kind != GradingKind.clinical.value and viewer.role != Role.admin.value):
+    if grading is None or (
+        viewer.role != Role.admin.value
+        and (grading.kind != GradingKind.clinical.value or grading.rater_id != viewer.id)
+    ):
         raise NotFound(f"grading {grading_id!r} does not exist")
     return grading
 
@@ -338,8 +341,6 @@ def amend_grading(
     that every version holds the whole state; an empty value clears them.
     """
     grading = _visible(session, grading_id, actor)
-    if grading.rater_id != actor.id and actor.role != Role.admin.value:
-        raise Forbidden(f"grading {grading_id} belongs to another rater; only its rater or an admin may amend it")
     if not if_match:
         raise PreconditionRequired(
             f"If-Match header is required to amend grading {grading_id}; send the ETag of the version you amend"

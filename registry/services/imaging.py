@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from grading.errors import GradingError
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from grading.series import InstanceHeader, Stack, StackGeometry, StudyClassification, classify_study, stack_geometry
-from registry.errors import InvalidInput, NotFound, StudyOfAnotherPatient
+from registry.errors import Cancelled, InvalidInput, NotFound, StudyOfAnotherPatient
 from registry.imaging.archive import ArchiveLimits
 from registry.imaging.dicom import DicomInstance, PatientIdentity
 from registry.imaging.nifti import NiftiMetadata
@@ -135,15 +135,20 @@ def ingest_files(
     limits: ArchiveLimits | None = None,
     expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
     progress: ProgressCallback | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> IngestResult:
     """Ingest every file of ``items`` (see :mod:`registry.imaging.sources`) into the registry.
 
     Files are stored first; then each study is classified and written in its own transaction.
-    ``progress`` is called with each file's name once it has been read.
+    ``progress`` is called with each file's name once it has been read. When ``cancelled`` answers
+    true (the client has gone), the work stops with :class:`Cancelled` before the next file; the files
+    already stored are kept (sending them again finds them) and no study is written.
     """
     batches: dict[str, _StudyBatch] = {}
     rejections: list[Rejection] = []
-    for item in expand(items, nifti=nifti, limits=limits):
+    for done, item in enumerate(expand(items, nifti=nifti, limits=limits)):
+        if cancelled is not None and cancelled():
+            raise Cancelled(f"the ingest stopped after {done} files: the client has gone")
         if isinstance(item, Rejection):
             rejections.append(item)
             if progress is not None:
@@ -165,6 +170,7 @@ def ingest_paths(
     nifti: NiftiMetadata | None = None,
     expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
     progress: ProgressCallback | None = None,
+    limits: ArchiveLimits | None = None,
 ) -> IngestResult:
     """Ingest files, folders (recursively, in name order) and archives, as :func:`ingest_files`."""
     return ingest_files(
@@ -173,6 +179,7 @@ def ingest_paths(
         iter_paths(paths),
         actor=actor,
         nifti=nifti,
+        limits=limits,
         expected_field_strength_t=expected_field_strength_t,
         progress=progress,
     )

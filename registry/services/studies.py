@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry.errors import InvalidInput, NotFound, StudyOfAnotherPatient
+from registry.errors import AlreadyExists, InvalidInput, NotFound, StudyOfAnotherPatient
 from registry.imaging.dicom import is_valid_uid
 from registry.imaging.window import usable_window
 from registry.models import Patient, Role, Series, Study, User
@@ -38,17 +38,24 @@ def ensure_patient(session: Session, hospital_id: str, actor: User | None) -> Pa
     hospital_id = hospital_id.strip()
     if not hospital_id or len(hospital_id) > 64:
         raise InvalidInput(f"patient_id {hospital_id!r} must be 1-64 characters")
-    patient = studies_repo.patient_by_hospital_id(session, hospital_id)
-    if patient is not None:
-        return patient
-    pseudonym = new_pseudonym()
-    while studies_repo.pseudonym_exists(session, pseudonym):
+    for _attempt in range(3):
+        patient = studies_repo.patient_by_hospital_id(session, hospital_id)
+        if patient is not None:
+            return patient
         pseudonym = new_pseudonym()
-    patient = Patient(hospital_id=hospital_id, pseudonym=pseudonym)
-    session.add(patient)
-    session.flush()
-    audit.record(session, actor, "patient.create", "patient", patient.id)
-    return patient
+        while studies_repo.pseudonym_exists(session, pseudonym):
+            pseudonym = new_pseudonym()
+        patient = Patient(hospital_id=hospital_id, pseudonym=pseudonym)
+        try:
+            # Another transaction may be creating the same patient (two studies of one patient sent
+            # at once): the insert waits for it, fails, and the patient it created is used instead.
+            with session.begin_nested():
+                session.add(patient)
+        except IntegrityError:
+            continue
+        audit.record(session, actor, "patient.create", "patient", patient.id)
+        return patient
+    raise AlreadyExists("patient_id: the patient was being registered by another request at the same time; try again")
 
 
 def register_study(
@@ -61,11 +68,15 @@ def register_study(
 ) -> tuple[StudyView, bool]:
     """Register a study read without images; returns the view and whether it was created.
 
-    A known ``study_instance_uid`` returns the existing study, unless it belongs to another patient.
+    A known ``study_instance_uid`` returns the existing study to an admin or the user who registered
+    it, unless it belongs to another patient. Anyone else gets the same :class:`AlreadyExists`
+    whatever the ``patient_id``, so that registering neither confirms nor denies a hospital id.
     """
     check_uid(study_instance_uid, "study_instance_uid")
     existing = studies_repo.study_by_uid(session, study_instance_uid)
     if existing is not None:
+        if actor.role != Role.admin.value and actor.id != existing.created_by:
+            raise AlreadyExists(f"study_instance_uid {study_instance_uid!r} is already registered")
         patient = studies_repo.patients_by_ids(session, {existing.patient_id})[existing.patient_id]
         if patient.hospital_id != patient_id.strip():
             raise StudyOfAnotherPatient(study_instance_uid, existing.id)
@@ -125,12 +136,14 @@ def list_study_views(
     """A page of studies in registration order.
 
     ``graded_by_viewer`` keeps only the studies ``viewer`` has (``True``) or has not yet (``False``)
-    graded clinically: the two halves of a radiologist's worklist.
+    graded clinically: the two halves of a radiologist's worklist. A radiologist does not see the
+    studies that are their own blinded reliability cases while a read of them is open.
     """
     if graded_by_viewer is not None and viewer is None:
         raise InvalidInput("graded_by_me needs a signed-in user")
     rater_id = viewer.id if viewer is not None and graded_by_viewer is not None else None
-    return _views(session, studies_repo.list_studies(session, after, limit, rater_id, graded_by_viewer))
+    blinded_for = viewer.id if viewer is not None and viewer.role == Role.radiologist.value else None
+    return _views(session, studies_repo.list_studies(session, after, limit, rater_id, graded_by_viewer, blinded_for))
 
 
 def _views(session: Session, studies: list[Study]) -> list[StudyView]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 import time
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry.errors import AlreadyExists, InvalidInput
+from registry.errors import AlreadyExists, InvalidInput, NotFound
 from registry.models import ApiToken, Role, User
+from registry.models.base import utcnow
 from registry.repositories import users as users_repo
 from registry.security import new_token, token_digest
 from registry.services import audit
@@ -17,8 +21,13 @@ from registry.services import audit
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 
-def add_user(session: Session, name: str, role: str, actor: User | None = None) -> tuple[User, str]:
-    """Create a user with a fresh token; returns the user and the token (shown once, stored hashed)."""
+def add_user(
+    session: Session, name: str, role: str, actor: User | None = None, *, token_days: float = 0
+) -> tuple[User, str]:
+    """Create a user with a fresh token; returns the user and the token (shown once, stored hashed).
+
+    The token expires after ``token_days`` (0: never).
+    """
     if not _NAME.match(name):
         raise InvalidInput(f"user name {name!r} is not allowed; use 1-100 letters, digits, '.', '_', '@' or '-'")
     try:
@@ -28,35 +37,127 @@ def add_user(session: Session, name: str, role: str, actor: User | None = None) 
     if users_repo.user_by_name(session, name) is not None:
         raise AlreadyExists(f"user {name!r} already exists")
     user = User(name=name, role=parsed_role.value)
-    token = new_token()
     session.add(user)
     session.flush()
-    session.add(ApiToken(user_id=user.id, token_sha256=token_digest(token)))
+    token = _add_token(session, user, token_days)
     audit.record(session, actor, "user.create", "user", user.id, name=name, role=parsed_role.value)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
         raise AlreadyExists(f"user {name!r} already exists") from None
-    return user, token
+    return user, token.value
 
 
-def authenticate(session: Session, token: str) -> User | None:
-    """The user a bearer token belongs to, or None."""
-    return users_repo.user_by_token_digest(session, token_digest(token))
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just issued: its value (shown once) and when it expires (None: never)."""
+
+    value: str
+    expires_at: dt.datetime | None
+
+
+def _add_token(session: Session, user: User, days: float) -> IssuedToken:
+    value = new_token()
+    expires_at = utcnow() + dt.timedelta(days=days) if days > 0 else None
+    session.add(ApiToken(user_id=user.id, token_sha256=token_digest(value), expires_at=expires_at))
+    return IssuedToken(value, expires_at)
+
+
+def _named_user(session: Session, name: str) -> User:
+    user = users_repo.user_by_name(session, name)
+    if user is None:
+        raise NotFound(f"user {name!r} does not exist")
+    return user
+
+
+def issue_token(
+    session: Session, name: str, actor: User | None, *, days: float, revoke_others: bool = False
+) -> IssuedToken:
+    """A new token for user ``name`` expiring after ``days`` (0: never); with ``revoke_others`` (a
+    rotation) every earlier token of the user stops working in the same transaction."""
+    user = _named_user(session, name)
+    if revoke_others:
+        _revoke(session, user, actor)
+    token = _add_token(session, user, days)
+    audit.record(session, actor, "token.create", "user", user.id, expires_at=_iso(token.expires_at))
+    session.commit()
+    return token
+
+
+def revoke_tokens(session: Session, name: str, actor: User | None) -> int:
+    """Revoke every token of user ``name``; returns how many were live."""
+    count = _revoke(session, _named_user(session, name), actor)
+    session.commit()
+    return count
+
+
+def revoke_token(session: Session, token: str, actor: User) -> None:
+    """Revoke one token of ``actor`` (the token given, e.g. the one the request came with)."""
+    digest = token_digest(token)
+    for live in users_repo.live_tokens(session, actor.id):
+        if live.token_sha256 == digest:
+            live.revoked_at = utcnow()
+            session.add(live)
+            users_repo.bump_revocation_epoch(session)
+            audit.record(session, actor, "token.revoke", "user", actor.id, tokens=1)
+    session.commit()
+
+
+def _revoke(session: Session, user: User, actor: User | None) -> int:
+    tokens = users_repo.live_tokens(session, user.id)
+    now = utcnow()
+    for token in tokens:
+        token.revoked_at = now
+        session.add(token)
+    users_repo.bump_revocation_epoch(session)
+    audit.record(session, actor, "token.revoke", "user", user.id, tokens=len(tokens))
+    return len(tokens)
+
+
+def disable_user(session: Session, name: str, actor: User | None) -> User:
+    """Disable user ``name``: none of their tokens is accepted any more (the user and history stay)."""
+    user = _named_user(session, name)
+    user.active = False
+    session.add(user)
+    users_repo.bump_revocation_epoch(session)
+    audit.record(session, actor, "user.disable", "user", user.id)
+    session.commit()
+    return user
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def authenticate(session: Session, token: str) -> tuple[User, ApiToken] | None:
+    """The user a bearer token belongs to, with the token's record, or None (unknown, revoked, expired,
+    or the user disabled)."""
+    return users_repo.user_by_token_digest(session, token_digest(token), utcnow())
+
+
+def revocation_epoch(session: Session) -> int:
+    """The revocation counter (see :class:`TokenCache`)."""
+    return users_repo.revocation_epoch(session)
 
 
 class TokenCache:
     """Users of recently seen tokens, kept ``ttl_seconds`` so that every request need not query.
 
-    Only successful look-ups are kept, by token digest; a revoked token or deactivated user is
-    refused at the latest ``ttl_seconds`` later (0 turns the cache off).
+    Only successful look-ups are kept, by token digest, and never past the token's expiry. Every
+    revocation raises the database's revocation counter; the cache is checked against it at least
+    every ``epoch_seconds`` (:meth:`epoch_due`, :meth:`observe_epoch`) and forgets every token when it
+    changed, so that a revoked token or disabled user is refused by every process within about
+    ``epoch_seconds`` (0 for ``ttl_seconds`` turns the cache off).
     """
 
-    def __init__(self, ttl_seconds: float, max_entries: int = 10_000):
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000, epoch_seconds: float = 1.0):
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
+        self.epoch_seconds = epoch_seconds
         self._entries: dict[str, tuple[float, User]] = {}
+        self._epoch: int | None = None
+        self._epoch_checked = -math.inf
 
     def get(self, token: str) -> User | None:
         """The cached user of ``token`` while fresh."""
@@ -65,13 +166,32 @@ class TokenCache:
             return None
         return entry[1]
 
-    def put(self, token: str, user: User) -> None:
-        """Remember the user of a token that was just authenticated."""
+    def put(self, token: str, user: User, expires_at: dt.datetime | None = None) -> None:
+        """Remember the user of a token that was just authenticated (no longer than the token lives)."""
         if self.ttl_seconds <= 0:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
-        self._entries[token_digest(token)] = (time.monotonic() + self.ttl_seconds, user)
+        until = time.monotonic() + self.ttl_seconds
+        if expires_at is not None:
+            until = min(until, time.monotonic() + (expires_at - utcnow()).total_seconds())
+        self._entries[token_digest(token)] = (until, user)
+
+    def forget(self) -> None:
+        """Forget every cached token and read the revocation counter again on the next request."""
+        self._entries.clear()
+        self._epoch_checked = -math.inf
+
+    def epoch_due(self) -> bool:
+        """Whether the revocation counter should be read again."""
+        return time.monotonic() - self._epoch_checked >= self.epoch_seconds
+
+    def observe_epoch(self, epoch: int) -> None:
+        """Note the revocation counter just read; a change forgets every cached token."""
+        if epoch != self._epoch:
+            self._entries.clear()
+            self._epoch = epoch
+        self._epoch_checked = time.monotonic()
 
 
 def ensure_user_with_new_token(session: Session, name: str, role: str) -> str:
@@ -79,8 +199,7 @@ def ensure_user_with_new_token(session: Session, name: str, role: str) -> str:
     user = users_repo.user_by_name(session, name)
     if user is None:
         return add_user(session, name, role)[1]
-    token = new_token()
-    session.add(ApiToken(user_id=user.id, token_sha256=token_digest(token)))
+    token = _add_token(session, user, 0)
     audit.record(session, None, "token.create", "user", user.id)
     session.commit()
-    return token
+    return token.value

@@ -116,7 +116,7 @@ def test_every_422_has_a_detail_and_errors_naming_the_field(client: TestClient, 
         body = answer.json()
         assert isinstance(body["detail"], str) and body["errors"], body
         assert all(isinstance(e["field"], str) and e["field"] and e["message"] for e in body["errors"]), body
-    assert answers[0].json()["errors"][0]["field"] == "cursor"
+    assert answers[0].json()["errors"][0]["field"] == "query.cursor"
 
 
 def test_the_next_study_awaiting_my_grading(client: TestClient, auth: TokenFactory) -> None:

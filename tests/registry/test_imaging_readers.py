@@ -116,10 +116,11 @@ def test_enhanced_mr_without_geometry_is_not_gradable() -> None:
     assert len(render_png(path.read_bytes(), frame=9)) > 100
 
 
-def test_a_damaged_jpeg2000_stream_fails_to_render_with_the_reason() -> None:
+def test_a_damaged_jpeg2000_stream_is_refused_at_ingest_and_fails_to_render_with_the_reason() -> None:
     name = "emri_small_jpeg_2k_lossless_too_short.dcm"
     data = Path(str(get_testdata_file(name))).read_bytes()
-    read_dicom(data, name)
+    with pytest.raises(ImagingError, match=f"{name}: pixel data cut short"):
+        read_dicom(data, name)
     with pytest.raises(RenderError, match=f"{name}: pixel data cannot be decoded"):
         for frame in range(10):
             render_png(data, frame=frame, source=name)
@@ -190,6 +191,7 @@ def test_zip_members_are_read_in_memory_whatever_their_names(tmp_path: Path) -> 
     members = {
         "../../escape.dcm": t1[0].read_bytes(),  # traversal
         "/abs/path.dcm": t1[1].read_bytes(),  # absolute
+        "..\\..\\win.dcm": t1[3].read_bytes(),  # traversal, Windows separators
         "nested/dir/x.dcm": t1[2].read_bytes(),
         "notes.txt": b"hello",
         "__MACOSX/._x.dcm": b"resource fork",
@@ -198,11 +200,14 @@ def test_zip_members_are_read_in_memory_whatever_their_names(tmp_path: Path) -> 
     items = list(expand([SourceFile("upload.zip", _zip(members))]))
     accepted = [i for i in items if isinstance(i, AcceptedInstance)]
     rejected = [i for i in items if isinstance(i, Rejection)]
-    assert len(accepted) == 3
-    assert [r.source for r in rejected] == ["upload.zip:notes.txt"]
+    assert len(accepted) == 4
+    # Every member not used is named: the metadata file is not read, the text file is not DICOM.
+    assert [r.source for r in rejected] == ["upload.zip:__MACOSX/._x.dcm", "upload.zip:notes.txt"]
+    assert "metadata" in rejected[0].reason
     assert {a.instance.source for a in accepted} == {
         "upload.zip:../../escape.dcm",
         "upload.zip:/abs/path.dcm",
+        "upload.zip:..\\..\\win.dcm",
         "upload.zip:nested/dir/x.dcm",
     }
     after = set(Path.cwd().rglob("escape.dcm")) | set(tmp_path.parent.rglob("escape.dcm"))
