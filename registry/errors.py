@@ -30,6 +30,8 @@ class StudyOfAnotherPatient(AlreadyExists):
     def __init__(self, study_instance_uid: str, existing_id: str, consequence: str = ""):
         message = f"study_instance_uid {study_instance_uid!r} is already registered for another patient"
         super().__init__(f"{message}; {consequence}" if consequence else message, existing_id)
+
+
 class Conflict(RegistryError):
     """The action does not fit the record's state (e.g. enrolling a patient who is not eligible)."""
 

@@ -5,7 +5,8 @@ One table, :data:`ENDPLATE_VARIABLES`, lists every per-endplate variable: its sp
 endplate. Adding a variable is adding a row; an extractor may return ``None`` (a missing rating).
 
 - **presence** (any Modic change vs none), **type** (the canonical labels), **size** (ordinal
-  ``none < A < B < C < D``) and **beyond endplate** (size B–D, the MRI criterion of the rest-vs-exercise trial, Jensen 2012);
+  ``none < A < B < C < D``) and **beyond endplate** (size B–D, the MRI criterion of the rest-vs-exercise
+  trial, Jensen 2012);
 - **contains I / II / III**: whether the type contains that component (type I is the probiotics
   trial's target), per endplate and pooled;
 - **type | changed** and **size | changed**: conditional agreement on the endplates that both reads

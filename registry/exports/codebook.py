@@ -113,6 +113,13 @@ GRADING_KIND = Vocabulary(
 
 NO_YES = _vocabulary("no_yes", ("no", "No."), ("yes", "Yes."))
 
+NO_YES_NOT_APPLICABLE = _vocabulary(
+    "no_yes_na",
+    ("no", "No."),
+    ("yes", "Yes."),
+    ("not_applicable", "The item cannot apply to this patient (e.g. pregnancy for a male patient)."),
+)
+
 DECISION_STATUS = Vocabulary(
     "decision_status",
     (

@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
-from grading.eligibility import FieldKind, RuleSet
+from grading.eligibility import NOT_APPLICABLE, FieldKind, FieldSpec, RuleSet
 from registry.exports.codebook import (
     DECISION_STATUS,
     GRADING_ID,
     NO_YES,
+    NO_YES_NOT_APPLICABLE,
     OUTCOME,
     PATIENT,
     STUDY_ID,
@@ -33,11 +34,12 @@ _BASE = (PATIENT, RULE_VERSION, STATUS, IMAGING, STUDY_ID, GRADING_ID, GRADING_V
 _OUTCOME_OF_MET = {True: OUTCOME.code("met"), False: OUTCOME.code("not_met"), None: OUTCOME.code("unknown")}
 
 
-def _answer_variable(name: str, kind: FieldKind, description: str) -> Variable:
-    label = f"Screening: {description}"
-    if kind is FieldKind.BOOLEAN:
-        return Variable(f"a_{name}", label, Kind.CATEGORICAL, NO_YES)
-    return Variable(f"a_{name}", label, Kind.INTEGER if kind is FieldKind.INTEGER else Kind.NUMBER)
+def _answer_variable(name: str, spec: FieldSpec) -> Variable:
+    label = f"Screening: {spec.description}"
+    if spec.kind is FieldKind.BOOLEAN:
+        vocabulary = NO_YES if spec.not_applicable is None else NO_YES_NOT_APPLICABLE
+        return Variable(f"a_{name}", label, Kind.CATEGORICAL, vocabulary)
+    return Variable(f"a_{name}", label, Kind.INTEGER if spec.kind is FieldKind.INTEGER else Kind.NUMBER)
 
 
 def eligibility_variables(rule_set: RuleSet) -> tuple[Variable, ...]:
@@ -46,7 +48,7 @@ def eligibility_variables(rule_set: RuleSet) -> tuple[Variable, ...]:
         Variable(f"c_{c.id}", f"Criterion {c.id} ({c.kind.value}): {c.text}", Kind.CATEGORICAL, OUTCOME)
         for c in rule_set.criteria
     )
-    answers = tuple(_answer_variable(name, f.kind, f.description) for name, f in sorted(rule_set.fields.items()))
+    answers = tuple(_answer_variable(name, f) for name, f in sorted(rule_set.fields.items()))
     return (*_BASE, *criteria, *answers)
 
 
@@ -77,7 +79,10 @@ def eligibility_table(session: Session, rule_set: RuleSet) -> Table:
         codes = [_criterion_code(d.criteria, criterion.id) for d in decisions]
         columns.append(Column(variable, np.array(codes, dtype=np.int16)))
     for name, variable in zip(sorted(rule_set.fields), variables[first_answer:], strict=True):
-        given = [answers.get((d.patient_id, rule_set.trial), {}).get(name) for d in decisions]
+        given = [
+            inputs.answers.get(name) if (inputs := answers.get((d.patient_id, rule_set.trial))) else None
+            for d in decisions
+        ]
         columns.append(Column(variable, _answer_values(variable, given)))
     return Table(tuple(columns))
 
@@ -92,5 +97,9 @@ def _criterion_code(criteria: list[dict[str, Any]], criterion_id: str) -> int:
 
 def _answer_values(variable: Variable, given: list[Any]) -> np.ndarray[Any, Any]:
     if variable.vocabulary is not None:
-        return np.array([MISSING if v is None else NO_YES.code("yes" if v else "no") for v in given], dtype=np.int16)
+        labels = [v if v == NOT_APPLICABLE else ("yes" if v else "no") for v in given]
+        return np.array(
+            [MISSING if v is None else variable.vocabulary.code(label) for v, label in zip(given, labels, strict=True)],
+            dtype=np.int16,
+        )
     return np.array([np.nan if v is None else float(v) for v in given], dtype=np.float64)

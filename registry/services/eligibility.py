@@ -38,8 +38,8 @@ from grading.eligibility import (
 from grading.endplates import ENDPLATES
 from grading.errors import GradingError
 from grading.nordic import EndplateGrading, StudyGrading
-from registry.cursors import decode_cursor, encode_cursor
 from grading.protocols import all_extras
+from registry.cursors import decode_cursor, encode_cursor
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound
 from registry.models import EligibilityDecision, GradingKind, Patient, ScreeningRecord, User

@@ -6,7 +6,7 @@ versions keep their meaning: NULL in both says that no labels or measurements we
 them, which is what happened.
 
 Revision ID: i16_annotations
-Revises: 0004_imaging
+Revises: i14_episodes
 Create Date: 2026-11-29 16:20:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i16_annotations"
-down_revision: str | None = "0004_imaging"
+down_revision: str | None = "i14_episodes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """i14 episodes: screening episodes (index date, birth and onset dates), frozen decisions, enrolment, allocation
 
 Revision ID: i14_episodes
-Revises: 0004_imaging
+Revises: i12_nordic_record
 Create Date: 2026-11-29 16:10:00
 
 Existing rows keep their meaning: screening records get no index date (they are judged at the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i14_episodes"
-down_revision: str | None = "0004_imaging"
+down_revision: str | None = "i12_nordic_record"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,7 +3,7 @@
 Adds two new tables; no existing row changes.
 
 Revision ID: i15_pulls
-Revises: 0004_imaging
+Revises: i16_annotations
 Create Date: 2026-11-29 16:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i15_pulls"
-down_revision: str | None = "0004_imaging"
+down_revision: str | None = "i16_annotations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

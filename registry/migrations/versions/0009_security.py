@@ -1,7 +1,7 @@
 """security: token expiry and the revocation counter
 
 Revision ID: i11_security
-Revises: 0004_imaging
+Revises: i15_pulls
 Create Date: 2026-11-29 16:20:00
 
 ``api_tokens.expires_at``: when a token stops being accepted. Existing tokens get NULL, which means
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "i11_security"
-down_revision: str | None = "0004_imaging"
+down_revision: str | None = "i15_pulls"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
