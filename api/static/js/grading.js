@@ -319,8 +319,11 @@ export class GradingPanel {
   async open(study) {
     this.read = null;
     this.study = study;
-    const answer = await get(`/studies/${encodeURIComponent(study.id)}/gradings`);
-    await this.record.open({ hasPrior: Boolean(answer.body.prior_graded_study) });
+    const [answer, prior] = await Promise.all([
+      get(`/studies/${encodeURIComponent(study.id)}/gradings`),
+      get(`/studies/${encodeURIComponent(study.id)}/prior-graded-study`),
+    ]);
+    await this.record.open({ hasPrior: Boolean(prior.body.study_id) });
     this.reset();
     this.setMode();
     if (this.study !== study) return;
