@@ -107,10 +107,14 @@ class GradingPublic(BaseModel):
 
 class GradingList(BaseModel):
     items: list[GradingPublic]
-    prior_graded_study: str | None = Field(
-        default=None,
-        description="the patient's latest earlier study with a clinical grading: development over time is graded "
-        "against it (the form offers that variable only when there is one)",
+
+
+class PriorGradedStudy(BaseModel):
+    """What "development over time" is graded against."""
+
+    study_id: str | None = Field(
+        description="the patient's latest earlier study with a clinical grading; null when there is none "
+        "(the form then does not offer development over time, and the API refuses it)"
     )
 
 

@@ -145,15 +145,6 @@ class Protocol:
         """The extra variables as the grading model validates them."""
         return {v.name: ExtraVariable(v.name, v.values, v.applies_to.value) for v in self.extra_variables}
 
-    def variable(self, name: str) -> ProtocolVariable:
-        """One variable by name."""
-        for v in self.variables:
-            if v.name == name:
-                return v
-        raise GradingError(
-            f"protocol {self.id} has no variable {name!r}; allowed: {', '.join(v.name for v in self.variables)}"
-        )
-
     def parse(self, endplates: object) -> StudyGrading:
         """Validate a grading's endplates against this protocol (every problem with its endplate and field)."""
         return StudyGrading.from_mapping(endplates, self.extras)

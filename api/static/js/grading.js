@@ -370,9 +370,12 @@ export class GradingPanel {
   async open(study) {
     this.read = null;
     this.study = study;
-    const answer = await (this.prefetchedGradings?.(study.id) ?? get(`/studies/${encodeURIComponent(study.id)}/gradings`));
+    const [answer, prior] = await Promise.all([
+      this.prefetchedGradings?.(study.id) ?? get(`/studies/${encodeURIComponent(study.id)}/gradings`),
+      get(`/studies/${encodeURIComponent(study.id)}/prior-graded-study`),
+    ]);
     if (this.study !== study) return;
-    await this.record.open({ hasPrior: Boolean(answer.body.prior_graded_study) });
+    await this.record.open({ hasPrior: Boolean(prior.body.study_id) });
     this.reset();
     this.setMode();
     // the first row has focus as the study opens: grading starts with the first key
