@@ -1,9 +1,10 @@
 """Pulling what grading needs from a PACS: for each requested patient, find the studies in the date range,
-classify their series from the archive's metadata by the rules of ingest (:func:`grading.series.classify_study`)
-*before* any pixel data moves, retrieve only the chosen series (the sagittal T1 and T2 that grading
-uses, and any gradable sagittal STIR the viewer can show instead of T2), and ingest them.
+judge their series from the archive's metadata by the rules of ingest (:func:`screen_series` on the
+series-level answer, :func:`grading.series.classify_study` image by image when that does not decide)
+*before* any pixel data moves, retrieve only the chosen series (the sagittal T1 and T2 that grading uses,
+and any gradable sagittal STIR the viewer can show instead of T2), and ingest them (``docs/pacs.md``).
 
-A pull is resumable: instances already in the file store are never retrieved again, and running the same
+A pull is resumable: images already in the file store are not retrieved again, and running the same
 request again (same archive, date range and patient list: the same ``request_key``) continues the pull
 that did not finish, skipping the patients it already settled. Progress and per-patient outcomes are kept
 in the database (:class:`~registry.models.Pull`, :class:`~registry.models.PullItem`).
