@@ -1,9 +1,10 @@
 """Pulling what grading needs from a PACS: for each requested patient, find the studies in the date range,
-classify their series from the archive's metadata by the rules of ingest (:func:`grading.series.classify_study`)
-*before* any pixel data moves, retrieve only the chosen series (the sagittal T1 and T2 that grading
-uses, and any gradable sagittal STIR the viewer can show instead of T2), and ingest them.
+judge their series from the archive's metadata by the rules of ingest (:func:`screen_series` on the
+series-level answer, :func:`grading.series.classify_study` image by image when that does not decide)
+*before* any pixel data moves, retrieve only the chosen series (the sagittal T1 and T2 that grading uses,
+and any gradable sagittal STIR the viewer can show instead of T2), and ingest them (``docs/pacs.md``).
 
-A pull is resumable: instances already in the file store are never retrieved again, and running the same
+A pull is resumable: images already in the file store are not retrieved again, and running the same
 request again (same archive, date range and patient list: the same ``request_key``) continues the pull
 that did not finish, skipping the patients it already settled. Progress and per-patient outcomes are kept
 in the database (:class:`~registry.models.Pull`, :class:`~registry.models.PullItem`).
@@ -18,12 +19,13 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
@@ -58,6 +60,8 @@ log = logging.getLogger(__name__)
 
 MAX_PATIENTS = 100_000
 """The most patients one pull may list."""
+PATIENTS_AHEAD = 3
+"""How many patients a DICOMweb pull finds and retrieves ahead of the one being ingested."""
 PATIENT_ID_COLUMNS = ("patient_id", "patientid", "patient id", "mrn", "hospital_id")
 """Header names (any case) of the column holding the patient ids in a patients CSV file."""
 
@@ -225,19 +229,44 @@ def run_pull(
         pseudonyms = _pseudonyms(session, {i.patient_id for i in items if i.patient_id})
     summary = PullSummary(pull_id, PullStatus.running)
     settled = (PullOutcome.fetched.value, PullOutcome.nothing_gradable.value)
-    with ThreadPoolExecutor(max_workers=max(1, archive.parallel), thread_name_prefix="modic-pull") as pool:
+    todo = [item for item in items if item.outcome not in settled]
+    ahead = PATIENTS_AHEAD if archive.parallel > 1 else 0
+    with (
+        ThreadPoolExecutor(max_workers=max(1, archive.parallel), thread_name_prefix="modic-pull") as pool,
+        ThreadPoolExecutor(max_workers=max(1, ahead), thread_name_prefix="modic-pull-ahead") as fetchers,
+    ):
+
+        def fetch(item: PullItem) -> _Fetched | ItemReport:
+            patient = patient_ids[item.row - 1]
+            return _fetch_patient(
+                engine, store, archive, pool, item.row, patient, since, until, expected_field_strength_t
+            )
+
+        # Patients are found and retrieved up to ``ahead`` in advance (DICOMweb only); ingest and the
+        # outcomes follow in row order in this thread.
+        running: dict[int, Future[_Fetched | ItemReport]] = {}
+        queue = iter(todo)
+        for item in itertools.islice(queue, ahead):
+            running[item.row] = fetchers.submit(fetch, item)
         for item in items:
             if item.outcome in settled:
                 report = _report_of(item, pseudonyms)
             else:
                 try:
-                    report = _pull_patient(
-                        engine, store, archive, pool, item.row, patient_ids[item.row - 1], since, until,
-                        expected_field_strength_t,
-                    )  # fmt: skip
+                    fetched = running.pop(item.row).result() if item.row in running else fetch(item)
                 except ArchiveUnavailable as exc:
                     summary.error = exc.message
+                    for future in running.values():
+                        future.cancel()
                     break
+                following = next(queue, None)
+                if following is not None and ahead:
+                    running[following.row] = fetchers.submit(fetch, following)
+                report = (
+                    fetched
+                    if isinstance(fetched, ItemReport)
+                    else _ingest_patient(engine, store, archive, fetched, expected_field_strength_t)
+                )
                 _save_item(engine, pull_id, item.id, report)
                 summary.series_fetched += report.series_retrieved
                 summary.instances_fetched += report.instances
@@ -376,7 +405,19 @@ def _plan_study(
     return _StudyPlan(study_instance_uid, plan)
 
 
-def _pull_patient(
+@dataclass(frozen=True)
+class _Fetched:
+    """A patient whose chosen series are in the store, waiting to be ingested."""
+
+    row: int
+    studies: int
+    series: int
+    series_retrieved: int
+    new: int
+    sop_instance_uids: list[str]
+
+
+def _fetch_patient(
     engine: Engine,
     store: FileStore,
     archive: Archive,
@@ -386,7 +427,8 @@ def _pull_patient(
     since: dt.date | None,
     until: dt.date | None,
     expected_field_strength_t: float,
-) -> ItemReport:
+) -> _Fetched | ItemReport:
+    """Find, choose and retrieve one patient's series (no database writes: this may run ahead of ingest)."""
     try:
         studies = archive.find_studies(patient_id.strip(), since, until)
         if not studies:
@@ -410,24 +452,37 @@ def _pull_patient(
         # The archive's answer may quote the query: never pass the patient id on.
         reason = exc.message.replace(patient_id.strip(), "<patient id>")
         return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.refused, reason)
-    fetched = sum(r.new for r in retrieved)
     wanted = list(dict.fromkeys(present + [uid for r in retrieved for uid in r.sop_instance_uids]))
     if not wanted:
         return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.nothing_gradable, studies=len(studies))
-    files = [SourceFile(f"{archive.label} instance {uid}", path=store.path_for(uid)) for uid in wanted]
-    with session_scope(engine, write=True) as session:
-        result = ingest_files(session, store, files, expected_field_strength_t=expected_field_strength_t)
-    views = [s.view for s in result.studies]
-    pseudonym = views[0].pseudonym if views else None
-    return ItemReport(
+    return _Fetched(
         row,
-        pseudonym,
-        PullOutcome.fetched,
-        reason="; ".join(result.warnings)[:1000] or None,
         studies=sum(1 for plan in plans if plan.series),
         series=sum(len(plan.series) for plan in plans),
         series_retrieved=len(jobs),
-        instances=fetched,
+        new=sum(r.new for r in retrieved),
+        sop_instance_uids=wanted,
+    )
+
+
+def _ingest_patient(
+    engine: Engine, store: FileStore, archive: Archive, fetched: _Fetched, expected_field_strength_t: float
+) -> ItemReport:
+    files = [
+        SourceFile(f"{archive.label} instance {uid}", path=store.path_for(uid)) for uid in fetched.sop_instance_uids
+    ]
+    with session_scope(engine, write=True) as session:
+        result = ingest_files(session, store, files, expected_field_strength_t=expected_field_strength_t)
+    views = [s.view for s in result.studies]
+    return ItemReport(
+        fetched.row,
+        views[0].pseudonym if views else None,
+        PullOutcome.fetched,
+        reason="; ".join(result.warnings)[:1000] or None,
+        studies=fetched.studies,
+        series=fetched.series,
+        series_retrieved=fetched.series_retrieved,
+        instances=fetched.new,
         gradable_studies=sum(1 for v in views if v.study.t1_series_id and v.study.t2_series_id),
     )
 
