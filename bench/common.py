@@ -78,6 +78,11 @@ class ServerProcess:
                     raise RuntimeError(f"server {self._args} did not start: {error}") from None
                 time.sleep(0.1)
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return None if self._process is None else self._process.pid
+
     def __exit__(self, *exc: object) -> None:
         if self._process is not None:
             self._process.terminate()

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
+from sqlmodel import Session
+
+from registry.db import get_engine, migrate, session_scope
 from registry.settings import Settings
+
+T = TypeVar("T")
 
 
 def add_database_option(parser: argparse.ArgumentParser) -> None:
@@ -26,3 +33,11 @@ def fail(message: str) -> int:
     """Print one line on stderr and return the exit status 1."""
     print(f"modic: error: {message}", file=sys.stderr)
     return 1
+
+
+def in_registry(args: argparse.Namespace, action: Callable[[Session], T]) -> T:
+    """Run ``action`` in a write session on the migrated database of ``args`` (errors propagate)."""
+    engine = get_engine(settings_from(args).database_url)
+    migrate(engine)
+    with session_scope(engine, write=True) as session:
+        return action(session)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from api.commands._common import add_database_option, fail, settings_from
-from registry.db import get_engine, migrate, session_scope
+from api.commands._common import add_database_option, fail, in_registry, settings_from
 from registry.errors import RegistryError
 from registry.services.users import issue_token, revoke_tokens
 
@@ -27,17 +26,15 @@ def register(subparsers: Any) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
     if args.days is not None and args.days < 0:
         return fail(f"--days {args.days:g} must be 0 (no expiry) or more")
-    engine = get_engine(settings.database_url)
-    migrate(engine)
-    days = settings.token_lifetime_days if args.days is None else args.days
-    with session_scope(engine, write=True) as session:
-        try:
-            token = issue_token(session, args.name, None, days=days, revoke_others=args.rotate)
-        except RegistryError as exc:
-            return fail(exc.message)
+    days = settings_from(args).token_lifetime_days if args.days is None else args.days
+    try:
+        token = in_registry(
+            args, lambda session: issue_token(session, args.name, None, days=days, revoke_others=args.rotate)
+        )
+    except RegistryError as exc:
+        return fail(exc.message)
     expiry = token.expires_at.isoformat() if token.expires_at else "never"
     print(f"new API token for {args.name!r} (expires {expiry}; shown once):")
     print(token.value)
@@ -45,12 +42,9 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    engine = get_engine(settings_from(args).database_url)
-    migrate(engine)
-    with session_scope(engine, write=True) as session:
-        try:
-            count = revoke_tokens(session, args.name, None)
-        except RegistryError as exc:
-            return fail(exc.message)
+    try:
+        count = in_registry(args, lambda session: revoke_tokens(session, args.name, None))
+    except RegistryError as exc:
+        return fail(exc.message)
     print(f"revoked {count} token(s) of {args.name!r}")
     return 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from api.commands._common import add_database_option, fail, settings_from
-from registry.db import get_engine, migrate, session_scope
+from api.commands._common import add_database_option, fail, in_registry, settings_from
 from registry.errors import RegistryError
 from registry.models import Role
 from registry.services.users import add_user, disable_user
@@ -27,26 +26,20 @@ def register(subparsers: Any) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    engine = get_engine(settings.database_url)
-    migrate(engine)
-    with session_scope(engine, write=True) as session:
-        try:
-            user, token = add_user(session, args.name, args.role, token_days=settings.token_lifetime_days)
-        except RegistryError as exc:
-            return fail(exc.message)
+    days = settings_from(args).token_lifetime_days
+    try:
+        user, token = in_registry(args, lambda session: add_user(session, args.name, args.role, token_days=days))
+    except RegistryError as exc:
+        return fail(exc.message)
     print(f"created user {user.name!r} with role {user.role}; API token (shown once):")
     print(token)
     return 0
 
 
 def _disable(args: argparse.Namespace) -> int:
-    engine = get_engine(settings_from(args).database_url)
-    migrate(engine)
-    with session_scope(engine, write=True) as session:
-        try:
-            disable_user(session, args.name, None)
-        except RegistryError as exc:
-            return fail(exc.message)
+    try:
+        in_registry(args, lambda session: disable_user(session, args.name, None))
+    except RegistryError as exc:
+        return fail(exc.message)
     print(f"disabled user {args.name!r}; their tokens are refused from now on")
     return 0
