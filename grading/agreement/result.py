@@ -75,13 +75,23 @@ class ClusterResampler:
         """Sums of the unit features within each cluster (clusters × features)."""
         return self.build()
 
+    @cached_property
+    def _used_columns(self) -> npt.NDArray[np.intp]:
+        """Features that are non-zero in some cluster (a resample's sum of the others is 0)."""
+        return np.flatnonzero(np.any(self.cluster_sums != 0, axis=0))
+
     def replicates(self, n_boot: int, seed: int) -> FloatArray:
         """The statistic on ``n_boot`` cluster resamples (NaN where a resample leaves it undefined)."""
         sums_by_cluster = self.cluster_sums
         g = int(sums_by_cluster.shape[0])
         if g == 0:
             return np.full(n_boot, math.nan)
-        sums = multiplicities(g, n_boot, seed) @ sums_by_cluster
+        used = self._used_columns
+        if used.size == sums_by_cluster.shape[1]:
+            sums = multiplicities(g, n_boot, seed) @ sums_by_cluster
+        else:
+            sums = np.zeros((n_boot, sums_by_cluster.shape[1]))
+            sums[:, used] = multiplicities(g, n_boot, seed) @ sums_by_cluster[:, used]
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.statistic(sums)
 
