@@ -7,7 +7,7 @@ so that they can be drawn on any series of the study (T1 and T2 differ in matrix
   sagittal image. Miscounting at L5/S1 is the classic error of lumbar grading; the labels make the
   count the radiologist used visible and reviewable.
 - **Height-fraction measurements** support the Nordic size (A endplate only, B up to 25 %, C 25-50 %,
-  D over 50 % of the vertebral body height; seed 000, Figure 1): two points give the body height
+  D over 50 % of the vertebral body height; Jensen 2012, Figure 1): two points give the body height
   (the endplate with the change and the opposite endplate of the same vertebra), a third point the
   deepest extent of the change. The extension is the depth of the change along the height axis as a
   percentage of the height, computed here and never taken from the client.

@@ -44,7 +44,7 @@ def decode_cursor(cursor: str, kinds: tuple[type[Any], ...], parameter: str, lis
         return tuple(_part(kind, part) for kind, part in zip(kinds, parts, strict=True))
     except (binascii.Error, UnicodeError, ValueError):
         raise InvalidInput(
-            f"query.{parameter}: {cursor!r} is not a {listing} cursor; "
+            f"{parameter} {cursor!r} is not a {listing} cursor; "
             "pass the next_cursor of a previous page, or omit it to start",
             f"query.{parameter}",
         ) from None

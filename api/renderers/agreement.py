@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from grading.agreement import ROW_FIELDS, AgreementReport, Comparison, VariableReport
+from grading.agreement.continuous import ContinuousComparison
 from grading.agreement.interpretation import CAVEAT
 from registry.services.reliability import StudyReport
 
@@ -34,7 +35,43 @@ def report_csv(report: StudyReport) -> str:
     for analysis, agreement in _analyses(report):
         for row in agreement.rows():
             writer.writerow({"analysis": analysis, **{k: "" if v is None else v for k, v in row.items()}})
+    for analysis, comparison in report.continuous:
+        for row in _continuous_rows(comparison):
+            writer.writerow({"analysis": analysis, **{k: "" if v is None else v for k, v in row.items()}})
     return out.getvalue()
+
+
+def _continuous_rows(comparison: ContinuousComparison) -> list[dict[str, object]]:
+    """ICC(A,1), the Bland–Altman bias and its limits as report rows."""
+    icc, ba = comparison.icc, comparison.bland_altman
+    common = {"variable": comparison.variable, "comparison": comparison.label, "n_units": icc.n_units}
+    return [
+        {**common, "statistic": "icc_a1", "value": icc.value, "ci_low": icc.ci[0], "ci_high": icc.ci[1],
+         "ci_method": "mcgraw-wong-F", "reason": icc.reason or ""},
+        {**common, "statistic": "bland_altman_bias", "value": ba.bias, "se": ba.sd / max(ba.n_units, 1) ** 0.5,
+         "ci_low": ba.bias_ci[0], "ci_high": ba.bias_ci[1], "ci_method": "t"},
+        {**common, "statistic": "limits_of_agreement", "ci_low": ba.lower, "ci_high": ba.upper,
+         "ci_method": "bias ± 1.96 SD"},
+    ]  # fmt: skip
+
+
+def bland_altman_png(comparison: ContinuousComparison) -> bytes:
+    """The Bland–Altman plot: differences against means, with the bias and the limits of agreement."""
+    ba = comparison.bland_altman
+    figure = Figure(figsize=(4.2, 3.2), dpi=90)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.scatter(ba.means, ba.differences, s=12, color="#1f77b4")
+    for level, style in ((ba.bias, "-"), (ba.lower, "--"), (ba.upper, "--")):
+        if not math.isnan(level):
+            axes.axhline(level, color="#444", linestyle=style, linewidth=1)
+    axes.set_xlabel("mean extension (%)")
+    axes.set_ylabel(f"{comparison.raters[1]} − {comparison.raters[0]}")
+    axes.set_title(f"extension_pct: {comparison.label}", fontsize=9)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def heatmap_png(variable: VariableReport, comparison: Comparison) -> bytes:
@@ -148,5 +185,24 @@ def report_html(report: StudyReport) -> str:
         parts.append(_table(agreement))
         parts.append(f"<h3>{html.escape(analysis.capitalize())}: prevalence, bias and symmetry</h3>")
         parts.append(_indices_table(agreement))
+    if report.continuous:
+        parts.append("<h2>extension_pct: ICC(A,1) and Bland–Altman</h2>")
+        parts.append(
+            "<p>Two-way random, absolute agreement, single rater (McGraw &amp; Wong 1996), F-based interval; "
+            "Bland–Altman bias with its t interval and limits bias ± 1.96 SD, on the endplates both reads "
+            "measured (pooled over endplates).</p>"
+        )
+        for analysis, measured in report.continuous:
+            row = measured.to_mapping()
+            parts.append(
+                f"<p>{html.escape(analysis)}, {html.escape(measured.label)}: n {row['n_units']}, "
+                f"ICC {_fmt(measured.icc.value)} ({_fmt(measured.icc.ci[0])} to {_fmt(measured.icc.ci[1])}), "
+                f"bias {_fmt(measured.bland_altman.bias)}, limits {_fmt(measured.bland_altman.lower)} to "
+                f"{_fmt(measured.bland_altman.upper)}</p>"
+            )
+            if measured.bland_altman.n_units >= 2:
+                png = base64.b64encode(bland_altman_png(measured)).decode()
+                alt = html.escape(f"Bland-Altman plot of extension_pct, {measured.label}")
+                parts.append(f"<figure><img alt='{alt}' src='data:image/png;base64,{png}'></figure>")
     parts.append("</body></html>")
     return "".join(parts)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grading.agreement.ratings import AgreementInputError, Label
+from grading.agreement.ratings import AgreementInputError, Clusters, Label
 from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, SEMethod
 from grading.agreement.statistics import _cluster_builder, _cluster_index, _n_clusters, _pairs
 
@@ -115,7 +115,7 @@ def specific_agreement(
     categories: Sequence[object] | None = None,
     *,
     negative: bool = False,
-    clusters: Sequence[object] | None = None,
+    clusters: Clusters | None = None,
 ) -> AgreementResult:
     """Specific positive agreement ``2a / (2a + b + c)`` (``negative=True``: ``2d / (2d + b + c)``).
 

@@ -193,3 +193,49 @@ def bland_altman(values: object, level: float = 0.95) -> BlandAltman:
         tuple(float(x) for x in means),
         tuple(float(x) for x in differences),
     )
+
+
+def _number(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
+
+
+@dataclass(frozen=True)
+class ContinuousComparison:
+    """ICC(A,1) and Bland–Altman of two raters (or reads) on one continuous variable."""
+
+    variable: str
+    raters: tuple[str, str]
+    icc: ICCResult
+    bland_altman: BlandAltman
+
+    @property
+    def label(self) -> str:
+        """``a vs b``."""
+        return " vs ".join(self.raters)
+
+    def to_mapping(self) -> dict[str, object]:
+        """JSON-ready (NaN as ``None``)."""
+        ba = self.bland_altman
+        return {
+            "variable": self.variable,
+            "comparison": self.label,
+            "n_units": self.icc.n_units,
+            "n_left_out": self.icc.n_left_out,
+            "icc_a1": _number(self.icc.value),
+            "icc_ci": [_number(x) for x in self.icc.ci],
+            "icc_ci_method": "mcgraw-wong-F",
+            "icc_reason": self.icc.reason,
+            "bias": _number(ba.bias),
+            "bias_ci": [_number(x) for x in ba.bias_ci],
+            "sd_difference": _number(ba.sd),
+            "limits_of_agreement": [_number(ba.lower), _number(ba.upper)],
+        }
+
+
+def compare_measurements(
+    variable: str, raters: tuple[str, str], pairs: list[tuple[float | None, float | None]], level: float = 0.95
+) -> ContinuousComparison:
+    """ICC(A,1) and Bland–Altman of two raters' measurements of the same units (None: not measured)."""
+    values = np.array([[math.nan if v is None else v for v in pair] for pair in pairs], dtype=np.float64)
+    values = values.reshape(-1, 2)
+    return ContinuousComparison(variable, raters, icc_agreement(values, level), bland_altman(values, level))

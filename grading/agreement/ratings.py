@@ -29,6 +29,9 @@ from grading.errors import GradingError
 Label = str | int
 """A category label: a string or an integer (bools are refused)."""
 
+Clusters = Sequence[object] | npt.NDArray[Any]
+"""One cluster (patient) label per unit: any hashable labels, or an integer array (the fast form)."""
+
 MISSING = -1
 """The code of a missing rating in :attr:`RatingsMatrix.codes`."""
 
@@ -449,12 +452,23 @@ def _parse_object_array(array: npt.NDArray[Any], fixed: tuple[Label, ...] | None
     return RatingsMatrix(codes.reshape(array.shape), cats)
 
 
-def parse_clusters(clusters: Sequence[object] | None, n_units: int) -> npt.NDArray[np.intp]:
+def parse_clusters(clusters: Clusters | None, n_units: int) -> npt.NDArray[np.intp]:
     """Cluster index per unit (``0..G-1``); each unit is its own cluster when ``clusters`` is None."""
     if clusters is None:
         return np.arange(n_units, dtype=np.intp)
     if isinstance(clusters, str | bytes):
         raise AgreementInputError(f"clusters must be one label per unit, got the string {clusters!r}")
+    if isinstance(clusters, np.ndarray) and clusters.dtype.kind in "iu" and clusters.ndim == 1:
+        if clusters.size != n_units:
+            raise AgreementInputError(
+                f"clusters has {clusters.size} labels but ratings have {n_units} units; give one per unit"
+            )
+        _, first, inverse = np.unique(clusters, return_index=True, return_inverse=True)
+        # number the clusters in order of first appearance, as for any other labels
+        order = np.empty(first.size, dtype=np.intp)
+        order[np.argsort(first, kind="stable")] = np.arange(first.size, dtype=np.intp)
+        renumbered: npt.NDArray[np.intp] = order[inverse.reshape(-1)]
+        return renumbered
     labels = list(clusters)
     if len(labels) != n_units:
         raise AgreementInputError(

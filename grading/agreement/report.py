@@ -24,7 +24,15 @@ import numpy as np
 
 from grading.agreement.binary import PrevalenceBias, SymmetryTest, bowker, mcnemar, prevalence_bias, specific_agreement
 from grading.agreement.interpretation import LandisKoch
-from grading.agreement.ratings import AgreementInputError, Label, RatingsMatrix, parse_categories, parse_ratings
+from grading.agreement.ratings import (
+    AgreementInputError,
+    Clusters,
+    Label,
+    RatingsMatrix,
+    parse_categories,
+    parse_clusters,
+    parse_ratings,
+)
 from grading.agreement.result import AgreementResult
 from grading.agreement.statistics import (
     Level,
@@ -415,7 +423,7 @@ def _positive(spec: VariableSpec, matrix: RatingsMatrix) -> Label | None:
 
 
 def _pair_statistics(
-    matrix: RatingsMatrix, spec: VariableSpec, clusters: Sequence[str]
+    matrix: RatingsMatrix, spec: VariableSpec, clusters: Clusters
 ) -> list[tuple[str, AgreementResult]]:
     out: list[tuple[str, AgreementResult]] = [
         ("percent_agreement", percent_agreement(matrix, clusters=clusters)),
@@ -435,9 +443,7 @@ def _pair_statistics(
     return out
 
 
-def _all_statistics(
-    matrix: RatingsMatrix, spec: VariableSpec, clusters: Sequence[str]
-) -> list[tuple[str, AgreementResult]]:
+def _all_statistics(matrix: RatingsMatrix, spec: VariableSpec, clusters: Clusters) -> list[tuple[str, AgreementResult]]:
     out: list[tuple[str, AgreementResult]] = [
         ("percent_agreement", percent_agreement(matrix, clusters=clusters)),
         ("fleiss_kappa", fleiss_kappa(matrix, clusters=clusters)),
@@ -519,6 +525,7 @@ def _variable_report(
     seed: int,
 ) -> VariableReport:
     position = {rater: i for i, rater in enumerate(table.raters)}
+    cluster_codes = parse_clusters(table.clusters, len(table.units))
     wanted = list(itertools.combinations(table.raters, 2)) if pairs is None else list(pairs)
     comparisons: list[Comparison] = []
 
@@ -531,7 +538,7 @@ def _variable_report(
         columns = [position[a], position[b]]
         rated = (matrix.codes[:, columns] >= 0).any(axis=1)
         sub = RatingsMatrix(matrix.codes[np.ix_(rated, columns)], matrix.categories)
-        clusters = [c for c, keep in zip(table.clusters, rated, strict=True) if keep]
+        clusters = cluster_codes[rated]
         positive = _positive(spec, sub)
         comparisons.append(
             Comparison(
@@ -550,7 +557,7 @@ def _variable_report(
                 kind=ComparisonKind.ALL,
                 raters=table.raters,
                 prevalence=prevalence(matrix),
-                statistics=summarise(_all_statistics(matrix, spec, table.clusters), _counts(matrix, spec)),
+                statistics=summarise(_all_statistics(matrix, spec, cluster_codes), _counts(matrix, spec)),
             )
         )
     return VariableReport(

@@ -12,6 +12,7 @@ evaluated on every row at once. No Python loop runs over resamples.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,19 +77,40 @@ class ClusterResampler:
         """Sums of the unit features within each cluster (clusters × features)."""
         return self.build()
 
+    @cached_property
+    def _used_columns(self) -> npt.NDArray[np.intp]:
+        """Features that are non-zero in some cluster (a resample's sum of the others is 0)."""
+        return np.flatnonzero(np.any(self.cluster_sums != 0, axis=0))
+
     def replicates(self, n_boot: int, seed: int) -> FloatArray:
         """The statistic on ``n_boot`` cluster resamples (NaN where a resample leaves it undefined)."""
         sums_by_cluster = self.cluster_sums
         g = int(sums_by_cluster.shape[0])
         if g == 0:
             return np.full(n_boot, math.nan)
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, g, size=(n_boot, g))
-        offsets = (np.arange(n_boot, dtype=np.intp) * g)[:, None]
-        multiplicity = np.bincount((draws + offsets).ravel(), minlength=n_boot * g).reshape(n_boot, g)
-        sums = multiplicity.astype(np.float64) @ sums_by_cluster
+        used = self._used_columns
+        if used.size == sums_by_cluster.shape[1]:
+            sums = multiplicities(g, n_boot, seed) @ sums_by_cluster
+        else:
+            sums = np.zeros((n_boot, sums_by_cluster.shape[1]))
+            sums[:, used] = multiplicities(g, n_boot, seed) @ sums_by_cluster[:, used]
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.statistic(sums)
+
+
+@functools.lru_cache(maxsize=16)
+def multiplicities(g: int, n_boot: int, seed: int) -> FloatArray:
+    """How often each of ``g`` clusters is drawn in each of ``n_boot`` resamples (``n_boot × g``).
+
+    The draws depend only on ``(g, n_boot, seed)``, so every statistic of a report on the same patients
+    shares them (cached, read-only): ``default_rng(seed).integers(0, g, (n_boot, g))``.
+    """
+    draws = np.random.default_rng(seed).integers(0, g, size=(n_boot, g))
+    offsets = (np.arange(n_boot, dtype=np.intp) * g)[:, None]
+    counts = np.bincount((draws + offsets).ravel(), minlength=n_boot * g).reshape(n_boot, g)
+    matrix: FloatArray = counts.astype(np.float64)
+    matrix.setflags(write=False)
+    return matrix
 
 
 def cluster_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatArray:

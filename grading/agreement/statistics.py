@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from grading.agreement.ratings import (
     AgreementInputError,
+    Clusters,
     Label,
     RatingsMatrix,
     int_array_counts,
@@ -62,7 +63,7 @@ def _matrix(ratings: object, categories: Sequence[object] | None) -> RatingsMatr
 
 def _cluster_builder(
     features: Callable[[], FloatArray],
-    clusters: Sequence[object] | None,
+    clusters: Clusters | None,
     n_units: int,
     kept: npt.NDArray[np.bool_] | None,
 ) -> Callable[[], FloatArray]:
@@ -82,7 +83,7 @@ def _cluster_builder(
 
 
 def _cluster_index(
-    clusters: Sequence[object] | None, n_units: int, kept: npt.NDArray[np.bool_] | None
+    clusters: Clusters | None, n_units: int, kept: npt.NDArray[np.bool_] | None
 ) -> npt.NDArray[np.intp] | None:
     """Dense cluster index (0..G-1) of the kept units, or None when every kept unit is its own cluster."""
     if clusters is None:
@@ -118,7 +119,7 @@ def robust_se(influence: FloatArray, clusters: npt.NDArray[np.intp] | None) -> f
     return math.sqrt(g / (g - 1) * float(totals @ totals)) / n
 
 
-def _n_clusters(clusters: Sequence[object] | None, n_units: int, kept: npt.NDArray[np.bool_] | None) -> int:
+def _n_clusters(clusters: Clusters | None, n_units: int, kept: npt.NDArray[np.bool_] | None) -> int:
     """Number of clusters among the kept units (each unit its own cluster when none are given)."""
     if clusters is None:
         return n_units if kept is None else int(kept.sum())
@@ -179,7 +180,7 @@ def _multirater(
     w: FloatArray,
     weights_name: str,
     kind: _Chance,
-    clusters: Sequence[object] | None,
+    clusters: Clusters | None,
 ) -> AgreementResult:
     counts, categories, n_raters = counted
     q = len(categories)
@@ -267,7 +268,7 @@ def _multirater(
 
 
 def percent_agreement(
-    ratings: object, categories: Sequence[object] | None = None, *, clusters: Sequence[object] | None = None
+    ratings: object, categories: Sequence[object] | None = None, *, clusters: Clusters | None = None
 ) -> AgreementResult:
     """Proportion of agreeing rater pairs, averaged over the units rated at least twice.
 
@@ -284,7 +285,7 @@ def fleiss_kappa(
     categories: Sequence[object] | None = None,
     *,
     weights: object = None,
-    clusters: Sequence[object] | None = None,
+    clusters: Clusters | None = None,
 ) -> AgreementResult:
     """Fleiss' kappa (Fleiss 1971, Psychol Bull 76:378–382) for any number of raters.
 
@@ -304,7 +305,7 @@ def conger_kappa(
     weights: object = None,
     categories: Sequence[object] | None = None,
     *,
-    clusters: Sequence[object] | None = None,
+    clusters: Clusters | None = None,
 ) -> AgreementResult:
     """Conger's (1980, Psychol Bull 88:322–328) kappa for any number of raters, optionally weighted.
 
@@ -370,7 +371,7 @@ def gwet_ac1(
     weights: object = None,
     categories: Sequence[object] | None = None,
     *,
-    clusters: Sequence[object] | None = None,
+    clusters: Clusters | None = None,
 ) -> AgreementResult:
     """Gwet's AC1 (Gwet 2008), and AC2 when weighted (Gwet 2014, ch. 4), for any number of raters.
 
@@ -384,7 +385,7 @@ def gwet_ac1(
 
 
 def pabak(
-    ratings: object, categories: Sequence[object] | None = None, *, clusters: Sequence[object] | None = None
+    ratings: object, categories: Sequence[object] | None = None, *, clusters: Clusters | None = None
 ) -> AgreementResult:
     """Brennan–Prediger (1981) free-marginal kappa, ``(p_a - 1/q) / (1 - 1/q)`` over q categories.
 
@@ -403,7 +404,7 @@ def cohen_kappa(
     weights: object = None,
     categories: Sequence[object] | None = None,
     *,
-    clusters: Sequence[object] | None = None,
+    clusters: Clusters | None = None,
 ) -> AgreementResult:
     """Cohen's kappa (Cohen 1960) or weighted kappa (Cohen 1968) for exactly two raters.
 
@@ -543,7 +544,7 @@ def krippendorff_alpha(
     level: str | Level = Level.NOMINAL,
     categories: Sequence[object] | None = None,
     *,
-    clusters: Sequence[object] | None = None,
+    clusters: Clusters | None = None,
 ) -> AgreementResult:
     """Krippendorff's alpha, nominal or ordinal, with missing ratings (Krippendorff 2011).
 

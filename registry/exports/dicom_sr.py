@@ -27,6 +27,7 @@ from pydicom.valuerep import DA, TM, PersonName
 
 from grading.endplates import ENDPLATES, Endplate
 from grading.nordic import TYPE_LABELS, Size
+from registry.errors import InvalidInput
 from registry.exports.codebook import NOT_ASSESSABLE_REASONS
 
 SCHEME = "99MODIC"
@@ -82,7 +83,7 @@ SERIES_NUMBER = 9901
 """The series number of the SR series of every grading (one series per grading, one instance per version)."""
 
 
-class SrError(ValueError):
+class SrError(InvalidInput):
     """A DICOM SR that is not a Modic grading report of this project."""
 
 

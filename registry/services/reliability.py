@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import itertools
 import random
 import secrets
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from grading.agreement import AgreementReport, RatingRecord, build_report
+from grading.agreement.continuous import ContinuousComparison, compare_measurements
 from grading.agreement.nordic_variables import nordic_records, not_assessable_counts, protocol_specs
 from grading.nordic import StudyGrading
 from grading.protocols import get_protocol
@@ -445,6 +447,8 @@ class StudyReport:
     not_assessable: dict[str, int] = dataclasses.field(default_factory=dict)
     """How many endplates each rater (each rater's read, with two reads) marked not assessable: they
     are missing ratings in every statistic."""
+    continuous: tuple[tuple[str, ContinuousComparison], ...] = ()
+    """``(analysis, comparison)`` of ``extension_pct`` on the endplates where both reads give it."""
 
     def to_mapping(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -461,6 +465,7 @@ class StudyReport:
             "not_assessable": self.not_assessable,
             "inter_rater": self.inter_rater.to_mapping(),
             "intra_rater": None if self.intra_rater is None else self.intra_rater.to_mapping(),
+            "continuous": [{"analysis": analysis, **c.to_mapping()} for analysis, c in self.continuous],
         }
 
 
@@ -483,6 +488,7 @@ def build_study_report(
     intra: list[RatingRecord] = []
     pairs: list[tuple[str, str]] = []
     graded: list[tuple[str, StudyGrading]] = []
+    extension: dict[str, dict[tuple[str, str], float | None]] = {}
     for item in items:
         assert item.grading_id is not None
         grading = session.get(Grading, item.grading_id)
@@ -494,6 +500,9 @@ def build_study_report(
         rater = users[item.rater_id].name
         cluster = patients[case.study_id]
         graded.append((rater if study.reads_per_rater == 1 else f"{rater} read {item.read}", value))
+        for g in value.endplates:
+            key = f"{rater} read {item.read}"
+            extension.setdefault(key, {})[(case.label, g.endplate.value)] = g.extension_pct
         if item.read == 1:
             inter += nordic_records(
                 case.label, rater, value, cluster=cluster, per_endplate=per_endplate, protocol=protocol
@@ -522,6 +531,30 @@ def build_study_report(
         if study.reads_per_rater == 2
         else None
     )
+    continuous = _extension_comparisons(extension, inter_report.variable("presence").raters if inter else (), pairs)
     return StudyReport(
-        study, inter_report, intra_report, len(cases), len(items), dict(sorted(not_assessable_counts(graded).items()))
+        study,
+        inter_report,
+        intra_report,
+        len(cases),
+        len(items),
+        dict(sorted(not_assessable_counts(graded).items())),
+        continuous,
     )
+
+
+def _extension_comparisons(
+    extension: dict[str, dict[tuple[str, str], float | None]],
+    raters: tuple[str, ...],
+    intra_pairs: list[tuple[str, str]],
+) -> tuple[tuple[str, ContinuousComparison], ...]:
+    """ICC and Bland–Altman of ``extension_pct`` for every inter-rater pair (read 1) and every rater's
+    read 1 vs read 2, on the endplates both give it (pooled over endplates)."""
+    out: list[tuple[str, ContinuousComparison]] = []
+    wanted = [("inter-rater", (f"{a} read 1", f"{b} read 1"), (a, b)) for a, b in itertools.combinations(raters, 2)]
+    wanted += [("intra-rater", pair, pair) for pair in sorted(intra_pairs)]
+    for analysis, (first, second), names in wanted:
+        a, b = extension.get(first, {}), extension.get(second, {})
+        values = [(a[key], b[key]) for key in a if key in b and a[key] is not None and b[key] is not None]
+        out.append((analysis, compare_measurements("extension_pct", names, values)))
+    return tuple(out)

@@ -24,7 +24,7 @@ from tests.conftest import TokenFactory
 TRIAL = "NCT00454792"
 INDEX = "2026-11-02"
 EPISODE = {"index_date": INDEX, "date_of_birth": "1980-05-10", "symptom_onset_date": "2026-05-01"}
-# Seed 000's inclusion criteria without age and duration, which the episode's dates give.
+# Jensen 2012's inclusion criteria without age and duration, which the episode's dates give.
 ANSWERS = {
     "nrs_back": 6,
     "nrs_leg": 2,
@@ -154,7 +154,7 @@ def test_decision_at_the_index_date_does_not_change_a_year_later(site: Site, app
 
 
 def test_not_applicable_satisfies_an_exclusion_through_the_api(site: Site) -> None:
-    # Seed 003 "The patient is pregnant." cannot apply to a male patient.
+    # NCT00454792 record "The patient is pregnant." cannot apply to a male patient.
     pseudonym, _ = site.patient()
     body = site.screen(pseudonym, {"pregnant": "not_applicable"}, EPISODE).json()
     registry = next(d for d in body["decisions"] if d["rule_version"] == "2007-registry")
@@ -263,6 +263,9 @@ def test_concealment_before_enrolment(site: Site, app: FastAPI) -> None:
         ),
         ("POST", "/api/v1/patients/{pseudonym}/identifiers"): ("POST", f"{p}/identifiers", {"reason": "invite"}),
         ("GET", "/api/v1/patients/{pseudonym}/enrolment/{trial}"): ("GET", f"{p}/enrolment/{TRIAL}", None),
+        ("GET", "/api/v1/protocols"): ("GET", "/api/v1/protocols", None),
+        # last: rotating the screener's own token ends the token the calls above use
+        ("POST", "/api/v1/me/token"): ("POST", "/api/v1/me/token", {}),
     }
     callable_routes = _screener_callable(site, app)
     # Every route a screener can call is checked here, apart from the enrolment itself, whose answer

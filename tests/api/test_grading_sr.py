@@ -33,7 +33,8 @@ from tests.api.helpers import endplates, study_body
 from tests.api.test_imaging_upload import parts
 from tests.conftest import TokenFactory
 from tests.imaging_support import ROOT, SAMPLE_STUDIES
-from tests.registry.test_imaging_peers import PEER_TIMEOUT_S, _run_group, orthanc_tools  # noqa: F401 - a fixture
+from tests.orthanc_support import run_group
+from tests.registry.test_imaging_peers import PEER_TIMEOUT_S, orthanc_tools  # noqa: F401 - a fixture
 
 AMENDED = endplates(L4_inf={"type": "II/I", "size": "C", "extension_pct": 40}, L5_sup={"type": "III", "size": "A"})
 
@@ -174,7 +175,7 @@ def test_orthanc_accepts_the_srs_by_stow_rs(
         str(SAMPLE_STUDIES[0]),
         str(folder),
     ]
-    done = _run_group(command, timeout=PEER_TIMEOUT_S, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = run_group(command, timeout=PEER_TIMEOUT_S, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     log = workdir / "orthanc.log"
     assert done.returncode == 0, f"{done.stderr[-3000:]}\n{log.read_text()[-2000:] if log.exists() else ''}"
     result = json.loads((workdir / "result.json").read_text())

@@ -27,7 +27,7 @@ from grading.allocation import (
 from grading.errors import GradingError
 
 SEED_TRIAL = scheme_of("NCT00454792")
-# Seed 000, "Randomization": "Variables equally distributed through minimization were age (3 groups),
+# Jensen 2012, "Randomization": "Variables equally distributed through minimization were age (3 groups),
 # sex (2 groups), heavy smoking, that is, >= 20 cigarettes a day (2 groups) and self-reported hard
 # physical work (2 groups)."
 SEED_FACTORS = {

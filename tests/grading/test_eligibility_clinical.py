@@ -52,10 +52,10 @@ PAPER_CASES = [
 ]
 
 REGISTRY_2007_CASES = [
-    # Seed 003: "actual pain intensity ≥4 on numerical pain rating scale from 0-10"
+    # NCT00454792 record: "actual pain intensity ≥4 on numerical pain rating scale from 0-10"
     ("lbp_intensity", {"nrs_actual_pain": 3}, False),
     ("lbp_intensity", {"nrs_actual_pain": 4}, True),
-    # Seed 003: "LBP with a current duration of 3 - 12 month"
+    # NCT00454792 record: "LBP with a current duration of 3 - 12 month"
     ("symptom_duration", {"symptom_duration_months": 2}, False),  # enough for the paper, not for the registry
     ("symptom_duration", {"symptom_duration_months": 3}, True),
     ("symptom_duration", {"symptom_duration_months": 12}, True),
@@ -65,9 +65,9 @@ REGISTRY_2007_CASES = [
     ("age", {"age_years": 18}, True),
     ("age", {"age_years": 60}, True),
     ("age", {"age_years": 61}, False),
-    # Seed 003: "The patient must speak and understand Danish."
+    # NCT00454792 record: "The patient must speak and understand Danish."
     ("danish", {"danish_speak_understand": False}, False),
-    # Seed 003: "The patient must be willing to participate in the project."
+    # NCT00454792 record: "The patient must be willing to participate in the project."
     ("willing", {"willing": True}, True),
     # NCT00454792 record: "unable to go through with the project because of other physical or mental disorder"
     ("excl_other_disorder", {"other_disorder": True}, False),
@@ -76,7 +76,7 @@ REGISTRY_2007_CASES = [
     ("excl_pregnant", {"pregnant": False}, True),
     ("excl_pregnant", {"pregnant": "not_applicable"}, True),  # a male patient: the exclusion cannot apply
     ("excl_pregnant", {}, None),
-    # Seed 003: "The patient is referred to operation."
+    # NCT00454792 record: "The patient is referred to operation."
     ("excl_referred_for_operation", {"referred_for_operation": True}, False),
     ("excl_referred_for_operation", {"referred_for_operation": False}, True),
 ]

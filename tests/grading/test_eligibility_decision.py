@@ -82,7 +82,7 @@ def test_exclusion_makes_an_otherwise_eligible_patient_ineligible() -> None:
 
 
 def test_same_answers_differ_between_versions() -> None:
-    # Seed 000 "(3) duration ... from 2 to 12 months" vs seed 003 "current duration of 3 - 12 month".
+    # Jensen 2012 "(3) duration ... from 2 to 12 months" vs NCT00454792 record "current duration of 3 - 12 month".
     answers = {
         "nrs_back": 5,
         "nrs_actual_pain": 5,

@@ -35,7 +35,7 @@ def at_index(rules_key: str, index: dt.date, **dates: dt.date) -> dict[str, bool
     return {r.id: r.met for r in decision.results}
 
 
-# Seed 000, "Inclusion and exclusion criteria": "(4) age from 18 to 60 years".
+# Jensen 2012, "Inclusion and exclusion criteria": "(4) age from 18 to 60 years".
 # Age in completed years; a birthday on the index date counts.
 AGE_2012 = [
     (D(1990, 3, 1), D(2008, 2, 29), 17, False),  # the day before the 18th birthday
@@ -55,7 +55,7 @@ def test_age_at_index_date_2012(born: dt.date, index: dt.date, age: int, expecte
     assert at_index("NCT00454792@2012", index, date_of_birth=born)["age"] is expected
 
 
-# Seed 004, "Age between 18 and 65 years, both included".
+# NCT03100266 record, "Age between 18 and 65 years, both included".
 AGE_PROBIOTICS = [
     (D(1952, 6, 30), D(2018, 6, 29), 65, True),
     (D(1952, 6, 30), D(2018, 6, 30), 66, False),  # 66th birthday on the index date
@@ -69,7 +69,7 @@ def test_age_at_index_date_probiotics(born: dt.date, index: dt.date, age: int, e
     assert at_index("NCT03100266@2018-registry", index, date_of_birth=born)["age"] is expected
 
 
-# Seed 000, "Inclusion and exclusion criteria": "(3) duration of current symptoms from 2 to 12 months".
+# Jensen 2012, "Inclusion and exclusion criteria": "(3) duration of current symptoms from 2 to 12 months".
 # Onset 15 January 2008: month 1 of symptoms is 15 Jan-14 Feb, month 2 is 15 Feb-14 Mar, month 12 is
 # 15 Dec 2008-14 Jan 2009. "At least 2 months" holds from onset + 2 months (15 March); "at most 12
 # months" up to and including onset + 12 months (15 January 2009).
@@ -92,7 +92,7 @@ def test_duration_at_index_date_2012(onset: dt.date, index: dt.date, expected: b
     assert at_index("NCT00454792@2012", index, symptom_onset_date=onset)["symptom_duration"] is expected
 
 
-# Seed 003: "The patient must have LBP with a current duration of 3 - 12 month."
+# NCT00454792 record: "The patient must have LBP with a current duration of 3 - 12 month."
 DURATION_2007 = [
     (D(2008, 1, 15), D(2008, 4, 14), False),  # the last day of month 3
     (D(2008, 1, 15), D(2008, 4, 15), True),
@@ -106,7 +106,7 @@ def test_duration_at_index_date_2007(onset: dt.date, index: dt.date, expected: b
     assert at_index("NCT00454792@2007-registry", index, symptom_onset_date=onset)["symptom_duration"] is expected
 
 
-# Seed 004: "Pain duration >3 months": more than 3 months from the day after onset + 3 months.
+# NCT03100266 record: "Pain duration >3 months": more than 3 months from the day after onset + 3 months.
 DURATION_PROBIOTICS = [
     (D(2018, 1, 31), D(2018, 4, 30), False),  # 31 Jan + 3 months = 30 April: exactly 3 months
     (D(2018, 1, 31), D(2018, 5, 1), True),
@@ -158,7 +158,7 @@ def test_an_episode_is_evaluated_at_its_index_date_only() -> None:
 
 
 def test_decision_at_the_index_date_does_not_drift_and_has_no_next_change() -> None:
-    # Seed 004 "MRI ... within the last 3 months": judged at the index date, not at "today".
+    # NCT03100266 record "MRI ... within the last 3 months": judged at the index date, not at "today".
     episode = Episode(D(2018, 4, 15), date_of_birth=D(1970, 5, 1), symptom_onset_date=D(2017, 10, 1))
     decision = evaluate(PROBIOTICS, BEYOND, D(2018, 3, 1), {}, episode.index_date, episode)
     assert met(decision, "mri_recent") is True
@@ -175,7 +175,7 @@ def test_computed_age_out_of_the_field_range_names_the_date() -> None:
 
 
 def test_not_applicable_only_where_declared() -> None:
-    # Seed 003 "The patient is pregnant." does not apply to a male patient; "willing" always applies.
+    # NCT00454792 record "The patient is pregnant." does not apply to a male patient; "willing" always applies.
     assert met(evaluate(R2007, BEYOND, None, {"pregnant": "not_applicable"}, D(2020, 1, 1)), "excl_pregnant") is True
     with pytest.raises(GradingError, match=r"willing: 'not_applicable' is not allowed; allowed: true or false"):
         evaluate(R2007, BEYOND, None, {"willing": "not_applicable"}, D(2020, 1, 1))

@@ -98,7 +98,7 @@ def test_evidence_lists_every_qualifying_endplate() -> None:
     assert decision.results[0].evidence == "L4_inf: type I, size B; S1_sup: type II, size C"
 
 
-# Seed 004: "MRI verified type 1 Modic changes within the last 3 months" (calendar months, inclusive).
+# NCT03100266 record: "MRI verified type 1 Modic changes within the last 3 months" (calendar months, inclusive).
 RECENCY_CASES: list[tuple[dt.date, dt.date, bool | None]] = [
     (dt.date(2018, 1, 15), dt.date(2018, 4, 14), True),  # 3 months minus a day
     (dt.date(2018, 1, 15), dt.date(2018, 4, 15), True),  # exactly 3 months: still within

@@ -28,7 +28,7 @@ study_entries = st.fixed_dictionaries({e.value: endplate_entries for e in ENDPLA
 
 
 def qualifies(key: str, entry: dict[str, str]) -> bool:
-    """One endplate meets the trial's MRI criterion (domain.md §2), over the raw labels."""
+    """One endplate meets the trial's MRI criterion (docs/eligibility.md), over the raw labels."""
     kind = entry.get("type", "none")
     if kind == "none":
         return False
@@ -49,7 +49,7 @@ def brute_force_mri(key: str, data: dict[str, dict[str, str]]) -> bool | None:
 
 
 def brute_force_status(outcomes: list[bool | None]) -> DecisionStatus:
-    """domain.md §2: ineligible if any criterion is not met, eligible if all are met, else pending."""
+    """docs/eligibility.md: ineligible if any criterion is not met, eligible if all are met, else pending."""
     if False in outcomes:
         return DecisionStatus.INELIGIBLE
     if all(o is True for o in outcomes):

@@ -215,7 +215,7 @@ def test_catalog_rejects_duplicates() -> None:
 
 
 def test_a_field_means_one_thing_across_versions() -> None:
-    # Seed 003 asks "speak and understand Danish", seed 000 "read and speak Danish": one field name
+    # NCT00454792 record asks "speak and understand Danish", Jensen 2012 "read and speak Danish": one field name
     # with two questions is refused; the shipped 2007 registry version uses its own field.
     data = paper()
     data.update(version="2013", default=False)
