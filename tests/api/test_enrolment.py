@@ -235,6 +235,8 @@ def _screener_callable(site: Site, app: FastAPI) -> set[tuple[str, str]]:
             response = site.client.request(method.upper(), path, headers=site.screener, json={})
             if response.status_code not in (401, 403):
                 found.add((method.upper(), route))
+            if route == "/api/v1/me/token" and response.status_code == 201:  # rotated: the old token is gone
+                site.screener = {"Authorization": f"Bearer {response.json()['token']}"}
     return found
 
 
@@ -290,6 +292,8 @@ def test_concealment_before_enrolment(site: Site, app: FastAPI) -> None:
         shown = {v for v in values if isinstance(v, str)}
         assert not shown & ARMS, (route, shown & ARMS)
         assert not shown & forbidden_keys, (route, shown & forbidden_keys)
+        if route == ("POST", "/api/v1/me/token") and response.status_code == 201:  # a rotated token replaces the old
+            site.screener = {"Authorization": f"Bearer {response.json()['token']}"}
     for url in ("totals", "replay", "log.csv", "consort.json", "consort.csv", "consort.html"):
         assert site.client.get(f"/api/v1/allocation/{TRIAL}/{url}", headers=site.screener).status_code == 403
         assert site.client.get(f"/api/v1/allocation/{TRIAL}/{url}", headers=site.admin).status_code == 403
