@@ -97,7 +97,9 @@ def test_development_over_time_is_offered_only_with_a_prior_graded_study(
     assert graded.status_code == 201, graded.text
     sign_in(page, live_server, rater.token)
     page.evaluate("localStorage.setItem('modic.protocol', 'nordic-2007-full')")  # the site's choice
-    page.get_by_role("link", name=f"Open study of {study['patient']['pseudonym']}").first.click()
+    # the patient's two studies share a pseudonym: open the later one, by its date
+    later_link = f"Open study of {study['patient']['pseudonym']} from {later['study_date']}"
+    page.get_by_role("link", name=later_link).first.click()
     expect(page.locator("#grading")).to_have_attribute("data-mode", "new")
     expect(page.get_by_label("Grading protocol")).to_have_value("nordic-2007-full")
     expect(page.get_by_role("columnheader", name="Development over time")).to_be_visible()
