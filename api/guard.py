@@ -119,7 +119,7 @@ async def check_parameters(request: Request) -> None:
 
 
 class _TooLarge(Exception):
-    pass
+    """The body grew past the limit while it was being read."""
 
 
 class RequestGuard:

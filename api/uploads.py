@@ -110,6 +110,7 @@ async def upload_study(request: Request, user: User, session: Session, settings:
 
 async def _watch_disconnect(request: Request, gone: threading.Event) -> None:
     """Set ``gone`` when the client disconnects (the body has been read: the next message says so)."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
+    message = await request.receive()
+    while message["type"] != "http.disconnect":
+        message = await request.receive()
     gone.set()

@@ -15,6 +15,7 @@ its row in the request and, once its images are in, by its pseudonym.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -391,11 +392,9 @@ def _plan_study(
         by_series = {uid: archive.find_instances(study_instance_uid, uid) for uid in undecided + rivals}
         headers = _headers(archive, [ds for answers in by_series.values() for ds in answers])
         if headers:
-            try:
+            with contextlib.suppress(GradingError):  # images the rules cannot read are not fetched
                 classification = classify_study(headers, expected_field_strength_t=expected_field_strength_t)
                 wanted += [uid for uid in series_to_fetch(classification) if uid not in wanted]
-            except GradingError:
-                pass  # images the rules cannot read are not fetched
         listed = {uid: [str(ds.SOPInstanceUID) for ds in answers] for uid, answers in by_series.items()}
     plan: dict[str, list[str] | None] = {}
     for uid in wanted:
