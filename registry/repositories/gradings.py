@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from registry.models import Grading, GradingKind, GradingVersion, Study
+from registry.models import Grading, GradingKind, GradingVersion
 from registry.models.base import utcnow
 
 
@@ -76,20 +76,3 @@ def insert_first_versions(session: Session, gradings: list[dict[str, Any]], vers
         connection = session.connection()
         connection.execute(_INSERT_GRADING, gradings)
         connection.execute(_INSERT_VERSION, versions)
-
-
-def prior_graded_study(session: Session, study: Study) -> str | None:
-    """The patient's latest study before ``study`` (by study date, else by registration) that has a
-    clinical grading; ``None`` when there is none."""
-    earlier = (
-        col(Study.study_date) < study.study_date
-        if study.study_date is not None
-        else col(Study.created_at) < study.created_at
-    )
-    statement = (
-        select(Study.id)
-        .join(Grading, col(Grading.study_id) == col(Study.id))
-        .where(Study.patient_id == study.patient_id, Grading.kind == GradingKind.clinical.value, earlier)
-        .order_by(col(Study.study_date).desc(), col(Study.created_at).desc())
-    )
-    return session.exec(statement).first()

@@ -416,7 +416,8 @@ def prior_graded_study(session: Session, study_id: str) -> str | None:
     study = session.get(Study, study_id)
     if study is None:
         raise NotFound(f"study {study_id!r} does not exist")
-    return gradings_repo.prior_graded_study(session, study)
+    earlier = studies_repo.earlier_graded_studies(session, study, None)
+    return earlier[0].id if earlier else None
 
 
 def history(session: Session, grading_id: str, viewer: User) -> list[HistoryEntry]:

@@ -290,14 +290,23 @@ def test_submit_and_open_next_grades_three_studies_in_a_row_without_the_mouse(
     assert [s["id"] for s in awaiting] == [s["id"] for s in studies[3:]]
 
 
+def open_first_awaiting(
+    page: Any, app: FastAPI, settings: Settings, live_server: LiveServer, rater: Rater
+) -> list[dict[str, Any]]:
+    """Load the sample studies, open the first one awaiting the rater's grading with its images shown,
+    and return the studies awaiting, in worklist order."""
+    load_sample_studies(app, settings)
+    awaiting: list[dict[str, Any]] = rater.api.get("/studies", params={"graded_by_me": "false"}).json()["items"]
+    sign_in(page, live_server, rater.token)
+    page.goto(f"{live_server.url}/#/study/{awaiting[0]['id']}")
+    wait_for_images(page)
+    return awaiting
+
+
 def test_keyboard_only_from_one_study_opening_to_the_next(
     page: Any, app: FastAPI, settings: Settings, live_server: LiveServer, rater: Rater
 ) -> None:
-    load_sample_studies(app, settings)
-    first, second = rater.api.get("/studies", params={"graded_by_me": "false"}).json()["items"][:2]
-    sign_in(page, live_server, rater.token)
-    page.goto(f"{live_server.url}/#/study/{first['id']}")
-    wait_for_images(page)
+    first, second = open_first_awaiting(page, app, settings, live_server, rater)[:2]
     keys = grade_none_except(page, sample_keys(truth_by_uid()[first["study_instance_uid"]]))
     page.keyboard.press("Control+Shift+Enter")
     keys += 1
@@ -311,11 +320,7 @@ def test_keyboard_only_from_one_study_opening_to_the_next(
 def test_a_fixed_refusal_clears_its_message_and_a_missing_reason_is_said_plainly(
     page: Any, app: FastAPI, settings: Settings, live_server: LiveServer, rater: Rater
 ) -> None:
-    load_sample_studies(app, settings)
-    study = rater.api.get("/studies", params={"graded_by_me": "false"}).json()["items"][0]
-    sign_in(page, live_server, rater.token)
-    page.goto(f"{live_server.url}/#/study/{study['id']}")
-    wait_for_images(page)
+    study = open_first_awaiting(page, app, settings, live_server, rater)[0]
     grade_none_except(page, {"L4_inf": "1d"})
     page.get_by_label("L4_inf extension %").fill("40")  # 40 % is size C, not D
     page.keyboard.press("Control+Enter")
@@ -341,11 +346,7 @@ def test_a_fixed_refusal_clears_its_message_and_a_missing_reason_is_said_plainly
 def test_zoom_window_and_smoothing_stay_from_one_study_to_the_next(
     page: Any, app: FastAPI, settings: Settings, live_server: LiveServer, rater: Rater
 ) -> None:
-    load_sample_studies(app, settings)
-    first, second = rater.api.get("/studies", params={"graded_by_me": "false"}).json()["items"][:2]
-    sign_in(page, live_server, rater.token)
-    page.goto(f"{live_server.url}/#/study/{first['id']}")
-    wait_for_images(page)
+    second = open_first_awaiting(page, app, settings, live_server, rater)[1]
     page.get_by_role("button", name="Zoom in").click()
     page.get_by_role("button", name="Zoom in").click()
     page.get_by_label("Window preset").select_option("contrast")
