@@ -36,7 +36,9 @@ from grading.nordic import TYPE_LABELS
 from registry.db import dispose_engine, get_engine, migrate, session_scope
 from registry.models import Grading, GradingVersion, Patient, Study, User
 from registry.models.base import utcnow
-from registry.services import eligibility as eligibility_service
+from registry.repositories.eligibility import grading_from_stored
+from registry.services.eligibility import decisions
+from registry.services.eligibility.feed import feed
 
 LARGE = 100_000
 SMALL = 10_000
@@ -138,7 +140,7 @@ def reevaluate_new_version(database_url: str, rule_set: RuleSet) -> tuple[float,
     engine = get_engine(database_url)
     start = time.perf_counter()
     with session_scope(engine, write=True) as session:
-        report = eligibility_service.reevaluate(session, None, EVALUATED_ON, [rule_set])
+        report = decisions.reevaluate(session, None, EVALUATED_ON, [rule_set])
         session.commit()
     return time.perf_counter() - start, report.created
 
@@ -147,7 +149,7 @@ def evaluate_in_memory(gradings: list[dict[str, Any]], rule_set: RuleSet) -> flo
     """Seconds to parse and evaluate the same gradings one by one without a database (the peer)."""
     start = time.perf_counter()
     for mapping in gradings:
-        evaluate(rule_set, eligibility_service.grading_from_stored(mapping), EVALUATED_ON, {}, EVALUATED_ON)
+        evaluate(rule_set, grading_from_stored(mapping), EVALUATED_ON, {}, EVALUATED_ON)
     return time.perf_counter() - start
 
 
@@ -158,14 +160,14 @@ def page_latencies(database_url: str, rule_set: RuleSet, seed: int) -> list[floa
     with session_scope(engine) as session:
         cursors = ["0"]
         while True:
-            page = eligibility_service.feed(session, rule_set, cursors[-1], 1000)
+            page = feed(session, rule_set, cursors[-1], 1000)
             if not page.items:
                 break
             cursors += [str(item.decision.seq) for item in page.items]
         latencies = []
         for n in range(PAGE_SAMPLES + 20):
             start = time.perf_counter()
-            page = eligibility_service.feed(session, rule_set, rng.choice(cursors[:-PAGE]), PAGE)
+            page = feed(session, rule_set, rng.choice(cursors[:-PAGE]), PAGE)
             FeedPagePublic.of(page).model_dump_json()
             if n >= 20:  # the first pages warm the caches
                 latencies.append(time.perf_counter() - start)

@@ -483,7 +483,7 @@ _PARSED: dict[tuple[Any, ...], EndplateGrading] = {}
 
 Why a process-wide cache in the pure domain: both callers of the parser need it, request bodies
 (``POST``/``PUT`` of a grading, ``StudyGrading.from_mapping``) and stored versions (eligibility
-re-evaluation, ``registry.services.eligibility.grading_from_stored``), and a grading repeats a few
+re-evaluation, ``registry.repositories.eligibility.grading_from_stored``), and a grading repeats a few
 values (most endplates ``none``), so a handful of entries serve almost every input. It holds immutable
 values only, answers exactly as a fresh parse (``tests/grading/test_nordic.py``), and is bounded.
 Measured with ``python bench/run.py parse`` (the two ways alternating in one process, medians of 5)

@@ -15,7 +15,8 @@ from typing import Any
 from api.commands._common import add_database_option, fail, settings_from
 from registry.db import get_engine, migrate, session_scope
 from registry.errors import RegistryError
-from registry.services import eligibility as eligibility_service
+from registry.services.eligibility import today
+from registry.services.eligibility.decisions import reevaluate_and_commit
 
 
 def register(subparsers: Any) -> None:
@@ -28,14 +29,14 @@ def register(subparsers: Any) -> None:
 
 def _reevaluate(args: argparse.Namespace) -> int:
     try:
-        on = dt.date.fromisoformat(args.date) if args.date else eligibility_service.today()
+        on = dt.date.fromisoformat(args.date) if args.date else today()
     except ValueError:
         return fail(f"--date {args.date!r} is not a date; use YYYY-MM-DD")
     engine = get_engine(settings_from(args).database_url)
     migrate(engine)
     with session_scope(engine, write=True) as session:
         try:
-            report = eligibility_service.reevaluate_and_commit(session, on, due_only=not args.all)
+            report = reevaluate_and_commit(session, on, due_only=not args.all)
         except RegistryError as exc:
             return fail(exc.message)
     summary = {

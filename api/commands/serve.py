@@ -11,7 +11,7 @@ from api.app import create_app
 from api.commands._common import add_database_option, settings_from
 from registry.db import session_scope
 from registry.models import Role
-from registry.services.eligibility import PeriodicReevaluation
+from registry.services.eligibility.periodic import PeriodicReevaluation
 from registry.services.imaging import ingest_sample_studies
 from registry.services.users import ensure_user_with_new_token
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -12,14 +9,17 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from api.deps import Admin, FunnelReader, ScreenerOrAdmin, SessionDep
+from api.renderers.eligibility import feed_csv, feed_csv_filename
 from api.schemas.eligibility import (
     DecisionPublic,
     FeedPagePublic,
-    FunnelPublic,
     ReevaluationPublic,
     ReevaluationRequest,
 )
-from registry.services import eligibility as eligibility_service
+from registry.services.eligibility import rule_set_of, today
+from registry.services.eligibility.decisions import reevaluate_and_commit
+from registry.services.eligibility.feed import feed, iter_feed
+from registry.services.eligibility.funnel import Funnel, funnel
 
 router = APIRouter(prefix="/eligibility", tags=["eligibility"])
 
@@ -38,13 +38,13 @@ def eligibility_feed(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> FeedPagePublic:
     """Current decisions in order of their last change; follow ``next_cursor`` to see each change once."""
-    rule_set = eligibility_service.rule_set_of(trial, version)
-    return FeedPagePublic.of(eligibility_service.feed(session, rule_set, since, limit))
+    rule_set = rule_set_of(trial, version)
+    return FeedPagePublic.of(feed(session, rule_set, since, limit))
 
 
 def _items(session: SessionDep, trial: str, version: str | None, since: str | None) -> list[DecisionPublic]:
-    rule_set = eligibility_service.rule_set_of(trial, version)
-    return [DecisionPublic.of_item(i) for i in eligibility_service.iter_feed(session, rule_set, since)]
+    rule_set = rule_set_of(trial, version)
+    return [DecisionPublic.of_item(i) for i in iter_feed(session, rule_set, since)]
 
 
 @router.get("/export.ndjson")
@@ -67,64 +67,22 @@ def export_csv(
 ) -> StreamingResponse:
     """The feed from ``since`` as CSV: one row per decision, ``<criterion>_met`` and
     ``<criterion>_evidence`` columns per criterion of the rule set (``met`` is true, false or empty)."""
-    rule_set = eligibility_service.rule_set_of(trial, version)
-    items = _items(session, trial, version, since)
-    criterion_ids = [c.id for c in rule_set.criteria]
-    header = [
-        "patient",
-        "study_id",
-        "trial",
-        "rule_version",
-        "status",
-        "grading_id",
-        "grading_version",
-        "decided_at",
-    ]
-    for criterion_id in criterion_ids:
-        header += [f"{criterion_id}_met", f"{criterion_id}_evidence"]
-
-    def rows() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(header)
-        for item in items:
-            by_id = {c.id: c for c in item.criteria}
-            row: list[object] = [
-                item.patient,
-                item.study_id or "",
-                item.trial,
-                item.rule_version,
-                item.status,
-                item.grading_id or "",
-                "" if item.grading_version is None else item.grading_version,
-                item.decided_at.isoformat(),
-            ]
-            for criterion_id in criterion_ids:
-                criterion = by_id.get(criterion_id)
-                met = None if criterion is None else criterion.met
-                row += ["" if met is None else json.dumps(met), "" if criterion is None else criterion.evidence]
-            writer.writerow(row)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-        yield buffer.getvalue()
-
-    filename = f"eligibility-{rule_set.trial}-{rule_set.version}.csv"
-    return StreamingResponse(
-        rows(), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+    rule_set = rule_set_of(trial, version)
+    rows = feed_csv(rule_set, _items(session, trial, version, since))
+    disposition = f'attachment; filename="{feed_csv_filename(rule_set)}"'
+    return StreamingResponse(rows, media_type="text/csv", headers={"Content-Disposition": disposition})
 
 
-@router.get("/funnel", response_model=FunnelPublic)
-def screening_funnel(trial: Trial, _user: FunnelReader, session: SessionDep, version: Version = None) -> FunnelPublic:
+@router.get("/funnel", response_model=Funnel)
+def screening_funnel(trial: Trial, _user: FunnelReader, session: SessionDep, version: Version = None) -> Funnel:
     """MRI graded → MRI criterion met → pending clinical screening → eligible / ineligible (with reasons)."""
-    rule_set = eligibility_service.rule_set_of(trial, version)
-    return FunnelPublic.of(eligibility_service.funnel(session, rule_set))
+    rule_set = rule_set_of(trial, version)
+    return funnel(session, rule_set)
 
 
 @router.post("/reevaluate", response_model=ReevaluationPublic)
 def reevaluate(body: ReevaluationRequest, _user: Admin, session: SessionDep) -> ReevaluationPublic:
     """Re-evaluate decisions whose date criteria may have changed (or all, with ``all``)."""
-    on = body.date or eligibility_service.today()
-    report = eligibility_service.reevaluate_and_commit(session, on, due_only=not body.all)
+    on = body.date or today()
+    report = reevaluate_and_commit(session, on, due_only=not body.all)
     return ReevaluationPublic.of(on, report)

@@ -18,7 +18,7 @@ from registry.exports.eligibility import eligibility_table, eligibility_variable
 from registry.exports.gradings import Shape, gradings_table
 from registry.exports.table import Table, to_csv, to_parquet, to_stata
 from registry.models import Role, User
-from registry.services import eligibility as eligibility_service
+from registry.services.eligibility import rule_set_of
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
@@ -71,7 +71,7 @@ def export_eligibility(
 ) -> Response:
     """Each patient's current decision for a rule set, each criterion's status and the screening answers."""
     _check_format(extension, ("csv", "dta"))
-    rule_set = eligibility_service.rule_set_of(trial, version)
+    rule_set = rule_set_of(trial, version)
     return _file(eligibility_table(session, rule_set), f"eligibility_{rule_set.trial}_{rule_set.version}", extension)
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.deps import ScreenerOrAdmin, SessionDep
 from api.schemas.eligibility import PatientIdentifiers, ResolveRequest, ScreeningPublic, ScreeningUpdate
-from registry.services import eligibility as eligibility_service
+from registry.services.eligibility import screening as screening_service
 
 router = APIRouter(prefix="/patients", tags=["screening"])
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/patients", tags=["screening"])
 @router.get("/{pseudonym}/screening/{trial}", response_model=ScreeningPublic)
 def get_screening(pseudonym: str, trial: str, _user: ScreenerOrAdmin, session: SessionDep) -> ScreeningPublic:
     """The recorded answers (a missing answer is unknown) and the patient's decisions for the trial."""
-    return ScreeningPublic.of(eligibility_service.screening_view(session, pseudonym, trial))
+    return ScreeningPublic.of(screening_service.screening_view(session, pseudonym, trial))
 
 
 @router.patch("/{pseudonym}/screening/{trial}", response_model=ScreeningPublic)
@@ -24,7 +24,7 @@ def record_screening(
     """Record answers (``null`` clears one) and the episode's dates (index date, date of birth, symptom
     onset); audited; the decisions follow in the same transaction, made at the index date."""
     episode = None if body.episode is None else body.episode.model_dump(exclude_unset=True)
-    view = eligibility_service.record_screening(session, user, pseudonym, trial, body.answers, episode)
+    view = screening_service.record_screening(session, user, pseudonym, trial, body.answers, episode)
     return ScreeningPublic.of(view)
 
 
@@ -34,4 +34,4 @@ def resolve_pseudonym(
 ) -> PatientIdentifiers:
     """The hospital identifiers behind a pseudonym, to contact the patient; who, what, when and why
     are written to the audit trail."""
-    return PatientIdentifiers.of(eligibility_service.resolve_pseudonym(session, user, pseudonym, body.reason))
+    return PatientIdentifiers.of(screening_service.resolve_pseudonym(session, user, pseudonym, body.reason))

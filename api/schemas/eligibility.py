@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from grading.eligibility import RuleSet
 from registry.models import EligibilityDecision, Patient
-from registry.services.eligibility import FeedItem, FeedPage, Funnel, ReevaluationReport, ScreeningView
+from registry.services.eligibility.decisions import ReevaluationReport
+from registry.services.eligibility.feed import FeedItem, FeedPage
+from registry.services.eligibility.screening import ScreeningView
 
 
 class TrialPublic(BaseModel):
@@ -176,24 +178,6 @@ class PatientIdentifiers(BaseModel):
             birth_date=patient.birth_date,
             sex=patient.sex,
         )
-
-
-class FunnelPublic(BaseModel):
-    trial: str
-    version: str
-    mri_graded: int
-    mri_criterion_met: int
-    mri_criterion_not_met: int
-    mri_criterion_unknown: int
-    pending: int
-    eligible: int
-    ineligible: int
-    ineligible_reasons: dict[str, int]
-    screened_without_mri: int
-
-    @classmethod
-    def of(cls, funnel: Funnel) -> FunnelPublic:
-        return cls(**funnel.__dict__)
 
 
 class ReevaluationRequest(BaseModel):

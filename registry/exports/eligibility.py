@@ -59,7 +59,7 @@ def eligibility_table(session: Session, rule_set: RuleSet) -> Table:
     decisions = sorted(
         repo.decisions(session, rule_set.trial, rule_set.version), key=lambda d: pseudonyms[d.patient_id]
     )
-    answers = eligibility_repo.screening_answers(session, [rule_set.trial], [d.patient_id for d in decisions])
+    answers = eligibility_repo.screenings(session, [rule_set.trial], [d.patient_id for d in decisions])
     patient, version, status, imaging, study, grading, grading_version, evaluated, decided = variables[: len(_BASE)]
     columns = [
         text_column(patient, [pseudonyms[d.patient_id] for d in decisions]),

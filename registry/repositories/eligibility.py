@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import String, bindparam, cast, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
+from grading.eligibility.batch import PatientInputs, Screening
+from grading.eligibility.counting import Candidate, counting_choice
+from grading.eligibility.episode import Episode
+from grading.endplates import ENDPLATES
+from grading.nordic import EndplateGrading, StudyGrading
+from grading.protocols import all_extras
 from registry.models import (
     EligibilityDecision,
     FeedCounter,
@@ -21,9 +28,8 @@ from registry.models import (
     ScreeningRecord,
     Study,
 )
-
-CHUNK = 900
-"""Ids per ``IN (...)`` list (SQLite allows 999 bound parameters per statement by default)."""
+from registry.repositories.batches import chunks
+from registry.repositories.gradings import CURRENT_VERSION
 
 
 @dataclass(frozen=True)
@@ -51,21 +57,6 @@ class StoredDecision:
     """The fingerprint of the stored amendment of a frozen decision."""
 
 
-@dataclass(frozen=True)
-class ScreeningInputs:
-    """A screening episode as re-evaluation reads it."""
-
-    answers: dict[str, Any]
-    index_date: dt.date | None
-    date_of_birth: dt.date | None
-    symptom_onset_date: dt.date | None
-
-
-def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
-
-
 def lock_patients(session: Session, patient_ids: Iterable[str]) -> None:
     """Lock the patients' rows until commit (PostgreSQL; SQLite already serialises writers).
 
@@ -74,7 +65,7 @@ def lock_patients(session: Session, patient_ids: Iterable[str]) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    for chunk in _chunks(sorted(set(patient_ids))):
+    for chunk in chunks(sorted(set(patient_ids))):
         session.exec(select(Patient.id).where(col(Patient.id).in_(chunk)).order_by(col(Patient.id)).with_for_update())
 
 
@@ -83,7 +74,7 @@ def patient_by_pseudonym(session: Session, pseudonym: str) -> Patient | None:
     return session.exec(select(Patient).where(Patient.pseudonym == pseudonym)).first()
 
 
-_COUNTING = (
+_CANDIDATES = (
     sa_select(
         col(Study.patient_id),
         col(Study.id),
@@ -95,49 +86,34 @@ _COUNTING = (
         cast(col(GradingVersion.endplates), String),
     )
     .join(Grading, col(Grading.study_id) == col(Study.id))
-    .join(
-        GradingVersion,
-        (col(GradingVersion.grading_id) == col(Grading.id))
-        & (col(GradingVersion.version) == col(Grading.current_version)),
-    )
+    .join(GradingVersion, CURRENT_VERSION)
     .where(col(Grading.kind) == GradingKind.clinical.value)
 )
-_COUNTING_OF = _COUNTING.where(col(Study.patient_id).in_(bindparam("ids", expanding=True)))
-_COUNTING_OF_ONE = (
-    _COUNTING.where(col(Study.patient_id) == bindparam("id"))
-    .order_by(
-        col(Study.study_date).is_(None),
-        col(Study.study_date).desc(),
-        col(Study.created_at).desc(),
-        col(Grading.created_at).desc(),
-        col(Grading.id).desc(),
-    )
-    .limit(1)
-)
+_CANDIDATES_OF = _CANDIDATES.where(col(Study.patient_id).in_(bindparam("ids", expanding=True)))
 
 
 def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> dict[str, CountingGrading]:
-    """Per patient: the latest version of the most recent clinical grading of the most recent graded study.
-
-    "Most recent study" orders by study date (unknown dates oldest), then registration time; "most
-    recent grading" by creation time, then id. Reliability-study reads (kind other than clinical)
-    never count. One patient is chosen in SQL; many are chosen here from one pass over the rows.
-    """
+    """Per patient: the grading that counts, as :mod:`grading.eligibility.counting` chooses it among
+    the patient's clinical gradings (reliability-study reads are never candidates)."""
     rows: list[Any] = []
     if patient_ids is None:
-        rows.extend(session.connection().execute(_COUNTING))
-    elif len(patient_ids) == 1:
-        rows.extend(session.connection().execute(_COUNTING_OF_ONE, {"id": patient_ids[0]}))
+        rows.extend(session.connection().execute(_CANDIDATES))
     else:
-        for chunk in _chunks(list(patient_ids)):
-            rows.extend(session.connection().execute(_COUNTING_OF, {"ids": list(chunk)}))
-    best: dict[str, tuple[Any, ...]] = {}
-    for patient_id, study_id, study_date, study_created, grading_id, grading_created, version, text in rows:
-        key = (study_date or dt.date.min, study_created, grading_created, grading_id)
-        current = best.get(patient_id)
-        if current is None or key > current[0]:
-            best[patient_id] = (key, CountingGrading(study_id, study_date, grading_id, version, text))
-    return {patient_id: value[1] for patient_id, value in best.items()}
+        for chunk in chunks(list(patient_ids)):
+            rows.extend(session.connection().execute(_CANDIDATES_OF, {"ids": list(chunk)}))
+    return counting_choice(
+        (
+            patient_id,
+            Candidate(
+                study_date,
+                study_created,
+                grading_created,
+                grading_id,
+                CountingGrading(study_id, study_date, grading_id, version, text),
+            ),
+        )
+        for patient_id, study_id, study_date, study_created, grading_id, grading_created, version, text in rows
+    )
 
 
 _SCREENING = sa_select(
@@ -151,17 +127,78 @@ _SCREENING = sa_select(
 _SCREENING_OF = _SCREENING.where(col(ScreeningRecord.patient_id).in_(bindparam("ids", expanding=True)))
 
 
-def screening_answers(
+def recorded_episode(
+    index_date: dt.date | None, date_of_birth: dt.date | None, symptom_onset_date: dt.date | None
+) -> Episode | None:
+    """The screening episode of stored dates (``None`` before an index date is recorded)."""
+    return None if index_date is None else Episode(index_date, date_of_birth, symptom_onset_date)
+
+
+def screening_of(record: ScreeningRecord) -> Screening:
+    """A screening record as the decisions read it."""
+    episode = recorded_episode(record.index_date, record.date_of_birth, record.symptom_onset_date)
+    return Screening(record.answers, episode)
+
+
+def screenings(
     session: Session, trials: Sequence[str], patient_ids: Sequence[str] | None
-) -> dict[tuple[str, str], ScreeningInputs]:
-    """The recorded answers and episode dates keyed by (patient id, trial)."""
+) -> dict[tuple[str, str], Screening]:
+    """The recorded answers and episodes keyed by (patient id, trial)."""
     rows: list[Any] = []
     if patient_ids is None:
         rows.extend(session.connection().execute(_SCREENING, {"trials": list(trials)}))
     else:
-        for chunk in _chunks(list(patient_ids)):
+        for chunk in chunks(list(patient_ids)):
             rows.extend(session.connection().execute(_SCREENING_OF, {"trials": list(trials), "ids": list(chunk)}))
-    return {(row[0], row[1]): ScreeningInputs(*row[2:]) for row in rows}
+    return {(row[0], row[1]): Screening(row[2], recorded_episode(*row[3:])) for row in rows}
+
+
+def grading_from_stored(endplates: Mapping[str, Any]) -> StudyGrading:
+    """The :class:`StudyGrading` of a stored (validated, canonical) grading version.
+
+    Endplate gradings are immutable values that :meth:`EndplateGrading.from_mapping` parses once
+    and shares: this is part of what keeps re-evaluating 100,000 gradings fast. A version may hold the
+    variables of any protocol, so all of them are accepted.
+    """
+    extras = all_extras()
+    return StudyGrading(tuple(EndplateGrading.from_mapping(e, endplates[e.value], extras) for e in ENDPLATES))
+
+
+@dataclass(frozen=True)
+class EligibilityInputs:
+    """Everything re-evaluation reads: the decision inputs per patient and the grading that counts
+    (the provenance each decision records)."""
+
+    patients: dict[str, PatientInputs]
+    counting: dict[str, CountingGrading]
+
+
+def eligibility_inputs(session: Session, trials: Sequence[str], patient_ids: Sequence[str] | None) -> EligibilityInputs:
+    """The inputs of the patients (``None``: every patient with inputs) for the trials' rule sets.
+
+    Identical stored gradings (the same canonical text) are parsed once and shared, so that the
+    decisions of identical inputs are evaluated once (:func:`grading.eligibility.batch.decide_all`).
+    """
+    counting = counting_gradings(session, patient_ids)
+    recorded = screenings(session, trials, patient_ids)
+    by_patient: dict[str, dict[str, Screening]] = {}
+    for (patient_id, trial), screening in recorded.items():
+        by_patient.setdefault(patient_id, {})[trial] = screening
+    wanted = set(counting) | set(by_patient)
+    if patient_ids is not None:
+        wanted &= set(patient_ids)
+    parsed: dict[str, StudyGrading] = {}
+    patients: dict[str, PatientInputs] = {}
+    for patient_id in wanted:
+        chosen = counting.get(patient_id)
+        grading = None
+        if chosen is not None:
+            grading = parsed.get(chosen.endplates_json)
+            if grading is None:
+                grading = parsed[chosen.endplates_json] = grading_from_stored(json.loads(chosen.endplates_json))
+        study_date = None if chosen is None else chosen.study_date
+        patients[patient_id] = PatientInputs(grading, study_date, by_patient.get(patient_id, {}))
+    return EligibilityInputs(patients, counting)
 
 
 def screening_record(session: Session, patient_id: str, trial: str) -> ScreeningRecord | None:
@@ -231,7 +268,7 @@ def stored_decisions(
     if patient_ids is None:
         rows.extend(session.connection().execute(_STORED, params))
     else:
-        for chunk in _chunks(list(patient_ids)):
+        for chunk in chunks(list(patient_ids)):
             rows.extend(session.connection().execute(_STORED_OF, {**params, "ids": list(chunk)}))
     stored: dict[tuple[str, str], dict[str, StoredDecision]] = {pair: {} for pair in wanted}
     for (
@@ -306,49 +343,96 @@ _UPDATE_AMENDMENT = (
 )
 
 
-def set_amendments(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Record (or clear, with ``None``) what re-evaluation would decide for frozen decisions; each such
-    change takes a new feed position, so screening staff see it."""
-    if rows:
-        params = [{"decision_id": r["id"], "new_amendment": r["amendment"], "new_seq": r["seq"]} for r in rows]
-        session.connection().execute(_UPDATE_AMENDMENT, params)
-
-
 def freeze_decision(session: Session, decision_id: int, at: dt.datetime) -> None:
     """Freeze a decision at enrolment."""
     session.connection().execute(update(_DECISIONS).where(_DECISIONS.c.id == decision_id).values(frozen_at=at))
 
 
-def take_positions(session: Session, count: int) -> int:
-    """Reserve ``count`` feed positions; returns the last one (the range ends there).
+@dataclass(frozen=True)
+class DecisionRow:
+    """A decision as stored: what the feed shows of it and when it must next be looked at."""
 
-    The UPDATE locks the counter row until commit, which orders committing writers by position.
+    patient_id: str
+    trial: str
+    rule_version: str
+    study_id: str | None
+    grading_id: str | None
+    grading_version: int | None
+    status: str
+    imaging: str
+    criteria: list[dict[str, Any]]
+    evaluation_date: dt.date
+    next_change: dt.date | None
+    decided_at: dt.datetime
+
+    def values(self) -> dict[str, Any]:
+        """Column name to value."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def fingerprint(self) -> tuple[Any, ...]:
+        """See :func:`fingerprint`."""
+        return fingerprint(self.values())
+
+    def amendment(self) -> dict[str, Any]:
+        """What a frozen decision would now be: shown in the feed beside it."""
+        keys = ("status", "criteria", "study_id", "grading_id", "grading_version", "evaluation_date", "decided_at")
+        return {
+            key: value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+            for key, value in self.values().items()
+            if key in keys
+        }
+
+
+@dataclass
+class DecisionWrites:
+    """The changes of one re-evaluation, written together by :func:`write_decisions`."""
+
+    new: list[DecisionRow] = field(default_factory=list)
+    changed: list[tuple[int, DecisionRow]] = field(default_factory=list)
+    """(stored decision id, its new content)."""
+    amended: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
+    """(frozen decision id, what re-evaluation would decide, or ``None`` when it agrees again)."""
+    touched: list[tuple[int, dt.date | None, dt.date]] = field(default_factory=list)
+    """(unchanged decision id, next change, evaluation date): not a feed change."""
+
+    @property
+    def feed_changes(self) -> int:
+        """How many decisions take a new feed position."""
+        return len(self.new) + len(self.changed) + len(self.amended)
+
+
+def write_decisions(session: Session, writes: DecisionWrites) -> None:
+    """Write new, changed and amended decisions, each with the next feed position, in bulk.
+
+    The positions are reserved from the counter row, whose UPDATE locks it until commit: that orders
+    committing writers by position.
     """
-    last: int = session.connection().execute(_TAKE_POSITIONS, {"count": count}).scalar_one()
-    return last
-
-
-def insert_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert new decisions in bulk."""
-    if rows:
-        session.connection().execute(insert(_DECISIONS), rows)
-
-
-def update_decisions(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Update changed decisions in bulk (each row carries its ``id``)."""
-    if rows:
-        params = [{"decision_id": r["id"], **{f"new_{n}": r[n] for n in _CHANGED_COLUMNS}} for r in rows]
-        session.connection().execute(_UPDATE_DECISION, params)
-
-
-def set_next_change(session: Session, changes: list[dict[str, Any]]) -> None:
-    """Record when unchanged decisions must next be looked at (not a feed change)."""
-    if changes:
+    connection = session.connection()
+    count = writes.feed_changes
+    if count:
+        last: int = connection.execute(_TAKE_POSITIONS, {"count": count}).scalar_one()
+        seq = iter(range(last - count + 1, last + 1))
+    if writes.new:
+        connection.execute(insert(_DECISIONS), [{**row.values(), "seq": next(seq)} for row in writes.new])
+    if writes.changed:
+        params = []
+        for decision_id, row in writes.changed:
+            values = {**row.values(), "seq": next(seq)}
+            params.append({"decision_id": decision_id, **{f"new_{n}": values[n] for n in _CHANGED_COLUMNS}})
+        connection.execute(_UPDATE_DECISION, params)
+    if writes.amended:
         params = [
-            {"decision_id": c["id"], "new_next_change": c["next_change"], "new_evaluation_date": c["evaluation_date"]}
-            for c in changes
+            {"decision_id": decision_id, "new_amendment": amendment, "new_seq": next(seq)}
+            for decision_id, amendment in writes.amended
         ]
-        session.connection().execute(_UPDATE_NEXT_CHANGE, params)
+        connection.execute(_UPDATE_AMENDMENT, params)
+    if writes.touched:
+        params = [
+            {"decision_id": decision_id, "new_next_change": next_change, "new_evaluation_date": day}
+            for decision_id, next_change, day in writes.touched
+        ]
+        connection.execute(_UPDATE_NEXT_CHANGE, params)
 
 
 def feed_page(

@@ -11,6 +11,12 @@ from sqlmodel import Session, col, select
 
 from registry.models import Grading, GradingKind, GradingVersion
 from registry.models.base import utcnow
+from registry.repositories.batches import chunks
+
+CURRENT_VERSION = (col(GradingVersion.grading_id) == col(Grading.id)) & (
+    col(GradingVersion.version) == col(Grading.current_version)
+)
+"""Join condition: a grading with its current version (the one definition queries join on)."""
 
 
 def gradings_of_study(session: Session, study_id: str, rater_id: str | None, kind: GradingKind) -> list[Grading]:
@@ -26,6 +32,20 @@ def version_of(session: Session, grading_id: str, version: int) -> GradingVersio
     return session.exec(
         select(GradingVersion).where(GradingVersion.grading_id == grading_id, GradingVersion.version == version)
     ).first()
+
+
+def current_versions(session: Session, grading_ids: Collection[str]) -> dict[str, GradingVersion]:
+    """Grading id to its current version (one query per :data:`CHUNK` ids, never one per grading)."""
+    found: dict[str, GradingVersion] = {}
+    for chunk in chunks(sorted(set(grading_ids))):
+        statement = select(GradingVersion).join(Grading, CURRENT_VERSION).where(col(Grading.id).in_(chunk))
+        found.update((version.grading_id, version) for version in session.exec(statement))
+    return found
+
+
+def current_version(session: Session, grading: Grading) -> GradingVersion:
+    """A loaded grading's current version."""
+    return current_versions(session, [grading.id])[grading.id]
 
 
 def versions_of(session: Session, grading_id: str) -> list[GradingVersion]:

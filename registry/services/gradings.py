@@ -28,7 +28,8 @@ from registry.models.base import new_id, utcnow
 from registry.repositories import gradings as gradings_repo
 from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
-from registry.services import audit, eligibility
+from registry.services import audit
+from registry.services.eligibility import decisions
 
 _ETAG = re.compile(r'^(?:W/)?"(?P<id>[0-9a-f-]{36})\.v(?P<version>[0-9]+)"$')
 
@@ -261,7 +262,7 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
         )
     gradings_repo.insert_first_versions(session, gradings, versions)
     audit.record_many(session, events)
-    eligibility.on_patients_graded(session, graded)
+    decisions.on_patients_graded(session, graded)
     return outcomes
 
 
@@ -383,7 +384,7 @@ def amend_grading(
     session.add(version)
     audit.record(session, actor, "grading.amend", "grading", grading.id, version=expected + 1, reason=reason.strip())
     try:
-        eligibility.on_grading_changed(session, grading.study_id, GradingKind(grading.kind))
+        decisions.on_grading_changed(session, grading.study_id, GradingKind(grading.kind))
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -18,8 +18,9 @@ from sqlmodel import select
 from api.cli import main
 from registry.db import session_scope
 from registry.models import AuditEvent, GradingKind, Patient, User
-from registry.services import eligibility as eligibility_service
 from registry.services import gradings as gradings_service
+from registry.services.eligibility.decisions import reevaluate_and_commit
+from registry.services.eligibility.periodic import PeriodicReevaluation
 from tests.api.helpers import endplates, study_body
 from tests.conftest import TokenFactory
 
@@ -453,9 +454,9 @@ def test_the_service_reevaluates_due_decisions_by_itself(clinic: Clinic, app: Fa
     study = clinic.study("1.2.3.1", "HOSP-0001", study_date=(today - dt.timedelta(days=95)).isoformat())
     clinic.grade(study["id"], L4_inf={"type": "I", "size": "B"})
     with session_scope(app.state.engine, write=True) as session:
-        eligibility_service.reevaluate_and_commit(session, today - dt.timedelta(days=30), due_only=False)
+        reevaluate_and_commit(session, today - dt.timedelta(days=30), due_only=False)
     assert clinic.feed("NCT03100266")["items"][0]["criteria"][1]["met"] is True  # as decided 30 days ago
-    periodic = eligibility_service.PeriodicReevaluation(app.state.engine, interval_s=3600).start()
+    periodic = PeriodicReevaluation(app.state.engine, interval_s=3600).start()
     try:
         deadline = time.monotonic() + 30
         while clinic.feed("NCT03100266")["items"][0]["criteria"][1]["met"] is not False:

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from registry.db import session_scope
 from registry.models import AllocationStream
-from registry.services import eligibility as eligibility_service
+from registry.services.eligibility import decisions, today
 from tests.api.helpers import endplates, study_body
 from tests.conftest import TokenFactory
 
@@ -134,7 +134,7 @@ def test_index_date_in_the_future_or_an_unknown_episode_date_is_422(site: Site) 
     unknown = site.screen(pseudonym, {}, {**EPISODE, "visit_date": INDEX})
     assert unknown.status_code == 422
     assert "episode.visit_date" in unknown.json()["detail"]
-    tomorrow = (eligibility_service.today() + dt.timedelta(days=1)).isoformat()
+    tomorrow = (today() + dt.timedelta(days=1)).isoformat()
     response = site.screen(pseudonym, {}, {**EPISODE, "index_date": tomorrow})
     assert response.status_code == 422
     assert "index_date" in response.json()["detail"]
@@ -143,9 +143,9 @@ def test_index_date_in_the_future_or_an_unknown_episode_date_is_422(site: Site) 
 def test_decision_at_the_index_date_does_not_change_a_year_later(site: Site, app: FastAPI) -> None:
     pseudonym = site.eligible()
     before = site.feed()
-    later = eligibility_service.today() + dt.timedelta(days=365)
+    later = today() + dt.timedelta(days=365)
     with session_scope(app.state.engine, write=True) as session:
-        report = eligibility_service.reevaluate_and_commit(session, later, due_only=False)
+        report = decisions.reevaluate_and_commit(session, later, due_only=False)
     assert report.by_rule_set["NCT00454792@2012"] == report.by_rule_set["NCT00454792@2007-registry"] == 0
     assert site.feed() == before
     body = site.client.get(f"/api/v1/patients/{pseudonym}/screening/{TRIAL}", headers=site.screener).json()

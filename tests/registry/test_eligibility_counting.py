@@ -1,4 +1,4 @@
-"""Which grading counts: chosen in SQL for one patient and in Python for many, with the same rule.
+"""Which grading counts: one patient and many patients get the same choice (grading.eligibility.counting).
 
 The latest version of the most recent clinical grading (creation time) of the patient's most recent
 graded study (study date, unknown dates oldest, then registration time).

@@ -20,8 +20,9 @@ from sqlmodel import select
 from grading.endplates import ENDPLATES
 from registry.db import _MIGRATIONS, dispose_engine, get_engine, migrate, session_scope, write_engine
 from registry.models import EligibilityDecision, User
-from registry.services import eligibility as eligibility_service
+from registry.repositories.eligibility import grading_from_stored
 from registry.services import gradings as gradings_service
+from registry.services.eligibility.decisions import reevaluate_and_commit
 from tests.conftest import POSTGRES_URL, _admin_url
 
 NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
@@ -150,8 +151,8 @@ def test_existing_gradings_read_back_and_evaluate_as_before(empty_url: str) -> N
             assert [h.version.endplates for h in history] == versions
             assert [h.version.protocol for h in history] == ["nordic-2007"] * len(versions)
             # Parsing the stored version gives back exactly what is stored.
-            assert eligibility_service.grading_from_stored(versions[-1]).to_mapping() == versions[-1]
-        eligibility_service.reevaluate_and_commit(session, dt.date(2026, 11, 1), due_only=False)
+            assert grading_from_stored(versions[-1]).to_mapping() == versions[-1]
+        reevaluate_and_commit(session, dt.date(2026, 11, 1), due_only=False)
         decisions = session.exec(select(EligibilityDecision)).all()
     by_key = {(d.patient_id, d.trial, d.rule_version): d for d in decisions}
     for grading, versions in stored.items():
