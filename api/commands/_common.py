@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
 from registry.db import get_engine, migrate, session_scope
+from registry.errors import RegistryError
 from registry.settings import Settings
 
 T = TypeVar("T")
@@ -41,3 +43,31 @@ def in_registry(args: argparse.Namespace, action: Callable[[Session], T]) -> T:
     migrate(engine)
     with session_scope(engine, write=True) as session:
         return action(session)
+
+
+Command = Callable[[argparse.Namespace], int]
+"""A subcommand's ``func``: the parsed arguments in, the exit status out."""
+
+
+def registry_command(command: Command) -> Command:
+    """``command``, with a refusal of the registry (:class:`RegistryError`) ending as one line on
+    stderr and exit status 1."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except RegistryError as exc:
+            return fail(exc.message)
+
+    return run
+
+
+def add_user_action(actions: Any, action: str, help: str, command: Command) -> argparse.ArgumentParser:
+    """An action on one user (``modic user disable NAME``, ``modic token revoke NAME``...): the
+    user's name, ``--database-url``, and ``command`` run as :func:`registry_command`."""
+    parser: argparse.ArgumentParser = actions.add_parser(action, help=help)
+    parser.add_argument("name", help="the user's name")
+    add_database_option(parser)
+    parser.set_defaults(func=registry_command(command))
+    return parser

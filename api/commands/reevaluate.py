@@ -12,9 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from api.commands._common import add_database_option, fail, settings_from
-from registry.db import get_engine, migrate, session_scope
-from registry.errors import RegistryError
+from api.commands._common import add_database_option, fail, in_registry, registry_command
 from registry.services.eligibility import today
 from registry.services.eligibility.decisions import reevaluate_and_commit
 
@@ -27,18 +25,13 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_reevaluate)
 
 
+@registry_command
 def _reevaluate(args: argparse.Namespace) -> int:
     try:
         on = dt.date.fromisoformat(args.date) if args.date else today()
     except ValueError:
         return fail(f"--date {args.date!r} is not a date; use YYYY-MM-DD")
-    engine = get_engine(settings_from(args).database_url)
-    migrate(engine)
-    with session_scope(engine, write=True) as session:
-        try:
-            report = reevaluate_and_commit(session, on, due_only=not args.all)
-        except RegistryError as exc:
-            return fail(exc.message)
+    report = in_registry(args, lambda session: reevaluate_and_commit(session, on, due_only=not args.all))
     summary = {
         "date": on.isoformat(),
         "patients": report.patients,

@@ -15,7 +15,6 @@ from api.schemas.gradings import (
     GradingPublic,
     GradingUpdate,
     HistoryItem,
-    PriorGradedStudy,
 )
 from registry.services import gradings as gradings_service
 from registry.services import reports as reports_service
@@ -50,12 +49,6 @@ async def create_grading(
 def study_gradings(study_id: str, user: RadiologistOrAdmin, session: SessionDep) -> GradingList:
     """The clinical gradings of a study I may see: my own (a radiologist), or all of them (an admin)."""
     return GradingList(items=[GradingPublic.of(v) for v in gradings_service.gradings_of_study(session, user, study_id)])
-
-
-@router.get("/studies/{study_id}/prior-graded-study", response_model=PriorGradedStudy)
-def prior_graded_study(study_id: str, _user: RadiologistOrAdmin, session: SessionDep) -> PriorGradedStudy:
-    """The patient's latest earlier study with a clinical grading (for development over time)."""
-    return PriorGradedStudy(study_id=gradings_service.prior_graded_study(session, study_id))
 
 
 @router.get("/gradings/{grading_id}", response_model=GradingPublic)

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from api.deps import RadiologistOrAdmin, SessionDep, SettingsDep
-from api.schemas.studies import NextStudy, StudyCreate, StudyPage, StudyPublic
+from api.schemas.studies import NextStudy, PriorStudies, StudyCreate, StudyPage, StudyPublic
 from api.uploads import upload_study
 from registry.cursors import decode_cursor, encode_cursor
 from registry.services import studies as studies_service
@@ -104,11 +104,13 @@ def next_awaiting(
     return NextStudy(study=None if view is None else StudyPublic.of(view))
 
 
-@router.get("/{study_id}/prior", response_model=StudyPage)
-def prior_studies(study_id: str, user: RadiologistOrAdmin, session: SessionDep) -> StudyPage:
-    """The same patient's earlier studies that have a grading I may see, newest first (read-only comparison)."""
+@router.get("/{study_id}/prior", response_model=PriorStudies)
+def prior_studies(study_id: str, user: RadiologistOrAdmin, session: SessionDep) -> PriorStudies:
+    """The same patient's earlier studies that have a grading I may see, newest first (read-only
+    comparison), and the one "development over time" is graded against."""
     views = studies_service.prior_studies(session, user, study_id)
-    return StudyPage(items=[StudyPublic.of(v) for v in views], next_cursor=None)
+    against = studies_service.prior_graded_study(session, study_id)
+    return PriorStudies(items=[StudyPublic.of(v) for v in views], next_cursor=None, prior_graded_study=against)
 
 
 @router.get("/{study_id}", response_model=StudyPublic)

@@ -75,16 +75,21 @@ class GradingUpdate(GradingCreate):
     reason: str | None = Field(default=None, max_length=2000, description="why the grading changes (required)")
 
 
-class GradingPublic(BaseModel):
-    id: str
-    study_id: str
-    rater: str
+class VersionPublic(BaseModel):
+    """What one version of a grading holds."""
+
     version: int
     endplates: dict[str, EndplatePublic]
     protocol: str
     numbering: NumberingPublic | None
     levels: dict[str, list[float]]
     measurements: list[dict[str, Any]]
+
+
+class GradingPublic(VersionPublic):
+    id: str
+    study_id: str
+    rater: str
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -109,22 +114,7 @@ class GradingList(BaseModel):
     items: list[GradingPublic]
 
 
-class PriorGradedStudy(BaseModel):
-    """What "development over time" is graded against."""
-
-    study_id: str | None = Field(
-        description="the patient's latest earlier study with a clinical grading; null when there is none "
-        "(the form then does not offer development over time, and the API refuses it)"
-    )
-
-
-class HistoryItem(BaseModel):
-    version: int
-    endplates: dict[str, EndplatePublic]
-    protocol: str
-    numbering: NumberingPublic | None
-    levels: dict[str, list[float]]
-    measurements: list[dict[str, Any]]
+class HistoryItem(VersionPublic):
     rater: str
     at: dt.datetime
     reason: str | None

@@ -130,6 +130,16 @@ class StudyPage(BaseModel):
     next_cursor: str | None
 
 
+class PriorStudies(StudyPage):
+    """``GET /studies/{id}/prior``: the patient's earlier studies with a clinical grading I may see
+    (``items``, newest first, one page), and the study "development over time" is graded against."""
+
+    prior_graded_study: str | None = Field(
+        description="the patient's latest earlier study with a clinical grading by anyone; null when there is "
+        "none (the form then does not offer development over time, and the API refuses it)"
+    )
+
+
 class NextStudy(BaseModel):
     """The next study awaiting my grading, or null when nothing awaits."""
 

@@ -10,6 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from registry.models import EligibilityDecision, Grading, GradingVersion, Instance, Patient, Series, Study
+from registry.repositories.gradings import CURRENT_VERSION
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 """The SOP class assumed for an image whose header did not record one."""
@@ -50,8 +51,7 @@ def grading_versions(session: Session) -> list[Any]:
 
 
 _CURRENT = sa_select(col(Grading.id), col(Grading.rater_id), col(GradingVersion.at)).join(
-    GradingVersion,
-    (col(GradingVersion.grading_id) == col(Grading.id)) & (col(GradingVersion.version) == col(Grading.current_version)),
+    GradingVersion, CURRENT_VERSION
 )
 
 

@@ -43,11 +43,6 @@ def current_versions(session: Session, grading_ids: Collection[str]) -> dict[str
     return found
 
 
-def current_version(session: Session, grading: Grading) -> GradingVersion:
-    """A loaded grading's current version."""
-    return current_versions(session, [grading.id])[grading.id]
-
-
 def versions_of(session: Session, grading_id: str) -> list[GradingVersion]:
     """Every version of a grading, oldest first."""
     return list(

@@ -30,6 +30,7 @@ from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit
 from registry.services.eligibility import decisions
+from registry.services.studies import prior_graded_study
 
 _ETAG = re.compile(r'^(?:W/)?"(?P<id>[0-9a-f-]{36})\.v(?P<version>[0-9]+)"$')
 
@@ -103,6 +104,8 @@ class NewGrading:
     numbering: Numbering | None = None
     annotations: Annotations | None = None
     """Level labels and measurements made with the grading, if any."""
+    at: dt.datetime | None = None
+    """When it is recorded (``None``: when written)."""
 
     @property
     def clinical_key(self) -> str | None:
@@ -167,7 +170,7 @@ def create_gradings(session: Session, new: Sequence[NewGrading]) -> list[Grading
     An error of the database itself is raised: then nothing of the batch was recorded.
     """
     try:
-        outcomes = _record(session, new)
+        outcomes = write_first_versions(session, new)
         session.commit()
         return outcomes
     except IntegrityError as exc:
@@ -189,8 +192,13 @@ def create_gradings(session: Session, new: Sequence[NewGrading]) -> list[Grading
     return outcomes
 
 
-def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | Exception]:
-    """Write what can be written of ``new`` in the open transaction; the outcome of each."""
+def write_first_versions(session: Session, new: Sequence[NewGrading]) -> list[GradingView | Exception]:
+    """Write version 1 of each grading of ``new`` that can be written, in the open transaction; the
+    outcome of each. The one path for every first version: clinical gradings and reliability reads.
+
+    Each is audited (``grading.create``); a clinical grading re-decides its patient's eligibility here,
+    a reliability read never counts (its worklist audits it too, as ``reliability.read``).
+    """
     patients = studies_repo.patients_of_studies(session, {n.study_id for n in new})
     taken = gradings_repo.gradings_by_clinical_key(session, {k for n in new if (k := n.clinical_key)})
     outcomes: list[GradingView | Exception] = []
@@ -209,7 +217,7 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
         if (refused := needs_prior(session, one)) is not None:
             outcomes.append(refused)
             continue
-        grading_id, now = new_id(), utcnow()  # its own time, as if recorded alone
+        grading_id, now = new_id(), one.at or utcnow()  # its own time, as if recorded alone
         if key is not None:
             taken[key] = grading_id
             graded.append(patients[one.study_id])
@@ -305,18 +313,23 @@ def _visible(session: Session, grading_id: str, viewer: User) -> Grading:
     return grading
 
 
-def _view(session: Session, grading: Grading) -> GradingView:
-    """A loaded grading at its current version."""
-    version = gradings_repo.version_of(session, grading.id, grading.current_version)
-    if version is None:
-        raise NotFound(f"grading {grading.id!r} has no version {grading.current_version}")
-    rater = users_repo.users_by_ids(session, {grading.rater_id})[grading.rater_id]
-    return GradingView.of(grading, version, rater.name)
+def _views(session: Session, gradings: list[Grading]) -> list[GradingView]:
+    """Loaded gradings at their current versions (two queries, however many gradings)."""
+    versions = gradings_repo.current_versions(session, [g.id for g in gradings])
+    raters = users_repo.users_by_ids(session, {g.rater_id for g in gradings})
+    views = []
+    for grading in gradings:
+        version = versions.get(grading.id)
+        if version is None:
+            raise NotFound(f"grading {grading.id!r} has no version {grading.current_version}")
+        views.append(GradingView.of(grading, version, raters[grading.rater_id].name))
+    return views
 
 
 def get_grading(session: Session, grading_id: str, viewer: User) -> GradingView:
     """The current version of a grading that ``viewer`` may reach."""
-    return _view(session, _visible(session, grading_id, viewer))
+    (view,) = _views(session, [_visible(session, grading_id, viewer)])
+    return view
 
 
 def amend_grading(
@@ -350,7 +363,7 @@ def amend_grading(
     if match is None or match["id"] != grading.id:
         raise PreconditionFailed(f"If-Match {if_match!r} does not name a version of grading {grading_id}")
     expected = int(match["version"])
-    amended = gradings_repo.version_of(session, grading.id, grading.current_version)
+    amended = gradings_repo.current_versions(session, [grading.id]).get(grading.id)
     if protocol is None:
         protocol = DEFAULT_PROTOCOL if amended is None else amended.protocol
     parsed = parse_grading(
@@ -408,17 +421,7 @@ def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[Gra
         raise NotFound(f"study {study_id!r} does not exist")
     rater_id = None if viewer.role == Role.admin.value else viewer.id
     gradings = gradings_repo.gradings_of_study(session, study_id, rater_id, GradingKind.clinical)
-    return [_view(session, g) for g in gradings]
-
-
-def prior_graded_study(session: Session, study_id: str) -> str | None:
-    """The patient's latest earlier study with a clinical grading (what "development over time" is
-    graded against), or ``None``."""
-    study = session.get(Study, study_id)
-    if study is None:
-        raise NotFound(f"study {study_id!r} does not exist")
-    earlier = studies_repo.earlier_graded_studies(session, study, None)
-    return earlier[0].id if earlier else None
+    return _views(session, gradings)
 
 
 def history(session: Session, grading_id: str, viewer: User) -> list[HistoryEntry]:

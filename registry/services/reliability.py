@@ -30,9 +30,7 @@ from grading.nordic import StudyGrading
 from grading.protocols import get_protocol
 from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from registry.models import (
-    Grading,
     GradingKind,
-    GradingVersion,
     ReliabilityCase,
     ReliabilityRater,
     ReliabilityStudy,
@@ -378,9 +376,7 @@ def case_view(session: Session, rater: User, study_id: str, label: str, now: dt.
     _, case, item = _open_item(session, rater, study_id, label, now or utcnow())
     endplates = None
     if item.grading_id is not None:
-        grading = session.get(Grading, item.grading_id)
-        assert grading is not None
-        version = gradings_repo.version_of(session, grading.id, grading.current_version)
+        version = gradings_repo.current_versions(session, [item.grading_id]).get(item.grading_id)
         endplates = None if version is None else version.endplates
     return _case_view(session, case, item, endplates)
 
@@ -394,22 +390,10 @@ def submit_read(
     if item.grading_id is not None:
         raise AlreadyExists(f"you have already graded case {label} in read {item.read}; reliability reads are final")
     value = get_protocol(study.protocol).parse(endplates)
-    refused = gradings_service.needs_prior(session, NewGrading(rater, case.study_id, value, protocol=study.protocol))
-    if refused is not None:
-        raise refused
-    grading = Grading(study_id=case.study_id, rater_id=rater.id, kind=GradingKind.reliability.value)
-    session.add(grading)
-    session.add(
-        GradingVersion(
-            grading_id=grading.id,
-            version=1,
-            endplates=value.to_mapping(),
-            author_id=rater.id,
-            at=now,
-            protocol=study.protocol,
-        )
-    )
-    session.flush()
+    read = NewGrading(rater, case.study_id, value, GradingKind.reliability, study.protocol, at=now)
+    (grading,) = gradings_service.write_first_versions(session, [read])
+    if isinstance(grading, Exception):
+        raise grading
     assert item.id is not None
     if not repo.attach_grading(session, item.id, grading.id, now):
         session.rollback()
@@ -429,7 +413,7 @@ def submit_read(
     except IntegrityError:
         session.rollback()
         raise AlreadyExists(f"you have already graded case {label} in read {item.read}") from None
-    return _case_view(session, case, item, value.to_mapping())
+    return _case_view(session, case, item, grading.endplates)
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -489,13 +473,10 @@ def build_study_report(
     pairs: list[tuple[str, str]] = []
     graded: list[tuple[str, StudyGrading]] = []
     extension: dict[str, dict[tuple[str, str], float | None]] = {}
+    versions = gradings_repo.current_versions(session, [i.grading_id for i in items if i.grading_id is not None])
     for item in items:
         assert item.grading_id is not None
-        grading = session.get(Grading, item.grading_id)
-        assert grading is not None
-        version = gradings_repo.version_of(session, grading.id, grading.current_version)
-        assert version is not None
-        value = protocol.parse(version.endplates)
+        value = protocol.parse(versions[item.grading_id].endplates)
         case = cases[item.case_id]
         rater = users[item.rater_id].name
         cluster = patients[case.study_id]

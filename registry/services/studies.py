@@ -175,3 +175,13 @@ def prior_studies(session: Session, viewer: User, study_id: str) -> list[StudyVi
         raise NotFound(f"study {study_id!r} does not exist")
     rater_id = None if viewer.role == Role.admin.value else viewer.id
     return _views(session, studies_repo.earlier_graded_studies(session, study, rater_id))
+
+
+def prior_graded_study(session: Session, study_id: str) -> str | None:
+    """The patient's latest earlier study with a clinical grading by anyone (what "development over
+    time" is graded against, docs/nordic.md), or ``None``."""
+    study = session.get(Study, study_id)
+    if study is None:
+        raise NotFound(f"study {study_id!r} does not exist")
+    earlier = studies_repo.earlier_graded_studies(session, study, None)
+    return earlier[0].id if earlier else None

@@ -222,8 +222,8 @@ def test_development_over_time_needs_the_patients_prior_graded_study(client: Tes
         "endplates": endplates(L4_inf={"type": "I", "size": "B", "development": "new"}),
         "protocol": "nordic-2007-full",
     }
-    prior = f"{API}/studies/{follow_up}/prior-graded-study"
-    assert client.get(prior, headers=headers).json() == {"study_id": None}
+    prior = f"{API}/studies/{follow_up}/prior"
+    assert client.get(prior, headers=headers).json()["prior_graded_study"] is None
     refused = client.post(f"{API}/studies/{follow_up}/gradings", json=developed, headers=headers)
     assert refused.status_code == 422, refused.text
     (error,) = refused.json()["errors"]
@@ -232,11 +232,13 @@ def test_development_over_time_needs_the_patients_prior_graded_study(client: Tes
         client.post(f"{API}/studies/{baseline}/gradings", json={"endplates": endplates()}, headers=headers).status_code
         == 201
     )
-    assert client.get(prior, headers=headers).json() == {"study_id": baseline}
+    assert client.get(prior, headers=headers).json()["prior_graded_study"] == baseline
     accepted = client.post(f"{API}/studies/{follow_up}/gradings", json=developed, headers=headers)
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["endplates"]["L4_inf"]["development"] == "new"
     # the baseline has no earlier study: nothing to compare with
-    assert client.get(f"{API}/studies/{baseline}/prior-graded-study", headers=headers).json() == {"study_id": None}
-    assert client.get(f"{API}/studies/nope/prior-graded-study", headers=headers).status_code == 404
+    assert client.get(f"{API}/studies/{baseline}/prior", headers=headers).json()["prior_graded_study"] is None
+    assert client.get(f"{API}/studies/nope/prior", headers=headers).status_code == 404
+    # the old address of the same answer is gone (one endpoint for the prior study)
+    assert client.get(f"{API}/studies/{follow_up}/prior-graded-study", headers=headers).status_code == 404
     assert client.get(prior, headers=auth("screener")).status_code == 403

@@ -153,6 +153,8 @@ def test_prior_studies_are_the_patients_earlier_graded_ones(client: TestClient, 
     assert prior(me) == [oldest]  # my own gradings only: raters stay blind to each other
     assert prior(other) == [older]
     assert prior(admin) == [older, oldest]  # newest first
+    # what development over time is graded against: the latest earlier graded study, whoever graded it
+    assert client.get(f"/api/v1/studies/{current}/prior", headers=me).json()["prior_graded_study"] == older
     assert client.get(f"/api/v1/studies/{oldest}/prior", headers=admin).json()["items"] == []
     assert client.get("/api/v1/studies/nope/prior", headers=me).status_code == 404
 

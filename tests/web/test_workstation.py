@@ -382,9 +382,13 @@ def test_the_prior_graded_study_is_shown_read_only(
     prior_grading = {e.value: {"type": "none"} for e in ENDPLATES} | {"L5_inf": {"type": "II", "size": "B"}}
     assert rater.api.post(f"/studies/{earlier.json()['id']}/gradings", json={"endplates": prior_grading}).is_success
     sign_in(page, live_server, rater.token)
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/prior" in request.url else None)
     page.goto(f"{live_server.url}/#/study/{current['id']}")
     wait_for_images(page)
     page.get_by_role("button", name="Show prior study (2005-06-01)").click()
+    # the form and the prior pane share one answer of the one prior endpoint
+    assert [url.split("/api/v1")[1] for url in asked] == [f"/studies/{current['id']}/prior"]
     table = page.get_by_role("table", name="Grading of the prior study (read-only)")
     expect(table).to_contain_text("L5_inf")
     expect(table.locator("tr.differs")).to_have_text("L5_infII B")

@@ -2,6 +2,7 @@
 // (PUT with If-Match), version history, and a plain account of a 412 conflict.
 
 import { ApiError, get, request } from "./api.js";
+import { priorOf } from "./prior.js";
 import { ProtocolForm } from "./protocol.js";
 import {
   ENDPLATES,
@@ -372,10 +373,10 @@ export class GradingPanel {
     this.study = study;
     const [answer, prior] = await Promise.all([
       this.prefetchedGradings?.(study.id) ?? get(`/studies/${encodeURIComponent(study.id)}/gradings`),
-      get(`/studies/${encodeURIComponent(study.id)}/prior-graded-study`),
+      priorOf(study.id, { fresh: true }),
     ]);
     if (this.study !== study) return;
-    await this.record.open({ hasPrior: Boolean(prior.body.study_id) });
+    await this.record.open({ hasPrior: Boolean(prior.body.prior_graded_study) });
     this.reset();
     this.setMode();
     // the first row has focus as the study opens: grading starts with the first key

@@ -4,6 +4,22 @@
 import { fetchImageUrl, get } from "./api.js";
 import { ENDPLATES, describe, sameValue } from "./vocab.js";
 
+// GET /studies/{id}/prior: the patient's earlier graded studies I may see (items) and the one
+// "development over time" is graded against (prior_graded_study). The form asks when a study opens
+// (fresh); the prior pane, opening later for the same study, reuses that answer.
+let lastPrior = { studyId: null, answer: null };
+
+export function priorOf(studyId, { fresh = false } = {}) {
+  if (fresh || lastPrior.studyId !== studyId) {
+    const answer = get(`/studies/${encodeURIComponent(studyId)}/prior`);
+    lastPrior = { studyId, answer };
+    answer.catch(() => {
+      if (lastPrior.answer === answer) lastPrior = { studyId: null, answer: null };
+    });
+  }
+  return lastPrior.answer;
+}
+
 export class PriorStudy {
   constructor(root, button) {
     this.root = root;
@@ -33,7 +49,7 @@ export class PriorStudy {
     const generation = this.generation;
     let items = [];
     try {
-      items = (await get(`/studies/${encodeURIComponent(study.id)}/prior`)).body.items;
+      items = (await priorOf(study.id)).body.items;
     } catch {
       items = [];
     }
