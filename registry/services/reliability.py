@@ -601,7 +601,12 @@ def build_study_report(
             )
             # pooled over raters: each (rater, case) is a unit of its own, still clustered by patient
             intra += nordic_records(
-                f"{rater}|{case.label}", f"{POOLED} read {item.read}", value, cluster=cluster, per_endplate=per_endplate
+                f"{rater}|{case.label}",
+                f"{POOLED} read {item.read}",
+                value,
+                cluster=cluster,
+                per_endplate=per_endplate,
+                protocol=protocol,
             )
             pair = (f"{rater} read 1", f"{rater} read 2")
             if pair not in pairs:

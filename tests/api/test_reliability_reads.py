@@ -283,3 +283,21 @@ def test_experience_out_of_range_is_422(site: Site) -> None:
     response = site.client.post(f"{API}/reliability-studies", json=body, headers=site.researcher)
     assert response.status_code == 422
     assert "experience_years 90.0 of 'rad-a' is out of range; allowed: 0 to 70" in response.json()["detail"]
+
+
+def test_a_full_protocol_study_reports_and_exports_its_own_variables(site: Site) -> None:
+    created = site.create(raters=["rad-a"], reads_per_rater=2, protocol="nordic-2007-full")
+    change = {"type": "I", "size": "C", "location": "anterior", "volume": "lt25", "endplate_area": "25to50"}
+    site.read_all("rad-a", created["id"], endplates(L4_inf=change))
+    site.read_all("rad-a", created["id"], endplates(L4_inf={**change, "location": "posterior"}))
+    base = f"{API}/reliability-studies/{created['id']}"
+    report = site.client.get(f"{base}/report?n_boot=20&per_endplate=false", headers=site.researcher).json()
+    location = next(r for r in report["summary"]["pooled"] if r["variable"] == "location")
+    # the pooled intra-rater comparison carries the protocol's own variables too
+    assert location["inter"] is None and location["intra"]["n_units"] == 44
+    assert location["intra"]["pooled"] == location["intra"]["range"][0] < 1
+    reads = _rows(site.client.get(f"{base}/reads.csv", headers=site.researcher).text)
+    assert {(r["read"], r["location"]) for r in reads if r["endplate"] == "L4_inf"} == {
+        ("1", "anterior"),
+        ("2", "posterior"),
+    }
