@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import enum
 import html
 import io
 import math
@@ -15,7 +16,8 @@ from matplotlib.figure import Figure
 from grading.agreement import ROW_FIELDS, AgreementReport, Comparison, VariableReport
 from grading.agreement.continuous import ContinuousComparison
 from grading.agreement.interpretation import CAVEAT
-from registry.services.reliability import StudyReport
+from grading.agreement.summary import INTER, INTRA, SUMMARY_FIELDS, SummaryCell, SummaryRow
+from registry.services.reliability import Grras, StudyReport
 
 HEATMAP_VARIABLES = ("presence", "type", "size", "beyond_endplate")
 """Pooled variables drawn as heat maps; per-endplate variables are in the tables only."""
@@ -27,18 +29,100 @@ def _analyses(report: StudyReport) -> Iterable[tuple[str, AgreementReport]]:
         yield "intra-rater", report.intra_rater
 
 
+def _write(fields: Iterable[str], rows: Iterable[dict[str, object]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=tuple(fields), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return out.getvalue()
+
+
 def report_csv(report: StudyReport) -> str:
     """One row per (analysis, variable, comparison, statistic)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=("analysis", *ROW_FIELDS), lineterminator="\n")
-    writer.writeheader()
-    for analysis, agreement in _analyses(report):
-        for row in agreement.rows():
-            writer.writerow({"analysis": analysis, **{k: "" if v is None else v for k, v in row.items()}})
-    for analysis, comparison in report.continuous:
-        for row in _continuous_rows(comparison):
-            writer.writerow({"analysis": analysis, **{k: "" if v is None else v for k, v in row.items()}})
-    return out.getvalue()
+    rows = [{"analysis": a, **row} for a, agreement in _analyses(report) for row in agreement.rows()]
+    rows += [{"analysis": a, **row} for a, comparison in report.continuous for row in _continuous_rows(comparison)]
+    return _write(("analysis", *ROW_FIELDS), rows)
+
+
+class ReportTable(enum.Enum):
+    """Which table of the report a CSV holds."""
+
+    statistics = "statistics"
+    """Every statistic of every comparison (the default)."""
+    summary = "summary"
+    """The summary table: a row per variable and analysis."""
+    endplates = "endplates"
+    """The same per endplate."""
+    raters = "raters"
+    """The GRRAS rater table."""
+
+
+def table_csv(report: StudyReport, table: ReportTable) -> str:
+    """The CSV of one table of the report."""
+    if table is ReportTable.summary or table is ReportTable.endplates:
+        return summary_csv(report, per_endplate=table is ReportTable.endplates)
+    return raters_csv(report) if table is ReportTable.raters else report_csv(report)
+
+
+def summary_csv(report: StudyReport, *, per_endplate: bool = False) -> str:
+    """The summary table (or the per-endplate one): a row per variable and analysis."""
+    assert report.summary is not None
+    rows = report.summary.per_endplate if per_endplate else report.summary.pooled
+    return _write(SUMMARY_FIELDS, (r for row in rows for r in row.rows()))
+
+
+RATER_FIELDS = (
+    "rater",
+    "pseudonym",
+    "role",
+    "experience_years",
+    "read",
+    "planned",
+    "done",
+    "missing",
+    "viewed_T2",
+    "viewed_STIR",
+    "viewed_T2+STIR",
+    "viewed_not_reported",
+    "interval_n",
+    "interval_min_days",
+    "interval_median_days",
+    "interval_max_days",
+)
+"""The columns of the GRRAS rater table (CSV)."""
+
+
+def _rater_rows(grras: Grras) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for rater in grras.raters:
+        spread = rater.interval_days.to_mapping()
+        for read in rater.reads:
+            rows.append(
+                {
+                    "rater": rater.rater,
+                    "pseudonym": rater.pseudonym,
+                    "role": rater.role,
+                    "experience_years": rater.experience_years,
+                    "read": read.read,
+                    "planned": read.planned,
+                    "done": read.done,
+                    "missing": read.planned - read.done,
+                    **{f"viewed_{k}": n for k, n in read.series_viewed.items()},
+                    "interval_n": spread["n"],
+                    "interval_min_days": spread["min"],
+                    "interval_median_days": spread["median"],
+                    "interval_max_days": spread["max"],
+                }
+            )
+    return rows
+
+
+def raters_csv(report: StudyReport) -> str:
+    """The GRRAS rater table: each rater's role, experience, reads planned and done, series viewed and
+    the interval between read 1 and read 2."""
+    assert report.grras is not None
+    return _write(RATER_FIELDS, _rater_rows(report.grras))
 
 
 def _continuous_rows(comparison: ContinuousComparison) -> list[dict[str, object]]:
@@ -153,6 +237,108 @@ def _indices_table(agreement: AgreementReport) -> str:
     return f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _range(cell: SummaryCell) -> str:
+    if cell.range_low is None or cell.range_high is None:
+        return "—"
+    if cell.n_comparisons == 1:
+        return _fmt(cell.range_low)
+    return f"{_fmt(cell.range_low)}–{_fmt(cell.range_high)}"
+
+
+def _cell_html(cell: SummaryCell | None) -> str:
+    if cell is None:
+        return "<td colspan='4'>not analysed</td>"
+    ci = f"{_fmt(cell.ci[0])} to {_fmt(cell.ci[1])}"
+    changed = "" if cell.n_changed is None else f", {cell.n_changed} changed"
+    texts = (
+        f"{_range(cell)} ({cell.n_comparisons})",
+        f"{_fmt(cell.pooled)} [{cell.pooled_statistic}]",
+        f"{ci} ({cell.ci_method})",
+        f"{cell.n_units} units, {cell.n_patients} patients{changed}",
+    )
+    return "".join(f"<td>{html.escape(t)}</td>" for t in texts)
+
+
+def _summary_html(rows: Iterable[SummaryRow]) -> str:
+    """The paper-shaped table: a row per variable; range, pooled value, interval and n per analysis."""
+    head = (
+        "<tr><th rowspan='2'>variable</th><th colspan='4'>intra-rater (read 1 vs read 2)</th>"
+        "<th colspan='4'>inter-rater (read 1)</th></tr><tr>"
+        + "<th>range (comparisons)</th><th>pooled</th><th>95% CI (method)</th><th>n</th>" * 2
+        + "</tr>"
+    )
+    body = "".join(
+        f"<tr><td>{html.escape(r.variable)}</td>{_cell_html(r.cell(INTRA))}{_cell_html(r.cell(INTER))}</tr>"
+        for r in rows
+    )
+    return f"<table class='summary'><thead>{head}</thead><tbody>{body}</tbody></table>"
+
+
+ENDPLATE_COLUMNS = ("presence", "type", "size", "beyond_endplate")
+"""The variables of the compact per-endplate HTML table (the JSON and CSV have them all)."""
+
+
+def _endplates_html(rows: Iterable[SummaryRow]) -> str:
+    """Endplate × (variable, analysis): the pooled value with n changed, compactly."""
+    by_endplate: dict[str, dict[str, SummaryRow]] = {}
+    for row in rows:
+        by_endplate.setdefault(row.endplate or "", {})[row.variable] = row
+    head = "<tr><th rowspan='2'>endplate</th>" + "".join(
+        f"<th colspan='2'>{html.escape(v)}</th>" for v in ENDPLATE_COLUMNS
+    )
+    head += "</tr><tr>" + "<th>intra</th><th>inter</th>" * len(ENDPLATE_COLUMNS) + "</tr>"
+    body = []
+    for endplate, variables in by_endplate.items():
+        cells = []
+        for name in ENDPLATE_COLUMNS:
+            found = variables.get(name)
+            for analysis in (INTRA, INTER):
+                cell = None if found is None else found.cell(analysis)
+                text = "—" if cell is None else f"{_fmt(cell.pooled)} ({cell.n_changed or 0} ch.)"
+                cells.append(f"<td>{html.escape(text)}</td>")
+        body.append(f"<tr><td>{html.escape(endplate)}</td>{''.join(cells)}</tr>")
+    return f"<table class='endplates'><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _grras_html(grras: Grras) -> str:
+    """Design and conduct, as GRRAS asks: sampling, raters, blinding, washout and intervals, reads
+    planned and done, missing reads, series viewed, order and methods."""
+    g = grras.to_mapping()
+    sampling = g["sampling"]
+    blinded = ", ".join(
+        f"{b['item']}{' (enforced by the service)' if b['enforced_by_service'] else ''}" for b in g["blinded_to"]
+    )
+    items = [
+        ("Sampling", f"{sampling['method'] or 'not recorded'}; {sampling['note'] or 'no description recorded'}; "
+         f"{sampling['cases']} cases of {sampling['patients']} patients"),
+        ("Raters blinded to", blinded),
+        ("Reads per rater", str(g["reads_per_rater"])),
+        ("Planned washout", f"{g['washout_days_planned']} days"),
+        ("Read-2 labels", g["read_2_labels"]),
+        ("Case order", f"seed {g['order']['seed']}, scheme {g['order']['scheme']}: {g['order']['derivation']}"),
+        ("Missing reads", f"{g['missing_reads']['count']}. {g['missing_reads']['handling']}"),
+        ("Protocol", g["protocol"]),
+    ]  # fmt: skip
+    parts = ["<h2>Design and conduct (GRRAS)</h2><dl class='grras'>"]
+    parts += [f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items]
+    parts.append("</dl><h3>Raters and their reads</h3>")
+    head = "".join(f"<th>{html.escape(f)}</th>" for f in RATER_FIELDS)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('—' if r[f] is None else str(r[f]))}</td>" for f in RATER_FIELDS) + "</tr>"
+        for r in _rater_rows(grras)
+    )
+    parts.append(f"<table class='raters'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    parts.append("<h3>Standard errors and weights</h3><table class='methods'><thead><tr><th>statistic</th>"
+                 "<th>standard error / interval</th><th>weights</th></tr></thead><tbody>")  # fmt: skip
+    parts += [
+        f"<tr><td>{html.escape(m['statistic'])}</td><td>{html.escape(m['standard_error'])}</td>"
+        f"<td>{html.escape(m['weights'])}</td></tr>"
+        for m in g["methods"]
+    ]
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
 def report_html(report: StudyReport) -> str:
     """A self-contained page: heat maps of the pooled variables, then every statistic in a table."""
     s = report.study
@@ -171,6 +357,18 @@ def report_html(report: StudyReport) -> str:
         "fair 0.21–0.40, moderate 0.41–0.60, substantial 0.61–0.80, almost perfect 0.81–1.00 (upper limits "
         f"inclusive). {html.escape(CAVEAT)} No band is given where fewer than two categories were observed.</p>",
     ]
+    if report.summary is not None:
+        parts.append(
+            "<h2>Summary</h2><p>Range: of Cohen's kappa (quadratic-weighted on ordinal scales) over each rater's "
+            "two reads (intra) or each pair of raters (inter), with the number of comparisons; pooled: the same "
+            "statistic on all raters' read 1 vs read 2 (intra) and Conger's kappa across all raters (inter).</p>"
+        )
+        parts.append(_summary_html(report.summary.pooled))
+        if report.summary.per_endplate:
+            parts.append("<h3>Per endplate (pooled values; ch. = endplates with a change)</h3>")
+            parts.append(_endplates_html(report.summary.per_endplate))
+    if report.grras is not None:
+        parts.append(_grras_html(report.grras))
     for analysis, agreement in _analyses(report):
         parts.append(f"<h2>{html.escape(analysis.capitalize())} agreement</h2>")
         for variable in agreement.variables:

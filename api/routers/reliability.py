@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import CurrentUser, Radiologist, SessionDep, StoreDep, require_roles
-from api.renderers.agreement import report_csv, report_html
+from api.renderers.agreement import ReportTable, report_html, table_csv
 from api.routers.series import SLICE_PNG, WindowCenter, WindowWidth, slice_png
 from api.schemas.reliability import (
     CaseReadPublic,
@@ -20,6 +20,7 @@ from api.schemas.reliability import (
     ReliabilityStudyPublic,
     WorklistPublic,
 )
+from registry.exports import reliability_reads as reads_export
 from registry.models import Role, User
 from registry.services import reliability as service
 
@@ -30,20 +31,18 @@ NBoot = Annotated[int, Query(ge=10, le=10_000, description="bootstrap resamples 
 PerEndplate = Annotated[bool, Query(description="also report each endplate separately")]
 
 
+def _csv(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.post("", status_code=201, response_model=ReliabilityStudyPublic)
 def create_study(body: ReliabilityStudyCreate, user: Researcher, session: SessionDep) -> ReliabilityStudyPublic:
     """Set up a study; every rater's worklist is drawn (seeded, recorded) at once."""
-    view = service.create_study(
-        session,
-        user,
-        body.name,
-        body.study_ids,
-        body.raters,
-        body.reads_per_rater,
-        body.washout_days,
-        body.seed,
-        body.protocol,
-    )
+    view = service.create_study(session, user, body.setup())
     return ReliabilityStudyPublic.of(view)
 
 
@@ -78,15 +77,20 @@ def get_report(
 
 @router.get("/{study_id}/report.csv", response_class=Response)
 def get_report_csv(
-    study_id: str, _user: Researcher, session: SessionDep, n_boot: NBoot = 1000, per_endplate: PerEndplate = True
+    study_id: str,
+    _user: Researcher,
+    session: SessionDep,
+    n_boot: NBoot = 1000,
+    per_endplate: PerEndplate = True,
+    table: Annotated[ReportTable, Query(description="statistics, summary, endplates or raters (GRRAS)")] = (
+        ReportTable.statistics
+    ),
 ) -> Response:
-    """The report as CSV: one row per analysis, variable, comparison and statistic."""
+    """The report as CSV: every statistic (one row per analysis, variable, comparison and statistic),
+    the summary table, its per-endplate form, or the GRRAS rater table."""
     report = service.build_study_report(session, study_id, n_boot=n_boot, per_endplate=per_endplate)
-    return Response(
-        report_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="reliability-{study_id}.csv"'},
-    )
+    suffix = "" if table is ReportTable.statistics else f"-{table.value}"
+    return _csv(table_csv(report, table).encode(), f"reliability-{study_id}{suffix}.csv")
 
 
 @router.get("/{study_id}/report.html", response_class=HTMLResponse)
@@ -96,6 +100,29 @@ def get_report_html(
     """The report as a page with confusion-matrix heat maps."""
     report = service.build_study_report(session, study_id, n_boot=n_boot, per_endplate=per_endplate)
     return HTMLResponse(report_html(report))
+
+
+@router.get("/{study_id}/reads.csv", response_class=Response)
+def get_reads_csv(
+    study_id: str,
+    _user: Researcher,
+    session: SessionDep,
+    shape: Annotated[reads_export.ReadsShape, Query(description="long: a row per read and endplate; wide")] = (
+        reads_export.ReadsShape.long
+    ),
+) -> Response:
+    """Every done read, pseudonyms only: case, read label, patient, rater, read, position, endplate,
+    type, size, extension_pct, not_assessable, series viewed and when the read was recorded."""
+    reads = reads_export.study_reads(session, study_id)
+    frame = reads.reads if shape is reads_export.ReadsShape.long else reads_export.reads_wide(reads)
+    return _csv(reads_export.to_csv(frame), f"reliability-{study_id}-reads-{shape.value}.csv")
+
+
+@router.get("/{study_id}/orders.csv", response_class=Response)
+def get_orders_csv(study_id: str, _user: Researcher, session: SessionDep) -> Response:
+    """Each rater's case order per read (every planned read, done or not) with the seed that drew it."""
+    reads = reads_export.study_reads(session, study_id)
+    return _csv(reads_export.to_csv(reads.orders), f"reliability-{study_id}-orders.csv")
 
 
 @router.get("/{study_id}/worklist", response_model=WorklistPublic)
@@ -113,7 +140,8 @@ def get_case(study_id: str, case: str, rater: Radiologist, session: SessionDep) 
 @router.post("/{study_id}/worklist/{case}/grading", status_code=201, response_model=CaseReadPublic)
 def post_read(study_id: str, case: str, body: ReadCreate, rater: Radiologist, session: SessionDep) -> CaseReadPublic:
     """Record the rater's grading of the case for the current read (final; all 11 endplates)."""
-    return CaseReadPublic.of(study_id, service.submit_read(session, rater, study_id, case, body.endplates))
+    read = service.submit_read(session, rater, study_id, case, body.endplates, series_viewed=body.series_viewed)
+    return CaseReadPublic.of(study_id, read)
 
 
 @router.get(

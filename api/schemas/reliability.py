@@ -9,21 +9,56 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.schemas.gradings import EndplatePublic, endplates_public
-from registry.services.reliability import CaseView, ReadProgress, StudyView, Worklist
+from registry.models import Blinding, RaterRole, Sampling, SeriesViewed
+from registry.services.reliability import CaseView, RaterSetup, ReadProgress, StudySetup, StudyView, Worklist
+
+
+class RaterCreate(BaseModel):
+    """A rater with what the report states about them (GRRAS): profession and years of experience."""
+
+    name: str = Field(min_length=1, description="user name of the rater (a radiologist)")
+    role: RaterRole | None = Field(default=None, description="the rater's profession")
+    experience_years: float | None = Field(default=None, description="years of reading spine MRI, 0 to 70")
 
 
 class ReliabilityStudyCreate(BaseModel):
-    """The cases (registry study ids), the raters (user names), reads per rater and the washout."""
+    """The cases (registry study ids), the raters, reads per rater, the washout and how the study was
+    designed (sampling, blinding), as the report states them."""
 
     name: str = Field(min_length=1, max_length=200)
     study_ids: list[str] = Field(min_length=2, description="registry study ids, the cases")
-    raters: list[str] = Field(min_length=1, description="user names of the raters (radiologists)")
+    raters: list[str | RaterCreate] = Field(
+        min_length=1, description="the raters: user names, or objects with name, role and experience_years"
+    )
     reads_per_rater: int = Field(default=1, description="1, or 2 for intra-rater agreement")
     washout_days: int = Field(default=0, description="days between a rater finishing read 1 and read 2 opening")
     seed: int | None = Field(default=None, description="seed of the raters' orders (random when absent; recorded)")
     protocol: str | None = Field(
         default=None, description="grading protocol of every read (GET /api/v1/protocols); default nordic-2007"
     )
+    sampling: Sampling | None = Field(default=None, description="how the cases were chosen")
+    sampling_note: str | None = Field(default=None, max_length=1000, description="the sample in words")
+    blinded_to: list[Blinding] = Field(
+        default_factory=list, description="what raters are blinded to, beyond what the service always hides"
+    )
+
+    def setup(self) -> StudySetup:
+        """The service's set-up value."""
+        raters = tuple(
+            RaterSetup(r) if isinstance(r, str) else RaterSetup(r.name, r.role, r.experience_years) for r in self.raters
+        )
+        return StudySetup(
+            name=self.name,
+            study_ids=tuple(self.study_ids),
+            raters=raters,
+            reads_per_rater=self.reads_per_rater,
+            washout_days=self.washout_days,
+            seed=self.seed,
+            protocol=self.protocol,
+            sampling=self.sampling,
+            sampling_note=self.sampling_note,
+            blinded_to=tuple(self.blinded_to),
+        )
 
 
 class ProgressPublic(BaseModel):
@@ -39,7 +74,8 @@ class ProgressPublic(BaseModel):
 
 
 class CasePublic(BaseModel):
-    label: str
+    label: str = Field(description="the case's label on read 1 (and in the report and exports)")
+    read2_label: str | None = Field(description="the label raters see on read 2")
     study_id: str
 
 
@@ -52,6 +88,8 @@ class ReliabilityStudyPublic(BaseModel):
     washout_days: int
     seed: int
     protocol: str
+    sampling: str | None
+    blinded_to: list[str]
     created_by: str
     created_at: dt.datetime
     cases: list[CasePublic]
@@ -68,9 +106,11 @@ class ReliabilityStudyPublic(BaseModel):
             washout_days=s.washout_days,
             seed=s.seed,
             protocol=s.protocol,
+            sampling=s.sampling,
+            blinded_to=list(s.blinded_to or ()),
             created_by=view.created_by,
             created_at=s.created_at,
-            cases=[CasePublic(label=c.label, study_id=c.study_id) for c in view.cases],
+            cases=[CasePublic(label=c.label, read2_label=c.read2_label, study_id=c.study_id) for c in view.cases],
             raters=[u.name for u in view.raters],
             progress=[ProgressPublic.of(p) for p in view.progress],
         )
@@ -155,6 +195,9 @@ class CaseReadPublic(BaseModel):
 
 
 class ReadCreate(BaseModel):
-    """All 11 endplates, as for a clinical grading."""
+    """All 11 endplates, as for a clinical grading, and the fluid-sensitive series looked at."""
 
     endplates: dict[str, Any]
+    series_viewed: SeriesViewed | None = Field(
+        default=None, description="T2, STIR or T2+STIR: what was read beside T1 (stated in the report)"
+    )

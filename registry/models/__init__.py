@@ -6,15 +6,28 @@ from registry.models.enrolment import Allocation, AllocationStream, Enrolment
 from registry.models.gradings import Grading, GradingKind, GradingVersion
 from registry.models.imaging import Instance
 from registry.models.pulls import Pull, PullItem, PullOutcome, PullStatus
-from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
+from registry.models.reliability import (
+    ENFORCED_BLINDING,
+    Blinding,
+    OrderScheme,
+    RaterRole,
+    ReliabilityCase,
+    ReliabilityRater,
+    ReliabilityStudy,
+    Sampling,
+    SeriesViewed,
+    WorklistItem,
+)
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Revocations, Role, User
 
 __all__ = [
+    "ENFORCED_BLINDING",
     "Allocation",
     "AllocationStream",
     "ApiToken",
     "AuditEvent",
+    "Blinding",
     "EligibilityDecision",
     "Enrolment",
     "FeedCounter",
@@ -22,18 +35,22 @@ __all__ = [
     "GradingKind",
     "GradingVersion",
     "Instance",
+    "OrderScheme",
     "Patient",
     "Pull",
     "PullItem",
     "PullOutcome",
     "PullStatus",
+    "RaterRole",
     "ReliabilityCase",
     "ReliabilityRater",
     "ReliabilityStudy",
     "Revocations",
     "Role",
+    "Sampling",
     "ScreeningRecord",
     "Series",
+    "SeriesViewed",
     "Study",
     "User",
     "WorklistItem",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import hashlib
 import itertools
-import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,16 +26,24 @@ from sqlmodel import Session
 from grading.agreement import AgreementReport, RatingRecord, build_report
 from grading.agreement.continuous import ContinuousComparison, compare_measurements
 from grading.agreement.nordic_variables import nordic_records, not_assessable_counts, protocol_specs
+from grading.agreement.summary import METHODS, SummaryTable, summary_table
 from grading.nordic import StudyGrading
 from grading.protocols import get_protocol
 from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
+from registry.exports.raters import rater_pseudonym
 from registry.models import (
+    ENFORCED_BLINDING,
+    Blinding,
     GradingKind,
+    OrderScheme,
+    RaterRole,
     ReliabilityCase,
     ReliabilityRater,
     ReliabilityStudy,
     Role,
+    Sampling,
     Series,
+    SeriesViewed,
     Study,
     User,
     WorklistItem,
@@ -50,8 +58,10 @@ from registry.services import gradings as gradings_service
 from registry.services.gradings import NewGrading
 
 MAX_WASHOUT_DAYS = 3650
+MAX_EXPERIENCE_YEARS = 70
 POOLED = "all raters"
 """The rater name of the pooled intra-rater comparison (read 1 vs read 2 over every rater's cases)."""
+POOLED_PAIR = (f"{POOLED} read 1", f"{POOLED} read 2")
 
 
 class ReadStatus(enum.StrEnum):
@@ -63,6 +73,33 @@ class ReadStatus(enum.StrEnum):
     """Read 1 is done and read 2 opens after the washout (``opens_at``)."""
     COMPLETE = "complete"
     """Every read is done."""
+
+
+@dataclass(frozen=True)
+class RaterSetup:
+    """A rater of a new study: the user name and, for the report (GRRAS), profession and experience."""
+
+    name: str
+    role: RaterRole | None = None
+    experience_years: float | None = None
+
+
+@dataclass(frozen=True)
+class StudySetup:
+    """What a researcher decides when setting up a reliability study (docs/agreement.md#reliability-studies)."""
+
+    name: str
+    study_ids: tuple[str, ...]
+    raters: tuple[RaterSetup, ...]
+    reads_per_rater: int = 1
+    washout_days: int = 0
+    seed: int | None = None
+    protocol: str | None = None
+    """The grading protocol of every read (``None``: the default, type and size)."""
+    sampling: Sampling | None = None
+    sampling_note: str | None = None
+    blinded_to: tuple[Blinding, ...] = ()
+    """What raters are blinded to beyond what the service enforces (:data:`ENFORCED_BLINDING`)."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +195,7 @@ def _case_view(
     slices = {role: s.slices for role, s in _image_series(session, study).items()}
     protocol = session.get(ReliabilityStudy, case.reliability_study_id)
     assert protocol is not None
-    return CaseView(case.label, item.read, item.position, slices, endplates, protocol.protocol)
+    return CaseView(case.label_of(item.read), item.read, item.position, slices, endplates, protocol.protocol)
 
 
 def case_series(session: Session, rater: User, study_id: str, label: str, role: str) -> str:
@@ -174,80 +211,111 @@ def case_series(session: Session, rater: User, study_id: str, label: str, role: 
     return series.id
 
 
-def _new_label(session: Session) -> str:
+def _new_label(session: Session, taken: set[str]) -> str:
     while True:
         label = f"C-{secrets.token_hex(4).upper()}"
-        if not repo.label_exists(session, label):
+        if label not in taken and not repo.label_exists(session, label):
+            taken.add(label)
             return label
 
 
-def rater_order(seed: int, rater_id: str, read: int, labels: Sequence[str]) -> list[str]:
-    """The rater's order of the cases for one read: a shuffle seeded by study seed, rater and read."""
-    order = sorted(labels)
-    random.Random(f"{seed}:{rater_id}:{read}").shuffle(order)
-    return order
+def order_key(seed: int, rater: str, read: int, label: str) -> str:
+    """The sort key of case ``label`` in the order of ``rater`` (their pseudonym) on ``read``:
+    the hex SHA-256 of ``"<seed>:<rater>:<read>:<label>"`` (docs/agreement.md#raw-reads)."""
+    return hashlib.sha256(f"{seed}:{rater}:{read}:{label}".encode()).hexdigest()
 
 
-def create_study(
-    session: Session,
-    actor: User,
-    name: str,
-    study_ids: Sequence[str],
-    rater_names: Sequence[str],
-    reads_per_rater: int,
-    washout_days: int,
-    seed: int | None = None,
-    protocol: str | None = None,
-) -> StudyView:
-    """Set up a reliability study and record every rater's worklist (cases in their own seeded order).
+def rater_order(seed: int, rater: str, read: int, labels: Sequence[str]) -> list[str]:
+    """The rater's order of a read's case labels: sorted by :func:`order_key`, a uniform random
+    permutation that anyone can re-derive from the study seed, the rater pseudonym and the labels."""
+    return sorted(labels, key=lambda label: order_key(seed, rater, read, label))
 
-    ``protocol`` is the grading protocol of every read (``None``: the default, type and size).
-    """
-    chosen = get_protocol(protocol)
-    name = name.strip()
-    if not name:
+
+def _check_setup(session: Session, setup: StudySetup) -> list[User]:
+    """Validate a set-up; the raters' users."""
+    if not setup.name.strip():
         raise InvalidInput("name: a reliability study needs a name")
-    if reads_per_rater not in (1, 2):
-        raise InvalidInput(f"reads_per_rater {reads_per_rater!r} is not allowed; allowed: 1, 2")
-    if not 0 <= washout_days <= MAX_WASHOUT_DAYS:
-        raise InvalidInput(f"washout_days {washout_days!r} is out of range; allowed: 0 to {MAX_WASHOUT_DAYS}")
+    if setup.reads_per_rater not in (1, 2):
+        raise InvalidInput(f"reads_per_rater {setup.reads_per_rater!r} is not allowed; allowed: 1, 2")
+    if not 0 <= setup.washout_days <= MAX_WASHOUT_DAYS:
+        raise InvalidInput(f"washout_days {setup.washout_days!r} is out of range; allowed: 0 to {MAX_WASHOUT_DAYS}")
+    study_ids = setup.study_ids
     if len(set(study_ids)) != len(study_ids) or len(study_ids) < 2:
         raise InvalidInput(f"study_ids: give at least 2 distinct registry studies, got {list(study_ids)!r}")
     for study_id in study_ids:
         if session.get(Study, study_id) is None:
             raise InvalidInput(f"study_ids: study {study_id!r} does not exist")
-    if len(set(rater_names)) != len(rater_names) or not rater_names:
-        raise InvalidInput(f"raters: give distinct rater names, got {list(rater_names)!r}")
-    if len(rater_names) < 2 and reads_per_rater < 2:
+    names = [r.name for r in setup.raters]
+    if len(set(names)) != len(names) or not names:
+        raise InvalidInput(f"raters: give distinct rater names, got {names!r}")
+    if len(names) < 2 and setup.reads_per_rater < 2:
         raise InvalidInput("raters: one rater with one read measures nothing; give 2+ raters or reads_per_rater 2")
     raters: list[User] = []
-    for rater_name in rater_names:
-        user = users_repo.user_by_name(session, rater_name)
+    for rater in setup.raters:
+        years = rater.experience_years
+        if years is not None and not 0 <= years <= MAX_EXPERIENCE_YEARS:
+            raise InvalidInput(
+                f"raters: experience_years {years!r} of {rater.name!r} is out of range; "
+                f"allowed: 0 to {MAX_EXPERIENCE_YEARS}"
+            )
+        user = users_repo.user_by_name(session, rater.name)
         if user is None:
-            raise InvalidInput(f"raters: user {rater_name!r} does not exist")
+            raise InvalidInput(f"raters: user {rater.name!r} does not exist")
         if user.role != Role.radiologist.value:
-            raise InvalidInput(f"raters: user {rater_name!r} has role {user.role!r}; raters must be radiologists")
+            raise InvalidInput(f"raters: user {rater.name!r} has role {user.role!r}; raters must be radiologists")
         raters.append(user)
-    if seed is not None and not 0 <= seed < 2**31:
-        raise InvalidInput(f"seed {seed!r} is out of range; allowed: 0 to {2**31 - 1}")
+    if setup.seed is not None and not 0 <= setup.seed < 2**31:
+        raise InvalidInput(f"seed {setup.seed!r} is out of range; allowed: 0 to {2**31 - 1}")
+    return raters
+
+
+def create_study(session: Session, actor: User, setup: StudySetup) -> StudyView:
+    """Set up a reliability study and record every rater's worklist (cases in their own seeded order).
+
+    Each case gets a random read-1 label and, with two reads, a different random read-2 label; each
+    rater's order of each read is :func:`rater_order` of that read's labels.
+    """
+    chosen = get_protocol(setup.protocol)
+    raters = _check_setup(session, setup)
+    blinded = [b.value for b in ENFORCED_BLINDING]
+    blinded += [b.value for b in setup.blinded_to if b.value not in blinded]
     study = ReliabilityStudy(
-        name=name,
-        reads_per_rater=reads_per_rater,
-        washout_days=washout_days,
-        seed=secrets.randbelow(2**31) if seed is None else seed,
+        name=setup.name.strip(),
+        reads_per_rater=setup.reads_per_rater,
+        washout_days=setup.washout_days,
+        seed=secrets.randbelow(2**31) if setup.seed is None else setup.seed,
         created_by=actor.id,
         protocol=chosen.id,
+        sampling=None if setup.sampling is None else setup.sampling.value,
+        sampling_note=(setup.sampling_note or "").strip() or None,
+        blinded_to=blinded,
+        order_scheme=OrderScheme.sha256.value,
     )
     session.add(study)
+    taken: set[str] = set()
     cases = [
-        ReliabilityCase(reliability_study_id=study.id, study_id=sid, label=_new_label(session)) for sid in study_ids
+        ReliabilityCase(
+            reliability_study_id=study.id,
+            study_id=sid,
+            label=_new_label(session, taken),
+            read2_label=_new_label(session, taken) if setup.reads_per_rater == 2 else None,
+        )
+        for sid in setup.study_ids
     ]
     session.add_all(cases)
-    by_label = {c.label: c for c in cases}
-    for user in raters:
-        session.add(ReliabilityRater(reliability_study_id=study.id, user_id=user.id))
-        for read in range(1, reads_per_rater + 1):
-            for position, label in enumerate(rater_order(study.seed, user.id, read, list(by_label)), start=1):
+    for user, rater in zip(raters, setup.raters, strict=True):
+        session.add(
+            ReliabilityRater(
+                reliability_study_id=study.id,
+                user_id=user.id,
+                role=None if rater.role is None else rater.role.value,
+                experience_years=rater.experience_years,
+            )
+        )
+        for read in range(1, setup.reads_per_rater + 1):
+            by_label = {c.label_of(read): c for c in cases}
+            order = rater_order(study.seed, rater_pseudonym(user.id), read, list(by_label))
+            for position, label in enumerate(order, start=1):
                 session.add(
                     WorklistItem(
                         reliability_study_id=study.id,
@@ -265,8 +333,8 @@ def create_study(
         study.id,
         cases=len(cases),
         raters=[u.name for u in raters],
-        reads_per_rater=reads_per_rater,
-        washout_days=washout_days,
+        reads_per_rater=setup.reads_per_rater,
+        washout_days=setup.washout_days,
         seed=study.seed,
     )
     session.commit()
@@ -347,7 +415,7 @@ def worklist(session: Session, rater: User, study_id: str, now: dt.datetime | No
     state = rater_state(study, items, now or utcnow())
     if state.status != ReadStatus.OPEN:
         return Worklist(study, state, [])
-    labels = {c.id: c.label for c in repo.cases_of(session, study.id)}
+    labels = {c.id: c.label_of(state.read or 1) for c in repo.cases_of(session, study.id)}
     entries = [
         WorklistEntry(labels[i.case_id], i.position, i.grading_id is not None) for i in items if i.read == state.read
     ]
@@ -364,7 +432,8 @@ def _open_item(
         raise Forbidden(f"read 2 of reliability study {study_id} opens at {state.opens_at.isoformat()} (washout)")
     if state.status == ReadStatus.COMPLETE:
         raise Forbidden(f"you have finished every read of reliability study {study_id}")
-    case = repo.case_by_label(session, study.id, label)
+    assert state.read is not None
+    case = repo.case_by_label(session, study.id, label, state.read)
     item = None if case is None else next((i for i in items if i.case_id == case.id and i.read == state.read), None)
     if case is None or item is None:
         raise NotFound(f"case {label!r} is not on your worklist of reliability study {study_id}")
@@ -382,9 +451,16 @@ def case_view(session: Session, rater: User, study_id: str, label: str, now: dt.
 
 
 def submit_read(
-    session: Session, rater: User, study_id: str, label: str, endplates: Any, now: dt.datetime | None = None
+    session: Session,
+    rater: User,
+    study_id: str,
+    label: str,
+    endplates: Any,
+    now: dt.datetime | None = None,
+    series_viewed: SeriesViewed | None = None,
 ) -> CaseView:
-    """Record the rater's grading of a case for the current read (once; a second one is refused)."""
+    """Record the rater's grading of a case for the current read (once; a second one is refused), with
+    the fluid-sensitive series the rater looked at when the workstation reports it."""
     now = now or utcnow()
     study, case, item = _open_item(session, rater, study_id, label, now)
     if item.grading_id is not None:
@@ -395,7 +471,8 @@ def submit_read(
     if isinstance(grading, Exception):
         raise grading
     assert item.id is not None
-    if not repo.attach_grading(session, item.id, grading.id, now):
+    viewed = None if series_viewed is None else series_viewed.value
+    if not repo.attach_grading(session, item.id, grading.id, now, viewed):
         session.rollback()
         raise AlreadyExists(f"you have already graded case {label} in read {item.read}; reliability reads are final")
     audit.record(
@@ -433,6 +510,10 @@ class StudyReport:
     are missing ratings in every statistic."""
     continuous: tuple[tuple[str, ContinuousComparison], ...] = ()
     """``(analysis, comparison)`` of ``extension_pct`` on the endplates where both reads give it."""
+    summary: SummaryTable | None = None
+    """The paper-shaped table: variable × (intra, inter), range and pooled value (docs/agreement.md#summary-table)."""
+    grras: Grras | None = None
+    """Design and conduct as GRRAS asks them to be reported."""
 
     def to_mapping(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -450,6 +531,8 @@ class StudyReport:
             "inter_rater": self.inter_rater.to_mapping(),
             "intra_rater": None if self.intra_rater is None else self.intra_rater.to_mapping(),
             "continuous": [{"analysis": analysis, **c.to_mapping()} for analysis, c in self.continuous],
+            "summary": None if self.summary is None else self.summary.to_mapping(),
+            "grras": None if self.grras is None else self.grras.to_mapping(),
         }
 
 
@@ -499,14 +582,19 @@ def build_study_report(
             )
             # pooled over raters: each (rater, case) is a unit of its own, still clustered by patient
             intra += nordic_records(
-                f"{rater}|{case.label}", f"{POOLED} read {item.read}", value, cluster=cluster, per_endplate=per_endplate
+                f"{rater}|{case.label}",
+                f"{POOLED} read {item.read}",
+                value,
+                cluster=cluster,
+                per_endplate=per_endplate,
+                protocol=protocol,
             )
             pair = (f"{rater} read 1", f"{rater} read 2")
             if pair not in pairs:
                 pairs.append(pair)
     specs = protocol_specs(protocol, per_endplate=per_endplate)
     inter_report = build_report(inter, specs, n_boot=n_boot, seed=seed)
-    pooled = [(f"{POOLED} read 1", f"{POOLED} read 2")] if pairs else []
+    pooled = [POOLED_PAIR] if pairs else []
     intra_report = (
         build_report(intra, specs, pairs=sorted(pairs) + pooled, include_all=False, n_boot=n_boot, seed=seed)
         if study.reads_per_rater == 2
@@ -521,6 +609,8 @@ def build_study_report(
         len(items),
         dict(sorted(not_assessable_counts(graded).items())),
         continuous,
+        summary_table(inter_report, intra_report, POOLED_PAIR),
+        grras(session, study.id),
     )
 
 
@@ -539,3 +629,170 @@ def _extension_comparisons(
         values = [(a[key], b[key]) for key in a if key in b and a[key] is not None and b[key] is not None]
         out.append((analysis, compare_measurements("extension_pct", names, values)))
     return tuple(out)
+
+
+# --- GRRAS: what the report states about the study's design and conduct -----------------------
+
+MISSING_READS = (
+    "Reads not done are left out (available-case analysis): a pairwise statistic uses the units both of "
+    "its reads rated, an all-raters statistic every rating present; a not-assessable endplate is a "
+    "missing rating in the same way. Nothing is imputed."
+)
+"""How missing reads are handled (GRRAS item 11)."""
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Minimum, median and maximum of some values, and how many there were."""
+
+    n: int
+    min: float | None
+    median: float | None
+    max: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        """The spread of ``values`` (Nones when empty)."""
+        if not values:
+            return cls(0, None, None, None)
+        ordered = sorted(values)
+        middle = len(ordered) // 2
+        median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+        return cls(len(ordered), ordered[0], median, ordered[-1])
+
+    def to_mapping(self) -> dict[str, Any]:
+        """JSON-ready, days rounded to 0.01."""
+        rounded = [None if x is None else round(x, 2) for x in (self.min, self.median, self.max)]
+        return {"n": self.n, "min": rounded[0], "median": rounded[1], "max": rounded[2]}
+
+
+@dataclass(frozen=True)
+class ReadConduct:
+    """One rater's read: planned and done, and the fluid-sensitive series looked at (counts)."""
+
+    read: int
+    planned: int
+    done: int
+    series_viewed: dict[str, int]
+
+    def to_mapping(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "read": self.read,
+            "planned": self.planned,
+            "done": self.done,
+            "missing": self.planned - self.done,
+            "series_viewed": self.series_viewed,
+        }
+
+
+@dataclass(frozen=True)
+class RaterConduct:
+    """A rater as the report describes them: who, and how their reads went."""
+
+    rater: str
+    pseudonym: str
+    role: str | None
+    experience_years: float | None
+    reads: tuple[ReadConduct, ...]
+    interval_days: Spread
+    """Days between the rater's read 1 and read 2 of the same case, over the cases read twice."""
+
+    def to_mapping(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "rater": self.rater,
+            "pseudonym": self.pseudonym,
+            "role": self.role,
+            "experience_years": self.experience_years,
+            "reads": [r.to_mapping() for r in self.reads],
+            "interval_days": self.interval_days.to_mapping(),
+        }
+
+
+@dataclass(frozen=True)
+class Grras:
+    """The report's statement of design and conduct, item by item of the Guidelines for Reporting
+    Reliability and Agreement Studies (Kottner et al., J Clin Epidemiol 2011;64:96–106)."""
+
+    study: ReliabilityStudy
+    cases: int
+    patients: int
+    raters: tuple[RaterConduct, ...]
+
+    @property
+    def missing_reads(self) -> int:
+        """Reads planned but not done, over every rater and read."""
+        return sum(r.planned - r.done for rater in self.raters for r in rater.reads)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """JSON-ready."""
+        s = self.study
+        enforced = {b.value for b in ENFORCED_BLINDING}
+        blinded = list(s.blinded_to or [b.value for b in ENFORCED_BLINDING])
+        return {
+            "sampling": {"method": s.sampling, "note": s.sampling_note, "cases": self.cases, "patients": self.patients},
+            "raters": [r.to_mapping() for r in self.raters],
+            "blinded_to": [{"item": b, "enforced_by_service": b in enforced} for b in blinded],
+            "reads_per_rater": s.reads_per_rater,
+            "washout_days_planned": s.washout_days,
+            "read_2_labels": (
+                "not applicable: one read per rater"
+                if s.reads_per_rater == 1
+                else "each case has a read-2 label unrelated to its read-1 label"
+                if s.order_scheme == OrderScheme.sha256.value
+                else "read 2 showed the read-1 labels (study set up before read-2 labels existed)"
+            ),
+            "order": {
+                "seed": s.seed,
+                "scheme": s.order_scheme,
+                "derivation": (
+                    "each rater's cases of a read sorted by the hex SHA-256 of "
+                    "'<seed>:<rater pseudonym>:<read>:<label>'"
+                    if s.order_scheme == OrderScheme.sha256.value
+                    else "Python random.Random shuffle keyed by the rater's internal record id (not re-derivable "
+                    "from an export; the stored order is exported)"
+                ),
+            },
+            "missing_reads": {"count": self.missing_reads, "handling": MISSING_READS},
+            "protocol": s.protocol,
+            "methods": [m.to_mapping() for m in METHODS],
+        }
+
+
+def grras(session: Session, study_id: str) -> Grras:
+    """What the report states about the study's design and conduct (docs/agreement.md#grras)."""
+    study = _study(session, study_id)
+    cases = repo.cases_of(session, study.id)
+    patients = {s.patient_id for s in (session.get(Study, c.study_id) for c in cases) if s is not None}
+    items = repo.items_of(session, study.id)
+    raters = repo.raters_of(session, study.id)
+    users = users_repo.users_by_ids(session, {r.user_id for r in raters})
+    conduct: list[RaterConduct] = []
+    for rater in raters:
+        own = [i for i in items if i.rater_id == rater.user_id]
+        reads = []
+        for read in range(1, study.reads_per_rater + 1):
+            of_read = [i for i in own if i.read == read]
+            viewed: dict[str, int] = {v.value: 0 for v in SeriesViewed} | {"not_reported": 0}
+            for item in of_read:
+                if item.grading_id is not None:
+                    viewed[item.series_viewed or "not_reported"] += 1
+            reads.append(ReadConduct(read, len(of_read), sum(i.grading_id is not None for i in of_read), viewed))
+        done = {(i.case_id, i.read): i.completed_at for i in own if i.completed_at is not None}
+        intervals = [
+            (done[(case_id, 2)] - first).total_seconds() / 86400
+            for (case_id, read), first in done.items()
+            if read == 1 and (case_id, 2) in done
+        ]
+        conduct.append(
+            RaterConduct(
+                users[rater.user_id].name,
+                rater_pseudonym(rater.user_id),
+                rater.role,
+                rater.experience_years,
+                tuple(reads),
+                Spread.of(intervals),
+            )
+        )
+    return Grras(study, len(cases), len(patients), tuple(conduct))

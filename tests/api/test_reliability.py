@@ -14,6 +14,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from registry.db import session_scope
+from registry.exports.raters import rater_pseudonym
 from registry.imaging.store import FileStore
 from registry.models import Grading, GradingKind, WorklistItem
 from registry.repositories import users as users_repo
@@ -168,7 +169,7 @@ def test_each_rater_has_an_own_seeded_recorded_order(site: Site, app: FastAPI) -
         order = [i["case"] for i in worklist["items"]]
         assert sorted(order) == sorted(labels)
         # the recorded order is the documented seeded shuffle of this rater and read
-        assert order == rater_order(study["seed"], _user_id(app, rater), 1, labels)
+        assert order == rater_order(study["seed"], rater_pseudonym(_user_id(app, rater)), 1, labels)
         orders[rater] = order
     assert len({tuple(o) for o in orders.values()}) > 1
     # the order is stored: asking again gives the same list
@@ -251,7 +252,8 @@ def test_read_2_opens_only_after_the_washout_and_hides_read_1(site: Site, app: F
     second = site.worklist("rad-a", study["id"])
     assert (second["read"], second["status"]) == (2, "open")
     order = [i["case"] for i in second["items"]]
-    assert order == rater_order(study["seed"], _user_id(app, "rad-a"), 2, [c["label"] for c in study["cases"]])
+    second_labels = [c["read2_label"] for c in study["cases"]]
+    assert order == rater_order(study["seed"], rater_pseudonym(_user_id(app, "rad-a")), 2, second_labels)
     view = site.client.get(f"{API}/reliability-studies/{study['id']}/worklist/{order[0]}", headers=site.raters["rad-a"])
     assert view.status_code == 200 and view.json()["read"] == 2 and view.json()["endplates"] is None
     progress = site.client.get(f"{API}/reliability-studies/{study['id']}", headers=site.researcher).json()["progress"]

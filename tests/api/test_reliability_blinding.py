@@ -73,7 +73,7 @@ def test_no_identifier_or_other_rater_data_reaches_the_rater(
 
     candidates: dict[str, list[str]] = {
         "study_id": [study["id"], *(s["id"] for s in studies)],
-        "case": labels,
+        "case": [*labels, *(c["read2_label"] for c in study["cases"])],  # read 2 has labels of its own
         "grading_id": [*others, *own_read_1],
     }
     every_id = [v for values in candidates.values() for v in values]

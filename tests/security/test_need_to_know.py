@@ -51,7 +51,8 @@ def test_my_open_blinded_cases_are_not_in_my_clinical_worklist(client: TestClien
         assert listed(rater) == [ids[2]], f"hidden while read {read} is open"
         for case in study.json()["cases"]:
             body = {"endplates": endplates()}
-            done = client.post(f"{base}/worklist/{case['label']}/grading", json=body, headers=rater)
+            label = case["label"] if read == 1 else case["read2_label"]  # read 2 has labels of its own
+            done = client.post(f"{base}/worklist/{label}/grading", json=body, headers=rater)
             assert done.status_code == 201, done.text
     assert listed(rater) == ids  # the reads are done: the studies are ordinary studies again
 

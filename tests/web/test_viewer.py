@@ -171,3 +171,11 @@ def test_a_blinded_read_shows_both_images_and_no_identifier(
     for where in (page.content(), page.title(), page.evaluate("location.href")):
         assert [i for i in identifiers if i in where] == []
     screenshot(page, "reliability-read-images")
+    # the read records that STIR was looked at beside T2 (GRRAS: the series viewed per read)
+    page.get_by_label("L1_sup type").focus()
+    for _ in range(11):
+        page.keyboard.press("0")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text="Reliability reads are final")).to_be_visible()
+    reads = rater.api.get(f"/reliability-studies/{created.json()['id']}/reads.csv", headers=researcher)
+    assert reads.status_code == 200 and {row.split(",")[-2] for row in reads.text.splitlines()[1:]} == {"T2+STIR"}

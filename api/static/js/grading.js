@@ -64,6 +64,7 @@ export class GradingPanel {
     this.onSliceKey = () => false;
     // Hooks of the image tools: what they add to a submitted grading, and what they show of one.
     this.extraBody = () => ({});
+    this.seriesViewed = () => null;
     this.onGradingLoaded = () => {};
     this.onRowFocus = () => {};
     this.onSubmitAndNext = () => {};
@@ -461,7 +462,7 @@ export class GradingPanel {
   async submitRead() {
     const { studyId, case: label } = this.read;
     const path = `/reliability-studies/${encodeURIComponent(studyId)}/worklist/${encodeURIComponent(label)}/grading`;
-    const answer = await request("POST", path, { json: { endplates: this.values() } });
+    const answer = await request("POST", path, { json: { endplates: this.values(), series_viewed: this.seriesViewed() } });
     this.read.endplates = answer.body.endplates;
     this.fill(answer.body.endplates);
     this.setMode();

@@ -29,6 +29,7 @@ viewer.onOverlay = () => {
 viewer.onImageClick = (pane, at) => levels.pick(pane, at);
 grading.onRowFocus = (endplate) => levels.highlight(endplate);
 grading.extraBody = () => ({ levels: levels.levels, measurements: measure.measurements });
+grading.seriesViewed = () => viewer.seriesViewed();
 grading.onGradingLoaded = (saved) => {
   levels.set(saved?.levels);
   measure.set(saved?.measurements);

@@ -183,6 +183,7 @@ export class Viewer {
     this.stirToggle.hidden = !this.stirSeries;
     this.stirToggle.setAttribute("aria-pressed", "false");
     this.stirToggle.textContent = "Show STIR instead of T2";
+    this.fluidShown = new Set(this.t2Series ? ["T2"] : []);
     this.master = Math.floor((this.masterCount() - 1) / 2);
     this.linked = null;
     this.applyTransform();
@@ -435,10 +436,17 @@ export class Viewer {
     await Promise.all([worker(), worker()]);
   }
 
+  // The fluid-sensitive series shown beside T1 since the study opened: "T2", "STIR", "T2+STIR" or null.
+  seriesViewed() {
+    const shown = ["T2", "STIR"].filter((w) => this.fluidShown?.has(w));
+    return shown.length ? shown.join("+") : null;
+  }
+
   toggleStir() {
     const showingStir = this.stirToggle.getAttribute("aria-pressed") === "true";
     const pane = this.panes.t2;
     pane.setSeries(showingStir ? this.t2Series : this.stirSeries, showingStir ? "T2" : "STIR");
+    this.fluidShown.add(showingStir ? "T2" : "STIR");
     this.stirToggle.setAttribute("aria-pressed", String(!showingStir));
     this.stirToggle.textContent = showingStir ? "Show STIR instead of T2" : "Show T2 again";
     this.applyTransform();
