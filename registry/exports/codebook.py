@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grading.endplates import ENDPLATES, Endplate
+from grading.nordic import NumberingReference, TransitionalVertebra
+from grading.protocols import Protocol, ProtocolVariable, protocols
 
 NOT_ASSESSABLE_REASONS: tuple[str, ...] = ("artefact", "outside_fov", "transitional", "other")
 """Why an endplate could not be graded (the ``not_assessable`` value of an endplate entry)."""
@@ -120,6 +122,48 @@ NO_YES_NOT_APPLICABLE = _vocabulary(
     ("not_applicable", "The item cannot apply to this patient (e.g. pregnancy for a male patient)."),
 )
 
+PROTOCOL = Vocabulary(
+    "protocol",
+    tuple(Category(i, p.id, f"{p.title}: {p.description}") for i, p in enumerate(protocols().values(), start=1)),
+)
+"""The grading protocol a version was recorded under (its variables are in ``codebook.json``)."""
+
+NUMBERING_REFERENCE = _vocabulary(
+    "numbering_reference",
+    ("not_recorded", "The rater did not record how the levels were identified."),
+    (NumberingReference.sacrum.value, "Levels counted upwards from the sacrum (S1)."),
+    (NumberingReference.last_rib.value, "Levels counted downwards from the last rib-bearing vertebra."),
+    (NumberingReference.other.value, "Levels identified another way (e.g. from a whole-spine localiser)."),
+)
+
+TRANSITIONAL_VERTEBRA = _vocabulary(
+    "transitional_vertebra",
+    ("not_recorded", "The rater did not record whether a transitional vertebra was seen."),
+    (TransitionalVertebra.none.value, "No lumbosacral transitional vertebra seen."),
+    (TransitionalVertebra.lumbarised_s1.value, "A lumbarised S1."),
+    (TransitionalVertebra.sacralised_l5.value, "A sacralised L5."),
+)
+
+
+def _extra_variables() -> tuple[ProtocolVariable, ...]:
+    """The variables beyond type and size of every protocol, each once, in protocol then file order."""
+    found: dict[str, ProtocolVariable] = {}
+    for protocol in protocols().values():
+        for variable in protocol.extra_variables:
+            found.setdefault(variable.name, variable)
+    return tuple(found.values())
+
+
+EXTRA_VARIABLES: tuple[ProtocolVariable, ...] = _extra_variables()
+"""The protocol variables beyond type and size, as exported (missing where a version's protocol lacks them)."""
+
+EXTRA_VOCABULARIES: dict[str, Vocabulary] = {
+    v.name: Vocabulary(v.name, tuple(Category(i, c.value, c.definition) for i, c in enumerate(v.categories)))
+    for v in EXTRA_VARIABLES
+}
+"""Each extra variable's categories coded 0, 1, 2, ... in the protocol file's (for ordinal ones: the scale's) order."""
+
+
 DECISION_STATUS = Vocabulary(
     "decision_status",
     (
@@ -195,6 +239,15 @@ RATER = Variable("rater", "Rater pseudonym", Kind.TEXT)
 VERSION = Variable("version", "Grading version (1 = first entry, higher = amendments)", Kind.INTEGER)
 RECORDED_AT = Variable("recorded_at", "When this grading version was recorded (UTC)", Kind.DATETIME)
 ENDPLATE_VAR = Variable("endplate", "Endplate", Kind.CATEGORICAL, ENDPLATE)
+PROTOCOL_VAR = Variable("protocol", "Grading protocol of the version", Kind.CATEGORICAL, PROTOCOL)
+NUMBERING_REFERENCE_VAR = Variable(
+    "numbering_ref", "How the levels were identified", Kind.CATEGORICAL, NUMBERING_REFERENCE
+)
+TRANSITIONAL_VAR = Variable(
+    "numbering_tv", "Lumbosacral transitional vertebra seen", Kind.CATEGORICAL, TRANSITIONAL_VERTEBRA
+)
+VERSION_CONTEXT = (PROTOCOL_VAR, NUMBERING_REFERENCE_VAR, TRANSITIONAL_VAR)
+"""Per grading version: the protocol and the numbering reference it was recorded with."""
 
 
 def endplate_variables(prefix: str = "", where: str = "") -> tuple[Variable, ...]:
@@ -206,6 +259,10 @@ def endplate_variables(prefix: str = "", where: str = "") -> tuple[Variable, ...
         Variable(f"{prefix}na", f"{where}Not assessable: reason", Kind.CATEGORICAL, NOT_ASSESSABLE),
         Variable(f"{prefix}mc", f"{where}Any Modic change", Kind.CATEGORICAL, NO_YES),
         Variable(f"{prefix}beyond", f"{where}Change beyond the endplate (size B-D)", Kind.CATEGORICAL, NO_YES),
+        *(
+            Variable(f"{prefix}{v.name}", f"{where}{v.label}", Kind.CATEGORICAL, EXTRA_VOCABULARIES[v.name])
+            for v in EXTRA_VARIABLES
+        ),
     )
 
 
@@ -223,6 +280,7 @@ GRADINGS_LONG: tuple[Variable, ...] = (
     RATER,
     VERSION,
     RECORDED_AT,
+    *VERSION_CONTEXT,
     ENDPLATE_VAR,
     *endplate_variables(),
 )
@@ -236,6 +294,7 @@ GRADINGS_WIDE: tuple[Variable, ...] = (
     RATER,
     VERSION,
     RECORDED_AT,
+    *VERSION_CONTEXT,
     *(v for e in ENDPLATES for v in endplate_variables(endplate_prefix(e), f"{e.label}: ")),
 )
 """One row per patient: the grading that counts for eligibility, at its current version."""
@@ -244,6 +303,16 @@ NORDIC_SOURCE = (
     "Nordic Modic Consensus Group classification as used by Jensen et al., BMC Medicine 2012 "
     "(rest versus exercise for Modic changes, NCT00454792), Figure 1; Modic et al., Radiology 1988."
 )
+
+
+def _protocol_entry(protocol: Protocol) -> dict[str, Any]:
+    """A protocol in the codebook: its variables with their level, source and coded categories."""
+    entry = protocol.to_mapping()
+    for variable in entry["variables"]:
+        vocabulary = EXTRA_VOCABULARIES.get(variable["name"])
+        if vocabulary is not None:
+            variable["categories"] = [c.to_mapping() for c in vocabulary.categories]
+    return entry
 
 
 def codebook(eligibility: dict[str, tuple[Variable, ...]]) -> dict[str, Any]:
@@ -278,6 +347,11 @@ def codebook(eligibility: dict[str, tuple[Variable, ...]]) -> dict[str, Any]:
             "types": [c.to_mapping() for c in MODIC_TYPE.categories],
             "sizes": [c.to_mapping() for c in MODIC_SIZE.categories],
             "not_assessable": [c.to_mapping() for c in NOT_ASSESSABLE.categories],
+            "numbering": {
+                "reference": [c.to_mapping() for c in NUMBERING_REFERENCE.categories],
+                "transitional": [c.to_mapping() for c in TRANSITIONAL_VERTEBRA.categories],
+            },
+            "protocols": [_protocol_entry(p) for p in protocols().values()],
             "rules": [
                 "A size is required when the type is not none, and absent when it is none.",
                 "When the extension is given, the size follows from it: 0 % → A, (0, 25] → B, (25, 50] → C, > 50 → D.",

@@ -8,19 +8,27 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlmodel import Session
 
 from grading.endplates import ENDPLATES
+from grading.protocols import DEFAULT_PROTOCOL
 from registry.exports.codebook import (
+    EXTRA_VARIABLES,
+    EXTRA_VOCABULARIES,
     GRADING_KIND,
     GRADINGS_LONG,
     GRADINGS_WIDE,
     MODIC_SIZE,
     MODIC_TYPE,
     NOT_ASSESSABLE,
+    NUMBERING_REFERENCE,
+    PROTOCOL,
+    TRANSITIONAL_VERTEBRA,
+    VERSION_CONTEXT,
 )
 from registry.exports.raters import rater_pseudonym
 from registry.exports.table import (
@@ -36,11 +44,26 @@ from registry.exports.table import (
 from registry.repositories import eligibility as eligibility_repo
 from registry.repositories import exports as repo
 
-_PER_ENDPLATE = 6
-"""type, size, extension %, not-assessable reason, any change, beyond the endplate."""
+_PER_ENDPLATE = 6 + len(EXTRA_VARIABLES)
+"""type, size, extension %, not-assessable reason, any change, beyond the endplate, then the protocol's
+other variables (missing where the version's protocol does not have them)."""
 _BEYOND = frozenset({"B", "C", "D"})
 _ENTRY = re.compile(r'"([LS][1-5]_(?:sup|inf))"\s*:\s*(\{[^{}]*\})')
 """One endplate's entry in the stored JSON text: its id and the entry's own JSON text."""
+
+
+@dataclass(frozen=True)
+class CountingRow:
+    """One patient of the wide export: the grading that counts, its rater and its current version."""
+
+    pseudonym: str
+    grading: eligibility_repo.CountingGrading
+    rater: str
+    """The rater's pseudonym."""
+    at: Any
+    """When the current version was recorded."""
+    context: tuple[int, int, int]
+    """The codes of the version's protocol, numbering reference and transitional vertebra."""
 
 
 class Shape(enum.Enum):
@@ -52,14 +75,23 @@ class Shape(enum.Enum):
     """One row per patient: the 11 endplates side by side, the grading that counts, current version."""
 
 
+def _extra_codes(entry: Mapping[str, Any]) -> tuple[float, ...]:
+    """The codes of the protocol's other variables in one entry; ``-1`` where a variable is absent."""
+    return tuple(
+        MISSING if entry.get(v.name) is None else EXTRA_VOCABULARIES[v.name].code(entry[v.name])
+        for v in EXTRA_VARIABLES
+    )
+
+
 def endplate_codes(entry: Mapping[str, Any]) -> tuple[float, ...]:
-    """The six coded values of one stored endplate entry (``-1`` / NaN where they do not apply).
+    """The coded values of one stored endplate entry (``-1`` / NaN where they do not apply): the six
+    core values, then one per protocol variable beyond type and size.
 
     A not-assessable entry (``{"not_assessable": reason, ...}``) has a reason and nothing else.
     """
     reason = entry.get("not_assessable")
     if reason is not None:
-        return (MISSING, MISSING, math.nan, NOT_ASSESSABLE.code(reason), MISSING, MISSING)
+        return (MISSING, MISSING, math.nan, NOT_ASSESSABLE.code(reason), MISSING, MISSING, *_extra_codes({}))
     modic_type, size, extension = entry["type"], entry.get("size"), entry.get("extension_pct")
     return (
         MODIC_TYPE.code(modic_type),
@@ -68,7 +100,29 @@ def endplate_codes(entry: Mapping[str, Any]) -> tuple[float, ...]:
         NOT_ASSESSABLE.code("assessed"),
         int(modic_type != "none"),
         int(size in _BEYOND),
+        *_extra_codes(entry),
     )
+
+
+def version_context(protocol: str | None, numbering: Any) -> tuple[int, int, int]:
+    """The codes of a version's protocol, numbering reference and transitional vertebra.
+
+    ``numbering`` is the stored JSON (a mapping, its text, or ``None`` when not recorded).
+    """
+    if isinstance(numbering, str):
+        numbering = json.loads(numbering)
+    numbering = numbering or {}
+    return (
+        PROTOCOL.code(protocol or DEFAULT_PROTOCOL),
+        NUMBERING_REFERENCE.code(numbering.get("reference", "not_recorded")),
+        TRANSITIONAL_VERTEBRA.code(numbering.get("transitional", "not_recorded")),
+    )
+
+
+def _context_columns(contexts: list[tuple[int, int, int]]) -> list[Column]:
+    """The version-context columns from one code triple per row."""
+    values = np.array(contexts, dtype=np.int16).reshape(-1, len(VERSION_CONTEXT))
+    return [Column(variable, values[:, i]) for i, variable in enumerate(VERSION_CONTEXT)]
 
 
 class _Parser:
@@ -134,23 +188,33 @@ def gradings_long(session: Session) -> Table:
         text_column(rater, [raters[r[5]] for r in rows]),
         Column(version, np.array([r[6] for r in rows], dtype=np.int64)),
         Column(at, timestamps_from_text([r[7] for r in rows])),
+        *_context_columns([version_context(r[9], r[10]) for r in rows]),
     ]
     repeated = [Column(c.variable, np.repeat(c.values, k)) for c in per_version]
-    endplate = Column(GRADINGS_LONG[8], np.tile(np.arange(1, k + 1, dtype=np.int16), n))
-    return Table((*repeated, endplate, *_endplate_columns(GRADINGS_LONG[9:], codes.reshape(n * k, _PER_ENDPLATE))))
+    first = 8 + len(VERSION_CONTEXT)
+    endplate = Column(GRADINGS_LONG[first], np.tile(np.arange(1, k + 1, dtype=np.int16), n))
+    per_endplate = _endplate_columns(GRADINGS_LONG[first + 1 :], codes.reshape(n * k, _PER_ENDPLATE))
+    return Table((*repeated, endplate, *per_endplate))
 
 
-def counting_rows(session: Session) -> list[tuple[str, eligibility_repo.CountingGrading, str, Any]]:
-    """Per patient, by pseudonym: (pseudonym, the grading that counts, its rater's pseudonym, when its
-    current version was recorded)."""
+def counting_rows(session: Session) -> list[CountingRow]:
+    """Per patient, by pseudonym: the grading that counts and its current version's context."""
     counting = eligibility_repo.counting_gradings(session, None)
     pseudonyms = repo.pseudonyms(session)
-    authorship = repo.current_version_authorship(session)
+    current = repo.current_version_contexts(session)
     rows = []
     for patient_id, grading in counting.items():
-        rater_id, at = authorship[grading.grading_id]
-        rows.append((pseudonyms[patient_id], grading, rater_pseudonym(rater_id), at))
-    rows.sort(key=lambda row: row[0])
+        version = current[grading.grading_id]
+        rows.append(
+            CountingRow(
+                pseudonyms[patient_id],
+                grading,
+                rater_pseudonym(version.rater_id),
+                version.at,
+                version_context(version.protocol, version.numbering),
+            )
+        )
+    rows.sort(key=lambda row: row.pseudonym)
     return rows
 
 
@@ -158,20 +222,21 @@ def gradings_wide(session: Session) -> Table:
     """One row per patient: the 11 endplates × their variables, of the grading that counts."""
     rows = counting_rows(session)
     parse = _Parser()
-    for _, counting, _, _ in rows:
-        parse.add(counting.endplates_json)
+    for row in rows:
+        parse.add(row.grading.endplates_json)
     codes = parse.codes().reshape(len(rows), len(ENDPLATES) * _PER_ENDPLATE)
     patient, study, study_date, grading, rater, version, at = GRADINGS_WIDE[:7]
     columns = [
-        text_column(patient, [r[0] for r in rows]),
-        text_column(study, [g.study_id for _, g, _, _ in rows]),
-        Column(study_date, dates([g.study_date for _, g, _, _ in rows])),
-        text_column(grading, [g.grading_id for _, g, _, _ in rows]),
-        text_column(rater, [r[2] for r in rows]),
-        Column(version, np.array([g.grading_version for _, g, _, _ in rows], dtype=np.int64)),
-        Column(at, timestamps([r[3] for r in rows])),
+        text_column(patient, [r.pseudonym for r in rows]),
+        text_column(study, [r.grading.study_id for r in rows]),
+        Column(study_date, dates([r.grading.study_date for r in rows])),
+        text_column(grading, [r.grading.grading_id for r in rows]),
+        text_column(rater, [r.rater for r in rows]),
+        Column(version, np.array([r.grading.grading_version for r in rows], dtype=np.int64)),
+        Column(at, timestamps([r.at for r in rows])),
+        *_context_columns([r.context for r in rows]),
     ]
-    return Table((*columns, *_endplate_columns(GRADINGS_WIDE[7:], codes)))
+    return Table((*columns, *_endplate_columns(GRADINGS_WIDE[7 + len(VERSION_CONTEXT) :], codes)))
 
 
 def gradings_table(session: Session, shape: Shape) -> Table:

@@ -16,7 +16,19 @@ from typing import Any
 from sqlmodel import Session
 
 from grading.endplates import ENDPLATES
-from registry.exports.codebook import MODIC_SIZE, MODIC_TYPE, NOT_ASSESSABLE, Vocabulary, endplate_prefix
+from grading.protocols import AppliesTo
+from registry.exports.codebook import (
+    EXTRA_VARIABLES,
+    EXTRA_VOCABULARIES,
+    MODIC_SIZE,
+    MODIC_TYPE,
+    NOT_ASSESSABLE,
+    NUMBERING_REFERENCE,
+    PROTOCOL,
+    TRANSITIONAL_VERTEBRA,
+    Vocabulary,
+    endplate_prefix,
+)
 from registry.exports.gradings import counting_rows, endplate_codes
 
 FORM = "modic_grading"
@@ -97,6 +109,9 @@ def dictionary_fields() -> tuple[Field, ...]:
         Field("grading_id", "text", "Grading record id"),
         Field("rater", "text", "Rater pseudonym"),
         Field("grading_version", "text", "Grading version", validation="integer", minimum="1"),
+        Field("protocol", "dropdown", "Grading protocol", choices(PROTOCOL)),
+        Field("numbering_ref", "dropdown", "How the levels were identified", choices(NUMBERING_REFERENCE)),
+        Field("numbering_tv", "dropdown", "Lumbosacral transitional vertebra seen", choices(TRANSITIONAL_VERTEBRA)),
     ]
     for endplate in ENDPLATES:
         prefix = endplate_prefix(endplate)
@@ -131,6 +146,17 @@ def dictionary_fields() -> tuple[Field, ...]:
                 maximum="100",
                 branching=changed,
             ),
+            *(
+                Field(
+                    f"{prefix}{v.name}",
+                    "dropdown",
+                    f"{endplate.label}: {v.label}",
+                    choices(EXTRA_VOCABULARIES[v.name]),
+                    note="Only under a protocol that has this variable (the protocol field).",
+                    branching=changed if v.applies_to is AppliesTo.change else assessed,
+                )
+                for v in EXTRA_VARIABLES
+            ),
         ]
     return tuple(fields)
 
@@ -162,18 +188,20 @@ def records(session: Session) -> bytes:
     names = [f.name for f in dictionary_fields()]
     complete = f"{FORM}_complete"
     out: list[list[str]] = [[*names, complete]]
-    for pseudonym, grading, rater, _at in counting_rows(session):
+    for counting in counting_rows(session):
+        grading = counting.grading
         stored: dict[str, Any] = json.loads(grading.endplates_json)
         row = [
-            pseudonym,
+            counting.pseudonym,
             "" if grading.study_date is None else grading.study_date.isoformat(),
             grading.grading_id,
-            rater,
+            counting.rater,
             str(grading.grading_version),
+            *(str(code) for code in counting.context),
         ]
         for endplate in ENDPLATES:
-            type_code, size_code, extension, reason, _mc, _beyond = endplate_codes(stored[endplate.value])
+            type_code, size_code, extension, reason, _mc, _beyond, *extras = endplate_codes(stored[endplate.value])
             size = "" if size_code == MODIC_SIZE.code("none") else _code(size_code)
-            row += [_code(reason), _code(type_code), size, _number(extension)]
+            row += [_code(reason), _code(type_code), size, _number(extension), *(_code(e) for e in extras)]
         out.append([*row, "2"])  # 2 = Complete
     return _csv(out)

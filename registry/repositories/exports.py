@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, cast
@@ -26,6 +27,8 @@ _VERSIONS = (
         col(GradingVersion.version),
         cast(col(GradingVersion.at), String),
         cast(col(GradingVersion.endplates), String),
+        col(GradingVersion.protocol),
+        cast(col(GradingVersion.numbering), String),
     )
     .join(Grading, col(GradingVersion.grading_id) == col(Grading.id))
     .join(Study, col(Grading.study_id) == col(Study.id))
@@ -43,21 +46,36 @@ _VERSIONS = (
 
 def grading_versions(session: Session) -> list[Any]:
     """Every version of every grading: (pseudonym, study id, study date, grading id, kind, rater id,
-    version, recorded at, endplates as JSON text), by patient, study, grading and version.
+    version, recorded at, endplates as JSON text, protocol, numbering as JSON text or NULL), by
+    patient, study, grading and version.
 
     Dates, times and endplates come as text, to be parsed in bulk rather than row by row.
     """
     return list(session.connection().execute(_VERSIONS))
 
 
-_CURRENT = sa_select(col(Grading.id), col(Grading.rater_id), col(GradingVersion.at)).join(
-    GradingVersion, CURRENT_VERSION
-)
+_CURRENT = sa_select(
+    col(Grading.id),
+    col(Grading.rater_id),
+    col(GradingVersion.at),
+    col(GradingVersion.protocol),
+    col(GradingVersion.numbering),
+).join(GradingVersion, CURRENT_VERSION)
 
 
-def current_version_authorship(session: Session) -> dict[str, tuple[str, dt.datetime]]:
-    """Grading id to (rater id, when its current version was recorded)."""
-    return {grading_id: (rater_id, at) for grading_id, rater_id, at in session.execute(_CURRENT)}
+@dataclass(frozen=True)
+class CurrentVersion:
+    """Who a grading belongs to and what its current version was recorded with."""
+
+    rater_id: str
+    at: dt.datetime
+    protocol: str
+    numbering: dict[str, Any] | None
+
+
+def current_version_contexts(session: Session) -> dict[str, CurrentVersion]:
+    """Grading id to its rater and its current version's time, protocol and numbering."""
+    return {row[0]: CurrentVersion(*row[1:]) for row in session.execute(_CURRENT)}
 
 
 def pseudonyms(session: Session) -> dict[str, str]:

@@ -193,7 +193,10 @@ def test_codebook_lists_variables_categories_and_nordic_definitions(client: Test
     long = {v["name"]: v for v in book["datasets"]["gradings_long"]["variables"]}
     assert [c["label"] for c in long["type"]["categories"]] == list(TYPE_LABELS)
     assert [c["code"] for c in long["size"]["categories"]] == [0, 1, 2, 3, 4]
-    assert len(book["datasets"]["gradings_wide"]["variables"]) == 7 + 11 * 6
+    # 7 identifying the grading, protocol and numbering (3), then per endplate 6 core + 7 protocol variables
+    assert len(book["datasets"]["gradings_wide"]["variables"]) == 7 + 3 + 11 * (6 + 7)
+    assert [p["id"] for p in book["nordic"]["protocols"]] == ["nordic-2007", "nordic-2007-full"]
+    assert [c["label"] for c in long["numbering_ref"]["categories"]] == ["not_recorded", "sacrum", "last_rib", "other"]
     assert {"eligibility_NCT00454792_2012", "eligibility_NCT03100266_2018-registry"} <= set(book["datasets"])
     sizes = {c["label"]: c["definition"] for c in book["nordic"]["sizes"]}
     assert "25 %" in sizes["B"] and "50 %" in sizes["D"]
@@ -212,8 +215,59 @@ def test_an_empty_registry_exports_headers_only(client: TestClient, auth: TokenF
     response = _get(client, auth("researcher"), url)
     if url.endswith(".csv") or ".csv?" in url:
         lines = response.text.splitlines()
-        assert len(lines) == (1 + 5 + 11 * 4 if "dictionary" in url else 1)  # the dictionary is never empty
+        assert len(lines) == (1 + 5 + 3 + 11 * (4 + 7) if "dictionary" in url else 1)  # the dictionary is never empty
     elif ".dta" in url:
         assert len(pd.read_stata(io.BytesIO(response.content))) == 0
     else:
         assert pq.read_table(io.BytesIO(response.content)).num_rows == 0
+
+
+def test_full_protocol_variables_and_numbering_are_exported(client: TestClient, auth: TokenFactory) -> None:
+    """A grading under nordic-2007-full with a numbering reference: its protocol, numbering and extra
+    variables reach the long and wide CSV, the .dta value labels and the REDCap records."""
+    rad = auth("radiologist", "dr-hansen")
+    study = client.post("/api/v1/studies", json=study_body(), headers=rad).json()
+    entry = {"type": "I/II", "size": "D", "location": "entire", "volume": "gt50", "endplate_area": "gt50"}
+    body = {
+        "endplates": endplates(L5_inf=entry, S1_sup={"type": "none", "osteophytes": "yes"}),
+        "protocol": "nordic-2007-full",
+        "numbering": {"reference": "last_rib", "transitional": "sacralised_l5"},
+    }
+    created = client.post(f"/api/v1/studies/{study['id']}/gradings", json=body, headers=rad)
+    assert created.status_code == 201, created.text
+    researcher = auth("researcher")
+
+    long = list(csv.DictReader(io.StringIO(_get(client, researcher, "gradings.csv?shape=long").text)))
+    l5 = next(r for r in long if r["endplate"] == "L5_inf")
+    assert (l5["protocol"], l5["numbering_ref"], l5["numbering_tv"]) == (
+        "nordic-2007-full",
+        "last_rib",
+        "sacralised_l5",
+    )
+    assert (l5["location"], l5["volume"], l5["endplate_area"], l5["osteophytes"]) == ("entire", "gt50", "gt50", "")
+    s1 = next(r for r in long if r["endplate"] == "S1_sup")
+    assert (s1["type"], s1["osteophytes"], s1["location"]) == ("none", "yes", "")
+
+    (wide,) = list(csv.DictReader(io.StringIO(_get(client, researcher, "gradings.csv?shape=wide").text)))
+    assert (wide["protocol"], wide["l5_inf_location"], wide["s1_sup_osteophytes"]) == (
+        "nordic-2007-full",
+        "entire",
+        "yes",
+    )
+
+    dta = pd.read_stata(io.BytesIO(_get(client, researcher, "gradings.dta?shape=wide").content))
+    assert dta.loc[0, "l5_inf_volume"] == "gt50" and dta.loc[0, "numbering_tv"] == "sacralised_l5"
+
+    (record,) = list(csv.DictReader(io.StringIO(_get(client, researcher, "redcap/records.csv").text)))
+    dictionary = list(csv.DictReader(io.StringIO(_get(client, researcher, "redcap/dictionary.csv").text)))
+    choices = {
+        row["Variable / Field Name"]: dict(
+            reversed(c.strip().split(", ", 1)) for c in row["Choices, Calculations, OR Slider Labels"].split("|")
+        )
+        for row in dictionary
+        if row["Field Type"] in {"dropdown", "radio"}
+    }
+    assert record["l5_inf_location"] == choices["l5_inf_location"]["entire"]
+    assert record["numbering_ref"] == choices["numbering_ref"]["last_rib"]
+    assert record["protocol"] == choices["protocol"]["nordic-2007-full"]
+    assert record["l4_inf_location"] == ""  # no change at L4: the variable does not apply

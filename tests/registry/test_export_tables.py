@@ -15,6 +15,13 @@ from registry.exports.gradings import endplate_codes
 from registry.exports.table import Column, Table, to_csv, to_stata
 
 
+def test_full_protocol_variables_are_coded_in_the_protocol_files_order() -> None:
+    """location, volume, endplate area, osteophytes, defect, irregular, development: coded 0, 1, ... in the
+    order the protocol file lists their categories; absent variables are -1."""
+    entry = {"type": "I", "size": "B", "location": "entire", "volume": "lt25", "osteophytes": "yes"}
+    assert endplate_codes(entry)[6:] == (5, 0, -1, 1, -1, -1, -1)
+
+
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
@@ -29,6 +36,8 @@ from registry.exports.table import Column, Table, to_csv, to_stata
     ],
 )
 def test_endplate_codes(entry: dict[str, object], expected: tuple[float, ...]) -> None:
+    """The six core codes; then the full protocol's seven variables, all missing (-1) here."""
+    expected = (*expected, *(-1,) * 7)
     got = endplate_codes(entry)
     assert len(got) == len(expected)
     assert all((math.isnan(a) and math.isnan(b)) or a == b for a, b in zip(got, expected, strict=True))
