@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
 
-from api.deps import Radiologist, RadiologistOrAdmin, SessionDep
+from api.deps import Radiologist, RadiologistOrAdmin, SessionDep, SettingsDep
 from api.schemas.gradings import (
     GradingCreate,
     GradingHistory,
@@ -111,9 +111,11 @@ def _sr_response(content: bytes, grading_id: str, version: int | None) -> Respon
 
 
 @router.get("/gradings/{grading_id}/sr.dcm", response_class=Response, responses={200: {"content": {_DICOM: {}}}})
-def grading_sr(grading_id: str, user: RadiologistOrAdmin, session: SessionDep) -> Response:
-    """The current version as a DICOM Comprehensive SR (TID 1500 measurement report)."""
-    return _sr_response(reports_service.grading_sr(session, grading_id, None, user), grading_id, None)
+def grading_sr(grading_id: str, user: RadiologistOrAdmin, session: SessionDep, settings: SettingsDep) -> Response:
+    """The current version as a DICOM Comprehensive SR (TID 1500 measurement report); patient and rater
+    named as the site's policy says (``MODIC_SR_IDENTITY``: pseudonyms by default)."""
+    content = reports_service.grading_sr(session, grading_id, None, user, settings.sr_identity)
+    return _sr_response(content, grading_id, None)
 
 
 @router.get(
@@ -122,7 +124,13 @@ def grading_sr(grading_id: str, user: RadiologistOrAdmin, session: SessionDep) -
     responses={200: {"content": {_DICOM: {}}}},
 )
 def grading_version_sr(
-    grading_id: str, version: Annotated[int, Path(ge=1)], user: RadiologistOrAdmin, session: SessionDep
+    grading_id: str,
+    version: Annotated[int, Path(ge=1)],
+    user: RadiologistOrAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
-    """One version of the grading as a DICOM Comprehensive SR (TID 1500 measurement report)."""
-    return _sr_response(reports_service.grading_sr(session, grading_id, version, user), grading_id, version)
+    """One version of the grading as a DICOM Comprehensive SR (TID 1500 measurement report); patient and
+    rater named as the site's policy says (``MODIC_SR_IDENTITY``)."""
+    content = reports_service.grading_sr(session, grading_id, version, user, settings.sr_identity)
+    return _sr_response(content, grading_id, version)
