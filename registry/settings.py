@@ -64,6 +64,17 @@ class Settings(BaseSettings):
         description="whom grading SRs name: 'pseudonym' (patient and rater pseudonyms) or 'hospital' (the "
         "hospital's patient id, name, birth date and sex, and the rater's user name; for the hospital's own PACS)",
     )
+    sr_store_url: str | None = Field(
+        default=None, description="DICOMweb base URL the SR of every grading version is stored to (STOW-RS)"
+    )
+    sr_store_username: str | None = Field(default=None, description="HTTP basic user name for the SR store")
+    sr_store_password: SecretStr | None = Field(default=None, description="HTTP basic password for the SR store")
+    sr_store_ca_file: Path | None = Field(
+        default=None, description="CA certificates to check the SR store against (default: the system's)"
+    )
+    sr_store_retry_seconds: float = Field(
+        default=30, gt=0, description="first wait before an SR the archive did not take is sent again (doubling)"
+    )
     max_upload_files: int = Field(default=10_000, gt=0, description="most file parts in one upload")
     max_archive_members: int = Field(default=20_000, gt=0, description="most files in one .zip archive")
     max_archive_bytes: int = Field(

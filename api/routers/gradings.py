@@ -20,6 +20,7 @@ from api.schemas.gradings import (
 from registry.services import gradings as gradings_service
 from registry.services import reports as reports_service
 from registry.services.grading_writer import GradingWriter
+from registry.services.sr_store import SrStore
 
 router = APIRouter(tags=["gradings"])
 
@@ -42,8 +43,16 @@ async def create_grading(
     )
     writer: GradingWriter = request.app.state.grading_writer
     view = await asyncio.wrap_future(writer.submit(new))
+    _store_sr(request)
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
+
+
+def _store_sr(request: Request) -> None:
+    """A version was committed: when SRs go to the archive, its sender looks now (it never waits here)."""
+    sr_store: SrStore | None = request.app.state.sr_store
+    if sr_store is not None:
+        sr_store.nudge()
 
 
 @router.get("/studies/{study_id}/gradings", response_model=GradingList)
@@ -72,6 +81,7 @@ def amend_grading(
     body: GradingUpdate,
     user: RadiologistOrAdmin,
     session: SessionDep,
+    request: Request,
     response: Response,
     if_match: Annotated[str | None, Header(description="ETag of the version being amended")] = None,
 ) -> GradingPublic:
@@ -88,6 +98,7 @@ def amend_grading(
         levels=body.levels,
         measurements=body.measurements,
     )
+    _store_sr(request)
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
 

@@ -7,6 +7,7 @@ from registry.models.gradings import Grading, GradingKind, GradingVersion
 from registry.models.imaging import Instance
 from registry.models.pulls import Pull, PullItem, PullOutcome, PullStatus
 from registry.models.reliability import ReliabilityCase, ReliabilityRater, ReliabilityStudy, WorklistItem
+from registry.models.sr_store import SrDelivery, SrDeliveryStatus
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Revocations, Role, User
 
@@ -34,6 +35,8 @@ __all__ = [
     "Role",
     "ScreeningRecord",
     "Series",
+    "SrDelivery",
+    "SrDeliveryStatus",
     "Study",
     "User",
     "WorklistItem",
