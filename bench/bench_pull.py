@@ -4,13 +4,16 @@ same series in a plain loop; target ratio ≥ 0.8.
 Orthanc (Debian packages ``orthanc``, ``orthanc-dicomweb``) holds 52 studies: 13 renamed copies of the
 four sample studies, each with its localizer, sagittal T1, T2, STIR and axial T2. It binds 0.0.0.0, so
 this module re-runs itself in a private network namespace (``unshare --net``) with Orthanc, and prints
-its timings as JSON. Measured there, alternately, fresh database and data directory each run:
+its timings as JSON. Measured there, alternately, an empty registry (a copy of a database whose schema was
+migrated beforehand: a site pulls into the registry it runs) and an empty data directory each run:
 
-- ``modic pull --dicomweb URL --patients FILE`` for 50 patients, as a command (its start-up, the QIDO-RS
-  queries, the classification, WADO-RS of the 3 sagittal series of each study, writing the files and
-  ingesting them);
-- the peer: one ``DICOMwebClient.retrieve_series`` per series in a loop, for the same 150 series, asking
-  for the same media type (as stored, no transcoding), keeping the datasets in memory.
+- ``modic pull --dicomweb URL --patients FILE`` for 50 patients, as a command: its start-up, the QIDO-RS
+  queries (studies, then series with the classification attributes), the classification, WADO-RS of the
+  3 sagittal series of each study, writing the files, reading their headers and ingesting them (patients,
+  studies, series, instances, pull outcomes in the database);
+- the peer only downloads: one ``DICOMwebClient.retrieve_series`` per series in a plain loop, for the same
+  150 series from the same Orthanc, asking for the same media type (as stored, no transcoding), keeping
+  the datasets in memory; it runs in this process, already imported.
 """
 
 from __future__ import annotations
@@ -70,12 +73,21 @@ def _fixture(work: Path) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
     return files, chosen, sorted(pair for p in chosen for pair in wanted[p])
 
 
-def _modic_pull(base: str, patients_file: Path, work: Path, run: int) -> float:
-    env = {
-        **os.environ,
-        "MODIC_DATABASE_URL": f"sqlite:///{work / f'pull{run}.db'}",
-        "MODIC_DATA_DIR": str(work / f"data{run}"),
-    }
+def _registry(work: Path) -> Path:
+    """An empty registry database with its schema migrated: a site pulls into the registry it runs."""
+    from registry.db import dispose_engine, get_engine, migrate
+
+    path = work / "registry.db"
+    url = f"sqlite:///{path}"
+    migrate(get_engine(url))
+    dispose_engine(url)
+    return path
+
+
+def _modic_pull(base: str, patients_file: Path, work: Path, run: int, registry: Path) -> float:
+    database = work / f"pull{run}.db"
+    shutil.copyfile(registry, database)
+    env = {**os.environ, "MODIC_DATABASE_URL": f"sqlite:///{database}", "MODIC_DATA_DIR": str(work / f"data{run}")}
     command = [
         sys.executable,
         "-m",
@@ -118,13 +130,14 @@ def inside(work: Path) -> dict[str, Any]:
     files, patients, series = _fixture(work)
     patients_file = work / "patients.csv"
     patients_file.write_text("patient_id\n" + "\n".join(patients) + "\n")
+    registry = _registry(work)
     with running_orthanc(work, str(tool("Orthanc")), str(tool("ip")), HttpThreadsCount=8) as base:
         _upload(base, files)
         _peer(base, series[:3])  # warm-up: Orthanc's caches, imports
         pulls, peers = [], []
         for run in range(RUNS):
             peers.append(_peer(base, series))
-            pulls.append(_modic_pull(base, patients_file, work, run))
+            pulls.append(_modic_pull(base, patients_file, work, run, registry))
     return {"pull": pulls, "peer": peers, "series": len(series)}
 
 
