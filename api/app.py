@@ -25,6 +25,7 @@ from api.routers import (
     reliability,
     screening,
     series,
+    sr_deliveries,
     studies,
     trials,
     users,
@@ -35,6 +36,7 @@ from registry.imaging.store import FileStore
 from registry.security import FailureBrake
 from registry.services.grading_writer import GradingWriter
 from registry.services.pulls import PullRunner
+from registry.services.sr_store import SrStore, sr_store_config
 from registry.services.users import TokenCache
 from registry.settings import Settings, get_settings
 
@@ -53,9 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         # What start-up built lives as long as the process: keep it out of the collector's full passes.
         gc.freeze()
+        if app.state.sr_store is not None:
+            app.state.sr_store.start()
         yield
         await anyio.to_thread.run_sync(app.state.grading_writer.drain, 30.0)  # gradings still being written
         app.state.pull_runner.shutdown()
+        if app.state.sr_store is not None:
+            await anyio.to_thread.run_sync(app.state.sr_store.stop)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -76,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pull_runner = PullRunner(
         engine, app.state.store, expected_field_strength_t=settings.expected_field_strength_t
     )
+    sr_config = sr_store_config(settings)
+    app.state.sr_store = None if sr_config is None else SrStore(engine, sr_config)
     install_error_handlers(app)
     for router in (
         health.router,
@@ -92,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allocation.router,
         exports.router,
         pulls.router,
+        sr_deliveries.router,
         users.router,
     ):
         app.include_router(router, prefix=API_PREFIX)

@@ -4,13 +4,18 @@ same series in a plain loop; target ratio ≥ 0.8.
 Orthanc (Debian packages ``orthanc``, ``orthanc-dicomweb``) holds 52 studies: 13 renamed copies of the
 four sample studies, each with its localizer, sagittal T1, T2, STIR and axial T2. It binds 0.0.0.0, so
 this module re-runs itself in a private network namespace (``unshare --net``) with Orthanc, and prints
-its timings as JSON. Measured there, alternately, fresh database and data directory each run:
+its timings as JSON. Measured there, alternately, an empty registry (a copy of a database whose schema was
+migrated beforehand: a site pulls into the registry it runs) and an empty data directory each run:
 
-- ``modic pull --dicomweb URL --patients FILE`` for 50 patients, as a command (its start-up, the QIDO-RS
-  queries, the classification, WADO-RS of the 3 sagittal series of each study, writing the files and
-  ingesting them);
-- the peer: one ``DICOMwebClient.retrieve_series`` per series in a loop, for the same 150 series, asking
-  for the same media type (as stored, no transcoding), keeping the datasets in memory.
+- ``modic pull --dicomweb URL --patients FILE`` for 50 patients, as a command: its start-up, the QIDO-RS
+  queries (studies, then series with the classification attributes), the classification, WADO-RS of the
+  3 sagittal series of each study, writing the files, reading their headers and ingesting them (patients,
+  studies, series, instances, pull outcomes in the database);
+- the same pull on the service path, as ``POST /api/v1/pulls`` runs it (``run_pull`` in this process, its
+  modules imported beforehand, no command start-up), into its own empty registry;
+- the peer only downloads: one ``DICOMwebClient.retrieve_series`` per series in a plain loop, for the same
+  150 series from the same Orthanc, asking for the same media type (as stored, no transcoding), keeping
+  the datasets in memory; it runs in this process, already imported.
 """
 
 from __future__ import annotations
@@ -70,12 +75,21 @@ def _fixture(work: Path) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
     return files, chosen, sorted(pair for p in chosen for pair in wanted[p])
 
 
-def _modic_pull(base: str, patients_file: Path, work: Path, run: int) -> float:
-    env = {
-        **os.environ,
-        "MODIC_DATABASE_URL": f"sqlite:///{work / f'pull{run}.db'}",
-        "MODIC_DATA_DIR": str(work / f"data{run}"),
-    }
+def _registry(work: Path) -> Path:
+    """An empty registry database with its schema migrated: a site pulls into the registry it runs."""
+    from registry.db import dispose_engine, get_engine, migrate
+
+    path = work / "registry.db"
+    url = f"sqlite:///{path}"
+    migrate(get_engine(url))
+    dispose_engine(url)
+    return path
+
+
+def _modic_pull(base: str, patients_file: Path, work: Path, run: int, registry: Path) -> float:
+    database = work / f"pull{run}.db"
+    shutil.copyfile(registry, database)
+    env = {**os.environ, "MODIC_DATABASE_URL": f"sqlite:///{database}", "MODIC_DATA_DIR": str(work / f"data{run}")}
     command = [
         sys.executable,
         "-m",
@@ -91,6 +105,34 @@ def _modic_pull(base: str, patients_file: Path, work: Path, run: int) -> float:
     elapsed = time.perf_counter() - start
     if done.returncode != 0 or f"{STUDIES} fetched" not in done.stdout:
         raise RuntimeError(f"modic pull failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
+    return elapsed
+
+
+def _service_pull(base: str, patients: list[str], work: Path, run: int, registry: Path) -> float:
+    """The pull as the API runs it (``PullRunner`` calls ``run_pull``): in this process, imported already."""
+    from registry.db import dispose_engine, get_engine, session_scope
+    from registry.imaging.pacs import ArchiveConfig, DicomwebOptions
+    from registry.imaging.store import FileStore
+    from registry.services.pulls import PullRequest, open_pull, run_pull
+
+    database = work / f"service{run}.db"
+    shutil.copyfile(registry, database)
+    url = f"sqlite:///{database}"
+    store = FileStore(work / f"service-data{run}")
+    config = ArchiveConfig(dicomweb=DicomwebOptions(url=f"{base}/dicom-web"))
+    start = time.perf_counter()
+    engine = get_engine(url)
+    with session_scope(engine, write=True) as session:
+        pull, _ = open_pull(session, PullRequest(config.label, tuple(patients)), None)
+    archive = config.open(store)
+    try:
+        summary = run_pull(engine, store, archive, pull.id, patients)
+    finally:
+        archive.close()
+    elapsed = time.perf_counter() - start
+    dispose_engine(url)
+    if summary.outcomes.total() != STUDIES or summary.error:
+        raise RuntimeError(f"the service pull failed: {summary.line}")
     return elapsed
 
 
@@ -118,14 +160,22 @@ def inside(work: Path) -> dict[str, Any]:
     files, patients, series = _fixture(work)
     patients_file = work / "patients.csv"
     patients_file.write_text("patient_id\n" + "\n".join(patients) + "\n")
+    registry = _registry(work)
     with running_orthanc(work, str(tool("Orthanc")), str(tool("ip")), HttpThreadsCount=8) as base:
         _upload(base, files)
         _peer(base, series[:3])  # warm-up: Orthanc's caches, imports
-        pulls, peers = [], []
+        _import_service()
+        pulls, services, peers = [], [], []
         for run in range(RUNS):
             peers.append(_peer(base, series))
-            pulls.append(_modic_pull(base, patients_file, work, run))
-    return {"pull": pulls, "peer": peers, "series": len(series)}
+            pulls.append(_modic_pull(base, patients_file, work, run, registry))
+            services.append(_service_pull(base, patients, work, run, registry))
+    return {"pull": pulls, "service": services, "peer": peers, "series": len(series)}
+
+
+def _import_service() -> None:
+    """Import what the service path uses before timing it, as the peer's client is imported before its runs."""
+    import registry.services.pulls  # noqa: F401
 
 
 def run() -> list[dict[str, Any]]:
@@ -144,18 +194,22 @@ def run() -> list[dict[str, Any]]:
         result = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    ours, peer = median(result["pull"]), median(result["peer"])
-    ratio = peer / ours
-    return [
-        row(
-            name,
-            f"{ours:.2f} s ({result['series']} series)",
-            f"≥ {TARGET_RATIO}× peer",
-            ratio >= TARGET_RATIO,
-            peer=f"{peer:.2f} s dicomweb-client retrieve_series loop",
-            ratio=f"{ratio:.2f}×",
+    peer = median(result["peer"])
+    rows = []
+    for label, key in ((name, "pull"), (f"pull {STUDIES} studies over DICOMweb (service path, as the API)", "service")):
+        ours = median(result[key])
+        ratio = peer / ours
+        rows.append(
+            row(
+                label,
+                f"{ours:.2f} s ({result['series']} series)",
+                f"≥ {TARGET_RATIO}× peer",
+                ratio >= TARGET_RATIO,
+                peer=f"{peer:.2f} s dicomweb-client retrieve_series loop",
+                ratio=f"{ratio:.2f}×",
+            )
         )
-    ]
+    return rows
 
 
 if __name__ == "__main__":

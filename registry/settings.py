@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +11,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from registry.imaging.archive import ArchiveLimits
+
+
+class SrIdentity(StrEnum):
+    """Whom a grading's DICOM SR names (the site's policy, ``MODIC_SR_IDENTITY``)."""
+
+    pseudonym = "pseudonym"
+    """The patient and the rater by their pseudonyms; no name, birth date or sex (the default)."""
+    hospital = "hospital"
+    """The hospital's patient id, name, birth date and sex, and the rater's user name: for SRs that go
+    back to the hospital's own PACS, to be filed with the patient's images there."""
 
 
 class Settings(BaseSettings):
@@ -48,6 +59,22 @@ class Settings(BaseSettings):
     pacs_calling_ae: str = Field(default="MODIC", description="our AE title, also the C-MOVE destination")
     pacs_store_host: str = Field(default="127.0.0.1", description="where our Storage SCP listens during a pull")
     pacs_store_port: int = Field(default=11113, gt=0, lt=65536, description="port of that Storage SCP")
+    sr_identity: SrIdentity = Field(
+        default=SrIdentity.pseudonym,
+        description="whom grading SRs name: 'pseudonym' (patient and rater pseudonyms) or 'hospital' (the "
+        "hospital's patient id, name, birth date and sex, and the rater's user name; for the hospital's own PACS)",
+    )
+    sr_store_url: str | None = Field(
+        default=None, description="DICOMweb base URL the SR of every grading version is stored to (STOW-RS)"
+    )
+    sr_store_username: str | None = Field(default=None, description="HTTP basic user name for the SR store")
+    sr_store_password: SecretStr | None = Field(default=None, description="HTTP basic password for the SR store")
+    sr_store_ca_file: Path | None = Field(
+        default=None, description="CA certificates to check the SR store against (default: the system's)"
+    )
+    sr_store_retry_seconds: float = Field(
+        default=30, gt=0, description="first wait before an SR the archive did not take is sent again (doubling)"
+    )
     max_upload_files: int = Field(default=10_000, gt=0, description="most file parts in one upload")
     max_archive_members: int = Field(default=20_000, gt=0, description="most files in one .zip archive")
     max_archive_bytes: int = Field(

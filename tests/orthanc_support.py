@@ -140,15 +140,23 @@ def _wait_for_orthanc(orthanc: subprocess.Popen[bytes], base: str, log: Path, au
 
 @contextmanager
 def running_orthanc(
-    workdir: Path, orthanc: str, ip: str, *, verbose: bool = False, auth: str | None = None, **overrides: Any
+    workdir: Path,
+    orthanc: str,
+    ip: str,
+    *,
+    verbose: bool = False,
+    auth: str | None = None,
+    port: int | None = None,
+    **overrides: Any,
 ) -> Iterator[str]:
     """Inside a fresh network namespace: bring up loopback, start Orthanc with :func:`orthanc_config`
     (plus ``overrides``), wait for it and yield its base URL; Orthanc is stopped on every path and dies
     with this process if it is killed. Its log is ``workdir/orthanc.log`` (``--verbose`` logs every HTTP
-    request and C-MOVE sub-operation). ``auth`` is the Authorization header value when users are set."""
+    request and C-MOVE sub-operation). ``auth`` is the Authorization header value when users are set;
+    ``port`` the HTTP port (default: a free one), for a client configured before Orthanc starts."""
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     subprocess.run([ip, "link", "set", "lo", "up"], check=True)
-    port = free_port()
+    port = port or free_port()
     config = workdir / "orthanc.json"
     config.write_text(json.dumps(orthanc_config(workdir, port, **overrides), indent=2))
     log = workdir / "orthanc.log"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
 
-from api.deps import Radiologist, RadiologistOrAdmin, SessionDep
+from api.deps import Radiologist, RadiologistOrAdmin, SessionDep, SettingsDep
 from api.schemas.gradings import (
     GradingCreate,
     GradingHistory,
@@ -19,6 +19,7 @@ from api.schemas.gradings import (
 from registry.services import gradings as gradings_service
 from registry.services import reports as reports_service
 from registry.services.grading_writer import GradingWriter
+from registry.services.sr_store import SrStore
 
 router = APIRouter(tags=["gradings"])
 
@@ -41,8 +42,16 @@ async def create_grading(
     )
     writer: GradingWriter = request.app.state.grading_writer
     view = await asyncio.wrap_future(writer.submit(new))
+    _store_sr(request)
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
+
+
+def _store_sr(request: Request) -> None:
+    """A version was committed: when SRs go to the archive, its sender looks now (it never waits here)."""
+    sr_store: SrStore | None = request.app.state.sr_store
+    if sr_store is not None:
+        sr_store.nudge()
 
 
 @router.get("/studies/{study_id}/gradings", response_model=GradingList)
@@ -65,6 +74,7 @@ def amend_grading(
     body: GradingUpdate,
     user: RadiologistOrAdmin,
     session: SessionDep,
+    request: Request,
     response: Response,
     if_match: Annotated[str | None, Header(description="ETag of the version being amended")] = None,
 ) -> GradingPublic:
@@ -81,6 +91,7 @@ def amend_grading(
         levels=body.levels,
         measurements=body.measurements,
     )
+    _store_sr(request)
     response.headers["ETag"] = view.etag
     return GradingPublic.of(view)
 
@@ -104,9 +115,11 @@ def _sr_response(content: bytes, grading_id: str, version: int | None) -> Respon
 
 
 @router.get("/gradings/{grading_id}/sr.dcm", response_class=Response, responses={200: {"content": {_DICOM: {}}}})
-def grading_sr(grading_id: str, user: RadiologistOrAdmin, session: SessionDep) -> Response:
-    """The current version as a DICOM Comprehensive SR (TID 1500 measurement report)."""
-    return _sr_response(reports_service.grading_sr(session, grading_id, None, user), grading_id, None)
+def grading_sr(grading_id: str, user: RadiologistOrAdmin, session: SessionDep, settings: SettingsDep) -> Response:
+    """The current version as a DICOM Comprehensive SR (TID 1500 measurement report); patient and rater
+    named as the site's policy says (``MODIC_SR_IDENTITY``: pseudonyms by default)."""
+    content = reports_service.grading_sr(session, grading_id, None, user, settings.sr_identity)
+    return _sr_response(content, grading_id, None)
 
 
 @router.get(
@@ -115,7 +128,13 @@ def grading_sr(grading_id: str, user: RadiologistOrAdmin, session: SessionDep) -
     responses={200: {"content": {_DICOM: {}}}},
 )
 def grading_version_sr(
-    grading_id: str, version: Annotated[int, Path(ge=1)], user: RadiologistOrAdmin, session: SessionDep
+    grading_id: str,
+    version: Annotated[int, Path(ge=1)],
+    user: RadiologistOrAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
-    """One version of the grading as a DICOM Comprehensive SR (TID 1500 measurement report)."""
-    return _sr_response(reports_service.grading_sr(session, grading_id, version, user), grading_id, version)
+    """One version of the grading as a DICOM Comprehensive SR (TID 1500 measurement report); patient and
+    rater named as the site's policy says (``MODIC_SR_IDENTITY``)."""
+    content = reports_service.grading_sr(session, grading_id, version, user, settings.sr_identity)
+    return _sr_response(content, grading_id, version)

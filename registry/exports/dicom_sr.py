@@ -79,6 +79,8 @@ INFERIOR = Code("261089000", "SCT", "Inferior")
 PERCENT = codes.UCUM.Percent
 NOTE = codes.DCM.Comment
 MANUFACTURER = "Modic grading & registry"
+PSEUDONYMISED = "Modic registry pseudonyms for patient and rater; UIDs kept"
+"""The De-identification Method of an SR that names the patient by pseudonym."""
 SERIES_NUMBER = 9901
 """The series number of the SR series of every grading (one series per grading, one instance per version)."""
 
@@ -106,6 +108,8 @@ class ReportedStudy:
     patient_birth_date: dt.date | None = None
     patient_sex: str = ""
     series: tuple[ReferencedSeries, ...] = ()
+    pseudonymised: bool = False
+    """The patient is named by a pseudonym (Patient Identity Removed YES, with the method stated)."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,9 @@ def build_sr(report: GradingReport, study: ReportedStudy) -> hd.sr.Comprehensive
     )
     if not has_images:
         del sr.CurrentRequestedProcedureEvidenceSequence
+    if study.pseudonymised:
+        sr.PatientIdentityRemoved = "YES"
+        sr.DeidentificationMethod = PSEUDONYMISED
     at = report.recorded_at.astimezone(dt.UTC)
     sr.ContentDate, sr.ContentTime = DA(at.date()), TM(at.time())
     sr.TimezoneOffsetFromUTC = "+0000"

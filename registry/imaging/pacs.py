@@ -4,10 +4,11 @@ chosen series into the file store.
 Two adapters with the same shape (:class:`Archive`):
 
 - :class:`DicomwebArchive`: QIDO-RS for studies, series and instances (with the attributes series
-  classification reads, :data:`~registry.imaging.dicom.METADATA_KEYWORDS`), WADO-RS to retrieve a
-  series (or the instances of it still missing). Built on ``dicomweb-client``; TLS when the URL is
-  ``https`` (certificates checked against the system store or a given CA file); HTTP basic credentials
-  when configured.
+  classification reads, :data:`~registry.imaging.dicom.METADATA_KEYWORDS`) through ``dicomweb-client``;
+  WADO-RS to retrieve a series (or the instances of it still missing) on the same ``requests`` session,
+  its multipart answer streamed through ``python-multipart`` into the store part by part. TLS when the
+  URL is ``https`` (certificates checked against the system store or a given CA file); HTTP basic
+  credentials when configured.
 - :class:`DimseArchive`: C-FIND at study, series and image level, then C-MOVE of a series to this
   process's own Storage SCP (:class:`~registry.imaging.scp.StorageReceiver`), which writes each
   instance to the store as received. The archive must know the calling AE title at the SCP's address.
@@ -27,11 +28,12 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import pydicom
 from pydicom.dataset import Dataset
 
 from registry.errors import RegistryError
-from registry.imaging.dicom import METADATA_KEYWORDS
+from registry.imaging.dicom import METADATA_KEYWORDS, read_dicom
+from registry.imaging.errors import ImagingError
+from registry.imaging.sources import AcceptedInstance, Rejection
 from registry.imaging.store import FileStore
 from registry.settings import Settings
 
@@ -75,6 +77,8 @@ class Retrieved:
 
     sop_instance_uids: list[str]
     new: int
+    read: list[AcceptedInstance | Rejection] | None = None
+    """The delivered images with their headers already read (``None``: read them from the store)."""
 
 
 SERIES_KEYWORDS = (*METADATA_KEYWORDS, "NumberOfSeriesRelatedInstances")
@@ -155,6 +159,7 @@ class DicomwebArchive:
                 url=self._options.url.rstrip("/"), session=session, timeout=self._options.timeout_s
             )
             self._local.client = client
+            self._local.session = session
         return client
 
     @contextlib.contextmanager
@@ -216,42 +221,73 @@ class DicomwebArchive:
     def retrieve(
         self, study_instance_uid: str, series_instance_uid: str, sop_instance_uids: Sequence[str] | None
     ) -> Retrieved:
-        client = self._client()
+        """WADO-RS of the series (or of each named image), as stored. Each part of the multipart answer is
+        written to the store as it arrives, byte for byte, and its header is read there and then (the
+        fast reader of ingest): nothing is decoded into a dataset, re-encoded or read back from disk."""
+        base = f"{self._options.url}/studies/{study_instance_uid}/series/{series_instance_uid}"
+        urls = [base] if sop_instance_uids is None else [f"{base}/instances/{uid}" for uid in sop_instance_uids]
         delivered: list[str] = []
+        read: list[AcceptedInstance | Rejection] = []
         new = 0
         with self._answer("the retrieval"):
-            if sop_instance_uids is None:
-                datasets = client.iter_series(study_instance_uid, series_instance_uid, media_types=_AS_STORED)
-            else:
-                datasets = (
-                    client.retrieve_instance(study_instance_uid, series_instance_uid, uid, media_types=_AS_STORED)
-                    for uid in sop_instance_uids
+            for url in urls:
+                for data in self._parts(url):
+                    source = f"{self.label} series {series_instance_uid} image {len(read) + 1}"
+                    try:
+                        instance = read_dicom(data, source)
+                    except ImagingError as exc:
+                        read.append(Rejection(exc.source, exc.reason))
+                        continue
+                    uid = instance.sop_instance_uid
+                    delivered.append(uid)
+                    if not self.store.contains(uid):
+                        self.store.put(uid, data)
+                        new += 1
+                    read.append(AcceptedInstance(instance, self.store.path_for(uid)))
+        return Retrieved(delivered, new, read)
+
+    def _parts(self, url: str) -> Iterator[bytes]:
+        """The parts of a WADO-RS answer (``multipart/related``), each as soon as it has arrived whole."""
+        from python_multipart import MultipartParser
+        from python_multipart.multipart import parse_options_header
+
+        self._client()
+        response = self._local.session.get(
+            url, headers={"Accept": _ACCEPT_AS_STORED}, stream=True, timeout=self._options.timeout_s
+        )
+        with response:
+            response.raise_for_status()
+            media_type, options = parse_options_header(response.headers.get("Content-Type", ""))
+            boundary = options.get(b"boundary")
+            if media_type != b"multipart/related" or not boundary:
+                raise ArchiveRefused(
+                    f"{self.label} answered a retrieval with {media_type.decode(errors='replace')!r}, "
+                    "not multipart/related"
                 )
-            for ds in datasets:
-                uid = str(ds.get("SOPInstanceUID", "")).strip()
-                if not uid:
-                    continue
-                delivered.append(uid)
-                if not self.store.contains(uid):
-                    self.store.put(uid, _encode(ds))
-                    new += 1
-        return Retrieved(delivered, new)
+            done: list[bytes] = []
+            chunks: list[bytes] = []
+            parser = MultipartParser(
+                boundary,
+                {
+                    "on_part_begin": chunks.clear,
+                    "on_part_data": lambda data, start, end: chunks.append(data[start:end]),
+                    "on_part_end": lambda: done.append(b"".join(chunks)),
+                },
+            )
+            for chunk in response.iter_content(_CHUNK_BYTES):
+                parser.write(chunk)
+                yield from done
+                done.clear()
+            parser.finalize()
+            yield from done
 
     def close(self) -> None:
         return None
 
 
-_AS_STORED = (("application/dicom", "*"),)
+_ACCEPT_AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 """Ask for every instance in the transfer syntax the archive keeps it in (no transcoding)."""
-
-
-def _encode(ds: Dataset) -> bytes:
-    """A retrieved dataset as a Part 10 file."""
-    from io import BytesIO
-
-    out = BytesIO()
-    pydicom.dcmwrite(out, ds, enforce_file_format=True)
-    return out.getvalue()
+_CHUNK_BYTES = 1 << 18
 
 
 def _in_series(answers: list[Dataset], study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:

@@ -18,6 +18,7 @@ from registry.models.reliability import (
     SeriesViewed,
     WorklistItem,
 )
+from registry.models.sr_store import SrDelivery, SrDeliveryStatus
 from registry.models.studies import Patient, Series, Study
 from registry.models.users import ApiToken, Revocations, Role, User
 
@@ -51,6 +52,8 @@ __all__ = [
     "ScreeningRecord",
     "Series",
     "SeriesViewed",
+    "SrDelivery",
+    "SrDeliveryStatus",
     "Study",
     "User",
     "WorklistItem",

@@ -34,6 +34,7 @@ from registry.imaging.dicom import DicomInstance, PatientIdentity
 from registry.imaging.nifti import NiftiMetadata
 from registry.imaging.render import render_png
 from registry.imaging.sources import (
+    AcceptedInstance,
     Rejection,
     SourceFile,
     expand,
@@ -144,9 +145,34 @@ def ingest_files(
     true (the client has gone), the work stops with :class:`Cancelled` before the next file; the files
     already stored are kept (sending them again finds them) and no study is written.
     """
+    accepted = expand(items, nifti=nifti, limits=limits)
+    return ingest_accepted(
+        session,
+        store,
+        accepted,
+        actor=actor,
+        expected_field_strength_t=expected_field_strength_t,
+        progress=progress,
+        cancelled=cancelled,
+    )
+
+
+def ingest_accepted(
+    session: Session,
+    store: FileStore,
+    items: Iterable[AcceptedInstance | Rejection],
+    *,
+    actor: User | None = None,
+    expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
+    progress: ProgressCallback | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> IngestResult:
+    """:func:`ingest_files` for images whose headers were read already (a pull reads each image as it
+    arrives): each is stored (a no-op when its file is in the store), then each study is classified and
+    written in its own transaction."""
     batches: dict[str, _StudyBatch] = {}
     rejections: list[Rejection] = []
-    for done, item in enumerate(expand(items, nifti=nifti, limits=limits)):
+    for done, item in enumerate(items):
         if cancelled is not None and cancelled():
             raise Cancelled(f"the ingest stopped after {done} files: the client has gone")
         if isinstance(item, Rejection):

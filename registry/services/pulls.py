@@ -49,13 +49,13 @@ from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.imaging.dicom import headers_from_metadata
 from registry.imaging.errors import ImagingError
 from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable
-from registry.imaging.sources import SourceFile
+from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, expand
 from registry.imaging.store import FileStore
 from registry.models import Patient, Pull, PullItem, PullOutcome, PullStatus, User
 from registry.models.base import utcnow
 from registry.repositories import studies as studies_repo
 from registry.services import audit
-from registry.services.imaging import ingest_files
+from registry.services.imaging import ingest_accepted
 
 log = logging.getLogger(__name__)
 
@@ -413,7 +413,10 @@ class _Fetched:
     series: int
     series_retrieved: int
     new: int
-    sop_instance_uids: list[str]
+    read: list[AcceptedInstance | Rejection]
+    """Images retrieved now, their headers read as they arrived."""
+    stored: list[str]
+    """Images to read from the store (there before, or delivered by C-MOVE)."""
 
 
 def _fetch_patient(
@@ -451,27 +454,28 @@ def _fetch_patient(
         # The archive's answer may quote the query: never pass the patient id on.
         reason = exc.message.replace(patient_id.strip(), "<patient id>")
         return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.refused, reason)
-    wanted = list(dict.fromkeys(present + [uid for r in retrieved for uid in r.sop_instance_uids]))
-    if not wanted:
+    if not present and not any(r.sop_instance_uids for r in retrieved):
         return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.nothing_gradable, studies=len(studies))
+    read = [item for r in retrieved for item in r.read or ()]
+    stored = present + [uid for r in retrieved if r.read is None for uid in r.sop_instance_uids]
     return _Fetched(
         row,
         studies=sum(1 for plan in plans if plan.series),
         series=sum(len(plan.series) for plan in plans),
         series_retrieved=len(jobs),
         new=sum(r.new for r in retrieved),
-        sop_instance_uids=wanted,
+        read=read,
+        stored=list(dict.fromkeys(stored)),
     )
 
 
 def _ingest_patient(
     engine: Engine, store: FileStore, archive: Archive, fetched: _Fetched, expected_field_strength_t: float
 ) -> ItemReport:
-    files = [
-        SourceFile(f"{archive.label} instance {uid}", path=store.path_for(uid)) for uid in fetched.sop_instance_uids
-    ]
+    files = [SourceFile(f"{archive.label} instance {uid}", path=store.path_for(uid)) for uid in fetched.stored]
+    images = itertools.chain(fetched.read, expand(files))
     with session_scope(engine, write=True) as session:
-        result = ingest_files(session, store, files, expected_field_strength_t=expected_field_strength_t)
+        result = ingest_accepted(session, store, images, expected_field_strength_t=expected_field_strength_t)
     views = [s.view for s in result.studies]
     return ItemReport(
         fetched.row,

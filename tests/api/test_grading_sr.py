@@ -16,10 +16,12 @@ from typing import Any
 
 import pydicom
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from grading.endplates import ENDPLATES
 from registry.exports.dicom_sr import (
+    PSEUDONYMISED,
     SCHEME,
     GradingReport,
     ReportedStudy,
@@ -29,6 +31,7 @@ from registry.exports.dicom_sr import (
     read_sr,
     to_bytes,
 )
+from registry.settings import Settings, SrIdentity
 from tests.api.helpers import endplates, study_body
 from tests.api.test_imaging_upload import parts
 from tests.conftest import TokenFactory
@@ -94,6 +97,38 @@ def test_each_version_reads_back_into_the_grading(client: TestClient, imaged: di
         == document_uids(grading["id"], 1)[1]
     )
     assert [s.CodingSchemeDesignator for s in sr.CodingSchemeIdentificationSequence] == [SCHEME]
+
+
+def test_the_sr_names_patient_and_rater_as_the_site_policy_says(
+    app: FastAPI, client: TestClient, imaged: dict[str, Any], settings: Settings, tmp_path: Path
+) -> None:
+    grading, headers = imaged["grading"], imaged["headers"]
+    images = pydicom.dcmread(next(SAMPLE_STUDIES[0].rglob("*.dcm")), stop_before_pixels=True)
+    url = f"/api/v1/gradings/{grading['id']}/sr.dcm"
+
+    # The default policy: pseudonyms only (for an SR that leaves the hospital).
+    pseudonymised = client.get(url, headers=headers).content
+    sr = pydicom.dcmread(io.BytesIO(pseudonymised))
+    pseudonym = imaged["study"]["patient"]["pseudonym"]
+    assert (sr.PatientID, sr.PatientName.family_name, sr.PatientBirthDate, sr.PatientSex) == (
+        pseudonym,
+        pseudonym,
+        "",
+        "",
+    )
+    assert (sr.PatientIdentityRemoved, sr.DeidentificationMethod) == ("YES", PSEUDONYMISED)
+    assert str(images.PatientID).encode() not in pseudonymised and b"hansen" not in pseudonymised
+    assert read_sr(pseudonymised).rater.startswith("R-")
+    assert _dciodvfy_errors(pseudonymised, tmp_path) == []
+
+    # The SR goes back to the hospital's own PACS: its patient id and name, the rater's user name.
+    app.state.settings = settings.model_copy(update={"sr_identity": SrIdentity.hospital})
+    identified = client.get(url, headers=headers).content
+    sr = pydicom.dcmread(io.BytesIO(identified))
+    assert (sr.PatientID, str(sr.PatientName)) == (images.PatientID, str(images.PatientName))
+    assert sr.PatientBirthDate == images.PatientBirthDate and "PatientIdentityRemoved" not in sr
+    assert read_sr(identified).rater == "dr-hansen"
+    assert _dciodvfy_errors(identified, tmp_path) == []
 
 
 def test_a_study_without_images_gets_an_sr_without_evidence(
