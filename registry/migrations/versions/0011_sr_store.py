@@ -1,7 +1,7 @@
 """sr store: deliveries of grading SRs to the archive
 
 Revision ID: i15_sr_store
-Revises: i11_security
+Revises: i10a_grras
 Create Date: 2026-11-29 20:05:00
 
 ``sr_deliveries``: one row per grading version and destination archive once its SR was sent or tried
