@@ -160,7 +160,7 @@ def test_prior_studies_are_the_patients_earlier_graded_ones(client: TestClient, 
 def test_series_geometry_maps_pixels_to_patient_space(
     client: TestClient, app: FastAPI, settings: Settings, auth: TokenFactory
 ) -> None:
-    imaging = importlib.import_module("registry.services.imaging")
+    imaging = importlib.import_module("registry.services.sample_studies")
     store = importlib.import_module("registry.imaging.store").FileStore(settings.data_dir)
     study_dir = SAMPLE_STUDIES[0]
     with session_scope(app.state.engine, write=True) as session:
