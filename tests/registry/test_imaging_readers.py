@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import multiprocessing
 import os
+import tomllib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import nibabel
 import numpy as np
 import pydicom
 import pytest
+from packaging.requirements import Requirement
 from PIL import Image
 from pydicom.data import get_testdata_file, get_testdata_files
 
@@ -33,17 +35,6 @@ CORPUS = sorted({f for f in get_testdata_files() if f and os.path.isfile(f)})
 """pydicom's own test files and pydicom-data (download-only entries are None offline)."""
 
 
-@pytest.mark.parametrize("study", SAMPLE_STUDIES, ids=[s.name for s in SAMPLE_STUDIES])
-def test_the_fast_reader_agrees_with_pydicom_on_the_samples(study: Path) -> None:
-    for path in sorted(study.rglob("*.dcm")):
-        data = path.read_bytes()
-        assert read_dicom(data, path.name) == read_dicom_with_pydicom(data, path.name)
-
-
-def test_the_corpus_is_there() -> None:
-    assert len(CORPUS) > 200, "pydicom-data is not installed"
-
-
 def _outcome(read: Callable[[], DicomInstance]) -> DicomInstance | str:
     try:
         return read()
@@ -51,14 +42,47 @@ def _outcome(read: Callable[[], DicomInstance]) -> DicomInstance | str:
         return f"{type(exc).__name__}: {exc}"
 
 
+def _both_readers_agree(path: Path, name: str) -> DicomInstance | str:
+    """The outcome of plain pydicom (public API only), after checking that the fast path gives the same
+    instance or rejection from memory and from disk."""
+    data = path.read_bytes()
+    reference = _outcome(lambda: read_dicom_with_pydicom(data, name))
+    assert _outcome(lambda: read_dicom(data, name)) == reference
+    assert _outcome(lambda: read_dicom(path, name)) == reference
+    return reference
+
+
+@pytest.mark.parametrize("study", SAMPLE_STUDIES, ids=[s.name for s in SAMPLE_STUDIES])
+def test_the_fast_reader_agrees_with_pydicom_on_the_samples(study: Path) -> None:
+    files = sorted(study.rglob("*.dcm"))
+    assert files
+    for path in files:
+        assert isinstance(_both_readers_agree(path, path.name), DicomInstance)
+
+
+def test_the_corpus_is_there() -> None:
+    assert len(CORPUS) > 200, "pydicom-data is not installed"
+
+
+def test_only_the_fast_path_uses_pydicom_internals() -> None:
+    root = Path(__file__).resolve().parents[2]
+    users = [p.relative_to(root).as_posix() for p in (root / "registry").rglob("*.py") if "._dict" in p.read_text()]
+    assert users == ["registry/imaging/fastheader.py"]
+
+
+def test_the_installed_pydicom_is_in_the_range_the_fast_path_was_checked_against() -> None:
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    (requirement,) = [r for r in map(Requirement, project["dependencies"]) if r.name == "pydicom"]
+    assert requirement.specifier.contains(pydicom.__version__)
+    assert not requirement.specifier.contains("3.1.0"), "the upper bound keeps a new minor out until it is checked"
+
+
 @pytest.mark.parametrize("path", CORPUS, ids=[os.path.basename(p) for p in CORPUS])
 def test_every_corpus_file_is_accepted_or_rejected_naming_it(path: str) -> None:
     name = os.path.basename(path)
     data = Path(path).read_bytes()
-    # The fast header reader and pydicom agree, from memory and from disk.
-    reference = _outcome(lambda: read_dicom_with_pydicom(data, name))
-    assert _outcome(lambda: read_dicom(data, name)) == reference
-    assert _outcome(lambda: read_dicom(Path(path), name)) == reference
+    # The fast header reader and plain pydicom agree, from memory and from disk.
+    _both_readers_agree(Path(path), name)
     items = list(expand([SourceFile(name, data)]))
     assert items
     for item in items:
