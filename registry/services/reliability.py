@@ -50,6 +50,7 @@ from registry.repositories import users as users_repo
 from registry.services import audit
 from registry.services import gradings as gradings_service
 from registry.services.gradings import NewGrading
+from registry.services.studies import stir_to_show
 
 MAX_WASHOUT_DAYS = 3650
 POOLED = "all raters"
@@ -146,9 +147,9 @@ def _image_series(session: Session, study: Study) -> dict[str, Series]:
     for role, series_id in (("t1", study.t1_series_id), ("t2", study.t2_series_id)):
         if series_id is not None and series_id in by_id:
             roles[role] = by_id[series_id]
-    stir = [s for s in series if s.weighting == "STIR" and s.plane == "sagittal" and s.slices > 0]
-    if stir:
-        roles["stir"] = max(stir, key=lambda s: s.slices)
+    stir = stir_to_show(series)
+    if stir is not None:
+        roles["stir"] = stir
     return roles
 
 

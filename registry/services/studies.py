@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,13 @@ def check_uid(uid: str, field: str) -> str:
     return uid
 
 
+def stir_to_show(series: Sequence[Series]) -> Series | None:
+    """The STIR series the viewer offers instead of the T2 (docs/imaging.md#display): the sagittal STIR
+    series with the most slices, the first stored on a tie; ``None`` when the study has none with images."""
+    candidates = [s for s in series if s.weighting == "STIR" and s.plane == "sagittal" and s.slices > 0]
+    return max(candidates, key=lambda s: s.slices) if candidates else None
+
+
 @dataclass(frozen=True)
 class StudyView:
     """A study with what its public shape needs."""
@@ -31,6 +39,11 @@ class StudyView:
     study: Study
     pseudonym: str
     series: list[Series]
+
+    @property
+    def stir(self) -> Series | None:
+        """The STIR series to show, chosen by :func:`stir_to_show`."""
+        return stir_to_show(self.series)
 
 
 def ensure_patient(session: Session, hospital_id: str, actor: User | None) -> Patient:
