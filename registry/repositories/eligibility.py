@@ -100,7 +100,7 @@ _COUNTING = (
         (col(GradingVersion.grading_id) == col(Grading.id))
         & (col(GradingVersion.version) == col(Grading.current_version)),
     )
-    .where(col(Grading.kind) == GradingKind.clinical.value)
+    .where(col(Grading.kind) == GradingKind.clinical)
 )
 _COUNTING_OF = _COUNTING.where(col(Study.patient_id).in_(bindparam("ids", expanding=True)))
 _COUNTING_OF_ONE = (
@@ -176,7 +176,7 @@ def patients_with_inputs(session: Session) -> list[str]:
     graded = (
         select(Study.patient_id)
         .join(Grading, col(Grading.study_id) == col(Study.id))
-        .where(Grading.kind == GradingKind.clinical.value)
+        .where(Grading.kind == GradingKind.clinical)
     )
     screened = select(ScreeningRecord.patient_id)
     return sorted(set(session.exec(graded)) | set(session.exec(screened)))

@@ -297,8 +297,7 @@ def _visible(session: Session, grading_id: str, viewer: User) -> Grading:
     """
     grading = session.get(Grading, grading_id)
     if grading is None or (
-        viewer.role != Role.admin.value
-        and (grading.kind != GradingKind.clinical.value or grading.rater_id != viewer.id)
+        viewer.role != Role.admin and (grading.kind != GradingKind.clinical or grading.rater_id != viewer.id)
     ):
         raise NotFound(f"grading {grading_id!r} does not exist")
     return grading
@@ -405,7 +404,7 @@ def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[Gra
     """
     if session.get(Study, study_id) is None:
         raise NotFound(f"study {study_id!r} does not exist")
-    rater_id = None if viewer.role == Role.admin.value else viewer.id
+    rater_id = None if viewer.role == Role.admin else viewer.id
     gradings = gradings_repo.gradings_of_study(session, study_id, rater_id, GradingKind.clinical)
     return [_view(session, g) for g in gradings]
 

@@ -228,8 +228,8 @@ def create_study(
         user = users_repo.user_by_name(session, rater_name)
         if user is None:
             raise InvalidInput(f"raters: user {rater_name!r} does not exist")
-        if user.role != Role.radiologist.value:
-            raise InvalidInput(f"raters: user {rater_name!r} has role {user.role!r}; raters must be radiologists")
+        if user.role != Role.radiologist:
+            raise InvalidInput(f"raters: user {rater_name!r} has role {str(user.role)!r}; raters must be radiologists")
         raters.append(user)
     if seed is not None and not 0 <= seed < 2**31:
         raise InvalidInput(f"seed {seed!r} is out of range; allowed: 0 to {2**31 - 1}")
@@ -398,7 +398,7 @@ def submit_read(
     refused = gradings_service.needs_prior(session, NewGrading(rater, case.study_id, value, protocol=study.protocol))
     if refused is not None:
         raise refused
-    grading = Grading(study_id=case.study_id, rater_id=rater.id, kind=GradingKind.reliability.value)
+    grading = Grading(study_id=case.study_id, rater_id=rater.id, kind=GradingKind.reliability)
     session.add(grading)
     session.add(
         GradingVersion(
