@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.schemas.gradings import EndplatePublic, endplates_public
-from registry.services.reliability import CaseView, ReadProgress, StudyView, Worklist
+from registry.services.reliability import CaseView, ReadProgress, ReliabilityStudyView, Worklist
 
 
 class ReliabilityStudyCreate(BaseModel):
@@ -59,7 +59,7 @@ class ReliabilityStudyPublic(BaseModel):
     progress: list[ProgressPublic]
 
     @classmethod
-    def of(cls, view: StudyView) -> ReliabilityStudyPublic:
+    def of(cls, view: ReliabilityStudyView) -> ReliabilityStudyPublic:
         s = view.study
         return cls(
             id=s.id,

@@ -34,7 +34,7 @@ from registry.exports.table import (
     timestamps_from_text,
 )
 from registry.repositories import eligibility as eligibility_repo
-from registry.repositories import exports as repo
+from registry.repositories import exports as exports_repo
 
 _PER_ENDPLATE = 6
 """type, size, extension %, not-assessable reason, any change, beyond the endplate."""
@@ -117,7 +117,7 @@ def _endplate_columns(variables: tuple[Any, ...], values: np.ndarray[Any, Any]) 
 
 def gradings_long(session: Session) -> Table:
     """Every grading version × the 11 endplates."""
-    rows = repo.grading_versions(session)
+    rows = exports_repo.grading_versions(session)
     parse = _Parser()
     for row in rows:
         parse.add(row[8])
@@ -144,8 +144,8 @@ def counting_rows(session: Session) -> list[tuple[str, eligibility_repo.Counting
     """Per patient, by pseudonym: (pseudonym, the grading that counts, its rater's pseudonym, when its
     current version was recorded)."""
     counting = eligibility_repo.counting_gradings(session, None)
-    pseudonyms = repo.pseudonyms(session)
-    authorship = repo.current_version_authorship(session)
+    pseudonyms = exports_repo.pseudonyms(session)
+    authorship = exports_repo.current_version_authorship(session)
     rows = []
     for patient_id, grading in counting.items():
         rater_id, at = authorship[grading.grading_id]

@@ -33,8 +33,8 @@ from registry.imaging.nifti import NiftiMetadata
 from registry.imaging.sources import (
     Rejection,
     SourceFile,
-    expand,
     iter_paths,
+    read_sources,
 )
 from registry.imaging.store import FileStore
 from registry.models import Patient, Series, Study, User
@@ -128,7 +128,7 @@ def ingest_files(
     """
     batches: dict[str, _StudyBatch] = {}
     rejections: list[Rejection] = []
-    for done, item in enumerate(expand(items, nifti=nifti, limits=limits)):
+    for done, item in enumerate(read_sources(items, nifti=nifti, limits=limits)):
         if cancelled is not None and cancelled():
             raise Cancelled(f"the ingest stopped after {done} files: the client has gone")
         if isinstance(item, Rejection):

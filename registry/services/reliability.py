@@ -44,7 +44,7 @@ from registry.models import (
 )
 from registry.models.base import utcnow
 from registry.repositories import gradings as gradings_repo
-from registry.repositories import reliability as repo
+from registry.repositories import reliability as reliability_repo
 from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit
@@ -89,7 +89,7 @@ class RaterState:
 
 
 @dataclass(frozen=True)
-class StudyView:
+class ReliabilityStudyView:
     """A reliability study as its researcher sees it."""
 
     study: ReliabilityStudy
@@ -180,7 +180,7 @@ def case_series(session: Session, rater: User, study_id: str, label: str, role: 
 def _new_label(session: Session) -> str:
     while True:
         label = f"C-{secrets.token_hex(4).upper()}"
-        if not repo.label_exists(session, label):
+        if not reliability_repo.label_exists(session, label):
             return label
 
 
@@ -201,7 +201,7 @@ def create_study(
     washout_days: int,
     seed: int | None = None,
     protocol: str | None = None,
-) -> StudyView:
+) -> ReliabilityStudyView:
     """Set up a reliability study and record every rater's worklist (cases in their own seeded order).
 
     ``protocol`` is the grading protocol of every read (``None``: the default, type and size).
@@ -299,13 +299,13 @@ def rater_state(study: ReliabilityStudy, items: Sequence[WorklistItem], now: dt.
     return RaterState(None, ReadStatus.COMPLETE, opens_at)
 
 
-def study_view(session: Session, study_id: str, now: dt.datetime | None = None) -> StudyView:
+def study_view(session: Session, study_id: str, now: dt.datetime | None = None) -> ReliabilityStudyView:
     """The study with its cases, raters and each rater's progress per read."""
     now = now or utcnow()
     study = _study(session, study_id)
-    rater_ids = repo.rater_ids(session, study.id)
+    rater_ids = reliability_repo.rater_ids(session, study.id)
     users = users_repo.users_by_ids(session, {*rater_ids, study.created_by})
-    items = repo.items_of(session, study.id)
+    items = reliability_repo.items_of(session, study.id)
     progress: list[ReadProgress] = []
     for rater_id in rater_ids:
         own = [i for i in items if i.rater_id == rater_id]
@@ -321,19 +321,19 @@ def study_view(session: Session, study_id: str, now: dt.datetime | None = None) 
                     opens_at=state.opens_at if read == 2 else None,
                 )
             )
-    cases = sorted(repo.cases_of(session, study.id), key=lambda c: c.label)
-    return StudyView(study, users[study.created_by].name, cases, [users[r] for r in rater_ids], progress)
+    cases = sorted(reliability_repo.cases_of(session, study.id), key=lambda c: c.label)
+    return ReliabilityStudyView(study, users[study.created_by].name, cases, [users[r] for r in rater_ids], progress)
 
 
-def list_studies(session: Session) -> list[StudyView]:
+def list_studies(session: Session) -> list[ReliabilityStudyView]:
     """Every reliability study with its progress."""
-    return [study_view(session, s.id) for s in repo.list_studies(session)]
+    return [study_view(session, s.id) for s in reliability_repo.list_studies(session)]
 
 
 def _rater_items(session: Session, rater: User, study_id: str) -> tuple[ReliabilityStudy, list[WorklistItem]]:
     """The study and the rater's own items; a study the user does not rate is not found."""
     study = session.get(ReliabilityStudy, study_id)
-    items = [] if study is None else repo.items_of(session, study.id, rater.id)
+    items = [] if study is None else reliability_repo.items_of(session, study.id, rater.id)
     if study is None or not items:
         raise NotFound(f"reliability study {study_id!r} does not exist or you are not one of its raters")
     return study, items
@@ -341,7 +341,7 @@ def _rater_items(session: Session, rater: User, study_id: str) -> tuple[Reliabil
 
 def studies_for_rater(session: Session, rater: User) -> list[ReliabilityStudy]:
     """The studies a rater takes part in."""
-    return repo.studies_rated_by(session, rater.id)
+    return reliability_repo.studies_rated_by(session, rater.id)
 
 
 def worklist(session: Session, rater: User, study_id: str, now: dt.datetime | None = None) -> Worklist:
@@ -350,7 +350,7 @@ def worklist(session: Session, rater: User, study_id: str, now: dt.datetime | No
     state = rater_state(study, items, now or utcnow())
     if state.status != ReadStatus.OPEN:
         return Worklist(study, state, [])
-    labels = {c.id: c.label for c in repo.cases_of(session, study.id)}
+    labels = {c.id: c.label for c in reliability_repo.cases_of(session, study.id)}
     entries = [
         WorklistEntry(labels[i.case_id], i.position, i.grading_id is not None) for i in items if i.read == state.read
     ]
@@ -367,7 +367,7 @@ def _open_item(
         raise Forbidden(f"read 2 of reliability study {study_id} opens at {state.opens_at.isoformat()} (washout)")
     if state.status == ReadStatus.COMPLETE:
         raise Forbidden(f"you have finished every read of reliability study {study_id}")
-    case = repo.case_by_label(session, study.id, label)
+    case = reliability_repo.case_by_label(session, study.id, label)
     item = None if case is None else next((i for i in items if i.case_id == case.id and i.read == state.read), None)
     if case is None or item is None:
         raise NotFound(f"case {label!r} is not on your worklist of reliability study {study_id}")
@@ -412,7 +412,7 @@ def submit_read(
     )
     session.flush()
     assert item.id is not None
-    if not repo.attach_grading(session, item.id, grading.id, now):
+    if not reliability_repo.attach_grading(session, item.id, grading.id, now):
         session.rollback()
         raise AlreadyExists(f"you have already graded case {label} in read {item.read}; reliability reads are final")
     audit.record(
@@ -481,9 +481,9 @@ def build_study_report(
     """
     study = _study(session, study_id)
     protocol = get_protocol(study.protocol)
-    cases = {c.id: c for c in repo.cases_of(session, study.id)}
+    cases = {c.id: c for c in reliability_repo.cases_of(session, study.id)}
     patients = {s.id: s.patient_id for s in (session.get(Study, c.study_id) for c in cases.values()) if s}
-    items = [i for i in repo.items_of(session, study.id) if i.grading_id is not None]
+    items = [i for i in reliability_repo.items_of(session, study.id) if i.grading_id is not None]
     users = users_repo.users_by_ids(session, {i.rater_id for i in items})
     inter: list[RatingRecord] = []
     intra: list[RatingRecord] = []
