@@ -84,7 +84,7 @@ def reevaluate(
     """Evaluate the rule sets (default: all shipped) for the patients (``None``: every patient with
     inputs) on day ``on``, storing new and changed decisions. Runs in the caller's transaction.
 
-    The caller has written its change of inputs and holds the patients' locks (:func:`lock_for`),
+    The caller has written its change of inputs and holds the patients' locks (:func:`take_eligibility_locks`),
     so the inputs read here are the latest.
     """
     rule_sets = list(rule_sets) if rule_sets is not None else list(catalog().rule_sets)
@@ -218,7 +218,7 @@ def grading_from_stored(endplates: Mapping[str, Any]) -> StudyGrading:
     return StudyGrading(tuple(EndplateGrading.from_mapping(e, endplates[e.value], extras) for e in ENDPLATES))
 
 
-def lock_for(session: Session, patient_ids: Sequence[str]) -> None:
+def take_eligibility_locks(session: Session, patient_ids: Sequence[str]) -> None:
     """Take the patients' eligibility locks (after writing the changed input, before reading inputs)."""
     session.flush()
     repo.lock_patients(session, patient_ids)
@@ -242,7 +242,7 @@ def on_patients_graded(session: Session, patient_ids: Sequence[str]) -> None:
     transaction (one evaluation pass for all of them)."""
     if patient_ids:
         unique = sorted(set(patient_ids))
-        lock_for(session, unique)
+        take_eligibility_locks(session, unique)
         reevaluate(session, unique, today())
 
 
@@ -254,9 +254,9 @@ def reevaluate_and_commit(
     if patient_ids is not None and not patient_ids:
         return ReevaluationReport()
     if patient_ids is not None:
-        lock_for(session, patient_ids)
+        take_eligibility_locks(session, patient_ids)
     else:
-        lock_for(session, repo.patients_with_inputs(session))
+        take_eligibility_locks(session, repo.patients_with_inputs(session))
     report = reevaluate(session, patient_ids, on, rule_sets)
     audit.record(
         session,

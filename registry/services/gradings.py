@@ -166,7 +166,7 @@ def create_gradings(session: Session, new: Sequence[NewGrading]) -> list[Grading
     An error of the database itself is raised: then nothing of the batch was recorded.
     """
     try:
-        outcomes = _record(session, new)
+        outcomes = _write_new_gradings(session, new)
         session.commit()
         return outcomes
     except IntegrityError as exc:
@@ -188,7 +188,7 @@ def create_gradings(session: Session, new: Sequence[NewGrading]) -> list[Grading
     return outcomes
 
 
-def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | Exception]:
+def _write_new_gradings(session: Session, new: Sequence[NewGrading]) -> list[GradingView | Exception]:
     """Write what can be written of ``new`` in the open transaction; the outcome of each."""
     patients = studies_repo.patients_of_studies(session, {n.study_id for n in new})
     taken = gradings_repo.gradings_by_clinical_key(session, {k for n in new if (k := n.clinical_key)})
@@ -288,7 +288,7 @@ def _already_graded(rater: User, study_id: str, grading_id: str) -> AlreadyExist
     )
 
 
-def _visible(session: Session, grading_id: str, viewer: User) -> Grading:
+def _reachable_grading(session: Session, grading_id: str, viewer: User) -> Grading:
     """The grading, if ``viewer`` may reach it by id: an admin any, a radiologist their own clinical ones.
 
     Another rater's grading, and every reliability-study read (reached only through its reliability
@@ -314,7 +314,7 @@ def _view(session: Session, grading: Grading) -> GradingView:
 
 def get_grading(session: Session, grading_id: str, viewer: User) -> GradingView:
     """The current version of a grading that ``viewer`` may reach."""
-    return _view(session, _visible(session, grading_id, viewer))
+    return _view(session, _reachable_grading(session, grading_id, viewer))
 
 
 def amend_grading(
@@ -339,7 +339,7 @@ def amend_grading(
     ``levels`` or ``measurements`` left out (None) are carried over from the amended version, so
     that every version holds the whole state; an empty value clears them.
     """
-    grading = _visible(session, grading_id, actor)
+    grading = _reachable_grading(session, grading_id, actor)
     if not if_match:
         raise PreconditionRequired(
             f"If-Match header is required to amend grading {grading_id}; send the ETag of the version you amend"
@@ -421,7 +421,7 @@ def prior_graded_study(session: Session, study_id: str) -> str | None:
 
 def history(session: Session, grading_id: str, viewer: User) -> list[HistoryEntry]:
     """Every version of a grading that ``viewer`` may reach, oldest first."""
-    _visible(session, grading_id, viewer)
+    _reachable_grading(session, grading_id, viewer)
     versions = gradings_repo.versions_of(session, grading_id)
     authors = users_repo.users_by_ids(session, {v.author_id for v in versions})
     return [HistoryEntry(v, authors[v.author_id].name) for v in versions]
