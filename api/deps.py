@@ -103,11 +103,13 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 def require_roles(*roles: Role) -> Callable[[User], Coroutine[None, None, User]]:
     """A dependency that admits only users with one of ``roles``; 403 otherwise."""
-    allowed = {r.value for r in roles}
+    allowed = frozenset(roles)
 
     async def check(user: CurrentUser) -> User:  # no I/O: runs on the event loop, no thread hop
         if user.role not in allowed:
-            raise HTTPException(403, f"role {user.role!r} may not do this; allowed roles: {', '.join(sorted(allowed))}")
+            raise HTTPException(
+                403, f"role {str(user.role)!r} may not do this; allowed roles: {', '.join(sorted(allowed))}"
+            )
         return user
 
     return check

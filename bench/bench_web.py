@@ -58,7 +58,7 @@ document.addEventListener("keydown", (event) => {
 def _prepare(database_url: str, data_dir: Path, raters: int) -> list[str]:
     """Radiologists' tokens, with the sample studies ingested as ``modic serve --demo`` does."""
     try:
-        imaging = importlib.import_module("registry.services.imaging")
+        imaging = importlib.import_module("registry.services.sample_studies")
         store = importlib.import_module("registry.imaging.store").FileStore(data_dir)
     except ImportError as exc:
         raise SystemExit(f"bench_web needs the imaging service and sample_dicom/: {exc}") from None

@@ -12,7 +12,7 @@ from api.commands._common import add_database_option, settings_from
 from registry.db import session_scope
 from registry.models import Role
 from registry.services.eligibility.periodic import PeriodicReevaluation
-from registry.services.imaging import ingest_sample_studies
+from registry.services.sample_studies import ingest_sample_studies
 from registry.services.users import ensure_user_with_new_token
 
 

@@ -13,4 +13,4 @@ router = APIRouter(tags=["users"])
 @router.get("/me", response_model=MePublic)
 def me(user: CurrentUser) -> MePublic:
     """The signed-in user's name and role (any role)."""
-    return MePublic(name=user.name, role=user.role)
+    return MePublic(name=user.name, role=str(user.role))

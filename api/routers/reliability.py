@@ -49,9 +49,9 @@ def create_study(body: ReliabilityStudyCreate, user: Researcher, session: Sessio
 @router.get("", response_model=ReliabilityStudyList | RaterStudyList)
 def list_studies(user: CurrentUser, session: SessionDep) -> ReliabilityStudyList | RaterStudyList:
     """Researchers and admins: every study with progress. Radiologists: the studies they rate, nothing more."""
-    if user.role in (Role.researcher.value, Role.admin.value):
+    if user.role in (Role.researcher, Role.admin):
         return ReliabilityStudyList(items=[ReliabilityStudyPublic.of(v) for v in service.list_studies(session)])
-    if user.role == Role.radiologist.value:
+    if user.role == Role.radiologist:
         return RaterStudyList(
             items=[
                 RaterStudy(id=s.id, name=s.name, reads_per_rater=s.reads_per_rater, washout_days=s.washout_days)

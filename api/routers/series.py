@@ -11,7 +11,7 @@ from api.deps import RadiologistOrAdmin, SessionDep, StoreDep
 from api.schemas.studies import GeometryPublic, SeriesInfo, WindowPublic
 from registry.imaging.store import FileStore
 from registry.services import studies as studies_service
-from registry.services.imaging import render_slice, series_geometry
+from registry.services.slices import render_slice, series_geometry
 
 router = APIRouter(prefix="/series", tags=["series"])
 

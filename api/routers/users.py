@@ -26,7 +26,7 @@ def disable_user(name: str, admin: Admin, session: SessionDep, request: Request)
     """Disable a user: every token of theirs is refused within seconds on every process."""
     user = users_service.disable_user(session, name, admin)
     _forget_tokens(request)
-    return UserPublic(name=user.name, role=user.role, active=user.active)
+    return UserPublic(name=user.name, role=str(user.role), active=user.active)
 
 
 @router.post("/users/{name}/tokens", status_code=201, response_model=TokenIssued)

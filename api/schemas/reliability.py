@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas.gradings import EndplatePublic, endplates_public
 from registry.models import Blinding, RaterRole, Sampling, SeriesViewed
-from registry.services.reliability import CaseView, RaterSetup, ReadProgress, StudySetup, StudyView, Worklist
+from registry.services.reliability import CaseView, RaterSetup, ReadProgress, ReliabilityStudyView, StudySetup, Worklist
 
 
 class RaterCreate(BaseModel):
@@ -97,7 +97,7 @@ class ReliabilityStudyPublic(BaseModel):
     progress: list[ProgressPublic]
 
     @classmethod
-    def of(cls, view: StudyView) -> ReliabilityStudyPublic:
+    def of(cls, view: ReliabilityStudyView) -> ReliabilityStudyPublic:
         s = view.study
         return cls(
             id=s.id,

@@ -82,9 +82,10 @@ class SeriesInfo(BaseModel):
     geometry: GeometryPublic | None = None
 
 
-class GradingSeries(BaseModel):
+class GradingSeriesPublic(BaseModel):
     t1: str | None
     t2: str | None
+    stir: str | None = Field(default=None, description="the sagittal STIR series the viewer offers instead of T2")
 
 
 class StudyPublic(BaseModel):
@@ -94,7 +95,7 @@ class StudyPublic(BaseModel):
     field_strength_t: float | None
     patient: PatientPublic
     series: list[SeriesPublic]
-    grading_series: GradingSeries
+    grading_series: GradingSeriesPublic
     warnings: list[str]
 
     @classmethod
@@ -120,7 +121,9 @@ class StudyPublic(BaseModel):
                 )
                 for s in view.series
             ],
-            grading_series=GradingSeries(t1=study.t1_series_id, t2=study.t2_series_id),
+            grading_series=GradingSeriesPublic(
+                t1=study.t1_series_id, t2=study.t2_series_id, stir=None if view.stir is None else view.stir.id
+            ),
             warnings=list(study.warnings),
         )
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from grading.eligibility.schema import Node, RuleSetError
+from grading.eligibility.schema import LocatedValue, RuleSetError
 from grading.errors import GradingError
 
 FORMAT = 1
@@ -158,7 +158,7 @@ class Scheme:
 
 def parse_scheme(data: object, file: str) -> Scheme:
     """A :class:`Scheme` from the decoded JSON of ``file``; errors name the file and the field."""
-    root = Node(file, "", data)
+    root = LocatedValue(file, "", data)
     root.mapping(("format", "trial", "version", "arms", "factors", "imbalance", "preferred_probability", "source"))
     if root.child("format").value != FORMAT:
         raise root.child("format").error(f"{root.child('format').value!r} is not supported; allowed: {FORMAT}")

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from grading.eligibility.episode import add_months
 from grading.eligibility.fields import NOT_APPLICABLE, Answer, format_answer
-from grading.eligibility.schema import Node
+from grading.eligibility.schema import LocatedValue
 from grading.eligibility.vocabulary import CriterionKind, FieldKind, Outcome
 from grading.nordic import ModicComponent, Size, StudyGrading
 
@@ -56,7 +56,7 @@ class Operator(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_node(cls, node: Node) -> Operator:
+    def from_node(cls, node: LocatedValue) -> Operator:
         """Parse the operator's arguments from a rule-set file."""
 
     @abc.abstractmethod
@@ -101,7 +101,7 @@ class EndplateChange(Operator):
     sizes: frozenset[Size] | None = None
 
     @classmethod
-    def from_node(cls, node: Node) -> EndplateChange:
+    def from_node(cls, node: LocatedValue) -> EndplateChange:
         node.mapping(("op", "types_any", "sizes"))
         components = frozenset(
             ModicComponent(e.choice(c.value for c in ModicComponent)) for e in node.child("types_any").elements()
@@ -169,7 +169,7 @@ class MriWithinMonths(Operator):
     months: int
 
     @classmethod
-    def from_node(cls, node: Node) -> MriWithinMonths:
+    def from_node(cls, node: LocatedValue) -> MriWithinMonths:
         node.mapping(("op", "months"))
         return cls(node.child("months").positive_integer())
 
@@ -210,7 +210,7 @@ class NumberInRange(Operator):
     upper_inclusive: bool = True
 
     @classmethod
-    def from_node(cls, node: Node) -> NumberInRange:
+    def from_node(cls, node: LocatedValue) -> NumberInRange:
         data = node.mapping(("op", "field", "at_least", "more_than", "at_most", "less_than"))
         if "at_least" in data and "more_than" in data:
             raise node.error("give at most one of at_least and more_than")
@@ -270,7 +270,7 @@ class BooleanIs(Operator):
     value: bool = True
 
     @classmethod
-    def from_node(cls, node: Node) -> BooleanIs:
+    def from_node(cls, node: LocatedValue) -> BooleanIs:
         node.mapping(("op", "field", "value"))
         return cls(node.child("field").string(), node.child("value").boolean())
 
@@ -298,7 +298,7 @@ class GreaterThanField(Operator):
     other: str
 
     @classmethod
-    def from_node(cls, node: Node) -> GreaterThanField:
+    def from_node(cls, node: LocatedValue) -> GreaterThanField:
         node.mapping(("op", "field", "other"))
         field = node.child("field").string()
         other = node.child("other").string()
@@ -336,7 +336,7 @@ class ItemAbsent(Operator):
     field: str
 
     @classmethod
-    def from_node(cls, node: Node) -> ItemAbsent:
+    def from_node(cls, node: LocatedValue) -> ItemAbsent:
         node.mapping(("op", "field"))
         return cls(node.child("field").string())
 
@@ -363,7 +363,7 @@ OPERATORS: dict[str, type[Operator]] = {
 """Every operator by its name in rule-set files."""
 
 
-def parse_operator(node: Node, kind: CriterionKind) -> Operator:
+def parse_operator(node: LocatedValue, kind: CriterionKind) -> Operator:
     """The operator described at ``node``, checked to fit a criterion of ``kind``."""
     name = node.child("op").choice(OPERATORS)
     operator_class = OPERATORS[name]

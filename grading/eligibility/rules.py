@@ -24,7 +24,7 @@ from typing import Any
 from grading.eligibility.episode import COMPUTATIONS
 from grading.eligibility.fields import FieldSpec
 from grading.eligibility.operators import Operator, parse_operator
-from grading.eligibility.schema import Node, RuleSetError
+from grading.eligibility.schema import LocatedValue, RuleSetError
 from grading.eligibility.vocabulary import CriterionKind, FieldKind
 from grading.errors import GradingError
 
@@ -159,7 +159,7 @@ class RuleSet:
         }
 
 
-def _parse_field(name: str, node: Node) -> FieldSpec:
+def _parse_field(name: str, node: LocatedValue) -> FieldSpec:
     node.mapping(("kind", "description", "min", "max", "not_applicable", "computed"))
     kind = FieldKind(node.child("kind").choice(k.value for k in FieldKind))
     minimum = node.optional("min")
@@ -182,7 +182,7 @@ def _parse_field(name: str, node: Node) -> FieldSpec:
         raise node.error(exc.message) from None
 
 
-def _parse_criterion(node: Node) -> Criterion:
+def _parse_criterion(node: LocatedValue) -> Criterion:
     node.mapping(_CRITERION_KEYS)
     id_node = node.child("id")
     criterion_id = id_node.string()
@@ -196,7 +196,7 @@ def _parse_criterion(node: Node) -> Criterion:
     return Criterion(criterion_id, kind, node.child("text").string(), citation, test)
 
 
-def _check_fields(criterion: Criterion, test: Node, fields: dict[str, FieldSpec]) -> None:
+def _check_fields(criterion: Criterion, test: LocatedValue, fields: dict[str, FieldSpec]) -> None:
     for name, kinds in criterion.test.fields().items():
         key = next(k for k, v in test.mapping().items() if v == name)
         spec = fields.get(name)
@@ -212,7 +212,7 @@ def _check_fields(criterion: Criterion, test: Node, fields: dict[str, FieldSpec]
 
 def parse_rule_set(data: object, file: str) -> RuleSet:
     """Build a :class:`RuleSet` from the decoded JSON of ``file``; errors name the file and field."""
-    root = Node(file, "", data)
+    root = LocatedValue(file, "", data)
     root.mapping(_TOP_KEYS)
     format_node = root.child("format")
     if format_node.value != FORMAT:

@@ -20,7 +20,7 @@ class RuleSetError(GradingError):
 
 
 @dataclass(frozen=True)
-class Node:
+class LocatedValue:
     """A value inside a rule-set file with its location, for typed access with located errors."""
 
     file: str
@@ -45,27 +45,27 @@ class Node:
                     raise RuleSetError(self.file, self._join(str(key)), f"unknown key; allowed: {', '.join(names)}")
         return self.value
 
-    def child(self, key: str) -> Node:
+    def child(self, key: str) -> LocatedValue:
         """The required member ``key``."""
         data = self.mapping()
         if key not in data:
             raise RuleSetError(self.file, self._join(key), "is required")
-        return Node(self.file, self._join(key), data[key])
+        return LocatedValue(self.file, self._join(key), data[key])
 
-    def optional(self, key: str) -> Node | None:
+    def optional(self, key: str) -> LocatedValue | None:
         """The member ``key`` or ``None`` when absent."""
         data = self.mapping()
-        return Node(self.file, self._join(key), data[key]) if key in data else None
+        return LocatedValue(self.file, self._join(key), data[key]) if key in data else None
 
-    def members(self) -> list[tuple[str, Node]]:
+    def members(self) -> list[tuple[str, LocatedValue]]:
         """The members of an object, in file order."""
-        return [(str(k), Node(self.file, self._join(str(k)), v)) for k, v in self.mapping().items()]
+        return [(str(k), LocatedValue(self.file, self._join(str(k)), v)) for k, v in self.mapping().items()]
 
-    def elements(self) -> list[Node]:
+    def elements(self) -> list[LocatedValue]:
         """The elements of a non-empty list."""
         if not isinstance(self.value, list) or not self.value:
             raise self.error(f"expected a non-empty list, got {self.value!r}")
-        return [Node(self.file, f"{self.path}[{i}]", v) for i, v in enumerate(self.value)]
+        return [LocatedValue(self.file, f"{self.path}[{i}]", v) for i, v in enumerate(self.value)]
 
     def string(self) -> str:
         """A non-empty string."""

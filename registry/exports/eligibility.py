@@ -22,7 +22,7 @@ from registry.exports.codebook import (
 )
 from registry.exports.table import MISSING, Column, Table, dates, text_column, timestamps
 from registry.repositories import eligibility as eligibility_repo
-from registry.repositories import exports as repo
+from registry.repositories import exports as exports_repo
 
 RULE_VERSION = Variable("rule_version", "Rule-set version", Kind.TEXT)
 STATUS = Variable("status", "Eligibility decision", Kind.CATEGORICAL, DECISION_STATUS)
@@ -55,9 +55,9 @@ def eligibility_variables(rule_set: RuleSet) -> tuple[Variable, ...]:
 def eligibility_table(session: Session, rule_set: RuleSet) -> Table:
     """The current decision of every patient for ``rule_set``, by pseudonym."""
     variables = eligibility_variables(rule_set)
-    pseudonyms = repo.pseudonyms(session)
+    pseudonyms = exports_repo.pseudonyms(session)
     decisions = sorted(
-        repo.decisions(session, rule_set.trial, rule_set.version), key=lambda d: pseudonyms[d.patient_id]
+        exports_repo.decisions(session, rule_set.trial, rule_set.version), key=lambda d: pseudonyms[d.patient_id]
     )
     answers = eligibility_repo.screenings(session, [rule_set.trial], [d.patient_id for d in decisions])
     patient, version, status, imaging, study, grading, grading_version, evaluated, decided = variables[: len(_BASE)]

@@ -42,7 +42,7 @@ from registry.exports.table import (
     timestamps_from_text,
 )
 from registry.repositories import eligibility as eligibility_repo
-from registry.repositories import exports as repo
+from registry.repositories import exports as exports_repo
 
 _PER_ENDPLATE = 6 + len(EXTRA_VARIABLES)
 """type, size, extension %, not-assessable reason, any change, beyond the endplate, then the protocol's
@@ -171,7 +171,7 @@ def _endplate_columns(variables: tuple[Any, ...], values: np.ndarray[Any, Any]) 
 
 def gradings_long(session: Session) -> Table:
     """Every grading version × the 11 endplates."""
-    rows = repo.grading_versions(session)
+    rows = exports_repo.grading_versions(session)
     parse = _Parser()
     for row in rows:
         parse.add(row[8])
@@ -200,8 +200,8 @@ def gradings_long(session: Session) -> Table:
 def counting_rows(session: Session) -> list[CountingRow]:
     """Per patient, by pseudonym: the grading that counts and its current version's context."""
     counting = eligibility_repo.counting_gradings(session, None)
-    pseudonyms = repo.pseudonyms(session)
-    current = repo.current_version_contexts(session)
+    pseudonyms = exports_repo.pseudonyms(session)
+    current = exports_repo.current_version_contexts(session)
     rows = []
     for patient_id, grading in counting.items():
         version = current[grading.grading_id]

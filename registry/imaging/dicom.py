@@ -15,7 +15,6 @@ import datetime as dt
 import io
 import os
 import re
-import struct
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pydicom
-from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import RawDataElement
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 from pydicom.uid import UID
@@ -32,7 +30,8 @@ from pydicom.uid import UID
 from grading.errors import GradingError
 from grading.series import InstanceHeader, slice_normal
 from registry.imaging.errors import InvalidDicomError, NotDicomError, NotMRImageError
-from registry.imaging.fastheader import read_fast
+from registry.imaging.fastheader import fast_value, read_fast
+from registry.imaging.pixeldata import PixelDataLayout, pixel_data_problem
 from registry.imaging.window import usable_window
 
 MR_IMAGE_STORAGE_CLASSES: dict[str, str] = {
@@ -46,7 +45,18 @@ MR_IMAGE_STORAGE_CLASSES: dict[str, str] = {
 UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 """The UID grammar of PS3.5 §9.1 (without the leading-zero rule, which real scanners break)."""
 
-_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+ValueReader = Callable[[Dataset, str], Any]
+"""How the value of an attribute (by keyword) is read from a dataset, ``None`` when missing or malformed:
+:func:`~registry.imaging.fastheader.fast_value` (the fast path) or :func:`plain_value` (pydicom's public API)."""
+
+
+def plain_value(ds: Dataset, keyword: str) -> Any:
+    """The value of the attribute ``keyword`` of ``ds`` as pydicom's public API gives it; ``None`` when it is
+    missing or malformed (bad VR, bad length)."""
+    try:
+        return ds.get(keyword)
+    except Exception:  # pydicom raises many kinds on a malformed value; every one means "missing"
+        return None
 
 
 def is_valid_uid(value: object) -> bool:
@@ -144,73 +154,6 @@ def _date(value: Any) -> dt.date | None:
     return None
 
 
-_ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "IS", "TM", "UI"})
-"""Value representations whose characters are ASCII by definition: decoded here without pydicom's hooks."""
-_TEXT_VRS = frozenset({"LO", "SH", "PN", "ST", "LT", "UC", "UT"})
-"""Text that depends on the character set, decoded here only when it is plain ASCII (no escape sequences)."""
-_BINARY_VRS = {"US": "H", "SS": "h", "UL": "I", "SL": "i"}
-_NO_FAST_PATH = object()
-
-
-def _fast_raw(ds: Dataset, element: RawDataElement) -> Any:
-    """The value of a raw element of a common VR, decoded directly (a large share of ingest time otherwise)."""
-    vr = element.VR
-    if vr is None:
-        try:
-            vr = dictionary_VR(element.tag)
-        except KeyError:
-            return _NO_FAST_PATH
-    raw = element.value
-    if raw is None or len(raw) == 0:
-        return ""
-    if vr in _TEXT_VRS and raw.isascii() and b"\x1b" not in raw:
-        text = raw.decode("ascii").rstrip("\x00 ").strip()
-        if vr in ("LO", "SH", "PN") and "\\" in text:
-            return [part.strip() for part in text.split("\\")]
-        return text
-    if vr in _ASCII_VRS:
-        text = raw.decode("ascii", "replace").rstrip("\x00 ").strip()
-        if "\\" in text:
-            return [part.strip() for part in text.split("\\")]
-        return text
-    code = _BINARY_VRS.get(vr)
-    if code is not None:
-        size = struct.calcsize(code)
-        if len(raw) % size:
-            return _NO_FAST_PATH
-        little = ds.original_encoding[1] is not False
-        values = struct.unpack(("<" if little else ">") + code * (len(raw) // size), raw)
-        return values[0] if len(values) == 1 else list(values)
-    return _NO_FAST_PATH
-
-
-def _get(ds: Dataset, keyword: str) -> Any:
-    tag = _TAGS.get(keyword)
-    if tag is None:
-        number = tag_for_keyword(keyword)
-        if number is None:
-            return None
-        tag = _TAGS[keyword] = BaseTag(number)
-    try:
-        # The element as stored (raw until first accessed); Dataset.get_item without its tag conversions.
-        element = ds._dict.get(tag)
-    except Exception:  # a malformed element counts as missing
-        return None
-    if element is None:
-        return None
-    if isinstance(element, RawDataElement):
-        value = _fast_raw(ds, element)
-        if value is not _NO_FAST_PATH:
-            return value
-        try:
-            return ds[tag].value
-        except Exception:  # a malformed value (bad VR, bad length) counts as missing
-            return None
-    return element.value
-
-
-_TAGS: dict[str, BaseTag] = {}
-
 _HEADER_KEYWORDS = (
     "SpecificCharacterSet", "ImageType", "SOPClassUID", "SOPInstanceUID", "StudyDate", "Modality", "Manufacturer",
     "StudyDescription", "SeriesDescription", "ManufacturerModelName", "PatientName", "PatientID",
@@ -226,7 +169,7 @@ _HEADER_KEYWORDS = (
 _HEADER_TAGS = [BaseTag(tag_for_keyword(k) or 0) for k in _HEADER_KEYWORDS]
 
 
-def _find_in_group(item: Dataset | None, keyword: str) -> Any:
+def _find_in_group(item: Dataset | None, keyword: str, get: ValueReader) -> Any:
     """A value in one functional group item: it sits one sequence (item 0) deep, or two for MR echo."""
     if item is None:
         return None
@@ -234,25 +177,27 @@ def _find_in_group(item: Dataset | None, keyword: str) -> Any:
         if element.VR != "SQ":
             continue
         for nested in element.value[:1]:
-            value = _get(nested, keyword)
+            value = get(nested, keyword)
             if value is not None:
                 return value
     return None
 
 
-def _lookup(ds: Dataset, frame: int, shared_seq: Any = None, per_frame_seq: Any = None) -> Callable[[str], Any]:
+def _lookup(
+    ds: Dataset, get: ValueReader, frame: int = 0, shared_seq: Any = None, per_frame_seq: Any = None
+) -> Callable[[str], Any]:
     """Top level, the frame's per-frame item, the shared item, then per-frame item 0."""
     if not shared_seq and not per_frame_seq:
-        return lambda keyword: _get(ds, keyword)
+        return lambda keyword: get(ds, keyword)
     shared = shared_seq[0] if shared_seq else None
     own = per_frame_seq[frame] if per_frame_seq and frame < len(per_frame_seq) else None
     first = per_frame_seq[0] if per_frame_seq else None
 
     def find(keyword: str) -> Any:
-        for candidate in (_get(ds, keyword), _find_in_group(own, keyword), _find_in_group(shared, keyword)):
+        for candidate in (get(ds, keyword), _find_in_group(own, keyword, get), _find_in_group(shared, keyword, get)):
             if candidate is not None and candidate != "":
                 return candidate
-        return _find_in_group(first, keyword)
+        return _find_in_group(first, keyword, get)
 
     return find
 
@@ -274,32 +219,34 @@ def _scanning_sequence(find: Callable[[str], Any]) -> tuple[str, ...]:
     return tuple(derived)
 
 
-def _headers(ds: Dataset, source: str, frames: int, uids: tuple[str, str, str]) -> tuple[InstanceHeader, ...]:
+def _headers(
+    ds: Dataset, get: ValueReader, source: str, frames: int, uids: tuple[str, str, str]
+) -> tuple[InstanceHeader, ...]:
     headers = []
-    shared = _get(ds, "SharedFunctionalGroupsSequence")
-    per_frame = _get(ds, "PerFrameFunctionalGroupsSequence")
+    shared = get(ds, "SharedFunctionalGroupsSequence")
+    per_frame = get(ds, "PerFrameFunctionalGroupsSequence")
     count = frames if per_frame or frames > 1 else 1
     common: dict[str, Any] = {
-        "sop_class_uid": str(_get(ds, "SOPClassUID") or ""),
-        "modality": _text(_get(ds, "Modality")),
-        "series_number": _int(_get(ds, "SeriesNumber")),
-        "instance_number": _int(_get(ds, "InstanceNumber")),
-        "series_description": _text(_get(ds, "SeriesDescription")),
-        "rows": _int(_get(ds, "Rows")),
-        "columns": _int(_get(ds, "Columns")),
-        "magnetic_field_strength_t": _positive(_float(_get(ds, "MagneticFieldStrength"))),
-        "manufacturer": _text(_get(ds, "Manufacturer")),
-        "model_name": _text(_get(ds, "ManufacturerModelName")),
+        "sop_class_uid": str(get(ds, "SOPClassUID") or ""),
+        "modality": _text(get(ds, "Modality")),
+        "series_number": _int(get(ds, "SeriesNumber")),
+        "instance_number": _int(get(ds, "InstanceNumber")),
+        "series_description": _text(get(ds, "SeriesDescription")),
+        "rows": _int(get(ds, "Rows")),
+        "columns": _int(get(ds, "Columns")),
+        "magnetic_field_strength_t": _positive(_float(get(ds, "MagneticFieldStrength"))),
+        "manufacturer": _text(get(ds, "Manufacturer")),
+        "model_name": _text(get(ds, "ManufacturerModelName")),
     }
     for frame in range(count):
-        find = _lookup(ds, frame, shared, per_frame)
+        find = _lookup(ds, get, frame, shared, per_frame)
         inversion = _float(find("InversionTime"))
         if inversion is None:
             inversion = _float(find("InversionTimes"))
         echo = _float(find("EchoTime"))
         if echo is None:
             echo = _float(find("EffectiveEchoTime"))
-        image_type = _strings(_get(ds, "ImageType")) or _strings(find("FrameType"))
+        image_type = _strings(get(ds, "ImageType")) or _strings(find("FrameType"))
         position = _floats(find("ImagePositionPatient"), 3)
         orientation = _floats(find("ImageOrientationPatient"), 6)
         if frame and not per_frame and position is not None and orientation is not None:
@@ -349,34 +296,37 @@ METADATA_KEYWORDS = tuple(
 return keys) so that series are classified before any pixel data moves; no patient attribute."""
 
 
-def headers_from_metadata(ds: Dataset, source: str) -> tuple[InstanceHeader, ...]:
-    """The classification headers of one instance described by a query answer (QIDO-RS JSON turned into a
-    dataset, or a C-FIND identifier): the same reading as for a file; :class:`InvalidDicomError` names
-    ``source`` when a UID is missing."""
+def _uids(ds: Dataset, get: ValueReader, source: str) -> tuple[str, str, str]:
+    """SOP Instance, Study Instance and Series Instance UIDs; :class:`InvalidDicomError` when one is not a UID."""
     uids = []
     for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
-        value = str(_get(ds, keyword) or "").strip()
+        value = str(get(ds, keyword) or "").strip()
         if not is_valid_uid(value):
             raise InvalidDicomError(source, f"{keyword} {value!r} is missing or not a valid UID")
         uids.append(value)
-    frames = max(1, _int(_get(ds, "NumberOfFrames")) or 1)
+    return uids[0], uids[1], uids[2]
+
+
+def _frame_headers(
+    ds: Dataset, get: ValueReader, source: str, uids: tuple[str, str, str]
+) -> tuple[InstanceHeader, ...]:
+    """One header per frame; :class:`InvalidDicomError` when a value is out of its domain."""
+    frames = max(1, _int(get(ds, "NumberOfFrames")) or 1)
     try:
-        return _headers(ds, source, frames, (uids[0], uids[1], uids[2]))
+        return _headers(ds, get, source, frames, uids)
     except GradingError as exc:
         raise InvalidDicomError(source, str(exc)) from None
 
 
+def headers_from_metadata(ds: Dataset, source: str) -> tuple[InstanceHeader, ...]:
+    """The classification headers of one instance described by a query answer (QIDO-RS JSON turned into a
+    dataset, or a C-FIND identifier): the same reading as for a file; :class:`InvalidDicomError` names
+    ``source`` when a UID is missing."""
+    return _frame_headers(ds, fast_value, source, _uids(ds, fast_value, source))
+
+
 def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
-
-
-_NATIVE_SYNTAXES = frozenset(
-    {
-        pydicom.uid.ImplicitVRLittleEndian,
-        pydicom.uid.ExplicitVRLittleEndian,
-        pydicom.uid.ExplicitVRBigEndian,
-    }
-)
 
 
 def _transfer_syntax(ds: Dataset) -> str:
@@ -386,67 +336,23 @@ def _transfer_syntax(ds: Dataset) -> str:
     return str(element or "1.2.840.10008.1.2").strip()
 
 
-def _pixel_problem(fp: BinaryIO, ds: Dataset, size: int) -> str | None:
-    """Check cheaply, without decoding, that pixel data exists and is not cut short (native syntaxes)."""
-    transfer_syntax = _transfer_syntax(ds)
-    if transfer_syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:
-        return None
-    start = fp.tell()
-    head = fp.read(12)
-    if len(head) < 8:
-        return "no pixel data"
+def _pixel_layout(ds: Dataset, get: ValueReader) -> PixelDataLayout:
     implicit, little = ds.original_encoding
-    if implicit is None or little is None:
-        implicit, little = transfer_syntax == pydicom.uid.ImplicitVRLittleEndian, True
-    group, element = struct.unpack("<HH" if little else ">HH", head[:4])
-    if (group << 16 | element) not in _PIXEL_TAGS:
-        return "no pixel data"
-    if not implicit:
-        length = struct.unpack("<I" if little else ">I", head[8:12])[0]
-        value_start = start + 12
-    else:
-        length = struct.unpack("<I", head[4:8])[0]
-        value_start = start + 8
-    frames = _int(_get(ds, "NumberOfFrames")) or 1
-    if length == 0xFFFFFFFF:
-        return _fragments_problem(fp, value_start, size, frames)
-    if value_start + length > size:
-        return f"pixel data cut short: {size - value_start} of {length} bytes present"
-    if transfer_syntax in _NATIVE_SYNTAXES:
-        rows, columns = _int(_get(ds, "Rows")) or 0, _int(_get(ds, "Columns")) or 0
-        samples = _int(_get(ds, "SamplesPerPixel")) or 1
-        bits = _int(_get(ds, "BitsAllocated")) or 16
-        needed = rows * columns * samples * frames * bits // 8
-        if length < needed:
-            return f"pixel data too short: {length} bytes for {frames} frame(s) of {rows}x{columns} needing {needed}"
-    return None
-
-
-def _fragments_problem(fp: BinaryIO, position: int, size: int, frames: int) -> str | None:
-    """Walk the items of encapsulated pixel data (offset table, fragments, delimiter) by their lengths:
-    a file cut short, a malformed item or fewer fragments than frames is a problem."""
-    items = 0
-    while True:
-        fp.seek(position)
-        item = fp.read(8)
-        if len(item) < 8:
-            return "pixel data cut short: its fragments end without the sequence delimiter"
-        group, element, length = struct.unpack("<HHI", item)
-        if (group, element) == (0xFFFE, 0xE0DD):
-            break
-        if (group, element) != (0xFFFE, 0xE000):
-            return f"pixel data malformed: ({group:04X},{element:04X}) where a fragment item was expected"
-        position += 8 + length
-        items += 1
-        if position > size:
-            return f"pixel data cut short: a fragment of {length} bytes runs past the end of the file"
-    if items - 1 < frames:
-        return f"pixel data has {max(0, items - 1)} fragment(s) for {frames} frame(s)"
-    return None
+    return PixelDataLayout(
+        transfer_syntax_uid=_transfer_syntax(ds),
+        implicit_vr=implicit,
+        little_endian=little,
+        frames=_int(get(ds, "NumberOfFrames")) or 1,
+        rows=_int(get(ds, "Rows")) or 0,
+        columns=_int(get(ds, "Columns")) or 0,
+        samples_per_pixel=_int(get(ds, "SamplesPerPixel")) or 1,
+        bits_allocated=_int(get(ds, "BitsAllocated")) or 16,
+    )
 
 
 def read_dicom(data: bytes | Path, source: str, *, head: bytes | None = None) -> DicomInstance:
-    """Parse the header of a DICOM file held in memory or on disk (pixels are left alone).
+    """Parse the header of a DICOM file held in memory or on disk (pixels are left alone), through the
+    fast path of :mod:`registry.imaging.fastheader` when it can, through pydicom otherwise.
 
     Raises :class:`NotDicomError`, :class:`NotMRImageError` or :class:`InvalidDicomError`, each naming
     ``source`` and the reason. ``head``, when given, holds the first :data:`HEAD_BYTES` bytes of a file on
@@ -461,8 +367,8 @@ def read_dicom(data: bytes | Path, source: str, *, head: bytes | None = None) ->
             if fast is not None:
                 return fast
             handle.seek(0)
-            return _read(handle, size, source)
-    return _read_fast(data, len(data), source) or _read(io.BytesIO(data), len(data), source)
+            return _read_with_pydicom(handle, size, source, fast_value)
+    return _read_fast(data, len(data), source) or _read_with_pydicom(io.BytesIO(data), len(data), source, fast_value)
 
 
 HEAD_BYTES = 1 << 16
@@ -482,15 +388,16 @@ def _read_fast(head: bytes, size: int, source: str, handle: BinaryIO | None = No
         return None  # the header goes on beyond the part that was read
     fp = handle if handle is not None and len(head) < size else io.BytesIO(head)
     fp.seek(pixel_offset)
-    return _instance(ds, fp, size, source, has_preamble=True)
+    return _instance(ds, fast_value, fp, size, source, has_preamble=True)
 
 
 def read_dicom_with_pydicom(data: bytes, source: str) -> DicomInstance:
-    """:func:`read_dicom` without the fast path (to compare the two)."""
-    return _read(io.BytesIO(data), len(data), source)
+    """:func:`read_dicom` through pydicom and its public API alone, no fast path: the reference the fast
+    path is tested against (``tests/registry/test_imaging_readers.py``)."""
+    return _read_with_pydicom(io.BytesIO(data), len(data), source, plain_value)
 
 
-def _read(fp: BinaryIO, size: int, source: str) -> DicomInstance:
+def _read_with_pydicom(fp: BinaryIO, size: int, source: str, get: ValueReader) -> DicomInstance:
     preamble = fp.read(132)
     fp.seek(0)
     has_preamble = len(preamble) == 132 and preamble[128:132] == b"DICM"
@@ -500,17 +407,20 @@ def _read(fp: BinaryIO, size: int, source: str) -> DicomInstance:
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, specific_tags=_HEADER_TAGS)
     except Exception as exc:  # pydicom raises many kinds on garbage input; every one means "unreadable"
         raise NotDicomError(source, f"not a readable DICOM file ({type(exc).__name__}: {exc})") from None
-    return _instance(ds, fp, size, source, has_preamble=has_preamble)
+    return _instance(ds, get, fp, size, source, has_preamble=has_preamble)
 
 
-def _instance(ds: Dataset, fp: BinaryIO, size: int, source: str, *, has_preamble: bool) -> DicomInstance:
-    """Check the header read into ``ds`` (``fp`` at the pixel data) and turn it into an instance."""
-    sop_class = str(_get(ds, "SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
+def _instance(
+    ds: Dataset, get: ValueReader, fp: BinaryIO, size: int, source: str, *, has_preamble: bool
+) -> DicomInstance:
+    """The acceptance rules: check the header read into ``ds`` (``fp`` at the pixel data) and turn it into
+    an instance."""
+    sop_class = str(get(ds, "SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
     if not has_preamble and not sop_class:
         raise NotDicomError(source, "not a DICOM file (no DICM preamble and no SOP Class UID)")
     if not sop_class:
         raise NotDicomError(source, "DICOM file without a SOP Class UID")
-    modality = _text(_get(ds, "Modality"))
+    modality = _text(get(ds, "Modality"))
     if sop_class not in MR_IMAGE_STORAGE_CLASSES:
         name = UID(sop_class).name if is_valid_uid(sop_class) else repr(sop_class)
         raise NotMRImageError(
@@ -519,46 +429,36 @@ def _instance(ds: Dataset, fp: BinaryIO, size: int, source: str, *, has_preamble
         )
     if modality and modality != "MR":
         raise NotMRImageError(source, f"not an MR image (modality {modality})")
-    uids = []
-    for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
-        value = str(_get(ds, keyword) or "").strip()
-        if not is_valid_uid(value):
-            raise InvalidDicomError(source, f"{keyword} {value!r} is missing or not a valid UID")
-        uids.append(value)
-    rows, columns = _int(_get(ds, "Rows")), _int(_get(ds, "Columns"))
+    uids = _uids(ds, get, source)
+    rows, columns = _int(get(ds, "Rows")), _int(get(ds, "Columns"))
     if not rows or not columns:
         raise InvalidDicomError(source, f"image matrix missing (Rows {rows!r}, Columns {columns!r})")
-    problem = _pixel_problem(fp, ds, size)
+    layout = _pixel_layout(ds, get)
+    problem = pixel_data_problem(fp, size, layout)
     if problem:
         raise InvalidDicomError(source, problem)
-    frames = _int(_get(ds, "NumberOfFrames")) or 1
-    try:
-        headers = _headers(ds, source, max(1, frames), (uids[0], uids[1], uids[2]))
-    except GradingError as exc:
-        raise InvalidDicomError(source, str(exc)) from None
-    window = _window(ds)
-    transfer_syntax = _transfer_syntax(ds)
     return DicomInstance(
         source=source,
         sop_class_uid=sop_class,
         sop_instance_uid=uids[0],
         study_instance_uid=uids[1],
         series_instance_uid=uids[2],
-        transfer_syntax_uid=transfer_syntax,
-        number_of_frames=max(1, frames),
-        headers=headers,
+        transfer_syntax_uid=layout.transfer_syntax_uid,
+        number_of_frames=max(1, layout.frames),
+        headers=_frame_headers(ds, get, source, uids),
         patient=PatientIdentity(
-            patient_id=_text(_get(ds, "PatientID")),
-            name=_text(_get(ds, "PatientName")),
-            birth_date=_date(_get(ds, "PatientBirthDate")),
-            sex=_text(_get(ds, "PatientSex")),
+            patient_id=_text(get(ds, "PatientID")),
+            name=_text(get(ds, "PatientName")),
+            birth_date=_date(get(ds, "PatientBirthDate")),
+            sex=_text(get(ds, "PatientSex")),
         ),
-        study_date=_date(_get(ds, "StudyDate")),
-        study_description=_text(_get(ds, "StudyDescription")),
-        window=window,
+        study_date=_date(get(ds, "StudyDate")),
+        study_description=_text(get(ds, "StudyDescription")),
+        window=_window(ds, get),
     )
 
 
-def _window(ds: Dataset) -> tuple[float, float] | None:
-    find = _lookup(ds, 0, _get(ds, "SharedFunctionalGroupsSequence"), _get(ds, "PerFrameFunctionalGroupsSequence"))
+def _window(ds: Dataset, get: ValueReader) -> tuple[float, float] | None:
+    shared, per_frame = get(ds, "SharedFunctionalGroupsSequence"), get(ds, "PerFrameFunctionalGroupsSequence")
+    find = _lookup(ds, get, 0, shared, per_frame)
     return usable_window(_float(find("WindowCenter")), _float(find("WindowWidth")))

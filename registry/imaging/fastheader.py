@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
+from typing import Any
 
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
@@ -141,3 +143,76 @@ def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[Dataset, int]:
     dataset.file_meta = FileMetaDataset(meta_elements)
     dataset.set_original_encoding(False, True, None)
     return dataset, pos
+
+
+# ----------------------------------------------------------------------------------- element values
+
+_ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "IS", "TM", "UI"})
+"""Value representations whose characters are ASCII by definition: decoded here without pydicom's hooks."""
+_TEXT_VRS = frozenset({"LO", "SH", "PN", "ST", "LT", "UC", "UT"})
+"""Text that depends on the character set, decoded here only when it is plain ASCII (no escape sequences)."""
+_BINARY_VRS = {"US": "H", "SS": "h", "UL": "I", "SL": "i"}
+_NO_FAST_PATH = object()
+
+
+def _fast_raw(ds: Dataset, element: RawDataElement) -> Any:
+    """The value of a raw element of a common VR, decoded directly (a large share of ingest time otherwise)."""
+    vr = element.VR
+    if vr is None:
+        try:
+            vr = dictionary_VR(element.tag)
+        except KeyError:
+            return _NO_FAST_PATH
+    raw = element.value
+    if raw is None or len(raw) == 0:
+        return ""
+    if vr in _TEXT_VRS and raw.isascii() and b"\x1b" not in raw:
+        text = raw.decode("ascii").rstrip("\x00 ").strip()
+        if vr in ("LO", "SH", "PN") and "\\" in text:
+            return [part.strip() for part in text.split("\\")]
+        return text
+    if vr in _ASCII_VRS:
+        text = raw.decode("ascii", "replace").rstrip("\x00 ").strip()
+        if "\\" in text:
+            return [part.strip() for part in text.split("\\")]
+        return text
+    code = _BINARY_VRS.get(vr)
+    if code is not None:
+        size = struct.calcsize(code)
+        if len(raw) % size:
+            return _NO_FAST_PATH
+        little = ds.original_encoding[1] is not False
+        values = struct.unpack(("<" if little else ">") + code * (len(raw) // size), raw)
+        return values[0] if len(values) == 1 else list(values)
+    return _NO_FAST_PATH
+
+
+def fast_value(ds: Dataset, keyword: str) -> Any:
+    """The value of the attribute ``keyword`` of ``ds`` (``None`` when missing or malformed), decoded here
+    from the raw bytes for the common VRs and by pydicom otherwise: :func:`registry.imaging.dicom.plain_value`
+    gives the same values through pydicom's public API only."""
+    tag = _TAGS.get(keyword)
+    if tag is None:
+        number = tag_for_keyword(keyword)
+        if number is None:
+            return None
+        tag = _TAGS[keyword] = BaseTag(number)
+    try:
+        # The element as stored (raw until first accessed); Dataset.get_item without its tag conversions.
+        element = ds._dict.get(tag)
+    except Exception:  # a malformed element counts as missing
+        return None
+    if element is None:
+        return None
+    if isinstance(element, RawDataElement):
+        value = _fast_raw(ds, element)
+        if value is not _NO_FAST_PATH:
+            return value
+        try:
+            return ds[tag].value
+        except Exception:  # a malformed value (bad VR, bad length) counts as missing
+            return None
+    return element.value
+
+
+_TAGS: dict[str, BaseTag] = {}

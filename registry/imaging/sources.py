@@ -116,7 +116,7 @@ def _read_file(path: Path) -> SourceFile | Rejection:
         return Rejection(str(path), f"cannot be read ({exc.strerror or exc})")
 
 
-def expand(
+def read_sources(
     items: Iterable[SourceFile | Rejection],
     *,
     nifti: NiftiMetadata | None = None,

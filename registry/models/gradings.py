@@ -10,10 +10,10 @@ from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from grading.protocols import DEFAULT_PROTOCOL
-from registry.models.base import UTCDateTime, new_id, utcnow
+from registry.models.base import EnumText, UTCDateTime, new_id, utcnow
 
 
-class GradingKind(enum.Enum):
+class GradingKind(enum.StrEnum):
     """Why a grading was made; only clinical gradings feed eligibility."""
 
     clinical = "clinical"
@@ -30,7 +30,7 @@ class Grading(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True)
     study_id: str = Field(foreign_key="studies.id", index=True)
     rater_id: str = Field(foreign_key="users.id", index=True)
-    kind: str = Field(default=GradingKind.clinical.value, max_length=20)
+    kind: GradingKind = Field(default=GradingKind.clinical, sa_column=Column(EnumText(GradingKind, 20), nullable=False))
     clinical_key: str | None = Field(default=None, unique=True, max_length=80)
     """``study_id:rater_id`` for clinical gradings (one per rater and study), NULL otherwise."""
     current_version: int = 1

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from registry.models.base import UTCDateTime, new_id, utcnow
+from registry.models.base import EnumText, UTCDateTime, new_id, utcnow
 
 
-class PullStatus(enum.Enum):
+class PullStatus(enum.StrEnum):
     """Where a pull stands."""
 
     queued = "queued"
@@ -29,7 +29,7 @@ class PullStatus(enum.Enum):
     """The archive could not be used at all (e.g. no connection); ``error`` says why."""
 
 
-class PullOutcome(enum.Enum):
+class PullOutcome(enum.StrEnum):
     """What a pull did for one requested patient."""
 
     pending = "pending"
@@ -54,7 +54,7 @@ class Pull(SQLModel, table=True):
     archive: str = Field(max_length=300)
     since: dt.date | None = None
     until: dt.date | None = None
-    status: str = Field(default=PullStatus.queued.value, max_length=20)
+    status: PullStatus = Field(default=PullStatus.queued, sa_column=Column(EnumText(PullStatus, 20), nullable=False))
     error: str | None = Field(default=None, max_length=1000)
     patients_total: int = 0
     patients_done: int = 0
@@ -76,7 +76,9 @@ class PullItem(SQLModel, table=True):
     pull_id: str = Field(foreign_key="pulls.id", index=True)
     row: int
     patient_id: str | None = Field(default=None, foreign_key="patients.id")
-    outcome: str = Field(default=PullOutcome.pending.value, max_length=20)
+    outcome: PullOutcome = Field(
+        default=PullOutcome.pending, sa_column=Column(EnumText(PullOutcome, 20), nullable=False)
+    )
     reason: str | None = Field(default=None, max_length=1000)
     studies: int = 0
     series: int = 0

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
+from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
-from registry.models.base import UTCDateTime, new_id, utcnow
+from registry.models.base import EnumText, UTCDateTime, new_id, utcnow
 
 
-class Role(enum.Enum):
+class Role(enum.StrEnum):
     """What a user may do."""
 
     admin = "admin"
@@ -40,7 +41,7 @@ class User(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=100)
-    role: str = Field(max_length=20)
+    role: Role = Field(sa_column=Column(EnumText(Role, 20), nullable=False))
     active: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -87,7 +87,7 @@ _CANDIDATES = (
     )
     .join(Grading, col(Grading.study_id) == col(Study.id))
     .join(GradingVersion, CURRENT_VERSION)
-    .where(col(Grading.kind) == GradingKind.clinical.value)
+    .where(col(Grading.kind) == GradingKind.clinical)
 )
 _CANDIDATES_OF = _CANDIDATES.where(col(Study.patient_id).in_(bindparam("ids", expanding=True)))
 
@@ -213,7 +213,7 @@ def patients_with_inputs(session: Session) -> list[str]:
     graded = (
         select(Study.patient_id)
         .join(Grading, col(Grading.study_id) == col(Study.id))
-        .where(Grading.kind == GradingKind.clinical.value)
+        .where(Grading.kind == GradingKind.clinical)
     )
     screened = select(ScreeningRecord.patient_id)
     return sorted(set(session.exec(graded)) | set(session.exec(screened)))

@@ -85,7 +85,7 @@ def list_studies(
         mine = exists().where(
             col(Grading.study_id) == col(Study.id),
             col(Grading.rater_id) == rater_id,
-            col(Grading.kind) == GradingKind.clinical.value,
+            col(Grading.kind) == GradingKind.clinical,
         )
         statement = statement.where(mine if graded else ~mine)
     if blinded_for is not None:
@@ -102,7 +102,7 @@ def list_studies(
 def earlier_graded_studies(session: Session, study: Study, rater_id: str | None) -> list[Study]:
     """The patient's other studies made before ``study`` (by study date, else by registration) that
     have a clinical grading (by ``rater_id`` when given), newest first."""
-    graded = exists().where(col(Grading.study_id) == col(Study.id), col(Grading.kind) == GradingKind.clinical.value)
+    graded = exists().where(col(Grading.study_id) == col(Study.id), col(Grading.kind) == GradingKind.clinical)
     if rater_id is not None:
         graded = graded.where(col(Grading.rater_id) == rater_id)
     statement = select(Study).where(Study.patient_id == study.patient_id, Study.id != study.id, graded)

@@ -28,7 +28,7 @@ from grading.allocation import Replay, Scheme, Tally, allocate, packaged_schemes
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Allocation, AllocationStream, EligibilityDecision, Enrolment, Patient, User
 from registry.models.base import utcnow
-from registry.repositories import eligibility as repo
+from registry.repositories import eligibility as eligibility_repo
 from registry.services import audit
 from registry.services.eligibility import rule_set_of, today
 
@@ -48,7 +48,7 @@ def scheme(trial: str) -> Scheme | None:
 
 
 def _patient(session: Session, pseudonym: str) -> Patient:
-    patient = repo.patient_by_pseudonym(session, pseudonym)
+    patient = eligibility_repo.patient_by_pseudonym(session, pseudonym)
     if patient is None:
         raise NotFound(f"patient {pseudonym!r} does not exist")
     return patient
@@ -109,8 +109,8 @@ def enrol(
     """Record consent and enrolment of an eligible episode, freeze its decision, allocate; commit."""
     rule_set = rule_set_of(trial, version)
     patient = _patient(session, pseudonym)
-    repo.lock_patients(session, [patient.id])
-    record = repo.screening_record(session, patient.id, trial)
+    eligibility_repo.lock_patients(session, [patient.id])
+    record = eligibility_repo.screening_record(session, patient.id, trial)
     if record is None or record.index_date is None:
         raise Conflict(f"{pseudonym} has no screening episode for {trial}: record its index date first")
     existing = session.exec(
@@ -162,7 +162,7 @@ def enrol(
     session.add(enrolment)
     session.flush()
     assert decision.id is not None
-    repo.freeze_decision(session, decision.id, now)
+    eligibility_repo.freeze_decision(session, decision.id, now)
     allocation = None
     if allocation_scheme is not None:
         allocation = _allocate(session, allocation_scheme, enrolment, levels)

@@ -84,7 +84,7 @@ class GradingWriter:
                     return
                 batch = [self._waiting.popleft() for _ in range(min(self._max_batch, len(self._waiting)))]
             try:
-                self._record(batch)
+                self._write_batch(batch)
             except Exception as exc:  # never leave a submitter waiting, whatever failed
                 for _, future in batch:
                     if not future.done():
@@ -94,7 +94,7 @@ class GradingWriter:
                     self._pending -= len(batch)
                     self._cond.notify_all()
 
-    def _record(self, batch: list[tuple[NewGrading, Future[GradingView]]]) -> None:
+    def _write_batch(self, batch: list[tuple[NewGrading, Future[GradingView]]]) -> None:
         # A request abandoned while it waited (its future cancelled) is not recorded; from here on
         # the others can no longer be cancelled, so each gets its outcome.
         batch = [(new, future) for new, future in batch if future.set_running_or_notify_cancel()]

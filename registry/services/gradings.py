@@ -297,7 +297,7 @@ def _already_graded(rater: User, study_id: str, grading_id: str) -> AlreadyExist
     )
 
 
-def _visible(session: Session, grading_id: str, viewer: User) -> Grading:
+def _reachable_grading(session: Session, grading_id: str, viewer: User) -> Grading:
     """The grading, if ``viewer`` may reach it by id: an admin any, a radiologist their own clinical ones.
 
     Another rater's grading, and every reliability-study read (reached only through its reliability
@@ -306,8 +306,7 @@ def _visible(session: Session, grading_id: str, viewer: User) -> Grading:
     """
     grading = session.get(Grading, grading_id)
     if grading is None or (
-        viewer.role != Role.admin.value
-        and (grading.kind != GradingKind.clinical.value or grading.rater_id != viewer.id)
+        viewer.role != Role.admin and (grading.kind != GradingKind.clinical or grading.rater_id != viewer.id)
     ):
         raise NotFound(f"grading {grading_id!r} does not exist")
     return grading
@@ -328,7 +327,7 @@ def _views(session: Session, gradings: list[Grading]) -> list[GradingView]:
 
 def get_grading(session: Session, grading_id: str, viewer: User) -> GradingView:
     """The current version of a grading that ``viewer`` may reach."""
-    (view,) = _views(session, [_visible(session, grading_id, viewer)])
+    (view,) = _views(session, [_reachable_grading(session, grading_id, viewer)])
     return view
 
 
@@ -354,7 +353,7 @@ def amend_grading(
     ``levels`` or ``measurements`` left out (None) are carried over from the amended version, so
     that every version holds the whole state; an empty value clears them.
     """
-    grading = _visible(session, grading_id, actor)
+    grading = _reachable_grading(session, grading_id, actor)
     if not if_match:
         raise PreconditionRequired(
             f"If-Match header is required to amend grading {grading_id}; send the ETag of the version you amend"
@@ -419,14 +418,14 @@ def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[Gra
     """
     if session.get(Study, study_id) is None:
         raise NotFound(f"study {study_id!r} does not exist")
-    rater_id = None if viewer.role == Role.admin.value else viewer.id
+    rater_id = None if viewer.role == Role.admin else viewer.id
     gradings = gradings_repo.gradings_of_study(session, study_id, rater_id, GradingKind.clinical)
     return _views(session, gradings)
 
 
 def history(session: Session, grading_id: str, viewer: User) -> list[HistoryEntry]:
     """Every version of a grading that ``viewer`` may reach, oldest first."""
-    _visible(session, grading_id, viewer)
+    _reachable_grading(session, grading_id, viewer)
     versions = gradings_repo.versions_of(session, grading_id)
     authors = users_repo.users_by_ids(session, {v.author_id for v in versions})
     return [HistoryEntry(v, authors[v.author_id].name) for v in versions]

@@ -49,7 +49,7 @@ from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.imaging.dicom import headers_from_metadata
 from registry.imaging.errors import ImagingError
 from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable
-from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, expand
+from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, read_sources
 from registry.imaging.store import FileStore
 from registry.models import Patient, Pull, PullItem, PullOutcome, PullStatus, User
 from registry.models.base import utcnow
@@ -111,7 +111,7 @@ def open_pull(session: Session, request: PullRequest, actor: User | None) -> tup
     """The pull of this request that has not finished (to resume), or a new one; and whether it is resumed."""
     unfinished = session.exec(
         select(Pull)
-        .where(Pull.request_key == request.key, Pull.status != PullStatus.done.value)
+        .where(Pull.request_key == request.key, Pull.status != PullStatus.done)
         .order_by(col(Pull.created_at).desc())
     ).first()
     if unfinished is not None:
@@ -220,7 +220,7 @@ def run_pull(
             raise NotFound(f"pull {pull_id!r} does not exist")
         if pull.patients_total != len(patient_ids):
             raise InvalidInput(f"pull {pull_id} has {pull.patients_total} patients; {len(patient_ids)} given")
-        pull.status = PullStatus.running.value
+        pull.status = PullStatus.running
         pull.error = None
         pull.updated_at = utcnow()
         session.add(pull)
@@ -229,7 +229,7 @@ def run_pull(
         items = list(session.exec(select(PullItem).where(PullItem.pull_id == pull_id).order_by(col(PullItem.row))))
         pseudonyms = _pseudonyms(session, {i.patient_id for i in items if i.patient_id})
     summary = PullSummary(pull_id, PullStatus.running)
-    settled = (PullOutcome.fetched.value, PullOutcome.nothing_gradable.value)
+    settled = (PullOutcome.fetched, PullOutcome.nothing_gradable)
     todo = [item for item in items if item.outcome not in settled]
     ahead = PATIENTS_AHEAD if archive.parallel > 1 else 0
     with (
@@ -473,7 +473,7 @@ def _ingest_patient(
     engine: Engine, store: FileStore, archive: Archive, fetched: _Fetched, expected_field_strength_t: float
 ) -> ItemReport:
     files = [SourceFile(f"{archive.label} instance {uid}", path=store.path_for(uid)) for uid in fetched.stored]
-    images = itertools.chain(fetched.read, expand(files))
+    images = itertools.chain(fetched.read, read_sources(files))
     with session_scope(engine, write=True) as session:
         result = ingest_accepted(session, store, images, expected_field_strength_t=expected_field_strength_t)
     views = [s.view for s in result.studies]
@@ -504,9 +504,9 @@ def _save_item(engine: Engine, pull_id: str, item_id: str, report: ItemReport) -
         assert item is not None and pull is not None
         if report.pseudonym is not None:
             item.patient_id = session.exec(select(Patient.id).where(Patient.pseudonym == report.pseudonym)).first()
-        if item.outcome == PullOutcome.pending.value:
+        if item.outcome == PullOutcome.pending:
             pull.patients_done += 1
-        item.outcome = report.outcome.value
+        item.outcome = report.outcome
         item.reason = None if report.reason is None else report.reason[:1000]
         item.studies, item.series, item.instances = report.studies, report.series, item.instances + report.instances
         item.updated_at = pull.updated_at = utcnow()
@@ -520,7 +520,7 @@ def _finish(engine: Engine, pull_id: str, summary: PullSummary) -> None:
     with session_scope(engine, write=True) as session:
         pull = session.get(Pull, pull_id)
         assert pull is not None
-        pull.status = summary.status.value
+        pull.status = summary.status
         pull.error = None if summary.error is None else summary.error[:1000]
         pull.updated_at = utcnow()
         pull.finished_at = pull.updated_at if summary.status is PullStatus.done else None

@@ -50,12 +50,13 @@ from registry.models import (
 )
 from registry.models.base import utcnow
 from registry.repositories import gradings as gradings_repo
-from registry.repositories import reliability as repo
+from registry.repositories import reliability as reliability_repo
 from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit
 from registry.services import gradings as gradings_service
 from registry.services.gradings import NewGrading
+from registry.services.studies import stir_to_show
 
 MAX_WASHOUT_DAYS = 3650
 MAX_EXPERIENCE_YEARS = 70
@@ -123,7 +124,7 @@ class RaterState:
 
 
 @dataclass(frozen=True)
-class StudyView:
+class ReliabilityStudyView:
     """A reliability study as its researcher sees it."""
 
     study: ReliabilityStudy
@@ -181,9 +182,9 @@ def _image_series(session: Session, study: Study) -> dict[str, Series]:
     for role, series_id in (("t1", study.t1_series_id), ("t2", study.t2_series_id)):
         if series_id is not None and series_id in by_id:
             roles[role] = by_id[series_id]
-    stir = [s for s in series if s.weighting == "STIR" and s.plane == "sagittal" and s.slices > 0]
-    if stir:
-        roles["stir"] = max(stir, key=lambda s: s.slices)
+    stir = stir_to_show(series)
+    if stir is not None:
+        roles["stir"] = stir
     return roles
 
 
@@ -214,7 +215,7 @@ def case_series(session: Session, rater: User, study_id: str, label: str, role: 
 def _new_label(session: Session, taken: set[str]) -> str:
     while True:
         label = f"C-{secrets.token_hex(4).upper()}"
-        if label not in taken and not repo.label_exists(session, label):
+        if label not in taken and not reliability_repo.label_exists(session, label):
             taken.add(label)
             return label
 
@@ -261,15 +262,15 @@ def _check_setup(session: Session, setup: StudySetup) -> list[User]:
         user = users_repo.user_by_name(session, rater.name)
         if user is None:
             raise InvalidInput(f"raters: user {rater.name!r} does not exist")
-        if user.role != Role.radiologist.value:
-            raise InvalidInput(f"raters: user {rater.name!r} has role {user.role!r}; raters must be radiologists")
+        if user.role != Role.radiologist:
+            raise InvalidInput(f"raters: user {rater.name!r} has role {str(user.role)!r}; raters must be radiologists")
         raters.append(user)
     if setup.seed is not None and not 0 <= setup.seed < 2**31:
         raise InvalidInput(f"seed {setup.seed!r} is out of range; allowed: 0 to {2**31 - 1}")
     return raters
 
 
-def create_study(session: Session, actor: User, setup: StudySetup) -> StudyView:
+def create_study(session: Session, actor: User, setup: StudySetup) -> ReliabilityStudyView:
     """Set up a reliability study and record every rater's worklist (cases in their own seeded order).
 
     Each case gets a random read-1 label and, with two reads, a different random read-2 label; each
@@ -364,13 +365,13 @@ def rater_state(study: ReliabilityStudy, items: Sequence[WorklistItem], now: dt.
     return RaterState(None, ReadStatus.COMPLETE, opens_at)
 
 
-def study_view(session: Session, study_id: str, now: dt.datetime | None = None) -> StudyView:
+def study_view(session: Session, study_id: str, now: dt.datetime | None = None) -> ReliabilityStudyView:
     """The study with its cases, raters and each rater's progress per read."""
     now = now or utcnow()
     study = _study(session, study_id)
-    rater_ids = repo.rater_ids(session, study.id)
+    rater_ids = reliability_repo.rater_ids(session, study.id)
     users = users_repo.users_by_ids(session, {*rater_ids, study.created_by})
-    items = repo.items_of(session, study.id)
+    items = reliability_repo.items_of(session, study.id)
     progress: list[ReadProgress] = []
     for rater_id in rater_ids:
         own = [i for i in items if i.rater_id == rater_id]
@@ -386,19 +387,19 @@ def study_view(session: Session, study_id: str, now: dt.datetime | None = None) 
                     opens_at=state.opens_at if read == 2 else None,
                 )
             )
-    cases = sorted(repo.cases_of(session, study.id), key=lambda c: c.label)
-    return StudyView(study, users[study.created_by].name, cases, [users[r] for r in rater_ids], progress)
+    cases = sorted(reliability_repo.cases_of(session, study.id), key=lambda c: c.label)
+    return ReliabilityStudyView(study, users[study.created_by].name, cases, [users[r] for r in rater_ids], progress)
 
 
-def list_studies(session: Session) -> list[StudyView]:
+def list_studies(session: Session) -> list[ReliabilityStudyView]:
     """Every reliability study with its progress."""
-    return [study_view(session, s.id) for s in repo.list_studies(session)]
+    return [study_view(session, s.id) for s in reliability_repo.list_studies(session)]
 
 
 def _rater_items(session: Session, rater: User, study_id: str) -> tuple[ReliabilityStudy, list[WorklistItem]]:
     """The study and the rater's own items; a study the user does not rate is not found."""
     study = session.get(ReliabilityStudy, study_id)
-    items = [] if study is None else repo.items_of(session, study.id, rater.id)
+    items = [] if study is None else reliability_repo.items_of(session, study.id, rater.id)
     if study is None or not items:
         raise NotFound(f"reliability study {study_id!r} does not exist or you are not one of its raters")
     return study, items
@@ -406,7 +407,7 @@ def _rater_items(session: Session, rater: User, study_id: str) -> tuple[Reliabil
 
 def studies_for_rater(session: Session, rater: User) -> list[ReliabilityStudy]:
     """The studies a rater takes part in."""
-    return repo.studies_rated_by(session, rater.id)
+    return reliability_repo.studies_rated_by(session, rater.id)
 
 
 def worklist(session: Session, rater: User, study_id: str, now: dt.datetime | None = None) -> Worklist:
@@ -415,7 +416,7 @@ def worklist(session: Session, rater: User, study_id: str, now: dt.datetime | No
     state = rater_state(study, items, now or utcnow())
     if state.status != ReadStatus.OPEN:
         return Worklist(study, state, [])
-    labels = {c.id: c.label_of(state.read or 1) for c in repo.cases_of(session, study.id)}
+    labels = {c.id: c.label_of(state.read or 1) for c in reliability_repo.cases_of(session, study.id)}
     entries = [
         WorklistEntry(labels[i.case_id], i.position, i.grading_id is not None) for i in items if i.read == state.read
     ]
@@ -433,7 +434,7 @@ def _open_item(
     if state.status == ReadStatus.COMPLETE:
         raise Forbidden(f"you have finished every read of reliability study {study_id}")
     assert state.read is not None
-    case = repo.case_by_label(session, study.id, label, state.read)
+    case = reliability_repo.case_by_label(session, study.id, label, state.read)
     item = None if case is None else next((i for i in items if i.case_id == case.id and i.read == state.read), None)
     if case is None or item is None:
         raise NotFound(f"case {label!r} is not on your worklist of reliability study {study_id}")
@@ -472,7 +473,7 @@ def submit_read(
         raise grading
     assert item.id is not None
     viewed = None if series_viewed is None else series_viewed.value
-    if not repo.attach_grading(session, item.id, grading.id, now, viewed):
+    if not reliability_repo.attach_grading(session, item.id, grading.id, now, viewed):
         session.rollback()
         raise AlreadyExists(f"you have already graded case {label} in read {item.read}; reliability reads are final")
     audit.record(
@@ -547,9 +548,9 @@ def build_study_report(
     """
     study = _study(session, study_id)
     protocol = get_protocol(study.protocol)
-    cases = {c.id: c for c in repo.cases_of(session, study.id)}
+    cases = {c.id: c for c in reliability_repo.cases_of(session, study.id)}
     patients = {s.id: s.patient_id for s in (session.get(Study, c.study_id) for c in cases.values()) if s}
-    items = [i for i in repo.items_of(session, study.id) if i.grading_id is not None]
+    items = [i for i in reliability_repo.items_of(session, study.id) if i.grading_id is not None]
     users = users_repo.users_by_ids(session, {i.rater_id for i in items})
     inter: list[RatingRecord] = []
     intra: list[RatingRecord] = []
@@ -763,10 +764,10 @@ class Grras:
 def grras(session: Session, study_id: str) -> Grras:
     """What the report states about the study's design and conduct (docs/agreement.md#grras)."""
     study = _study(session, study_id)
-    cases = repo.cases_of(session, study.id)
+    cases = reliability_repo.cases_of(session, study.id)
     patients = {s.patient_id for s in (session.get(Study, c.study_id) for c in cases) if s is not None}
-    items = repo.items_of(session, study.id)
-    raters = repo.raters_of(session, study.id)
+    items = reliability_repo.items_of(session, study.id)
+    raters = reliability_repo.raters_of(session, study.id)
     users = users_repo.users_by_ids(session, {r.user_id for r in raters})
     conduct: list[RaterConduct] = []
     for rater in raters:

@@ -145,12 +145,12 @@ def deliver_due(engine: Engine, config: SrStoreConfig, send: Callable[[Dataset],
         except SrRefused as exc:
             error = f"{config.destination} {exc}"
             log.warning("SR of grading %s version %d not stored: %s", version.grading_id, version.version, error)
-        _record(engine, version.id, delivery, config, error)
+        _record_delivery(engine, version.id, delivery, config, error)
         sent += error is None
     return sent
 
 
-def _record(
+def _record_delivery(
     engine: Engine, version_id: int, delivery: SrDelivery | None, config: SrStoreConfig, error: str | None
 ) -> None:
     now = utcnow()

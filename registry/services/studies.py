@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,13 @@ def check_uid(uid: str, field: str) -> str:
     return uid
 
 
+def stir_to_show(series: Sequence[Series]) -> Series | None:
+    """The STIR series the viewer offers instead of the T2 (docs/imaging.md#display): the sagittal STIR
+    series with the most slices, the first stored on a tie; ``None`` when the study has none with images."""
+    candidates = [s for s in series if s.weighting == "STIR" and s.plane == "sagittal" and s.slices > 0]
+    return max(candidates, key=lambda s: s.slices) if candidates else None
+
+
 @dataclass(frozen=True)
 class StudyView:
     """A study with what its public shape needs."""
@@ -31,6 +39,11 @@ class StudyView:
     study: Study
     pseudonym: str
     series: list[Series]
+
+    @property
+    def stir(self) -> Series | None:
+        """The STIR series to show, chosen by :func:`stir_to_show`."""
+        return stir_to_show(self.series)
 
 
 def ensure_patient(session: Session, hospital_id: str, actor: User | None) -> Patient:
@@ -75,7 +88,7 @@ def register_study(
     check_uid(study_instance_uid, "study_instance_uid")
     existing = studies_repo.study_by_uid(session, study_instance_uid)
     if existing is not None:
-        if actor.role != Role.admin.value and actor.id != existing.created_by:
+        if actor.role != Role.admin and actor.id != existing.created_by:
             raise AlreadyExists(f"study_instance_uid {study_instance_uid!r} is already registered")
         patient = studies_repo.patients_by_ids(session, {existing.patient_id})[existing.patient_id]
         if patient.hospital_id != patient_id.strip():
@@ -142,7 +155,7 @@ def list_study_views(
     if graded_by_viewer is not None and viewer is None:
         raise InvalidInput("graded_by_me needs a signed-in user")
     rater_id = viewer.id if viewer is not None and graded_by_viewer is not None else None
-    blinded_for = viewer.id if viewer is not None and viewer.role == Role.radiologist.value else None
+    blinded_for = viewer.id if viewer is not None and viewer.role == Role.radiologist else None
     return _views(session, studies_repo.list_studies(session, after, limit, rater_id, graded_by_viewer, blinded_for))
 
 
@@ -173,7 +186,7 @@ def prior_studies(session: Session, viewer: User, study_id: str) -> list[StudyVi
     study = session.get(Study, study_id)
     if study is None:
         raise NotFound(f"study {study_id!r} does not exist")
-    rater_id = None if viewer.role == Role.admin.value else viewer.id
+    rater_id = None if viewer.role == Role.admin else viewer.id
     return _views(session, studies_repo.earlier_graded_studies(session, study, rater_id))
 
 

@@ -36,7 +36,7 @@ def add_user(
         raise InvalidInput(str(exc)) from None
     if users_repo.user_by_name(session, name) is not None:
         raise AlreadyExists(f"user {name!r} already exists")
-    user = User(name=name, role=parsed_role.value)
+    user = User(name=name, role=parsed_role)
     session.add(user)
     session.flush()
     token = _add_token(session, user, token_days)

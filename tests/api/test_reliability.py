@@ -18,8 +18,8 @@ from registry.exports.raters import rater_pseudonym
 from registry.imaging.store import FileStore
 from registry.models import Grading, GradingKind, WorklistItem
 from registry.repositories import users as users_repo
-from registry.services.imaging import ingest_sample_studies
 from registry.services.reliability import rater_order
+from registry.services.sample_studies import ingest_sample_studies
 from tests.api.helpers import endplates, study_body
 from tests.conftest import TokenFactory
 

@@ -13,7 +13,7 @@ def test_register_is_idempotent_and_pseudonymous(client: TestClient, auth: Token
     first = client.post("/api/v1/studies", json=study_body(), headers=headers)
     assert first.status_code == 201, first.text
     study = first.json()
-    assert study["series"] == [] and study["grading_series"] == {"t1": None, "t2": None}
+    assert study["series"] == [] and study["grading_series"] == {"t1": None, "t2": None, "stir": None}
     assert study["study_date"] == "2026-10-01" and study["field_strength_t"] == 0.2
     assert study["patient"]["pseudonym"].startswith("P-") and "HOSP-0001" not in first.text
     again = client.post("/api/v1/studies", json=study_body(), headers=headers)

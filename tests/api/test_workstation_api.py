@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from registry.db import session_scope
+from registry.models import Series
+from registry.services.studies import stir_to_show
 from registry.settings import Settings
 from tests.api.helpers import endplates, study_body
 from tests.conftest import TokenFactory
@@ -162,7 +164,7 @@ def test_prior_studies_are_the_patients_earlier_graded_ones(client: TestClient, 
 def test_series_geometry_maps_pixels_to_patient_space(
     client: TestClient, app: FastAPI, settings: Settings, auth: TokenFactory
 ) -> None:
-    imaging = importlib.import_module("registry.services.imaging")
+    imaging = importlib.import_module("registry.services.sample_studies")
     store = importlib.import_module("registry.imaging.store").FileStore(settings.data_dir)
     study_dir = SAMPLE_STUDIES[0]
     with session_scope(app.state.engine, write=True) as session:
@@ -181,3 +183,28 @@ def test_series_geometry_maps_pixels_to_patient_space(
     assert np.allclose(slice0["x_step"], [0, spacing, 0]) and np.allclose(slice0["y_step"], [0, 0, -spacing])
     xs = [s["origin"][0] for s in geometry["slices"]]
     assert xs == sorted(xs, reverse=True) and xs[0] == pytest.approx(24.0)
+
+
+def _series(weighting: str, plane: str, slices: int) -> Series:
+    return Series(study_id="s", series_instance_uid="1.2.3", plane=plane, weighting=weighting, slices=slices)
+
+
+def test_the_stir_to_show_is_the_sagittal_stir_with_most_slices() -> None:
+    axial, empty = _series("STIR", "axial", 20), _series("STIR", "sagittal", 0)
+    small, large, tie = _series("STIR", "sagittal", 9), _series("STIR", "sagittal", 11), _series("STIR", "sagittal", 11)
+    assert stir_to_show([axial, empty, small, large, tie]) is large
+    assert stir_to_show([axial, empty, _series("T2", "sagittal", 11)]) is None
+
+
+def test_the_study_answer_names_the_stir_to_show(
+    client: TestClient, app: FastAPI, settings: Settings, auth: TokenFactory
+) -> None:
+    """The service chooses the STIR series once; the workstation and the worklist read it from the answer."""
+    sample_studies = importlib.import_module("registry.services.sample_studies")
+    store = importlib.import_module("registry.imaging.store").FileStore(settings.data_dir)
+    with session_scope(app.state.engine, write=True) as session:
+        sample_studies.ingest_sample_studies(session, store, folder=SAMPLE_STUDIES[0])
+    (study,) = client.get("/api/v1/studies", headers=auth("radiologist")).json()["items"]
+    (stir,) = [s for s in study["series"] if s["weighting"] == "STIR" and s["plane"] == "sagittal"]
+    assert study["grading_series"]["stir"] == stir["id"]
+    assert stir["id"] not in (study["grading_series"]["t1"], study["grading_series"]["t2"])

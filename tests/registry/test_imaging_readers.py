@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import multiprocessing
 import os
+import tomllib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import nibabel
 import numpy as np
 import pydicom
 import pytest
+from packaging.requirements import Requirement
 from PIL import Image
 from pydicom.data import get_testdata_file, get_testdata_files
 
@@ -25,23 +27,12 @@ from registry.imaging.errors import ArchiveError, ImagingError, NotDicomError, N
 from registry.imaging.fastheader import read_fast
 from registry.imaging.nifti import NiftiMetadata
 from registry.imaging.render import display_transform, render_png
-from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, expand, iter_paths
+from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, iter_paths, read_sources
 from registry.imaging.store import FileStore, StoreError
 from tests.imaging_support import SAMPLE_STUDIES, series_dir
 
 CORPUS = sorted({f for f in get_testdata_files() if f and os.path.isfile(f)})
 """pydicom's own test files and pydicom-data (download-only entries are None offline)."""
-
-
-@pytest.mark.parametrize("study", SAMPLE_STUDIES, ids=[s.name for s in SAMPLE_STUDIES])
-def test_the_fast_reader_agrees_with_pydicom_on_the_samples(study: Path) -> None:
-    for path in sorted(study.rglob("*.dcm")):
-        data = path.read_bytes()
-        assert read_dicom(data, path.name) == read_dicom_with_pydicom(data, path.name)
-
-
-def test_the_corpus_is_there() -> None:
-    assert len(CORPUS) > 200, "pydicom-data is not installed"
 
 
 def _outcome(read: Callable[[], DicomInstance]) -> DicomInstance | str:
@@ -51,15 +42,48 @@ def _outcome(read: Callable[[], DicomInstance]) -> DicomInstance | str:
         return f"{type(exc).__name__}: {exc}"
 
 
+def _both_readers_agree(path: Path, name: str) -> DicomInstance | str:
+    """The outcome of plain pydicom (public API only), after checking that the fast path gives the same
+    instance or rejection from memory and from disk."""
+    data = path.read_bytes()
+    reference = _outcome(lambda: read_dicom_with_pydicom(data, name))
+    assert _outcome(lambda: read_dicom(data, name)) == reference
+    assert _outcome(lambda: read_dicom(path, name)) == reference
+    return reference
+
+
+@pytest.mark.parametrize("study", SAMPLE_STUDIES, ids=[s.name for s in SAMPLE_STUDIES])
+def test_the_fast_reader_agrees_with_pydicom_on_the_samples(study: Path) -> None:
+    files = sorted(study.rglob("*.dcm"))
+    assert files
+    for path in files:
+        assert isinstance(_both_readers_agree(path, path.name), DicomInstance)
+
+
+def test_the_corpus_is_there() -> None:
+    assert len(CORPUS) > 200, "pydicom-data is not installed"
+
+
+def test_only_the_fast_path_uses_pydicom_internals() -> None:
+    root = Path(__file__).resolve().parents[2]
+    users = [p.relative_to(root).as_posix() for p in (root / "registry").rglob("*.py") if "._dict" in p.read_text()]
+    assert users == ["registry/imaging/fastheader.py"]
+
+
+def test_the_installed_pydicom_is_in_the_range_the_fast_path_was_checked_against() -> None:
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+    (requirement,) = [r for r in map(Requirement, project["dependencies"]) if r.name == "pydicom"]
+    assert requirement.specifier.contains(pydicom.__version__)
+    assert not requirement.specifier.contains("3.1.0"), "the upper bound keeps a new minor out until it is checked"
+
+
 @pytest.mark.parametrize("path", CORPUS, ids=[os.path.basename(p) for p in CORPUS])
 def test_every_corpus_file_is_accepted_or_rejected_naming_it(path: str) -> None:
     name = os.path.basename(path)
     data = Path(path).read_bytes()
-    # The fast header reader and pydicom agree, from memory and from disk.
-    reference = _outcome(lambda: read_dicom_with_pydicom(data, name))
-    assert _outcome(lambda: read_dicom(data, name)) == reference
-    assert _outcome(lambda: read_dicom(Path(path), name)) == reference
-    items = list(expand([SourceFile(name, data)]))
+    # The fast header reader and plain pydicom agree, from memory and from disk.
+    _both_readers_agree(Path(path), name)
+    items = list(read_sources([SourceFile(name, data)]))
     assert items
     for item in items:
         if isinstance(item, Rejection):
@@ -197,7 +221,7 @@ def test_zip_members_are_read_in_memory_whatever_their_names(tmp_path: Path) -> 
         "__MACOSX/._x.dcm": b"resource fork",
     }
     before = set(Path.cwd().rglob("escape.dcm")) | set(tmp_path.parent.rglob("escape.dcm"))
-    items = list(expand([SourceFile("upload.zip", _zip(members))]))
+    items = list(read_sources([SourceFile("upload.zip", _zip(members))]))
     accepted = [i for i in items if isinstance(i, AcceptedInstance)]
     rejected = [i for i in items if isinstance(i, Rejection)]
     assert len(accepted) == 4
@@ -230,13 +254,13 @@ def test_zip_limits(members: dict[str, bytes], limits: ArchiveLimits, match: str
 def test_a_corrupt_zip_is_rejected_naming_it() -> None:
     data = _zip({"a.dcm": b"abc" * 1000})
     broken = data[:30] + b"\xff" * 20 + data[50:]
-    items = list(expand([SourceFile("broken.zip", broken)]))
+    items = list(read_sources([SourceFile("broken.zip", broken)]))
     assert items and all(isinstance(i, Rejection) and i.source.startswith("broken.zip") for i in items)
 
 
 def test_a_nested_zip_is_reported() -> None:
     inner = _zip({"a.dcm": b"x"})
-    (item,) = expand([SourceFile("outer.zip", _zip({"inner.zip": inner}))])
+    (item,) = read_sources([SourceFile("outer.zip", _zip({"inner.zip": inner}))])
     assert (
         isinstance(item, Rejection)
         and item.message == "outer.zip:inner.zip: nested archive; unpack it or send its files"
@@ -249,21 +273,21 @@ NIBABEL_DATA = Path(nibabel.__file__).parent / "tests" / "data"
 
 
 def test_nifti_needs_the_study_data() -> None:
-    (item,) = expand(iter_paths([NIBABEL_DATA / "anatomical.nii"]))
+    (item,) = read_sources(iter_paths([NIBABEL_DATA / "anatomical.nii"]))
     assert isinstance(item, Rejection) and "anatomical.nii" in item.source
     assert "--patient-id, --study-date and --weighting" in item.reason
 
 
 def test_nifti_becomes_a_series_with_the_callers_data() -> None:
     meta = NiftiMetadata("HOSP-7", dt.date(2024, 5, 1), "T2")
-    items = list(expand(iter_paths([NIBABEL_DATA / "example_nifti2.nii.gz"]), nifti=meta))
+    items = list(read_sources(iter_paths([NIBABEL_DATA / "example_nifti2.nii.gz"]), nifti=meta))
     accepted = [i for i in items if isinstance(i, AcceptedInstance)]
     assert accepted and len(accepted) == len(items)
     first = accepted[0].instance
     assert first.patient.patient_id == "HOSP-7" and first.study_date == dt.date(2024, 5, 1)
     (stack,) = classify_study([h for a in accepted for h in a.instance.headers]).stacks
     assert stack.weighting is Weighting.T2 and stack.slices == len(accepted)
-    again = list(expand(iter_paths([NIBABEL_DATA / "example_nifti2.nii.gz"]), nifti=meta))
+    again = list(read_sources(iter_paths([NIBABEL_DATA / "example_nifti2.nii.gz"]), nifti=meta))
     assert [a.instance.sop_instance_uid for a in again if isinstance(a, AcceptedInstance)] == [
         a.instance.sop_instance_uid for a in accepted
     ]
@@ -276,7 +300,7 @@ def test_a_sagittal_nifti_is_gradable(tmp_path: Path) -> None:
     path = tmp_path / "sag_t1.nii.gz"
     nibabel.save(nibabel.Nifti1Image(volume, affine), path)
     meta = NiftiMetadata("HOSP-8", dt.date(2024, 5, 2), "T1")
-    accepted = [i for i in expand(iter_paths([path]), nifti=meta) if isinstance(i, AcceptedInstance)]
+    accepted = [i for i in read_sources(iter_paths([path]), nifti=meta) if isinstance(i, AcceptedInstance)]
     result = classify_study([h for a in accepted for h in a.instance.headers])
     assert result.grading_series.t1 is not None and result.grading_series.t1.plane is Plane.SAGITTAL
     assert result.grading_series.t1.slices == 11
@@ -298,7 +322,7 @@ def test_a_broken_nifti_is_rejected_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "broken.nii"
     path.write_bytes((NIBABEL_DATA / "anatomical.nii").read_bytes()[:400])
     meta = NiftiMetadata("HOSP-9", dt.date(2024, 5, 3), "T1")
-    (item,) = expand(iter_paths([path]), nifti=meta)
+    (item,) = read_sources(iter_paths([path]), nifti=meta)
     assert isinstance(item, Rejection) and item.source == str(path)
 
 

@@ -21,7 +21,7 @@ from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless
 from grading.nordic import StudyGrading
 from grading.series import Plane, StudyClassification, Weighting, classify_study
 from registry.imaging.render import render_png
-from registry.imaging.sources import AcceptedInstance, Rejection, expand, iter_paths
+from registry.imaging.sources import AcceptedInstance, Rejection, iter_paths, read_sources
 from tests.imaging_support import (
     SAMPLE_DIR,
     SAMPLE_STUDIES,
@@ -39,7 +39,7 @@ from tests.imaging_support import (
 
 def classify(paths: list[Path]) -> tuple[StudyClassification, list[Rejection]]:
     """Read and classify the files of one study."""
-    items = list(expand(iter_paths(paths)))
+    items = list(read_sources(iter_paths(paths)))
     headers = [h for i in items if isinstance(i, AcceptedInstance) for h in i.instance.headers]
     return classify_study(headers), [i for i in items if isinstance(i, Rejection)]
 
@@ -152,7 +152,7 @@ def test_an_enhanced_mr_copy_is_read_frame_by_frame(tmp_path: Path) -> None:
     study = SAMPLE_STUDIES[0]
     truth = ground_truth(study)
     path = enhanced_copy(series_dir(study, "t1"), tmp_path / "enhanced.dcm")
-    (item,) = expand(iter_paths([path]))
+    (item,) = read_sources(iter_paths([path]))
     assert isinstance(item, AcceptedInstance)
     assert item.instance.sop_class_uid == "1.2.840.10008.5.1.4.1.1.4.4" and item.instance.number_of_frames == 11
     others = [p for p in sorted(study.rglob("*.dcm")) if series_dir(study, "t1") not in p.parents]
@@ -168,8 +168,8 @@ def test_uncompressed_and_jpeg2000_copies_read_and_render_the_same(tmp_path: Pat
     source = sorted(series_dir(SAMPLE_STUDIES[3], "t1").glob("*.dcm"))[5]
     assert pydicom.dcmread(source, stop_before_pixels=True).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
     copy = transcode(source, tmp_path / "copy.dcm", syntax)
-    (original,) = expand(iter_paths([source]))
-    (converted,) = expand(iter_paths([copy]))
+    (original,) = read_sources(iter_paths([source]))
+    (converted,) = read_sources(iter_paths([copy]))
     assert isinstance(original, AcceptedInstance) and isinstance(converted, AcceptedInstance)
     assert converted.instance.transfer_syntax_uid == syntax
     assert converted.instance.headers == tuple(
@@ -193,7 +193,7 @@ def test_a_ct_image_and_a_fake_dcm_are_rejected_naming_them(tmp_path: Path) -> N
     shutil.copyfile(str(get_testdata_file("CT_small.dcm")), ct)
     fake = tmp_path / "fake.dcm"
     fake.write_text("PatientName: not really DICOM\n")
-    items = list(expand(iter_paths([ct, fake, *sorted(SAMPLE_STUDIES[0].rglob("*.dcm"))])))
+    items = list(read_sources(iter_paths([ct, fake, *sorted(SAMPLE_STUDIES[0].rglob("*.dcm"))])))
     rejected = {i.source: i.reason for i in items if isinstance(i, Rejection)}
     assert rejected == {
         str(ct): "not an MR image (SOP class CT Image Storage, modality CT); only MR image storage is accepted",

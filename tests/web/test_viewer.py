@@ -25,7 +25,7 @@ def load_sample_studies(app: FastAPI, settings: Settings) -> None:
     """Ingest ``sample_dicom/`` as ``modic serve --demo`` does; skip when imaging is not built in."""
     if not any(SLICE_ROUTE.match(path) for path in app.openapi()["paths"]):
         pytest.skip("the slice endpoint GET /api/v1/series/{id}/slices/{n}.png is not part of this build")
-    imaging = importlib.import_module("registry.services.imaging")
+    imaging = importlib.import_module("registry.services.sample_studies")
     store = importlib.import_module("registry.imaging.store").FileStore(settings.data_dir)
     with session_scope(app.state.engine, write=True) as session:
         lines = imaging.ingest_sample_studies(session, store)

@@ -63,7 +63,7 @@ def offset_study(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The offset phantom ingested; the study as the API gives it, and the ground truth."""
     folder, truth = offset_phantom
-    imaging = importlib.import_module("registry.services.imaging")
+    imaging = importlib.import_module("registry.services.sample_studies")
     store = importlib.import_module("registry.imaging.store").FileStore(settings.data_dir)
     with session_scope(app.state.engine, write=True) as session:
         lines = imaging.ingest_sample_studies(session, store, folder=folder)

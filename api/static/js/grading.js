@@ -18,7 +18,7 @@ import {
 
 const FIELD_CONTROL = { type: "type", size: "size", extension_pct: "ext", endplate: "type" };
 
-function cell(tag, text, attributes = {}) {
+function newElement(tag, text, attributes = {}) {
   const element = document.createElement(tag);
   if (text !== undefined) element.textContent = text;
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
@@ -91,12 +91,12 @@ export class GradingPanel {
   }
 
   buildRow(endplate) {
-    const row = cell("tr", undefined, { "data-endplate": endplate });
+    const row = newElement("tr", undefined, { "data-endplate": endplate });
     const errorId = `error-${endplate}`;
-    row.append(cell("th", undefined, { scope: "row" }));
-    row.firstChild.append(cell("span", endplateName(endplate), { class: "ep-name" }), cell("code", endplate));
+    row.append(newElement("th", undefined, { scope: "row" }));
+    row.firstChild.append(newElement("span", endplateName(endplate), { class: "ep-name" }), newElement("code", endplate));
 
-    const type = cell("select", undefined, {
+    const type = newElement("select", undefined, {
       id: `type-${endplate}`,
       "aria-label": `${endplate} type`,
       "aria-describedby": errorId,
@@ -104,7 +104,7 @@ export class GradingPanel {
     });
     type.append(option("", "—"));
     for (const t of TYPES) type.append(option(t.value, `${t.value}  [${t.key}]`));
-    const size = cell("select", undefined, {
+    const size = newElement("select", undefined, {
       id: `size-${endplate}`,
       "aria-label": `${endplate} size`,
       "aria-describedby": errorId,
@@ -116,7 +116,7 @@ export class GradingPanel {
       choice.title = `${s.value}: ${s.hint}`;
       size.append(choice);
     }
-    const ext = cell("input", undefined, {
+    const ext = newElement("input", undefined, {
       id: `ext-${endplate}`,
       type: "number",
       min: "0",
@@ -132,13 +132,13 @@ export class GradingPanel {
       control.addEventListener("input", () => this.updateRow(endplate));
     }
     const controls = [type, size, ext].map((control) => {
-      const td = cell("td");
+      const td = newElement("td");
       td.append(control);
       return td;
     });
     row.append(...controls);
-    const errorRow = cell("tr", undefined, { class: "row-error", "data-error-for": endplate });
-    const errorCell = cell("td", "", { colspan: "4", id: errorId, "aria-live": "polite" });
+    const errorRow = newElement("tr", undefined, { class: "row-error", "data-error-for": endplate });
+    const errorCell = newElement("td", "", { colspan: "4", id: errorId, "aria-live": "polite" });
     errorRow.append(errorCell);
     errorRow.hidden = true;
     this.body.append(row, errorRow);
@@ -404,18 +404,18 @@ export class GradingPanel {
     const items = answer.body.items;
     this.historyList.replaceChildren();
     items.forEach((item, i) => {
-      const li = cell("li", undefined, { "data-version": String(item.version) });
-      const head = cell("p", undefined, { class: "version-head" });
-      head.append(cell("strong", `Version ${item.version}`), ` by ${item.rater}, ${formatTime(item.at)}`);
-      if (i === items.length - 1) head.append(" ", cell("span", "current", { class: "badge" }));
+      const li = newElement("li", undefined, { "data-version": String(item.version) });
+      const head = newElement("p", undefined, { class: "version-head" });
+      head.append(newElement("strong", `Version ${item.version}`), ` by ${item.rater}, ${formatTime(item.at)}`);
+      if (i === items.length - 1) head.append(" ", newElement("span", "current", { class: "badge" }));
       li.append(head);
-      li.append(cell("p", item.reason ? `Reason: ${item.reason}` : "First grading.", { class: "version-reason" }));
+      li.append(newElement("p", item.reason ? `Reason: ${item.reason}` : "First grading.", { class: "version-reason" }));
       const previous = items[i - 1]?.endplates;
       const lines = ENDPLATES.filter((e) => (previous ? !sameValue(previous[e], item.endplates[e]) : item.endplates[e].type !== "none")).map(
         (e) => (previous ? `${e}: ${describe(previous[e])} → ${describe(item.endplates[e])}` : `${e}: ${describe(item.endplates[e])}`),
       );
       const summary = previous ? `Changed: ${lines.join("; ") || "nothing"}` : `Changes graded: ${lines.join("; ") || "none at any endplate"}`;
-      li.append(cell("p", summary, { class: "version-summary" }));
+      li.append(newElement("p", summary, { class: "version-summary" }));
       this.historyList.append(li);
     });
     this.history.hidden = items.length === 0;
@@ -523,8 +523,8 @@ export class GradingPanel {
     tbody.replaceChildren();
     for (const endplate of ENDPLATES) {
       const differs = !sameValue(mine[endplate], current.endplates[endplate]);
-      const tr = cell("tr", undefined, differs ? { class: "differs" } : {});
-      tr.append(cell("th", endplate, { scope: "row" }), cell("td", describe(mine[endplate])), cell("td", describe(current.endplates[endplate])));
+      const tr = newElement("tr", undefined, differs ? { class: "differs" } : {});
+      tr.append(newElement("th", endplate, { scope: "row" }), newElement("td", describe(mine[endplate])), newElement("td", describe(current.endplates[endplate])));
       tbody.append(tr);
     }
     this.message.textContent = "Not saved: someone else changed this grading. See below.";

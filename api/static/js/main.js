@@ -133,7 +133,7 @@ async function openRead(studyId, label) {
   $("#study-meta").textContent = `Blinded reliability read ${caseView.read} · position ${caseView.position} in your order`;
   document.title = `Case ${caseView.case} · Modic workstation`;
   viewer.prefetched = null;
-  viewer.open({ series, grading_series: { t1: roleId("t1"), t2: roleId("t2") } });
+  viewer.open({ series, grading_series: { t1: roleId("t1"), t2: roleId("t2"), stir: roleId("stir") } });
   await grading.openRead(studyId, caseView);
 }
 

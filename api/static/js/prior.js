@@ -32,7 +32,8 @@ export class PriorStudy {
     this.tbody = root.querySelector("#prior-grading tbody");
     this.head = root.querySelector("#prior-grading-head");
     this.prior = null;
-    this.generation = 0;
+    // Counts the studies opened and closed: an answer that arrives for an earlier one is dropped.
+    this.openSerial = 0;
     button.addEventListener("click", () => this.toggle());
     this.stage.addEventListener("keydown", (event) => {
       const steps = { ArrowUp: -1, ArrowLeft: -1, ArrowDown: 1, ArrowRight: 1 };
@@ -46,21 +47,21 @@ export class PriorStudy {
   // Offers the newest prior graded study of the patient, if any.
   async load(study) {
     this.close();
-    const generation = this.generation;
+    const openSerial = this.openSerial;
     let items = [];
     try {
       items = (await priorOf(study.id)).body.items;
     } catch {
       items = [];
     }
-    if (generation !== this.generation || !items.length) return;
+    if (openSerial !== this.openSerial || !items.length) return;
     this.prior = items[0];
     this.button.hidden = false;
     this.button.textContent = `Show prior study (${this.prior.study_date ?? "earlier"})`;
   }
 
   close() {
-    this.generation += 1;
+    this.openSerial += 1;
     this.prior = null;
     this.series = null;
     this.button.hidden = true;
@@ -107,11 +108,11 @@ export class PriorStudy {
   }
 
   async show(index) {
-    const generation = this.generation;
+    const openSerial = this.openSerial;
     this.index = index;
     this.pos.textContent = `${index + 1} / ${this.series.slices}`;
     const { url } = await fetchImageUrl(`/series/${encodeURIComponent(this.series.id)}/slices/${index}.png`);
-    if (generation !== this.generation || index !== this.index) {
+    if (openSerial !== this.openSerial || index !== this.index) {
       URL.revokeObjectURL(url);
       return;
     }

@@ -42,7 +42,7 @@ class Pane {
     this.title = element.querySelector(".pane-title");
     this.seriesLabel = element.querySelector(".pane-series");
     this.filterId = filterId;
-    this.funcs = [...document.querySelectorAll(`#${filterId} feComponentTransfer > *`)];
+    this.transferFunctions = [...document.querySelectorAll(`#${filterId} feComponentTransfer > *`)];
     this.blur = document.querySelector(`#${filterId} feGaussianBlur`);
     this.smooth = false;
     this.series = null;
@@ -50,7 +50,7 @@ class Pane {
     this.window = { c: 0, w: 1 };
     this.rendered = { c: 0, w: 1 };
     this.defaultWindow = null;
-    this.wanted = null;
+    this.requestedImage = null;
     this.overlay = new Overlay(this);
   }
 
@@ -70,7 +70,7 @@ class Pane {
 
   setSeries(series, label, emptyNote = `No sagittal ${label} series in this study.`) {
     this.series = series;
-    this.wanted = null;
+    this.requestedImage = null;
     this.rendered = { c: 0, w: 1 };
     this.defaultWindow = series?.window ?? null;
     this.title.textContent = label;
@@ -105,14 +105,14 @@ class Pane {
     return { wc: +(center + c * width).toFixed(2), ww: +(width * w).toFixed(2) };
   }
 
-  // Maps the shown image, rendered at window `rendered`, to the wanted window: a linear
+  // Maps the shown image, rendered at window `rendered`, to the requested window: a linear
   // transfer function in the browser until the server's rendering arrives.
   applyWindow() {
     const { c, w } = this.window;
     const { c: rc, w: rw } = this.rendered;
     const slope = rw / w;
     const intercept = (rc - rw / 2 - c + w / 2) / w;
-    for (const func of this.funcs) {
+    for (const func of this.transferFunctions) {
       func.setAttribute("slope", slope.toFixed(4));
       func.setAttribute("intercept", intercept.toFixed(4));
     }
@@ -139,11 +139,13 @@ export class Viewer {
     this.smoothToggle = root.querySelector("#smooth-toggle");
     this.cache = new Map();
     this.sliceUrls = new Map();
-    this.master = 0;
+    // The shown slice, counted in the reference pane (the one with most slices); the other pane follows.
+    this.referenceSlice = 0;
     this.zoom = 1;
     this.pan = { x: 0, y: 0 };
     this.study = null;
-    this.generation = 0;
+    // Counts the studies opened and closed: an answer that arrives for an earlier one is dropped.
+    this.openSerial = 0;
     this.wheelAccumulator = 0;
     this.linked = null;
     this.prefetched = null;
@@ -176,7 +178,7 @@ export class Viewer {
     this.sliceUrls = new Map(study.series.filter((s) => s.sliceUrl).map((s) => [s.id, s.sliceUrl]));
     const byId = new Map(study.series.map((s) => [s.id, s]));
     this.t2Series = byId.get(study.grading_series?.t2) ?? null;
-    this.stirSeries = study.series.find((s) => s.weighting === "STIR" && s.plane === "sagittal" && s.slices > 0) ?? null;
+    this.stirSeries = byId.get(study.grading_series?.stir) ?? null;
     const noImages = study.series.length ? undefined : "No images are stored for this study: read it in your hospital's viewer.";
     this.panes.t1.setSeries(byId.get(study.grading_series?.t1) ?? null, "T1", noImages);
     this.panes.t2.setSeries(this.t2Series, "T2", noImages);
@@ -184,7 +186,7 @@ export class Viewer {
     this.stirToggle.setAttribute("aria-pressed", "false");
     this.stirToggle.textContent = "Show STIR instead of T2";
     this.fluidShown = new Set(this.t2Series ? ["T2"] : []);
-    this.master = Math.floor((this.masterCount() - 1) / 2);
+    this.referenceSlice = Math.floor((this.referenceSliceCount() - 1) / 2);
     this.linked = null;
     this.applyTransform();
     for (const pane of Object.values(this.panes)) pane.applyWindow();
@@ -193,15 +195,15 @@ export class Viewer {
 
   // The default windows and geometry of the shown series (server-rendered window/level, slices
   // by position, the crosshair), in the background once the first images are shown.
-  async loadWindows(generation) {
-    const wanted = [this.panes.t1.series, this.t2Series, this.stirSeries].filter((s) => s && !("window" in s));
+  async loadWindows(openSerial) {
+    const withoutInfo = [this.panes.t1.series, this.t2Series, this.stirSeries].filter((s) => s && !("window" in s));
     const infos = await Promise.all(
-      wanted.map((s) => get(`/series/${encodeURIComponent(s.id)}`).then((r) => r.body, () => null)),
+      withoutInfo.map((s) => get(`/series/${encodeURIComponent(s.id)}`).then((r) => r.body, () => null)),
     );
-    if (generation !== this.generation) return;
+    if (openSerial !== this.openSerial) return;
     infos.forEach((info, i) => {
-      wanted[i].window = info?.window ?? null;
-      wanted[i].geometry = info?.geometry ?? null;
+      withoutInfo[i].window = info?.window ?? null;
+      withoutInfo[i].geometry = info?.geometry ?? null;
     });
     for (const pane of Object.values(this.panes)) {
       if (pane.series) pane.defaultWindow = pane.series.window ?? null;
@@ -211,40 +213,40 @@ export class Viewer {
   }
 
   close() {
-    this.generation += 1;
+    this.openSerial += 1;
     for (const entry of this.cache.values()) entry.then((r) => URL.revokeObjectURL(r.url), () => {});
     this.cache.clear();
     this.study = null;
   }
 
-  masterCount() {
+  referenceSliceCount() {
     return Math.max(1, ...Object.values(this.panes).map((p) => p.series?.slices ?? 0));
   }
 
-  // The pane whose slices the master index counts: the one with most slices.
-  masterPane() {
+  // The pane whose slices the reference slice counts: the one with most slices.
+  referencePane() {
     const panes = Object.values(this.panes).filter((p) => p.series);
     return panes.reduce((a, b) => (b.series.slices > a.series.slices ? b : a), panes[0]);
   }
 
-  // A pane's slice: the master's own, the one a linked cursor chose, or the one nearest in position
-  // to the master's slice (by slice index when a geometry is missing).
+  // A pane's slice: the reference slice itself, the one a linked cursor chose, or the one nearest in position
+  // to the reference slice (by slice index when a geometry is missing).
   indexFor(pane) {
     if (this.linked?.pane === pane) return this.linked.index;
-    const master = this.masterPane();
-    if (pane !== master && pane.geometry && master?.geometry) {
-      return nearestSlice(pane.geometry, sliceCentre(master.geometry, this.master));
+    const reference = this.referencePane();
+    if (pane !== reference && pane.geometry && reference?.geometry) {
+      return nearestSlice(pane.geometry, sliceCentre(reference.geometry, this.referenceSlice));
     }
-    const total = this.masterCount();
+    const total = this.referenceSliceCount();
     const n = pane.series.slices;
-    return total <= 1 || n <= 1 ? 0 : Math.round((this.master * (n - 1)) / (total - 1));
+    return total <= 1 || n <= 1 ? 0 : Math.round((this.referenceSlice * (n - 1)) / (total - 1));
   }
 
   step(delta) {
     if (!this.study) return;
-    const next = Math.min(this.masterCount() - 1, Math.max(0, this.master + delta));
-    if (next !== this.master || this.linked) {
-      this.master = next;
+    const next = Math.min(this.referenceSliceCount() - 1, Math.max(0, this.referenceSlice + delta));
+    if (next !== this.referenceSlice || this.linked) {
+      this.referenceSlice = next;
       this.linked = null;
       this.render();
     }
@@ -257,7 +259,7 @@ export class Viewer {
       pane.index = index;
       pane.pos.textContent = `${pane.index + 1} / ${pane.series.slices}`;
       pane.mm.textContent = pane.geometry ? slicePosition(pane.geometry, index) : "";
-      if (pane.wanted !== this.wantedKey(pane) || pane.element.dataset.state === "error") this.show(pane);
+      if (pane.requestedImage !== this.imageKey(pane) || pane.element.dataset.state === "error") this.show(pane);
     }
     this.drawOverlays();
   }
@@ -346,18 +348,18 @@ export class Viewer {
 
   // Shows the pane's current slice at its current window: at once from the default rendering when
   // that is at hand (previewed through the filter), then as rendered by the server.
-  wantedKey(pane, server = pane.serverWindow()) {
+  imageKey(pane, server = pane.serverWindow()) {
     return `${pane.series.id}/${pane.index}/${server ? `${server.wc}/${server.ww}` : "default"}`;
   }
 
   async show(pane) {
-    const generation = this.generation;
+    const openSerial = this.openSerial;
     const index = pane.index;
     const window = { ...pane.window };
     const server = pane.serverWindow(window);
-    const wanted = this.wantedKey(pane, server);
-    pane.wanted = wanted;
-    const current = () => pane.wanted === wanted && generation === this.generation;
+    const requested = this.imageKey(pane, server);
+    pane.requestedImage = requested;
+    const current = () => pane.requestedImage === requested && openSerial === this.openSerial;
     if (pane.img.hidden) pane.setState("loading", "Loading…");
     if (server && !this.cached(pane.series.id, index, server) && this.cached(pane.series.id, index)) {
       try {
@@ -378,7 +380,7 @@ export class Viewer {
     }
     if (!current()) return;
     if (await this.display(pane, result.url, index, server ? window : { c: 0, w: 1 }, server)) {
-      if (current()) this.markFirstImages(generation);
+      if (current()) this.markFirstImages(openSerial);
     }
   }
 
@@ -401,21 +403,21 @@ export class Viewer {
   }
 
   // A performance mark when the first images of a study are all decoded (read by bench/bench_web.py).
-  markFirstImages(generation) {
-    if (this.marked === generation) return;
+  markFirstImages(openSerial) {
+    if (this.marked === openSerial) return;
     const panes = Object.values(this.panes).filter((p) => p.series);
     if (panes.length && panes.every((p) => p.element.dataset.state === "ready")) {
-      this.marked = generation;
+      this.marked = openSerial;
       performance.mark("modic:first-images");
       this.onFirstImages(this.study);
-      this.loadWindows(generation).then(() => this.prefetch());
+      this.loadWindows(openSerial).then(() => this.prefetch());
     }
   }
 
   // Loads every slice of the shown series in the background, nearest to the middle first; it starts
   // once the first images are shown so that it does not compete with them.
   async prefetch() {
-    const generation = this.generation;
+    const openSerial = this.openSerial;
     const jobs = [];
     for (const series of [this.panes.t1.series, this.t2Series, this.stirSeries]) {
       if (!series) continue;
@@ -424,7 +426,7 @@ export class Viewer {
     const centre = (job) => Math.abs(job.n - Math.floor((job.series.slices - 1) / 2));
     jobs.sort((a, b) => centre(a) - centre(b));
     const worker = async () => {
-      while (jobs.length && generation === this.generation) {
+      while (jobs.length && openSerial === this.openSerial) {
         const job = jobs.shift();
         try {
           await this.slice(job.series.id, job.n);
@@ -532,8 +534,8 @@ export class Viewer {
     if (event.key === "+" || event.key === "=") this.zoomBy(1.25);
     else if (event.key === "-") this.zoomBy(0.8);
     else if (event.key === "r" || event.key === "R") this.reset();
-    else if (event.key === "Home") this.step(-this.masterCount());
-    else if (event.key === "End") this.step(this.masterCount());
+    else if (event.key === "Home") this.step(-this.referenceSliceCount());
+    else if (event.key === "End") this.step(this.referenceSliceCount());
     else return false;
     return true;
   }

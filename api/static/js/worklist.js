@@ -9,7 +9,7 @@ function seriesSummary(study) {
   const parts = [];
   if (byId.get(study.grading_series.t1)) parts.push("T1");
   if (byId.get(study.grading_series.t2)) parts.push("T2");
-  if (study.series.some((s) => s.weighting === "STIR" && s.plane === "sagittal")) parts.push("STIR");
+  if (byId.get(study.grading_series.stir)) parts.push("STIR");
   if (!study.series.length) return "no images (read in the hospital viewer)";
   return parts.length ? parts.join(" + ") : "no gradable sagittal series";
 }
