@@ -200,7 +200,7 @@ def _uniform_width(rows: list[Any]) -> int | None:
     return widths.pop() if len(widths) == 1 else None
 
 
-class _Vocabulary(dict[Any, int]):
+class Vocabulary(dict[Any, int]):
     """Labels numbered in order of first appearance; looking up a new label numbers it."""
 
     def __missing__(self, key: object) -> int:
@@ -222,7 +222,7 @@ def _parse_text_rows(ratings: object, fixed: tuple[Label, ...] | None) -> Rating
     width = _uniform_width(rows)
     if not width or not all(isinstance(v, str) or v is None for v in rows[0]):
         return None
-    vocabulary = _Vocabulary()
+    vocabulary = Vocabulary()
     try:
         raw = np.fromiter(
             map(vocabulary.__getitem__, itertools.chain.from_iterable(rows)), dtype=np.intp, count=len(rows) * width
@@ -502,6 +502,21 @@ def _parse_object_array(array: npt.NDArray[Any], fixed: tuple[Label, ...] | None
     return RatingsMatrix(codes.reshape(array.shape), cats)
 
 
+def is_first_appearance_numbering(index: npt.NDArray[np.integer[Any]]) -> bool:
+    """Whether ``index`` already numbers its values 0, 1, 2, … in order of first appearance.
+
+    True when it starts at 0 and each value is at most one above the largest value before it (so every
+    smaller value has appeared). Then ``np.unique``'s dense renumbering would give it back unchanged;
+    the check is a few whole-array operations instead of a sort.
+    """
+    if index.size == 0:
+        return True
+    if int(index[0]) != 0:
+        return False
+    running = np.maximum.accumulate(index)
+    return bool((index >= 0).all() and (index[1:] <= running[:-1] + 1).all())
+
+
 def parse_clusters(clusters: Clusters | None, n_units: int) -> npt.NDArray[np.intp]:
     """Cluster index per unit (``0..G-1``); each unit is its own cluster when ``clusters`` is None."""
     if clusters is None:
@@ -513,6 +528,8 @@ def parse_clusters(clusters: Clusters | None, n_units: int) -> npt.NDArray[np.in
             raise AgreementInputError(
                 f"clusters has {clusters.size} labels but ratings have {n_units} units; give one per unit"
             )
+        if is_first_appearance_numbering(clusters):
+            return clusters.astype(np.intp, copy=False)
         _, first, inverse = np.unique(clusters, return_index=True, return_inverse=True)
         # number the clusters in order of first appearance, as for any other labels
         order = np.empty(first.size, dtype=np.intp)
