@@ -13,6 +13,7 @@ from api.errors import install_error_handlers
 from api.guard import RequestGuard, check_parameters
 from api.openapi import install_openapi
 from api.routers import (
+    agreement,
     allocation,
     eligibility,
     enrolment,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         series.router,
         gradings.router,
         reliability.router,
+        agreement.router,
         trials.router,
         protocols.router,
         eligibility.router,

@@ -4,6 +4,10 @@ Long format with a header row: ``unit,rater,value`` and optionally ``cluster`` (
 the bootstrap) and ``variable``. An empty ``value`` is a missing rating. A variable whose values are all
 integers is read as integers (so they sort numerically); ``--ordinal VARIABLE=c1,c2,...`` declares an
 ordinal variable with its full ordered scale.
+
+``modic agreement plan --kappa0 K --half-width H --prevalence P [--raters M]`` prints instead the number
+of patients needed for the interval ``K ± H`` of a binary variable (Donner & Rotondi 2010). A ratings
+file named ``plan`` is read as ``./plan``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from api.commands._agreement_plan import WORD, add_plan_options, given_plan_options, run_plan
 from api.commands._common import fail
 from grading.agreement import AgreementInputError, AgreementReport, Label, Level, RatingRecord, VariableSpec
 from grading.agreement.report import DEFAULT_VARIABLE, build_report
@@ -34,7 +39,9 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", type=Path, help="CSV with header unit,rater,value[,cluster][,variable]")
+    parser.add_argument(
+        "file", help=f"CSV with header unit,rater,value[,cluster][,variable], or {WORD!r} for a sample-size plan"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument(
         "--ordinal",
@@ -46,6 +53,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    add_plan_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -126,7 +134,12 @@ def parse_ordinal(option: str) -> VariableSpec:
 
 
 def run(args: argparse.Namespace) -> int:
-    path: Path = args.file
+    if args.file == WORD:
+        return run_plan(args)
+    path = Path(args.file)
+    stray = given_plan_options(args)
+    if stray:
+        return fail(f"{', '.join(stray)} belong to 'modic agreement {WORD}', not to a report of {path}")
     try:
         specs = [parse_ordinal(o) for o in args.ordinal]
         records = read_records(path)

@@ -177,10 +177,8 @@ def _as_array(ratings: object) -> npt.NDArray[Any]:
         array = np.asarray(ratings.to_numpy())
     elif isinstance(ratings, Sequence) and not isinstance(ratings, str | bytes):
         rows = list(ratings)
-        row_kinds = set(map(type, rows))
-        widths = set(map(len, rows)) if all(_is_row_kind(kind) for kind in row_kinds) else set()
-        if len(widths) == 1:
-            width = widths.pop()
+        width = _uniform_width(rows)
+        if width is not None:
             flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=object, count=len(rows) * width)
             array = flat.reshape(len(rows), width)
         else:
@@ -193,6 +191,55 @@ def _as_array(ratings: object) -> npt.NDArray[Any]:
     if array.ndim != 2:
         raise AgreementInputError(f"ratings must be 2-D (units × raters), got an array with shape {array.shape}")
     return array
+
+
+def _uniform_width(rows: list[Any]) -> int | None:
+    """The common length of ``rows`` when every one is a sequence (not a string), else None."""
+    row_kinds = set(map(type, rows))
+    widths = set(map(len, rows)) if all(_is_row_kind(kind) for kind in row_kinds) else set()
+    return widths.pop() if len(widths) == 1 else None
+
+
+class Vocabulary(dict[Any, int]):
+    """Labels numbered in order of first appearance; looking up a new label numbers it."""
+
+    def __missing__(self, key: object) -> int:
+        code = self[key] = len(self)
+        return code
+
+
+def _parse_text_rows(ratings: object, fixed: tuple[Label, ...] | None) -> RatingsMatrix | None:
+    """The fast path of a list of rows of string labels (``None`` missing): None when it does not apply.
+
+    One C-level pass (``map`` of a dict look-up over the chained rows) numbers the labels as they come;
+    the few distinct ones are then sorted. Only when every distinct element is a ``str`` (or ``None``)
+    is the result used: an element equal to a ``str`` is a ``str``, so ``1`` and ``True`` are never
+    taken for labels here and go the checking path.
+    """
+    if not isinstance(ratings, list | tuple) or not ratings:
+        return None
+    rows = list(ratings)
+    width = _uniform_width(rows)
+    if not width or not all(isinstance(v, str) or v is None for v in rows[0]):
+        return None
+    vocabulary = Vocabulary()
+    try:
+        raw = np.fromiter(
+            map(vocabulary.__getitem__, itertools.chain.from_iterable(rows)), dtype=np.intp, count=len(rows) * width
+        )
+    except TypeError:  # an unhashable element: the checking path names it
+        return None
+    if not all(isinstance(key, str) or key is None for key in vocabulary):
+        return None
+    labels = tuple(sorted(str(key) for key in vocabulary if key is not None))
+    position = {label: i for i, label in enumerate(labels)}
+    lookup = np.array([MISSING if key is None else position[str(key)] for key in vocabulary], dtype=np.intp)
+    coded = lookup[raw]
+    rated = coded != MISSING
+    shape = (len(rows), width)
+    local = coded if bool(rated.all()) else coded[rated]
+    codes, cats = _place_labels(raw.size, [(rated, local.astype(np.int64, copy=False), labels)], fixed, shape)
+    return RatingsMatrix(codes.reshape(shape), cats)
 
 
 def _is_row_kind(kind: type) -> bool:
@@ -229,6 +276,9 @@ def parse_ratings(ratings: object, categories: Sequence[object] | None = None) -
     and the allowed ones.
     """
     fixed = parse_categories(categories)
+    text_rows = _parse_text_rows(ratings, fixed)
+    if text_rows is not None:
+        return text_rows
     array = _as_array(ratings)
     if array.dtype.kind in "iu":
         codes, cats = _codes_from_int_array(array, fixed)
@@ -452,6 +502,21 @@ def _parse_object_array(array: npt.NDArray[Any], fixed: tuple[Label, ...] | None
     return RatingsMatrix(codes.reshape(array.shape), cats)
 
 
+def is_first_appearance_numbering(index: npt.NDArray[np.integer[Any]]) -> bool:
+    """Whether ``index`` already numbers its values 0, 1, 2, … in order of first appearance.
+
+    True when it starts at 0 and each value is at most one above the largest value before it (so every
+    smaller value has appeared). Then ``np.unique``'s dense renumbering would give it back unchanged;
+    the check is a few whole-array operations instead of a sort.
+    """
+    if index.size == 0:
+        return True
+    if int(index[0]) != 0:
+        return False
+    running = np.maximum.accumulate(index)
+    return bool((index >= 0).all() and (index[1:] <= running[:-1] + 1).all())
+
+
 def parse_clusters(clusters: Clusters | None, n_units: int) -> npt.NDArray[np.intp]:
     """Cluster index per unit (``0..G-1``); each unit is its own cluster when ``clusters`` is None."""
     if clusters is None:
@@ -463,6 +528,8 @@ def parse_clusters(clusters: Clusters | None, n_units: int) -> npt.NDArray[np.in
             raise AgreementInputError(
                 f"clusters has {clusters.size} labels but ratings have {n_units} units; give one per unit"
             )
+        if is_first_appearance_numbering(clusters):
+            return clusters.astype(np.intp, copy=False)
         _, first, inverse = np.unique(clusters, return_index=True, return_inverse=True)
         # number the clusters in order of first appearance, as for any other labels
         order = np.empty(first.size, dtype=np.intp)

@@ -18,9 +18,11 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from grading.agreement.binary import PrevalenceBias, SymmetryTest, bowker, mcnemar, prevalence_bias, specific_agreement
 from grading.agreement.interpretation import LandisKoch
@@ -29,6 +31,7 @@ from grading.agreement.ratings import (
     Clusters,
     Label,
     RatingsMatrix,
+    Vocabulary,
     parse_categories,
     parse_clusters,
     parse_ratings,
@@ -371,43 +374,66 @@ class _Table:
     units: tuple[str, ...]
     raters: tuple[str, ...]
     clusters: tuple[str, ...]
-    values: list[list[Label | None]]
+    values: npt.NDArray[np.object_]
+    """Units × raters, ``None`` where a rater gave no rating."""
+
+
+def _numbered(labels: Iterable[object], count: int) -> tuple[npt.NDArray[np.intp], tuple[Any, ...]]:
+    """Each label's number in order of first appearance, and the distinct labels in that order."""
+    vocabulary = Vocabulary()
+    codes = np.fromiter(map(vocabulary.__getitem__, labels), dtype=np.intp, count=count)
+    return codes, tuple(vocabulary)
 
 
 def _tables(records: Iterable[RatingRecord]) -> dict[str, _Table]:
-    cells: dict[str, dict[tuple[str, str], Label | None]] = {}
-    unit_cluster: dict[str, dict[str, str]] = {}
-    unit_order: dict[str, dict[str, None]] = {}
-    rater_set: dict[str, set[str]] = {}
+    by_variable: dict[str, list[RatingRecord]] = {}
     for record in records:
         if not isinstance(record, RatingRecord):
             raise AgreementInputError(f"expected RatingRecord, got {record!r}")
-        variable = record.variable
-        key = (record.unit, record.rater)
-        bucket = cells.setdefault(variable, {})
-        if key in bucket:
-            raise AgreementInputError(
-                f"rater {record.rater!r} rated unit {record.unit!r} twice for variable {variable!r}; "
-                "give one rating per (unit, rater, variable)"
-            )
-        bucket[key] = record.value
-        unit_order.setdefault(variable, {})[record.unit] = None
-        rater_set.setdefault(variable, set()).add(record.rater)
+        rows = by_variable.get(record.variable)
+        if rows is None:
+            rows = by_variable[record.variable] = []
+        rows.append(record)
+    return {variable: _table(variable, rows) for variable, rows in by_variable.items()}
+
+
+def _table(variable: str, rows: list[RatingRecord]) -> _Table:
+    """One variable's records as a matrix, refusing a second rating of a (unit, rater) and a unit in two
+    clusters (each named at its first occurrence in record order)."""
+    n = len(rows)
+    unit_codes, units = _numbered(map(attrgetter("unit"), rows), n)
+    rater_codes, seen_raters = _numbered(map(attrgetter("rater"), rows), n)
+    cluster_codes, cluster_labels = _numbered((row.unit if row.cluster is None else row.cluster for row in rows), n)
+    raters = tuple(sorted(seen_raters))
+    rank = np.empty(len(seen_raters), dtype=np.intp)
+    rank[[seen_raters.index(r) for r in raters]] = np.arange(len(raters))
+    rater_codes = rank[rater_codes]
+    cell = unit_codes * len(raters) + rater_codes
+    first_of_cell = np.full(len(units) * len(raters), n, dtype=np.intp)
+    np.minimum.at(first_of_cell, cell, np.arange(n))
+    repeated = np.flatnonzero(first_of_cell[cell] != np.arange(n))
+    if repeated.size:
+        record = rows[int(repeated[0])]
+        raise AgreementInputError(
+            f"rater {record.rater!r} rated unit {record.unit!r} twice for variable {variable!r}; "
+            "give one rating per (unit, rater, variable)"
+        )
+    first_of_unit = np.full(len(units), n, dtype=np.intp)
+    np.minimum.at(first_of_unit, unit_codes, np.arange(n))
+    unit_cluster = cluster_codes[first_of_unit]
+    moved = np.flatnonzero(unit_cluster[unit_codes] != cluster_codes)
+    if moved.size:
+        record = rows[int(moved[0])]
+        known = cluster_labels[int(unit_cluster[unit_codes[moved[0]]])]
         cluster = record.unit if record.cluster is None else record.cluster
-        known = unit_cluster.setdefault(variable, {}).setdefault(record.unit, cluster)
-        if known != cluster:
-            raise AgreementInputError(
-                f"unit {record.unit!r} is in cluster {known!r} and in cluster {cluster!r} for variable {variable!r}; "
-                "a unit belongs to one cluster"
-            )
-    tables: dict[str, _Table] = {}
-    for variable, bucket in cells.items():
-        units = tuple(unit_order[variable])
-        raters = tuple(sorted(rater_set[variable]))
-        values = [[bucket.get((u, r)) for r in raters] for u in units]
-        clusters = tuple(unit_cluster[variable][u] for u in units)
-        tables[variable] = _Table(units, raters, clusters, values)
-    return tables
+        raise AgreementInputError(
+            f"unit {record.unit!r} is in cluster {known!r} and in cluster {cluster!r} for variable {variable!r}; "
+            "a unit belongs to one cluster"
+        )
+    values = np.full((len(units), len(raters)), None, dtype=object)
+    values[unit_codes, rater_codes] = np.fromiter(map(attrgetter("value"), rows), dtype=object, count=n)
+    clusters = tuple(cluster_labels[int(c)] for c in unit_cluster)
+    return _Table(units, raters, clusters, values)
 
 
 def _chance_free_name(matrix: RatingsMatrix) -> str:

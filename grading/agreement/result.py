@@ -11,9 +11,11 @@ evaluated on every row at once. No Python loop runs over resamples.
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -61,21 +63,94 @@ class BootstrapInterval:
     dropped: int
 
 
+@dataclass(frozen=True)
+class PatternSums:
+    """Per-cluster sums factored through the units' distinct feature rows (patterns).
+
+    ``counts[g, p]`` units of cluster ``g`` have feature row ``features[p]``, so the cluster sums are
+    ``counts @ features``. A resample's sums are then ``(m @ counts) @ features``: the first product
+    depends only on how units fall into patterns, so the statistics of one comparison that share it
+    share it (:func:`resampled_counts`), and with few patterns both products are small.
+    """
+
+    counts: FloatArray
+    features: FloatArray
+
+
+def pattern_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatArray | PatternSums:
+    """The per-cluster sums of unit ``features`` (units × d) over ``clusters`` (``0..G-1``), factored
+    through the distinct feature rows when there are few of them (else the plain sums)."""
+    n, d = features.shape
+    g = int(clusters.max()) + 1 if clusters.size else 0
+    if n == 0 or d == 0:
+        return cluster_sums(features, clusters)
+    distinct, pattern = np.unique(features, axis=0, return_inverse=True)
+    p = int(distinct.shape[0])
+    if p * (g + d) >= g * d:  # the factored products would cost more than the plain one
+        return cluster_sums(features, clusters)
+    # patterns numbered by first appearance: statistics that group the units alike get equal counts
+    first = np.full(p, n, dtype=np.intp)
+    np.minimum.at(first, pattern.reshape(-1), np.arange(n, dtype=np.intp))
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(p, dtype=np.intp)
+    rank[order] = np.arange(p, dtype=np.intp)
+    distinct = distinct[order]
+    flat = clusters * p + rank[pattern.reshape(-1)]
+    counts = np.bincount(flat, minlength=g * p).reshape(g, p).astype(np.float64)
+    return PatternSums(counts, np.asarray(distinct, dtype=np.float64))
+
+
+_RESAMPLED: collections.OrderedDict[tuple[bytes, int, int, int, int], FloatArray] = collections.OrderedDict()
+_RESAMPLED_CELLS = 8_000_000
+"""At most this many cached floats (64 MB) of resampled pattern counts; the oldest go first."""
+_RESAMPLED_LOCK = threading.Lock()
+_resampled_size = [0]
+
+
+def resampled_counts(counts: FloatArray, n_boot: int, seed: int) -> FloatArray:
+    """``multiplicities(G, n_boot, seed) @ counts``, cached by the counts' bytes: the statistics of one
+    comparison that group its units alike reuse one product (read-only)."""
+    g, p = counts.shape
+    key = (counts.tobytes(), g, p, n_boot, seed)
+    with _RESAMPLED_LOCK:
+        found = _RESAMPLED.get(key)
+        if found is not None:
+            _RESAMPLED.move_to_end(key)
+            return found
+    product: FloatArray = multiplicities(g, n_boot, seed) @ counts
+    product.setflags(write=False)
+    with _RESAMPLED_LOCK:
+        if key not in _RESAMPLED:
+            _RESAMPLED[key] = product
+            _resampled_size[0] += product.size
+        while _resampled_size[0] > _RESAMPLED_CELLS and len(_RESAMPLED) > 1:
+            _, dropped = _RESAMPLED.popitem(last=False)
+            _resampled_size[0] -= dropped.size
+    return product
+
+
 @dataclass(frozen=True, eq=False)
 class ClusterResampler:
     """Per-cluster sums of a statistic's additive unit quantities and the map from sums to the statistic.
 
-    ``build`` makes the clusters × features sums; it runs on the first bootstrap only, so a point
-    estimate never pays for it.
+    ``build`` makes the clusters × features sums, or the same factored through the units' patterns
+    (:class:`PatternSums`); it runs on the first bootstrap only, so a point estimate never pays for it.
     """
 
-    build: Callable[[], FloatArray]
+    build: Callable[[], FloatArray | PatternSums]
     statistic: Callable[[FloatArray], FloatArray]
+
+    @cached_property
+    def _built(self) -> FloatArray | PatternSums:
+        return self.build()
 
     @cached_property
     def cluster_sums(self) -> FloatArray:
         """Sums of the unit features within each cluster (clusters × features)."""
-        return self.build()
+        built = self._built
+        if isinstance(built, PatternSums):
+            return np.asarray(built.counts @ built.features, dtype=np.float64)
+        return built
 
     @cached_property
     def _used_columns(self) -> npt.NDArray[np.intp]:
@@ -84,16 +159,18 @@ class ClusterResampler:
 
     def replicates(self, n_boot: int, seed: int) -> FloatArray:
         """The statistic on ``n_boot`` cluster resamples (NaN where a resample leaves it undefined)."""
-        sums_by_cluster = self.cluster_sums
-        g = int(sums_by_cluster.shape[0])
-        if g == 0:
-            return np.full(n_boot, math.nan)
-        used = self._used_columns
-        if used.size == sums_by_cluster.shape[1]:
-            sums = multiplicities(g, n_boot, seed) @ sums_by_cluster
+        built = self._built
+        if isinstance(built, PatternSums):
+            if built.counts.shape[0] == 0:
+                return np.full(n_boot, math.nan)
+            sums = resampled_counts(built.counts, n_boot, seed) @ built.features
         else:
-            sums = np.zeros((n_boot, sums_by_cluster.shape[1]))
-            sums[:, used] = multiplicities(g, n_boot, seed) @ sums_by_cluster[:, used]
+            g = int(built.shape[0])
+            if g == 0:
+                return np.full(n_boot, math.nan)
+            used = self._used_columns
+            sums = np.zeros((n_boot, built.shape[1]))
+            sums[:, used] = resampled_counts(np.ascontiguousarray(built[:, used]), n_boot, seed)
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.statistic(sums)
 
@@ -116,11 +193,37 @@ def multiplicities(g: int, n_boot: int, seed: int) -> FloatArray:
 def cluster_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatArray:
     """Sum unit features (units × d) within clusters (G × d); ``clusters`` holds indices ``0..G-1``."""
     n_clusters = int(clusters.max()) + 1 if clusters.size else 0
-    if features.shape[1] == 0:
-        return np.zeros((n_clusters, 0))
-    return np.column_stack(
-        [np.bincount(clusters, weights=features[:, j], minlength=n_clusters) for j in range(features.shape[1])]
-    )
+    if features.shape[1] == 0 or n_clusters == 0:
+        return np.zeros((n_clusters, features.shape[1]))
+    if n_clusters == clusters.size:  # one unit per cluster: the sums are the units, placed
+        placed = np.empty((n_clusters, features.shape[1]))
+        placed[clusters] = features
+        return placed
+    # the units of each cluster in their order (a stable sort), summed segment by segment in that order
+    ordered = bool((clusters[1:] >= clusters[:-1]).all())
+    order = np.arange(clusters.size) if ordered else np.argsort(clusters, kind="stable")
+    starts = np.searchsorted(clusters[order], np.arange(n_clusters))
+    sums: FloatArray = np.add.reduceat(features[order], starts, axis=0)
+    return sums
+
+
+def percentiles(values: FloatArray, quantiles: tuple[float, ...]) -> tuple[float, ...]:
+    """``np.quantile(values, quantiles)`` (its default linear method, same arithmetic) on one sort.
+
+    The ``k``-th quantile sits at ``(n - 1) q`` in the sorted values; between two values ``a ≤ b`` at
+    fraction ``t`` it is ``a + (b - a) t``, or ``b - (b - a)(1 - t)`` when ``t ≥ 0.5``, as numpy does.
+    """
+    ordered = np.sort(values)
+    last = ordered.size - 1
+    out = []
+    for q in quantiles:
+        position = last * q
+        below = min(math.floor(position), last)
+        above = min(below + 1, last)
+        t = position - below
+        a, b = float(ordered[below]), float(ordered[above])
+        out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
+    return tuple(out)
 
 
 def wilson_interval(p: float, n: float, z: float) -> tuple[float, float]:
@@ -255,8 +358,8 @@ class AgreementResult:
         dropped = int(n_boot - finite.size)
         if finite.size == 0:
             return BootstrapInterval(math.nan, math.nan, n_boot, dropped)
-        low, high = np.quantile(finite, [(1 - level) / 2, (1 + level) / 2])
-        return BootstrapInterval(float(low), float(high), n_boot, dropped)
+        low, high = percentiles(finite, ((1 - level) / 2, (1 + level) / 2))
+        return BootstrapInterval(low, high, n_boot, dropped)
 
     def to_mapping(self) -> dict[str, Any]:
         """A JSON-ready summary (NaN written as ``None``)."""

@@ -22,6 +22,7 @@ import enum
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,10 +34,11 @@ from grading.agreement.ratings import (
     RatingsMatrix,
     int_array_counts,
     int_array_pairs,
+    is_first_appearance_numbering,
     parse_clusters,
     parse_ratings,
 )
-from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, SEMethod, cluster_sums
+from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, PatternSums, SEMethod, pattern_sums
 from grading.agreement.weights import agreement_weights
 
 _EPS = 1e-12
@@ -66,18 +68,18 @@ def _cluster_builder(
     clusters: Clusters | None,
     n_units: int,
     kept: npt.NDArray[np.bool_] | None,
-) -> Callable[[], FloatArray]:
-    """A lazy builder of per-cluster feature sums over the kept units (clusters re-indexed to 0..G-1)."""
+) -> Callable[[], FloatArray | PatternSums]:
+    """A lazy builder of per-cluster feature sums over the kept units (clusters re-indexed to 0..G-1),
+    factored through the units' distinct feature rows when there are few (:func:`pattern_sums`)."""
 
-    def build() -> FloatArray:
+    def build() -> FloatArray | PatternSums:
         unit_features = features()
         if clusters is None:
-            return unit_features
+            return pattern_sums(unit_features, np.arange(unit_features.shape[0], dtype=np.intp))
         index = parse_clusters(clusters, n_units)
         if kept is not None:
             index = index[kept]
-        _, dense = np.unique(index, return_inverse=True)
-        return cluster_sums(unit_features, dense.reshape(-1).astype(np.intp))
+        return pattern_sums(unit_features, dense_index(index))
 
     return build
 
@@ -91,11 +93,20 @@ def _cluster_index(
     index = parse_clusters(clusters, n_units)
     if kept is not None:
         index = index[kept]
-    _, dense = np.unique(index, return_inverse=True)
-    dense = dense.reshape(-1).astype(np.intp)
+    dense = dense_index(index)
     if dense.size == 0 or int(dense.max()) + 1 == dense.size:
         return None
     return dense
+
+
+def dense_index(index: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.intp]:
+    """Cluster indices renumbered ``0..G-1`` by value (``np.unique``'s inverse), without the sort when
+    they are numbered so already."""
+    if is_first_appearance_numbering(index):
+        return index.astype(np.intp, copy=False)
+    _, dense = np.unique(index, return_inverse=True)
+    renumbered: npt.NDArray[np.intp] = dense.reshape(-1).astype(np.intp)
+    return renumbered
 
 
 def robust_se(influence: FloatArray, clusters: npt.NDArray[np.intp] | None) -> float:
@@ -124,7 +135,8 @@ def _n_clusters(clusters: Clusters | None, n_units: int, kept: npt.NDArray[np.bo
     if clusters is None:
         return n_units if kept is None else int(kept.sum())
     index = parse_clusters(clusters, n_units)
-    return int(np.unique(index if kept is None else index[kept]).size)
+    dense = dense_index(index if kept is None else index[kept])
+    return int(dense.max()) + 1 if dense.size else 0
 
 
 def _one_category_reason(totals: FloatArray, categories: tuple[Label, ...], name: str) -> str:
@@ -436,10 +448,9 @@ def cohen_kappa(
         kept, pair = unit_pairs()
         if clusters is None:
             return features()
-        index = parse_clusters(clusters, n_units)[kept]
-        _, dense = np.unique(index, return_inverse=True)
+        dense = dense_index(parse_clusters(clusters, n_units)[kept])
         g = int(dense.max()) + 1 if dense.size else 0
-        flat = dense.reshape(-1) * q * q + pair
+        flat = dense * q * q + pair
         return np.bincount(flat, minlength=g * q * q).reshape(g, q * q).astype(np.float64)
 
     base = AgreementResult(

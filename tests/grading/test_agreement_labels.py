@@ -109,3 +109,17 @@ def test_string_statistics_equal_the_peers_on_modic_labels() -> None:
     assert cohen_kappa(ratings).value == pytest.approx(cohen_kappa_score(ratings[:, 0], ratings[:, 1]), abs=1e-12)
     five = np.where(rng.random((5000, 5)) < 0.6, first[:, None], labels[rng.integers(0, 8, (5000, 5))])
     assert fleiss_kappa(five).value == pytest.approx(sm_fleiss(aggregate_raters(five)[0]), abs=1e-12)
+
+
+def test_a_list_of_string_rows_is_coded_in_one_pass_and_other_kinds_are_checked() -> None:
+    matrix = parse_ratings([["I", None], ["none", np.str_("I/II")], ["I", "I"]])
+    assert matrix.categories == ("I", "I/II", "none")
+    assert matrix.codes.tolist() == [[0, -1], [2, 1], [0, 0]]
+    on_scale = parse_ratings([["none", "I"]], categories=["none", "I", "II"])
+    assert on_scale.codes.tolist() == [[0, 1]]
+    with pytest.raises(AgreementInputError, match="mix str and int"):
+        parse_ratings([["1", "1"], ["1", 1]])
+    with pytest.raises(AgreementInputError, match="bool"):
+        parse_ratings([["1", "1"], ["1", True]])
+    with pytest.raises(AgreementInputError, match="'III' at unit 0, rater 1 is not a category"):
+        parse_ratings([["none", "III"]], categories=["none", "I"])
