@@ -32,7 +32,7 @@ from pydicom.dataset import Dataset
 
 from registry.errors import RegistryError
 from registry.imaging.dicom import METADATA_KEYWORDS
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore
 from registry.settings import Settings
 
 MR_MODALITY = "MR"
@@ -129,7 +129,7 @@ class DicomwebArchive:
 
     parallel = 4
 
-    def __init__(self, options: DicomwebOptions, store: FileStore):
+    def __init__(self, options: DicomwebOptions, store: ImageStore):
         import requests
         from dicomweb_client import DICOMwebClient
 
@@ -310,7 +310,7 @@ class DimseArchive:
 
     parallel = 1
 
-    def __init__(self, options: DimseOptions, store: FileStore):
+    def __init__(self, options: DimseOptions, store: ImageStore):
         from pynetdicom import AE
         from pynetdicom.sop_class import (  # type: ignore[attr-defined]
             StudyRootQueryRetrieveInformationModelFind,
@@ -477,7 +477,7 @@ class ArchiveConfig:
         assert self.dimse is not None
         return f"DIMSE {self.dimse.called_ae}@{self.dimse.host}:{self.dimse.port}"
 
-    def open(self, store: FileStore) -> Archive:
+    def open(self, store: ImageStore) -> Archive:
         """Connect (for DIMSE: start the Storage SCP that receives the C-MOVE deliveries)."""
         if self.dicomweb is not None:
             return DicomwebArchive(self.dicomweb, store)

@@ -24,7 +24,7 @@ from registry.db import session_scope
 from registry.imaging.dicom import is_valid_uid, read_dicom
 from registry.imaging.errors import ImagingError
 from registry.imaging.sources import Rejection, SourceFile
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore
 from registry.services.imaging import IngestResult, ingest_files
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class StorageReceiver:
     def __init__(
         self,
         engine: Engine | None,
-        store: FileStore,
+        store: ImageStore,
         *,
         ae_title: str = "MODIC",
         host: str = "127.0.0.1",
@@ -140,8 +140,7 @@ class StorageReceiver:
             return
         items: list[SourceFile | Rejection] = list(state.rejections)
         for uid in dict.fromkeys(state.stored):
-            path = self.store.path_for(uid)
-            items.append(SourceFile(f"C-STORE from {state.calling_ae} {uid}", path=path))
+            items.append(SourceFile.of(f"C-STORE from {state.calling_ae} {uid}", self.store.content(uid)))
         try:
             with session_scope(self.engine, write=True) as session:
                 result = ingest_files(

@@ -39,7 +39,7 @@ from registry.imaging.sources import (
     expand,
     iter_paths,
 )
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageMissing, ImageStore, InstanceAddress
 from registry.models import Instance, Patient, Series, Study, User
 from registry.models.base import new_id, utcnow
 from registry.repositories import studies as studies_repo
@@ -127,7 +127,7 @@ def stack_key(stack: Stack) -> str:
 
 def ingest_files(
     session: Session,
-    store: FileStore,
+    store: ImageStore,
     items: Iterable[SourceFile | Rejection],
     *,
     actor: User | None = None,
@@ -163,7 +163,7 @@ def ingest_files(
 
 def ingest_paths(
     session: Session,
-    store: FileStore,
+    store: ImageStore,
     paths: Sequence[Path],
     *,
     actor: User | None = None,
@@ -407,6 +407,8 @@ class SliceLocation:
     frame_index: int
     window: tuple[float, float] | None
     slices: int
+    address: InstanceAddress | None = None
+    """The image's study and series UIDs (an archive store reads the image there)."""
 
 
 def locate_slice(session: Session, series_id: str, index: int) -> SliceLocation:
@@ -422,8 +424,14 @@ def locate_slice(session: Session, series_id: str, index: int) -> SliceLocation:
     if row is None:
         raise NotFound(f"slice {index} of series {series_id!r} has no stored image")
     window = series.details.get("window") if series.details else None
+    study = session.get(Study, series.study_id)
+    address = None if study is None else InstanceAddress(study.study_instance_uid, series.series_instance_uid)
     return SliceLocation(
-        row.sop_instance_uid, row.frame_index, None if window is None else (window[0], window[1]), series.slices
+        row.sop_instance_uid,
+        row.frame_index,
+        None if window is None else (window[0], window[1]),
+        series.slices,
+        address,
     )
 
 
@@ -443,7 +451,7 @@ def series_geometry(session: Session, series_id: str) -> StackGeometry | None:
 
 def render_slice(
     session: Session,
-    store: FileStore,
+    store: ImageStore,
     series_id: str,
     index: int,
     *,
@@ -452,11 +460,13 @@ def render_slice(
 ) -> bytes:
     """The PNG of slice ``index`` of a series in display orientation (anterior left, head up)."""
     where = locate_slice(session, series_id, index)
-    path = store.path_for(where.sop_instance_uid)
-    if not path.is_file():
-        raise NotFound(f"the image file of slice {index} of series {series_id!r} is missing from the data directory")
+    try:
+        content = store.read(where.sop_instance_uid, where.address)
+    except ImageMissing:
+        missing = f"the image of slice {index} of series {series_id!r} is missing from the {store.label}"
+        raise NotFound(missing) from None
     return render_png(
-        path.read_bytes(),
+        content,
         frame=where.frame_index,
         window_center=window_center,
         window_width=window_width,
@@ -470,7 +480,7 @@ SAMPLE_DICOM_DIR = Path(__file__).resolve().parents[2] / "sample_dicom"
 
 def ingest_sample_studies(
     session: Session,
-    store: FileStore,
+    store: ImageStore,
     *,
     expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
     folder: Path = SAMPLE_DICOM_DIR,
