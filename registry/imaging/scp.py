@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from registry.db import session_scope
+from registry.errors import RegistryError
 from registry.imaging.dicom import is_valid_uid, read_dicom
 from registry.imaging.errors import ImagingError
 from registry.imaging.sources import Rejection, SourceFile
@@ -125,7 +126,7 @@ class StorageReceiver:
             return STATUS_SUCCESS
         try:
             self.store.put(uid, data)
-        except OSError as exc:
+        except (OSError, RegistryError) as exc:  # a full disk, an archive store that refused or is unreachable
             log.error("%s: cannot be stored: %s", name, exc)
             return STATUS_OUT_OF_RESOURCES
         state.stored.append(uid)
