@@ -60,6 +60,9 @@ PROCESSES = 3
 TRIAL = "NCT00454792"
 SCENARIO_TIMEOUT_S = 1500
 REEVALUATIONS = text("SELECT count(*) FROM audit_events WHERE action = 'eligibility.reevaluate'")
+STILL_DUE = text("SELECT count(*) FROM eligibility_decisions WHERE next_change <= '2000-01-01'")
+JOBS_TABLE = text("SELECT to_regclass('public.background_jobs') IS NOT NULL")
+JOB_RUNS = text("SELECT coalesce(sum(runs), 0) FROM background_jobs WHERE name = 'eligibility-reevaluation'")
 
 
 # ------------------------------------------------------------------------------------ inside the namespace
@@ -310,17 +313,31 @@ def _scenario(workdir: Path, config: dict[str, Any], orthanc: str, ip: str, pg_p
         with engine.begin() as conn:
             due = conn.execute(text("UPDATE eligibility_decisions SET next_change = '2000-01-01'")).rowcount
             before = conn.execute(REEVALUATIONS).scalar()
+            # The run-once lock of background work (issue 17, item 1) counts runs in background_jobs and skips
+            # a run started less than a period ago: with it, the last run is moved back so that one is due.
+            result["run_once_lock"] = bool(conn.execute(JOBS_TABLE).scalar())
+            if result["run_once_lock"]:
+                conn.execute(text("UPDATE background_jobs SET started_at = '2000-01-01'"))
+                jobs_before = conn.execute(JOB_RUNS).scalar() or 0
         result["due_decisions"] = due
         processes.start()
         try:
-            time.sleep(5)
+            # Wait until no decision is due any more (or a minute), then a little longer for late runners.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with engine.begin() as conn:
+                    result["still_due"] = conn.execute(STILL_DUE).scalar()
+                if not result["still_due"]:
+                    break
+                time.sleep(0.5)
+            time.sleep(3)
         finally:
             processes.stop()
         with engine.begin() as conn:
             after = conn.execute(REEVALUATIONS).scalar()
-            result["still_due"] = conn.execute(
-                text("SELECT count(*) FROM eligibility_decisions WHERE next_change <= '2000-01-01'")
-            ).scalar()
+            if result["run_once_lock"]:
+                result["job_runs"] = (conn.execute(JOB_RUNS).scalar() or 0) - jobs_before
+            result["still_due"] = conn.execute(STILL_DUE).scalar()
         engine.dispose()
         result["reevaluation_runs"] = int(after or 0) - int(before or 0)
     result["logs"] = [(workdir / f"serve-{n}.log").read_text()[-3000:] for n in range(PROCESSES)]
@@ -454,6 +471,7 @@ def _save_summary(result: dict[str, Any]) -> None:
         "migrate": [r["stdout"].strip() for r in result["migrate"]],
         "due_decisions": result["due_decisions"],
         "reevaluation_runs": result["reevaluation_runs"],
+        "run_once_lock": result["run_once_lock"],
     }
     folder = ROOT / "tests" / "artifacts" / "multisite"
     folder.mkdir(parents=True, exist_ok=True)
@@ -500,11 +518,14 @@ def _check(result: dict[str, Any]) -> None:
     assert set(render["statuses"]) == {"200"}, render
     assert render["slices"] >= 2 * 11 * len(SAMPLES) and render["disagreeing"] == [], render
 
-    # The re-evaluation at start-up: it ran (no decision is left due) with three processes starting
-    # together. The run-once lock of background work (issue 17, item 1) makes this exactly one run;
-    # until that lands on this branch, each process may run it: the hook is `reevaluation_runs`.
+    # The re-evaluation at start-up, three processes starting together with decisions due: it ran (none
+    # is left due). With the run-once lock of background work (issue 17, item 1: table background_jobs)
+    # it ran exactly once; without it each process may run it.
     assert result["due_decisions"] > 0 and result["still_due"] == 0
-    assert 1 <= result["reevaluation_runs"] <= PROCESSES
+    if result["run_once_lock"]:
+        assert result["reevaluation_runs"] == 1 and result["job_runs"] == 1, result
+    else:
+        assert 1 <= result["reevaluation_runs"] <= PROCESSES
 
 
 if __name__ == "__main__":
