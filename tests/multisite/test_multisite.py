@@ -105,7 +105,7 @@ class Processes:
             command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
             self.servers.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True))
         self.urls = [f"http://127.0.0.1:{port}" for port in ports]
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # three processes importing the service at once on a busy 2-core machine
         for url, server in zip(self.urls, self.servers, strict=True):
             while True:
                 assert server.poll() is None, f"modic serve on {url} exited with {server.returncode}"
@@ -113,7 +113,8 @@ class Processes:
                     if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
-                    assert time.monotonic() < deadline, f"modic serve on {url} did not answer"
+                    log = (Path(self.config["workdir"]) / f"serve-{self.urls.index(url)}.log").read_text()[-2000:]
+                    assert time.monotonic() < deadline, f"modic serve on {url} did not answer: {log}"
                 time.sleep(0.2)
         return self.urls
 
