@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -106,6 +105,8 @@ def _rounds(urls: dict[str, str], token: str) -> dict[str, Any]:
 
 
 def run() -> list[dict[str, Any]]:
+    import tempfile
+
     from tests.orthanc_support import missing_orthanc, namespace_prefix, run_group
 
     name = "slice PNG over HTTP from the Orthanc store (DICOMweb)"

@@ -45,7 +45,6 @@ from tests.orthanc_support import (
     missing_orthanc,
     namespace_prefix,
     run_group,
-    running_orthanc,
     tool,
 )
 
@@ -280,6 +279,8 @@ def _scenario(workdir: Path, config: dict[str, Any], orthanc: str, ip: str, pg_p
         "Password": url.password or "",
         "Lock": False,
     }
+    from tests.orthanc_support import running_orthanc
+
     plugins = [str(ORTHANC_DICOMWEB_PLUGIN), str(ORTHANC_POSTGRESQL_PLUGIN)]
     with running_orthanc(workdir, orthanc, ip, Plugins=plugins, PostgreSQL=postgresql) as base:
         archive = f"{base}/dicom-web"
