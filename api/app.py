@@ -33,7 +33,7 @@ from api.routers import (
 )
 from api.web import mount_page
 from registry.db import get_engine, migrate
-from registry.imaging.store import FileStore
+from registry.imaging.store import open_store
 from registry.security import FailureBrake
 from registry.services.grading_writer import GradingWriter
 from registry.services.pulls import PullRunner
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, settings=settings)
     app.state.settings = settings
     app.state.engine = engine
-    app.state.store = FileStore.of(settings)
+    app.state.store = open_store(settings)
     app.state.token_cache = TokenCache(settings.token_cache_seconds, epoch_seconds=settings.revocation_check_seconds)
     app.state.auth_brake = FailureBrake(settings.auth_failures_allowed, settings.auth_failure_window_seconds)
     app.state.grading_writer = GradingWriter(engine)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from registry.db import open_session, session_scope
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore
 from registry.models import ApiToken, Role, User
 from registry.security import FailureBrake
 from registry.services.users import TokenCache, authenticate, revocation_epoch
@@ -41,15 +41,15 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_store(request: Request) -> FileStore:
+async def get_store(request: Request) -> ImageStore:
     """The app's image file store, built once with the app."""
-    store: FileStore = request.app.state.store
+    store: ImageStore = request.app.state.store
     return store
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[FileStore, Depends(get_store)]
+StoreDep = Annotated[ImageStore, Depends(get_store)]
 
 
 async def get_current_user(

@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
@@ -23,6 +23,15 @@ class SrIdentity(StrEnum):
     back to the hospital's own PACS, to be filed with the patient's images there."""
 
 
+class ImageStoreKind(StrEnum):
+    """Where the images are kept (docs/imaging.md#image-stores)."""
+
+    dir = "dir"
+    """Files under ``MODIC_DATA_DIR`` (local, or storage every host mounts)."""
+    dicomweb = "dicomweb"
+    """A DICOM archive at ``MODIC_IMAGE_STORE_URL``: STOW-RS to store, WADO-RS to read, QIDO-RS to look up."""
+
+
 class Settings(BaseSettings):
     """Service settings; every field can be set as ``MODIC_<NAME>``."""
 
@@ -30,6 +39,22 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default="sqlite:///./modic.db", description="SQLAlchemy URL of the registry database")
     data_dir: Path = Field(default=Path("./modic-data"), description="where image files are kept")
+    image_store: ImageStoreKind = Field(
+        default=ImageStoreKind.dir, description="where images are kept: dir (MODIC_DATA_DIR) or dicomweb"
+    )
+    image_store_url: str | None = Field(default=None, description="DICOMweb base URL of the image archive")
+    image_store_username: str | None = Field(default=None, description="HTTP basic user name for the image archive")
+    image_store_password: SecretStr | None = Field(
+        default=None, description="HTTP basic password for the image archive"
+    )
+    image_store_ca_file: Path | None = Field(
+        default=None, description="CA certificates to check the image archive against (default: the system's)"
+    )
+    image_cache_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="most bytes of archive images each process keeps in memory for rendering (0: no cache)",
+    )
     expected_field_strength_t: float = Field(
         default=DEFAULT_FIELD_STRENGTH_T, gt=0, description="field strength the site scans at"
     )
@@ -98,6 +123,17 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError(f"MODIC_DATABASE_URL {value!r} is not supported; use sqlite:///PATH or postgresql://...")
         return value
+
+    @model_validator(mode="after")
+    def _store_reachable(self) -> Settings:
+        if self.image_store is ImageStoreKind.dicomweb:
+            url = self.image_store_url or ""
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"MODIC_IMAGE_STORE_URL {self.image_store_url!r} must be an http:// or https:// DICOMweb URL "
+                    "when MODIC_IMAGE_STORE is dicomweb"
+                )
+        return self
 
     def archive_limits(self) -> ArchiveLimits:
         """The limits of the .zip archives this service reads."""

@@ -14,7 +14,7 @@ from api.schemas.studies import StudyPublic
 from registry.db import get_engine, migrate, session_scope
 from registry.imaging.nifti import NIFTI_WEIGHTINGS, NiftiMetadata
 from registry.imaging.sources import count_files
-from registry.imaging.store import FileStore
+from registry.imaging.store import open_store
 from registry.services.imaging import IngestResult, ProgressCallback, ingest_paths
 
 EXIT_SOME_REJECTED = 2
@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace, nifti: NiftiMetadata | None) -> IngestResult:
     settings = settings_from(args)
     engine = get_engine(settings.database_url)
     migrate(engine)
-    store = FileStore.of(settings)
+    store = open_store(settings)
     with session_scope(engine, write=True) as session:
 
         def ingest(progress: ProgressCallback | None = None) -> IngestResult:

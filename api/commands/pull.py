@@ -14,7 +14,7 @@ from api.commands._common import add_database_option, fail, settings_from
 from registry.db import get_engine, migrate, session_scope
 from registry.errors import RegistryError
 from registry.imaging.pacs import Archive, archive_config
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore, open_store
 from registry.models import PullOutcome
 from registry.services.pulls import (
     ItemReport,
@@ -92,7 +92,7 @@ def _pull(args: argparse.Namespace) -> int:
         return fail(exc.message)
     engine = get_engine(settings.database_url)
     migrate(engine)
-    store = FileStore.of(settings)
+    store = open_store(settings)
     with session_scope(engine, write=True) as session:
         pull, resumed = open_pull(session, request, None)
     print(f"modic pull: {'resuming' if resumed else 'starting'} pull {pull.id} from {config.label}", file=sys.stderr)
@@ -111,7 +111,7 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _run(
-    engine: Engine, store: FileStore, archive: Archive, pull_id: str, patient_ids: list[str], field: float
+    engine: Engine, store: ImageStore, archive: Archive, pull_id: str, patient_ids: list[str], field: float
 ) -> PullSummary:
     def report(item: ItemReport) -> None:
         print(item.line, flush=True)

@@ -13,7 +13,7 @@ from api.commands._common import add_database_option, fail, settings_from
 from api.schemas.studies import StudyPublic
 from registry.db import get_engine, migrate
 from registry.imaging.scp import StorageReceiver
-from registry.imaging.store import FileStore
+from registry.imaging.store import open_store
 from registry.services.imaging import IngestResult
 
 
@@ -45,7 +45,7 @@ def _receive(args: argparse.Namespace) -> int:
     migrate(engine)
     receiver = StorageReceiver(
         engine,
-        FileStore.of(settings),
+        open_store(settings),
         ae_title=args.ae_title,
         host=args.host,
         port=args.port,

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from api.deps import RadiologistOrAdmin, SessionDep, StoreDep
 from api.schemas.studies import GeometryPublic, SeriesInfo, WindowPublic
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore
 from registry.services import studies as studies_service
 from registry.services.slices import render_slice, series_geometry
 
@@ -24,7 +24,7 @@ SLICE_PNG: dict[int | str, dict[str, Any]] = {
 
 
 def slice_png(
-    session: Session, store: FileStore, series_id: str, index: int, wc: float | None, ww: float | None
+    session: Session, store: ImageStore, series_id: str, index: int, wc: float | None, ww: float | None
 ) -> Response:
     """The PNG answer for slice ``index`` of a series (shared by the blinded reliability route)."""
     png = render_slice(session, store, series_id, index, window_center=wc, window_width=ww)

@@ -34,7 +34,7 @@ from registry.errors import RegistryError
 from registry.imaging.dicom import METADATA_KEYWORDS, read_dicom
 from registry.imaging.errors import ImagingError
 from registry.imaging.sources import AcceptedInstance, Rejection
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore
 from registry.settings import Settings
 
 MR_MODALITY = "MR"
@@ -133,7 +133,7 @@ class DicomwebArchive:
 
     parallel = 4
 
-    def __init__(self, options: DicomwebOptions, store: FileStore):
+    def __init__(self, options: DicomwebOptions, store: ImageStore):
         import requests
         from dicomweb_client import DICOMwebClient
 
@@ -243,8 +243,20 @@ class DicomwebArchive:
                     if not self.store.contains(uid):
                         self.store.put(uid, data)
                         new += 1
-                    read.append(AcceptedInstance(instance, self.store.path_for(uid)))
+                    read.append(AcceptedInstance(instance, self.store.content(uid)))
         return Retrieved(delivered, new, read)
+
+    def instance_bytes(self, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str) -> bytes:
+        """WADO-RS of one image, as stored (no transcoding), as the bytes of its Part 10 file."""
+        url = (
+            f"{self._options.url}/studies/{study_instance_uid}/series/{series_instance_uid}"
+            f"/instances/{sop_instance_uid}"
+        )
+        with self._answer("the WADO-RS request"):
+            parts = list(self._parts(url))
+        if len(parts) != 1:
+            raise ArchiveRefused(f"{self.label} answered {len(parts)} parts for the image {sop_instance_uid}")
+        return parts[0]
 
     def _parts(self, url: str) -> Iterator[bytes]:
         """The parts of a WADO-RS answer (``multipart/related``), each as soon as it has arrived whole."""
@@ -346,7 +358,7 @@ class DimseArchive:
 
     parallel = 1
 
-    def __init__(self, options: DimseOptions, store: FileStore):
+    def __init__(self, options: DimseOptions, store: ImageStore):
         from pynetdicom import AE
         from pynetdicom.sop_class import (  # type: ignore[attr-defined]
             StudyRootQueryRetrieveInformationModelFind,
@@ -513,7 +525,7 @@ class ArchiveConfig:
         assert self.dimse is not None
         return f"DIMSE {self.dimse.called_ae}@{self.dimse.host}:{self.dimse.port}"
 
-    def open(self, store: FileStore) -> Archive:
+    def open(self, store: ImageStore) -> Archive:
         """Connect (for DIMSE: start the Storage SCP that receives the C-MOVE deliveries)."""
         if self.dicomweb is not None:
             return DicomwebArchive(self.dicomweb, store)

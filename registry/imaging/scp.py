@@ -21,10 +21,11 @@ from sqlalchemy import Engine
 
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from registry.db import session_scope
+from registry.errors import RegistryError
 from registry.imaging.dicom import is_valid_uid, read_dicom
 from registry.imaging.errors import ImagingError
 from registry.imaging.sources import Rejection, SourceFile
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore
 from registry.services.imaging import IngestResult, ingest_files
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class StorageReceiver:
     def __init__(
         self,
         engine: Engine | None,
-        store: FileStore,
+        store: ImageStore,
         *,
         ae_title: str = "MODIC",
         host: str = "127.0.0.1",
@@ -125,7 +126,7 @@ class StorageReceiver:
             return STATUS_SUCCESS
         try:
             self.store.put(uid, data)
-        except OSError as exc:
+        except (OSError, RegistryError) as exc:  # a full disk, an archive store that refused or is unreachable
             log.error("%s: cannot be stored: %s", name, exc)
             return STATUS_OUT_OF_RESOURCES
         state.stored.append(uid)
@@ -140,8 +141,7 @@ class StorageReceiver:
             return
         items: list[SourceFile | Rejection] = list(state.rejections)
         for uid in dict.fromkeys(state.stored):
-            path = self.store.path_for(uid)
-            items.append(SourceFile(f"C-STORE from {state.calling_ae} {uid}", path=path))
+            items.append(SourceFile.of(f"C-STORE from {state.calling_ae} {uid}", self.store.content(uid)))
         try:
             with session_scope(self.engine, write=True) as session:
                 result = ingest_files(

@@ -30,6 +30,11 @@ class SourceFile:
     data: bytes | None = None
     path: Path | None = None
 
+    @classmethod
+    def of(cls, name: str, content: bytes | Path) -> SourceFile:
+        """A file given as bytes or as a path (what :meth:`ImageStore.content` answers)."""
+        return cls(name, path=content) if isinstance(content, Path) else cls(name, data=content)
+
     def head(self, size: int) -> bytes:
         """The first ``size`` bytes (all of them when the file is in memory)."""
         if self.data is not None:

@@ -1,4 +1,11 @@
-"""The image file store: DICOM files under a data directory, keyed by SOP Instance UID.
+"""Image stores: where the DICOM files of the registry are kept, keyed by SOP Instance UID.
+
+Two kinds (``MODIC_IMAGE_STORE``, see docs/imaging.md#image-stores) behind one protocol,
+:class:`ImageStore`: :class:`FileStore`, files under a data directory (the default, also on storage
+several hosts mount), and :class:`~registry.imaging.dicomweb_store.DicomwebStore`, a DICOM archive
+reached by DICOMweb. :func:`open_store` opens the configured one.
+
+The file store:
 
 File names come only from a validated UID (``^[0-9]+(\\.[0-9]+)*$``, at most 64 characters), never from
 user input. Writes go to a temporary file in the target folder and are renamed into place, so several
@@ -14,15 +21,59 @@ import itertools
 import os
 import shutil
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, NotFound
 from registry.imaging.dicom import is_valid_uid
-from registry.settings import Settings
+from registry.settings import ImageStoreKind, Settings
 
 
 class StoreError(InvalidInput):
     """A SOP Instance UID that cannot name a file (a registry error: the API answers 422)."""
+
+
+class ImageMissing(NotFound):
+    """The store does not hold the instance (404)."""
+
+
+@dataclass(frozen=True)
+class InstanceAddress:
+    """Where an instance sits in the DICOM hierarchy: an archive reads it at
+    ``studies/{study}/series/{series}/instances/{sop}``; the file store does not need it."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+
+
+class ImageStore(Protocol):
+    """What ingest, the receiver, pulls and rendering need from an image store."""
+
+    label: str
+    """How messages name the store ("data directory", "image archive"): no path, URL or credentials."""
+
+    def contains(self, sop_instance_uid: str) -> bool:
+        """True when the instance is already stored."""
+
+    def put(self, sop_instance_uid: str, data: bytes | Path) -> object:
+        """Store the instance (bytes, or a file to copy) unless it is already there."""
+
+    def read(self, sop_instance_uid: str, where: InstanceAddress | None = None) -> bytes:
+        """The stored bytes of an instance; :class:`ImageMissing` when it is not stored."""
+
+    def content(self, sop_instance_uid: str) -> bytes | Path:
+        """What ingest reads back of an instance just stored: a local file when there is one, else its bytes."""
+
+
+def open_store(settings: Settings) -> ImageStore:
+    """The store the settings name (``MODIC_IMAGE_STORE``): the one way the service, the receiver and the
+    command line open it (the API opens it once per app)."""
+    if settings.image_store is ImageStoreKind.dicomweb:
+        from registry.imaging.dicomweb_store import DicomwebStore
+
+        return DicomwebStore.of(settings)
+    return FileStore.of(settings)
 
 
 class FileStore:
@@ -30,13 +81,13 @@ class FileStore:
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
+        self.label = "data directory"
         self._folders: set[Path] = set()
         self._counter = itertools.count()
 
     @classmethod
     def of(cls, settings: Settings) -> FileStore:
-        """The store under the configured data directory (``MODIC_DATA_DIR``): the one way the service,
-        the receiver and the command line open it (the API builds it once per app)."""
+        """The store under the configured data directory (``MODIC_DATA_DIR``)."""
         return cls(settings.data_dir)
 
     def path_for(self, sop_instance_uid: str) -> Path:
@@ -98,6 +149,13 @@ class FileStore:
             return False
         return True
 
-    def read(self, sop_instance_uid: str) -> bytes:
-        """The stored bytes of an instance."""
-        return self.path_for(sop_instance_uid).read_bytes()
+    def read(self, sop_instance_uid: str, where: InstanceAddress | None = None) -> bytes:
+        """The stored bytes of an instance (``where`` is not needed: files are named by the UID alone)."""
+        try:
+            return self.path_for(sop_instance_uid).read_bytes()
+        except FileNotFoundError:
+            raise ImageMissing(f"instance {sop_instance_uid} is missing from the data directory") from None
+
+    def content(self, sop_instance_uid: str) -> Path:
+        """The file of an instance."""
+        return self.path_for(sop_instance_uid)

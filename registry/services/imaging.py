@@ -37,7 +37,7 @@ from registry.imaging.sources import (
     iter_paths,
     read_sources,
 )
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore
 from registry.models import Patient, Series, Study, User
 from registry.models.base import new_id, utcnow
 from registry.repositories import imaging as imaging_repo
@@ -110,7 +110,7 @@ def stack_key(stack: Stack) -> str:
 
 def ingest_files(
     session: Session,
-    store: FileStore,
+    store: ImageStore,
     items: Iterable[SourceFile | Rejection],
     *,
     actor: User | None = None,
@@ -141,7 +141,7 @@ def ingest_files(
 
 def ingest_accepted(
     session: Session,
-    store: FileStore,
+    store: ImageStore,
     items: Iterable[AcceptedInstance | Rejection],
     *,
     actor: User | None = None,
@@ -171,7 +171,7 @@ def ingest_accepted(
 
 def ingest_paths(
     session: Session,
-    store: FileStore,
+    store: ImageStore,
     paths: Sequence[Path],
     *,
     actor: User | None = None,

@@ -50,7 +50,7 @@ from registry.imaging.dicom import headers_from_metadata
 from registry.imaging.errors import ImagingError
 from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable
 from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, read_sources
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore
 from registry.models import Patient, Pull, PullItem, PullOutcome, PullStatus, User
 from registry.models.base import utcnow
 from registry.repositories import studies as studies_repo
@@ -199,7 +199,7 @@ ItemCallback = Callable[[ItemReport], None]
 
 def run_pull(
     engine: Engine,
-    store: FileStore,
+    store: ImageStore,
     archive: Archive,
     pull_id: str,
     patient_ids: Sequence[str],
@@ -355,7 +355,7 @@ def _headers(archive: Archive, datasets: list[Dataset]) -> list[InstanceHeader]:
 
 
 def _plan_study(
-    archive: Archive, store: FileStore, known: bool, study_instance_uid: str, expected_field_strength_t: float
+    archive: Archive, store: ImageStore, known: bool, study_instance_uid: str, expected_field_strength_t: float
 ) -> _StudyPlan:
     """Choose a study's series from the archive's metadata (no pixel data moves).
 
@@ -421,7 +421,7 @@ class _Fetched:
 
 def _fetch_patient(
     engine: Engine,
-    store: FileStore,
+    store: ImageStore,
     archive: Archive,
     pool: ThreadPoolExecutor,
     row: int,
@@ -470,9 +470,9 @@ def _fetch_patient(
 
 
 def _ingest_patient(
-    engine: Engine, store: FileStore, archive: Archive, fetched: _Fetched, expected_field_strength_t: float
+    engine: Engine, store: ImageStore, archive: Archive, fetched: _Fetched, expected_field_strength_t: float
 ) -> ItemReport:
-    files = [SourceFile(f"{archive.label} instance {uid}", path=store.path_for(uid)) for uid in fetched.stored]
+    files = [SourceFile.of(f"{archive.label} instance {uid}", store.content(uid)) for uid in fetched.stored]
     images = itertools.chain(fetched.read, read_sources(files))
     with session_scope(engine, write=True) as session:
         result = ingest_accepted(session, store, images, expected_field_strength_t=expected_field_strength_t)
@@ -556,7 +556,7 @@ class PullRunner:
     connection and one Storage SCP port at a time). The patient ids of a queued pull are held in memory
     only: after a restart, posting the same request again resumes it."""
 
-    def __init__(self, engine: Engine, store: FileStore, *, expected_field_strength_t: float = 0.2):
+    def __init__(self, engine: Engine, store: ImageStore, *, expected_field_strength_t: float = 0.2):
         self.engine = engine
         self.store = store
         self.expected_field_strength_t = expected_field_strength_t

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from registry.imaging.sources import iter_paths
-from registry.imaging.store import FileStore
+from registry.imaging.store import ImageStore
 from registry.services.imaging import ingest_files
 
 SAMPLE_DICOM_DIR = Path(__file__).resolve().parents[2] / "sample_dicom"
@@ -17,7 +17,7 @@ SAMPLE_DICOM_DIR = Path(__file__).resolve().parents[2] / "sample_dicom"
 
 def ingest_sample_studies(
     session: Session,
-    store: FileStore,
+    store: ImageStore,
     *,
     expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
     folder: Path = SAMPLE_DICOM_DIR,

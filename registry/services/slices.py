@@ -9,8 +9,8 @@ from sqlmodel import Session
 from grading.series import StackGeometry, stack_geometry
 from registry.errors import NotFound
 from registry.imaging.render import render_png
-from registry.imaging.store import FileStore
-from registry.models import Series
+from registry.imaging.store import ImageMissing, ImageStore, InstanceAddress
+from registry.models import Series, Study
 from registry.repositories import imaging as imaging_repo
 
 
@@ -22,6 +22,8 @@ class SliceLocation:
     frame_index: int
     window: tuple[float, float] | None
     slices: int
+    address: InstanceAddress | None = None
+    """The image's study and series UIDs (an archive store reads the image there)."""
 
 
 def _series(session: Session, series_id: str) -> Series:
@@ -40,8 +42,14 @@ def locate_slice(session: Session, series_id: str, index: int) -> SliceLocation:
     if row is None:
         raise NotFound(f"slice {index} of series {series_id!r} has no stored image")
     window = series.details.get("window") if series.details else None
+    study = session.get(Study, series.study_id)
+    address = None if study is None else InstanceAddress(study.study_instance_uid, series.series_instance_uid)
     return SliceLocation(
-        row.sop_instance_uid, row.frame_index, None if window is None else (window[0], window[1]), series.slices
+        row.sop_instance_uid,
+        row.frame_index,
+        None if window is None else (window[0], window[1]),
+        series.slices,
+        address,
     )
 
 
@@ -57,7 +65,7 @@ def series_geometry(session: Session, series_id: str) -> StackGeometry | None:
 
 def render_slice(
     session: Session,
-    store: FileStore,
+    store: ImageStore,
     series_id: str,
     index: int,
     *,
@@ -66,11 +74,13 @@ def render_slice(
 ) -> bytes:
     """The PNG of slice ``index`` of a series in display orientation (anterior left, head up)."""
     where = locate_slice(session, series_id, index)
-    path = store.path_for(where.sop_instance_uid)
-    if not path.is_file():
-        raise NotFound(f"the image file of slice {index} of series {series_id!r} is missing from the data directory")
+    try:
+        content = store.read(where.sop_instance_uid, where.address)
+    except ImageMissing:
+        missing = f"the image of slice {index} of series {series_id!r} is missing from the {store.label}"
+        raise NotFound(missing) from None
     return render_png(
-        path.read_bytes(),
+        content,
         frame=where.frame_index,
         window_center=window_center,
         window_width=window_width,
