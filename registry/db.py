@@ -15,6 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
@@ -203,6 +204,20 @@ def migrate(engine: Engine) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(472251)"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@functools.lru_cache(maxsize=1)
+def migration_heads() -> tuple[str, ...]:
+    """The newest Alembic revisions of this version of the code."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return tuple(sorted(ScriptDirectory.from_config(config).get_heads()))
+
+
+def schema_revisions(engine: Engine) -> tuple[str, ...]:
+    """The Alembic revisions the database is at (a query: raises when the database cannot be reached)."""
+    with engine.connect() as connection:
+        return tuple(sorted(connection.execute(text("SELECT version_num FROM alembic_version")).scalars()))
 
 
 def dispose_engines() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,6 +11,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from registry.imaging.archive import ArchiveLimits
+
+
+class BackgroundMode(enum.Enum):
+    """Whether a ``modic serve`` process takes part in the site's periodic background work."""
+
+    auto = "auto"
+    """It competes for each periodic job; the first process to take the job's lock runs it."""
+    off = "off"
+    """It never runs periodic jobs (e.g. a process kept for interactive requests)."""
+
+
+class LogFormat(enum.Enum):
+    """How ``modic serve`` writes its log lines."""
+
+    text = "text"
+    """Plain lines for a terminal."""
+    json = "json"
+    """One JSON object per line (time, level, logger, message, and the request's fields)."""
 
 
 class Settings(BaseSettings):
@@ -36,6 +55,16 @@ class Settings(BaseSettings):
         default=20, ge=1, description="bad tokens one client may send per window before it must wait (429)"
     )
     auth_failure_window_seconds: float = Field(default=60, gt=0, description="the window of auth_failures_allowed")
+    background: BackgroundMode = Field(
+        default=BackgroundMode.auto, description="whether this process may run periodic background work (auto, off)"
+    )
+    reevaluation_interval_seconds: float = Field(
+        default=3600, gt=0, description="how often the site re-evaluates decisions with date criteria"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="bearer token that reads /metrics (unset: /metrics is not served)"
+    )
+    log_format: LogFormat = Field(default=LogFormat.text, description="log lines as text or json")
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="largest accepted upload")
     pacs_dicomweb_url: str | None = Field(default=None, description="DICOMweb base URL of the PACS (https for TLS)")
     pacs_dicomweb_username: str | None = Field(default=None, description="HTTP basic user name for DICOMweb")

@@ -42,6 +42,7 @@ from grading.protocols import all_extras
 from registry.cursors import decode_cursor, encode_cursor
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound
+from registry.jobs import REEVALUATION_JOB, run_once
 from registry.models import EligibilityDecision, GradingKind, Patient, ScreeningRecord, User
 from registry.models.base import utcnow
 from registry.repositories import eligibility as repo
@@ -294,8 +295,12 @@ class PeriodicReevaluation:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                with session_scope(self._engine, write=True) as session:
-                    report = reevaluate_and_commit(session, today(), due_only=True)
+                every = dt.timedelta(seconds=self._interval_s)  # once per interval across processes
+                with (
+                    run_once(self._engine, REEVALUATION_JOB, every=every) as mine,
+                    session_scope(self._engine, write=True) as session,
+                ):
+                    report = reevaluate_and_commit(session, today(), due_only=True) if mine else ReevaluationReport()
                 if report.changed:
                     _log.info("eligibility: %d decisions changed by date criteria", report.changed)
             except Exception:

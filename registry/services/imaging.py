@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 from grading.errors import GradingError
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from grading.series import InstanceHeader, Stack, StackGeometry, StudyClassification, classify_study, stack_geometry
+from registry import metrics
 from registry.errors import Cancelled, InvalidInput, NotFound, StudyOfAnotherPatient
 from registry.imaging.archive import ArchiveLimits
 from registry.imaging.dicom import DicomInstance, PatientIdentity
@@ -155,10 +156,14 @@ def ingest_files(
                 progress(item.source)
             continue
         store.put(item.instance.sop_instance_uid, item.content)
+        metrics.INGESTED_FILES.labels("stored").inc()
         _collect(batches, item.instance)
         if progress is not None:
             progress(item.instance.source)
-    return _write_batches(session, batches, rejections, actor, expected_field_strength_t)
+    metrics.INGESTED_FILES.labels("rejected").inc(len(rejections))
+    result = _write_batches(session, batches, rejections, actor, expected_field_strength_t)
+    metrics.INGESTED_STUDIES.inc(len(result.studies))
+    return result
 
 
 def ingest_paths(
