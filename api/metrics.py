@@ -32,6 +32,18 @@ _requests_log = logging.getLogger("modic.requests")
 router = APIRouter(tags=["operations"])
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's path template with the prefix it was included under (``other`` when no
+    route matched): a route knows its path within its router, the request's path gives the prefix."""
+    path: str | None = getattr(scope.get("route"), "path", None)
+    if path is None:
+        return "other"
+    segments = path.count("/")
+    concrete: str = scope["path"]
+    prefix = concrete.rsplit("/", segments)[0] if concrete.count("/") >= segments else ""
+    return prefix + path
+
+
 class RequestMetrics:
     """ASGI middleware: latency per route in :data:`REQUEST_SECONDS`, and a log line per request."""
 
@@ -55,8 +67,7 @@ class RequestMetrics:
             await self.app(scope, receive, send_status)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "other"
+            template = route_template(scope)
             REQUEST_SECONDS.labels(scope["method"], template, str(status)).observe(elapsed)
             if _requests_log.isEnabledFor(logging.INFO):
                 _requests_log.info(

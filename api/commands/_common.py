@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlmodel import Session
+if TYPE_CHECKING:  # imported when used: ``modic --help`` and light subcommands start quickly
+    from sqlmodel import Session
 
-from registry.db import get_engine, migrate, session_scope
-from registry.settings import Settings
+    from registry.settings import Settings
 
 T = TypeVar("T")
 
@@ -25,6 +25,8 @@ def add_database_option(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings of the environment, with ``--database-url`` applied."""
+    from registry.settings import Settings
+
     overrides = {"database_url": args.database_url} if getattr(args, "database_url", None) else {}
     return Settings(**overrides)
 
@@ -37,6 +39,8 @@ def fail(message: str) -> int:
 
 def in_registry(args: argparse.Namespace, action: Callable[[Session], T]) -> T:
     """Run ``action`` in a write session on the migrated database of ``args`` (errors propagate)."""
+    from registry.db import get_engine, migrate, session_scope
+
     engine = get_engine(settings_from(args).database_url)
     migrate(engine)
     with session_scope(engine, write=True) as session:

@@ -13,9 +13,7 @@ import json
 from typing import Any
 
 from api.commands._common import add_database_option, fail, settings_from
-from registry.db import get_engine, migrate, session_scope
 from registry.errors import RegistryError
-from registry.services import eligibility as eligibility_service
 
 
 def register(subparsers: Any) -> None:
@@ -27,6 +25,9 @@ def register(subparsers: Any) -> None:
 
 
 def _reevaluate(args: argparse.Namespace) -> int:
+    from registry.db import get_engine, migrate, session_scope
+    from registry.services import eligibility as eligibility_service
+
     try:
         on = dt.date.fromisoformat(args.date) if args.date else eligibility_service.today()
     except ValueError:

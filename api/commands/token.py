@@ -7,7 +7,6 @@ from typing import Any
 
 from api.commands._common import add_database_option, fail, in_registry, settings_from
 from registry.errors import RegistryError
-from registry.services.users import issue_token, revoke_tokens
 
 
 def register(subparsers: Any) -> None:
@@ -26,6 +25,8 @@ def register(subparsers: Any) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
+    from registry.services.users import issue_token
+
     if args.days is not None and args.days < 0:
         return fail(f"--days {args.days:g} must be 0 (no expiry) or more")
     days = settings_from(args).token_lifetime_days if args.days is None else args.days
@@ -42,6 +43,8 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from registry.services.users import revoke_tokens
+
     try:
         count = in_registry(args, lambda session: revoke_tokens(session, args.name, None))
     except RegistryError as exc:

@@ -7,8 +7,7 @@ from typing import Any
 
 from api.commands._common import add_database_option, fail, in_registry, settings_from
 from registry.errors import RegistryError
-from registry.models import Role
-from registry.services.users import add_user, disable_user
+from registry.roles import Role
 
 
 def register(subparsers: Any) -> None:
@@ -26,6 +25,8 @@ def register(subparsers: Any) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
+    from registry.services.users import add_user
+
     days = settings_from(args).token_lifetime_days
     try:
         user, token = in_registry(args, lambda session: add_user(session, args.name, args.role, token_days=days))
@@ -37,6 +38,8 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _disable(args: argparse.Namespace) -> int:
+    from registry.services.users import disable_user
+
     try:
         in_registry(args, lambda session: disable_user(session, args.name, None))
     except RegistryError as exc:
