@@ -9,22 +9,8 @@ ordinal variable with its full ordered scale.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import math
 from pathlib import Path
 from typing import Any
-
-from api.commands._common import fail
-from grading.agreement import AgreementInputError, AgreementReport, Label, Level, RatingRecord, VariableSpec
-from grading.agreement.report import DEFAULT_VARIABLE, build_report
-
-REQUIRED = ("unit", "rater", "value")
-OPTIONAL = ("cluster", "variable")
-
-
-class CsvError(ValueError):
-    """A ratings file that cannot be read; the message names the reason (and the line)."""
 
 
 def register(subparsers: Any) -> None:
@@ -46,151 +32,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_run)
 
 
-def read_records(path: Path) -> list[RatingRecord]:
-    """Records of a long-format CSV; raises :class:`CsvError` naming the reason and line."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = reader.fieldnames
-            if not header:
-                raise CsvError("is empty; expected a header row unit,rater,value[,cluster][,variable]")
-            names = [h.strip() for h in header]
-            missing = [c for c in REQUIRED if c not in names]
-            if missing:
-                raise CsvError(
-                    f"header {','.join(names)!r} lacks column(s) {', '.join(missing)}; required: unit, rater, value"
-                )
-            unknown = [c for c in names if c not in REQUIRED + OPTIONAL]
-            if unknown:
-                raise CsvError(
-                    f"header has unknown column(s) {', '.join(unknown)}; allowed: {', '.join(REQUIRED + OPTIONAL)}"
-                )
-            rows: list[dict[str, str]] = []
-            for row in reader:
-                line = reader.line_num
-                if None in row or any(v is None for v in row.values()):
-                    raise CsvError(f"line {line} does not have the header's {len(names)} fields")
-                cleaned = {k.strip(): v.strip() for k, v in row.items()}
-                for column in ("unit", "rater"):
-                    if not cleaned[column]:
-                        raise CsvError(f"line {line}: {column} is empty")
-                cleaned["_line"] = str(line)
-                rows.append(cleaned)
-    except FileNotFoundError:
-        raise CsvError("does not exist") from None
-    except IsADirectoryError:
-        raise CsvError("is a directory, not a CSV file") from None
-    except UnicodeDecodeError:
-        raise CsvError("is not UTF-8 text") from None
-    except csv.Error as exc:
-        raise CsvError(f"is not valid CSV: {exc}") from None
-    if not rows:
-        raise CsvError("has a header but no ratings")
-    return _typed_records(rows)
+def _run(args: argparse.Namespace) -> int:
+    from api.commands._agreement import run  # numpy and the statistics, only when a report is made
 
-
-def _typed_records(rows: list[dict[str, str]]) -> list[RatingRecord]:
-    """Values of a variable become ints when every one of them is an integer."""
-    by_variable: dict[str, list[str]] = {}
-    for row in rows:
-        by_variable.setdefault(row.get("variable") or DEFAULT_VARIABLE, []).append(row["value"])
-    integral = {name: all(_is_int(v) for v in values if v) for name, values in by_variable.items()}
-    records = []
-    for row in rows:
-        variable = row.get("variable") or DEFAULT_VARIABLE
-        raw = row["value"]
-        value: Label | None = None if not raw else (int(raw) if integral[variable] else raw)
-        records.append(RatingRecord(row["unit"], row["rater"], value, row.get("cluster") or None, variable))
-    return records
-
-
-def _is_int(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_ordinal(option: str) -> VariableSpec:
-    """``VARIABLE=c1,c2,...`` as an ordinal spec."""
-    name, sep, text = option.partition("=")
-    labels = [c.strip() for c in text.split(",") if c.strip()]
-    if not sep or not name.strip() or not labels:
-        raise CsvError(f"--ordinal {option!r} must look like VARIABLE=c1,c2,...")
-    scale: tuple[Label, ...] = tuple(int(c) if _is_int(c) else c for c in labels)
-    return VariableSpec(name.strip(), Level.ORDINAL, scale)
-
-
-def run(args: argparse.Namespace) -> int:
-    path: Path = args.file
-    try:
-        specs = [parse_ordinal(o) for o in args.ordinal]
-        records = read_records(path)
-        report = build_report(records, specs, level=args.level, n_boot=args.n_boot, seed=args.seed)
-    except (CsvError, AgreementInputError) as exc:
-        return fail(f"{path}: {exc}")
-    if args.json:
-        print(json.dumps({"file": str(path), **report.to_mapping()}, indent=2, allow_nan=False))
-    else:
-        print(render_table(report))
-    return 0
-
-
-def _fmt(x: float | None, digits: int = 3) -> str:
-    return "—" if x is None or math.isnan(x) else f"{x:.{digits}f}"
-
-
-def render_table(report: AgreementReport) -> str:
-    """The report as aligned plain-text tables, one block per variable."""
-    pct = round(report.level * 100)
-    lines: list[str] = []
-    for variable in report.variables:
-        shares = ", ".join(f"{k} {v:.1%}" for k, v in variable.prevalence.items() if not math.isnan(v))
-        lines.append(
-            f"{variable.variable} ({variable.level.value}): {variable.n_units} units, {variable.n_clusters} clusters, "
-            f"raters {', '.join(variable.raters)}"
-        )
-        lines.append(f"  prevalence: {shares or '—'}")
-        header = (
-            "comparison",
-            "statistic",
-            "value",
-            f"{pct}% CI (method)",
-            f"{pct}% CI (method, dropped)",
-            "n units/patients",
-            "Landis-Koch",
-        )
-        table: list[tuple[str, ...]] = [header]
-        for comparison in variable.comparisons:
-            for s in comparison.statistics:
-                band = s.landis_koch or (f"none: {s.band_note}" if s.band_note else "")
-                table.append(
-                    (
-                        comparison.label,
-                        s.name if s.q is None else f"{s.name} (q={s.q})",
-                        _fmt(s.value),
-                        f"{_fmt(s.ci_analytic[0])} to {_fmt(s.ci_analytic[1])} ({s.ci_method})",
-                        f"{_fmt(s.ci_bootstrap[0])} to {_fmt(s.ci_bootstrap[1])} ({s.boot_method}, {s.boot_dropped})",
-                        f"{s.n_units}/{s.n_patients}",
-                        band if s.reason is None else f"undefined: {s.reason}",
-                    )
-                )
-        widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-        for row in table:
-            lines.append("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1])
-        for comparison in variable.comparisons:
-            if not comparison.confusion:
-                continue
-            a, b = comparison.raters
-            labels = [str(c) for c in variable.categories]
-            width = max(len(x) for x in [*labels, a]) + 1
-            lines.append(f"  confusion {a} (rows) vs {b} (columns):")
-            lines.append("    " + " " * width + "".join(lab.rjust(width) for lab in labels))
-            for label, counts in zip(labels, comparison.confusion, strict=True):
-                lines.append("    " + label.ljust(width) + "".join(str(n).rjust(width) for n in counts))
-        lines.append("")
-    return "\n".join(lines).rstrip()
+    return run(args)

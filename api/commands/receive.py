@@ -7,14 +7,12 @@ import json
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.commands._common import add_database_option, fail, settings_from
-from api.schemas.studies import StudyPublic
-from registry.db import get_engine, migrate
-from registry.imaging.scp import StorageReceiver
-from registry.imaging.store import FileStore
-from registry.services.imaging import IngestResult
+
+if TYPE_CHECKING:  # the DICOM and database stack is imported when the receiver starts
+    from registry.services.imaging import IngestResult
 
 
 def register(subparsers: Any) -> None:
@@ -31,6 +29,8 @@ def register(subparsers: Any) -> None:
 
 
 def _report(result: IngestResult) -> None:
+    from api.schemas.studies import StudyPublic
+
     for study in result.studies:
         print(json.dumps(StudyPublic.of(study.view).model_dump(mode="json")), flush=True)
     for rejection in result.rejections:
@@ -40,6 +40,10 @@ def _report(result: IngestResult) -> None:
 def _receive(args: argparse.Namespace) -> int:
     if not 0 < len(args.ae_title) <= 16:
         return fail(f"--ae-title {args.ae_title!r} must be 1-16 characters")
+    from registry.db import get_engine, migrate
+    from registry.imaging.scp import StorageReceiver
+    from registry.imaging.store import FileStore
+
     settings = settings_from(args)
     engine = get_engine(settings.database_url)
     migrate(engine)
