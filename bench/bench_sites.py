@@ -140,7 +140,8 @@ def run() -> list[dict[str, Any]]:
                 grading.append(_rate(single.url, _grading_jobs(headers, own), lat["grading"]))
                 one.append(_rate(single.url, _grading_jobs(headers, own), lat["one"]))
         with ServerProcess([*serve, second_url, "--workers", "3"]) as workers:
-            asyncio.run(_load(workers.url, [[(f"/api/v1/studies/{next(own3)}/gradings", BODY, headers3[0])]] * 3))
+            warmup = [[(f"/api/v1/studies/{next(own3)}/gradings", BODY, headers3[0])] for _ in range(3)]
+            asyncio.run(_load(workers.url, warmup))
             for _ in range(ROUNDS):
                 three.append(_rate(workers.url, _grading_jobs(headers3, own3), lat["three"]))
 
