@@ -11,6 +11,8 @@ from fastapi import Depends, FastAPI
 
 from api.errors import install_error_handlers
 from api.guard import RequestGuard, check_parameters
+from api.metrics import RequestMetrics
+from api.metrics import router as metrics_router
 from api.openapi import install_openapi
 from api.routers import (
     agreement,
@@ -35,17 +37,22 @@ from api.web import mount_page
 from registry.db import get_engine, migrate
 from registry.imaging.store import open_store
 from registry.security import FailureBrake
+from registry.services.eligibility.periodic import PeriodicReevaluation
 from registry.services.grading_writer import GradingWriter
 from registry.services.pulls import PullRunner
 from registry.services.sr_store import SrStore, sr_store_config
 from registry.services.users import TokenCache
-from registry.settings import Settings, get_settings
+from registry.settings import BackgroundMode, Settings, get_settings
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app on ``settings`` (default: the environment); migrates the database first."""
+def create_app(settings: Settings | None = None, *, background: bool = False) -> FastAPI:
+    """Build the app on ``settings`` (default: the environment); migrates the database first.
+
+    With ``background`` (``modic serve``) the app also takes part in the site's periodic work while it
+    runs, unless ``MODIC_BACKGROUND=off`` (see :mod:`registry.jobs`).
+    """
     settings = settings or get_settings()
     engine = get_engine(settings.database_url)
     migrate(engine)
@@ -58,7 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         if app.state.sr_store is not None:
             app.state.sr_store.start()
+        periodic = None
+        if background and settings.background is BackgroundMode.auto:
+            periodic = PeriodicReevaluation(engine, settings.reevaluation_interval_seconds).start()
         yield
+        if periodic is not None:
+            await anyio.to_thread.run_sync(periodic.stop)
         await anyio.to_thread.run_sync(app.state.grading_writer.drain, 30.0)  # gradings still being written
         app.state.pull_runner.shutdown()
         if app.state.sr_store is not None:
@@ -74,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(check_parameters)],
     )
     app.add_middleware(RequestGuard, settings=settings)
+    app.add_middleware(RequestMetrics)
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = open_store(settings)
@@ -106,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(metrics_router)
     install_openapi(app, f"{API_PREFIX}/openapi.json")
     mount_page(app)
     return app

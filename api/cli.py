@@ -1,8 +1,8 @@
 """The ``modic`` command line: one subcommand per module of :mod:`api.commands`.
 
-A command line that names its subcommand imports only that subcommand's module (``modic pull`` does not
-load the web application); ``modic``, ``modic --help`` or an unknown name register every subcommand so
-that the usage lists them all.
+Only the module of the subcommand being run is imported (all of them for ``modic --help`` or an
+unknown name), and each module imports what its work needs when it runs, so a subcommand that needs
+no web stack does not load it.
 """
 
 from __future__ import annotations
@@ -17,25 +17,26 @@ import api.commands
 
 
 def command_names() -> list[str]:
-    """The subcommands, by module name (each module registers the subcommand of its own name)."""
+    """The subcommands, from the module names of :mod:`api.commands` (nothing is imported)."""
     modules = pkgutil.iter_modules(api.commands.__path__)
     return sorted(m.name for m in modules if not m.name.startswith("_"))
 
 
-def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The parser with the subcommand ``argv`` names registered, or every subcommand when it names none."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand registered, or only the subcommand ``only``."""
     parser = argparse.ArgumentParser(prog="modic", description="Nordic Modic grading registry")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    names = command_names()
-    first = next(iter(sys.argv[1:] if argv is None else argv), None)
-    for name in [first] if first in names else names:
-        importlib.import_module(f"api.commands.{name}").register(subparsers)
+    for name in [only] if only is not None else command_names():
+        module = importlib.import_module(f"api.commands.{name}")
+        module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    args = build_parser(argv).parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    chosen = arguments[0] if arguments and arguments[0] in command_names() else None
+    args = build_parser(chosen).parse_args(arguments)
     status: int = args.func(args)
     return status
 

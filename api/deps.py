@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from registry.db import open_session, session_scope
 from registry.imaging.store import ImageStore
+from registry.metrics import cache_lookup
 from registry.models import ApiToken, Role, User
 from registry.security import FailureBrake
 from registry.services.users import TokenCache, authenticate, revocation_epoch
@@ -73,6 +74,7 @@ async def get_current_user(
     if cache.epoch_due():
         cache.observe_epoch(await run_in_threadpool(_read_epoch, state.engine))
     user = cache.get(token)
+    cache_lookup("token", user is not None)
     if user is None:
         brake: FailureBrake = state.auth_brake
         client = request.client.host if request.client else "unknown"

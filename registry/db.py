@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -13,10 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -194,8 +194,45 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         yield session
 
 
+_REVISION = re.compile(r"^revision(?::[^=]*)? = \"([^\"]+)\"", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision(?::[^=]*)? = (.+)$", re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=1)
+def _declared_heads() -> tuple[str, ...] | None:
+    """The newest revisions, read from the migration files as text (``None`` when a file does not
+    declare its revisions in the usual form): lets a command skip loading Alembic when the schema is
+    current."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((_MIGRATIONS / "versions").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        parents.update(re.findall(r"\"([^\"]+)\"", down.group(1)))
+    return tuple(sorted(revisions - parents)) or None
+
+
+def _schema_is_current(engine: Engine) -> bool:
+    heads = _declared_heads()
+    if heads is None:
+        return False
+    try:
+        return schema_revisions(engine) == heads
+    except SQLAlchemyError:  # no alembic_version table yet: a new database
+        return False
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision; safe when several processes start at once."""
+    """Bring the schema to the newest Alembic revision; safe when several processes start at once.
+    A schema already current is left alone without loading Alembic (quick command-line start)."""
+    if _schema_is_current(engine):
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with write_engine(engine).begin() as connection:
@@ -203,6 +240,23 @@ def migrate(engine: Engine) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(472251)"))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@functools.lru_cache(maxsize=1)
+def migration_heads() -> tuple[str, ...]:
+    """The newest Alembic revisions of this version of the code."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return tuple(sorted(ScriptDirectory.from_config(config).get_heads()))
+
+
+def schema_revisions(engine: Engine) -> tuple[str, ...]:
+    """The Alembic revisions the database is at (a query: raises when the database cannot be reached)."""
+    with engine.connect() as connection:
+        return tuple(sorted(connection.execute(text("SELECT version_num FROM alembic_version")).scalars()))
 
 
 def dispose_engines() -> None:

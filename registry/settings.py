@@ -32,6 +32,24 @@ class ImageStoreKind(StrEnum):
     """A DICOM archive at ``MODIC_IMAGE_STORE_URL``: STOW-RS to store, WADO-RS to read, QIDO-RS to look up."""
 
 
+class BackgroundMode(StrEnum):
+    """Whether a ``modic serve`` process takes part in the site's periodic background work."""
+
+    auto = "auto"
+    """It competes for each periodic job; the first process to take the job's lock runs it."""
+    off = "off"
+    """It never runs periodic jobs (e.g. a process kept for interactive requests)."""
+
+
+class LogFormat(StrEnum):
+    """How ``modic serve`` writes its log lines."""
+
+    text = "text"
+    """Plain lines for a terminal."""
+    json = "json"
+    """One JSON object per line (time, level, logger, message, and the request's fields)."""
+
+
 class Settings(BaseSettings):
     """Service settings; every field can be set as ``MODIC_<NAME>``."""
 
@@ -72,6 +90,16 @@ class Settings(BaseSettings):
         default=20, ge=1, description="bad tokens one client may send per window before it must wait (429)"
     )
     auth_failure_window_seconds: float = Field(default=60, gt=0, description="the window of auth_failures_allowed")
+    background: BackgroundMode = Field(
+        default=BackgroundMode.auto, description="whether this process may run periodic background work (auto, off)"
+    )
+    reevaluation_interval_seconds: float = Field(
+        default=3600, gt=0, description="how often the site re-evaluates decisions with date criteria"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="bearer token that reads /metrics (unset: /metrics is not served)"
+    )
+    log_format: LogFormat = Field(default=LogFormat.text, description="log lines as text or json")
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0, description="largest accepted upload")
     pacs_dicomweb_url: str | None = Field(default=None, description="DICOMweb base URL of the PACS (https for TLS)")
     pacs_dicomweb_username: str | None = Field(default=None, description="HTTP basic user name for DICOMweb")

@@ -6,13 +6,12 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlmodel import Session
+if TYPE_CHECKING:  # imported when used: ``modic --help`` and light subcommands start quickly
+    from sqlmodel import Session
 
-from registry.db import get_engine, migrate, session_scope
-from registry.errors import RegistryError
-from registry.settings import Settings
+    from registry.settings import Settings
 
 T = TypeVar("T")
 
@@ -27,6 +26,8 @@ def add_database_option(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings of the environment, with ``--database-url`` applied."""
+    from registry.settings import Settings
+
     overrides = {"database_url": args.database_url} if getattr(args, "database_url", None) else {}
     return Settings(**overrides)
 
@@ -39,6 +40,8 @@ def fail(message: str) -> int:
 
 def in_registry(args: argparse.Namespace, action: Callable[[Session], T]) -> T:
     """Run ``action`` in a write session on the migrated database of ``args`` (errors propagate)."""
+    from registry.db import get_engine, migrate, session_scope
+
     engine = get_engine(settings_from(args).database_url)
     migrate(engine)
     with session_scope(engine, write=True) as session:
@@ -55,6 +58,8 @@ def registry_command(command: Command) -> Command:
 
     @functools.wraps(command)
     def run(args: argparse.Namespace) -> int:
+        from registry.errors import RegistryError
+
         try:
             return command(args)
         except RegistryError as exc:

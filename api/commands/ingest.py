@@ -12,7 +12,7 @@ from typing import Any
 from api.commands._common import add_database_option, fail, settings_from
 from api.schemas.studies import StudyPublic
 from registry.db import get_engine, migrate, session_scope
-from registry.imaging.nifti import NIFTI_WEIGHTINGS, NiftiMetadata
+from registry.imaging.nifti import NiftiMetadata
 from registry.imaging.sources import count_files
 from registry.imaging.store import open_store
 from registry.services.imaging import IngestResult, ProgressCallback, ingest_paths
@@ -33,13 +33,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file, folder or .zip")
     parser.add_argument("--patient-id", help="patient id of NIfTI files")
     parser.add_argument("--study-date", help="study date of NIfTI files (YYYY-MM-DD)")
-    parser.add_argument("--weighting", choices=NIFTI_WEIGHTINGS, help="weighting of NIfTI files")
+    parser.add_argument("--weighting", help="weighting of NIfTI files (T1 or T2)")
 
     add_database_option(parser)
     parser.set_defaults(func=_ingest)
 
 
 def _nifti_metadata(args: argparse.Namespace) -> NiftiMetadata | None:
+    from registry.imaging.nifti import NiftiMetadata
+
     given = [args.patient_id, args.study_date, args.weighting]
     if not any(given):
         return None
@@ -53,6 +55,7 @@ def _nifti_metadata(args: argparse.Namespace) -> NiftiMetadata | None:
 
 
 def _run(args: argparse.Namespace, nifti: NiftiMetadata | None) -> IngestResult:
+
     settings = settings_from(args)
     engine = get_engine(settings.database_url)
     migrate(engine)
@@ -81,6 +84,7 @@ def _run(args: argparse.Namespace, nifti: NiftiMetadata | None) -> IngestResult:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+
     try:
         nifti = _nifti_metadata(args)
     except ValueError as exc:

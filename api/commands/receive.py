@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
 
 
 def _report(result: IngestResult) -> None:
+
     for study in result.studies:
         print(json.dumps(StudyPublic.of(study.view).model_dump(mode="json")), flush=True)
     for rejection in result.rejections:
@@ -40,6 +41,7 @@ def _report(result: IngestResult) -> None:
 def _receive(args: argparse.Namespace) -> int:
     if not 0 < len(args.ae_title) <= 16:
         return fail(f"--ae-title {args.ae_title!r} must be 1-16 characters")
+
     settings = settings_from(args)
     engine = get_engine(settings.database_url)
     migrate(engine)

@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
 
 @registry_command
 def _reevaluate(args: argparse.Namespace) -> int:
+
     try:
         on = dt.date.fromisoformat(args.date) if args.date else today()
     except ValueError:

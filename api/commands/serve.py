@@ -1,25 +1,28 @@
-"""``modic serve``: run the HTTP service."""
+"""``modic serve``: run the HTTP service, in one process or ``--workers N`` (docs/deployment.md)."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
+from api.commands._common import add_database_option, fail, settings_from
 
-from api.app import create_app
-from api.commands._common import add_database_option, settings_from
-from registry.db import session_scope
-from registry.models import Role
-from registry.services.eligibility.periodic import PeriodicReevaluation
-from registry.services.sample_studies import ingest_sample_studies
-from registry.services.users import ensure_user_with_new_token
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("serve", help="run the HTTP service")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving requests on the same port (default 1; more than one needs PostgreSQL)",
+    )
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -29,23 +32,64 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=_serve)
 
 
+def worker_app() -> FastAPI:
+    """The app of one ``--workers`` process (uvicorn calls this in each): settings from the environment."""
+    from api.app import create_app
+    from api.logs import configure_logging
+    from registry.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_format)
+    return create_app(settings, background=True)
+
+
 def _serve(args: argparse.Namespace) -> int:
-    app = create_app(settings_from(args))
+    import uvicorn
+
+    from api.app import create_app
+    from api.logs import configure_logging
+
+    settings = settings_from(args)
+    if not 1 <= args.workers <= 64:
+        return fail(f"--workers {args.workers} is out of range; allowed: 1 to 64")
+    if args.workers > 1 and not settings.database_url.startswith("postgresql"):
+        return fail(f"--workers {args.workers} needs a PostgreSQL database; SQLite has one writer: use one process")
+    configure_logging(settings.log_format)
+    app = create_app(settings, background=True)  # migrates, once, before any worker starts
     if args.demo:
-        with session_scope(app.state.engine, write=True) as session:
-            for role in Role:
-                name = f"demo-{role.value}"
-                token = ensure_user_with_new_token(session, name, role.value)
-                print(f"{role.value:<12} {name:<18} token: {token}")
-        with session_scope(app.state.engine, write=True) as session:
-            store = app.state.store
-            expected = app.state.settings.expected_field_strength_t
-            for line in ingest_sample_studies(session, store, expected_field_strength_t=expected):
-                print(line)
+        _load_demo(app)
     print(f"Modic service on http://{args.host}:{args.port}/  (API docs: /docs)", flush=True)
-    reevaluation = PeriodicReevaluation(app.state.engine).start()
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    finally:
-        reevaluation.stop()
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, log_level="warning")
+        return 0
+    # Each worker is a new interpreter that reads its settings from the environment.
+    os.environ["MODIC_DATABASE_URL"] = settings.database_url
+    with tempfile.TemporaryDirectory(prefix="modic-metrics-") as metrics_dir:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)  # /metrics adds up every worker's
+        uvicorn.run(
+            "api.commands.serve:worker_app",
+            factory=True,
+            workers=args.workers,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            log_level="warning",
+        )
     return 0
+
+
+def _load_demo(app: FastAPI) -> None:
+    from registry.db import session_scope
+    from registry.models import Role
+    from registry.services.sample_studies import ingest_sample_studies
+    from registry.services.users import ensure_user_with_new_token
+
+    with session_scope(app.state.engine, write=True) as session:
+        for role in Role:
+            name = f"demo-{role.value}"
+            token = ensure_user_with_new_token(session, name, role.value)
+            print(f"{role.value:<12} {name:<18} token: {token}")
+    with session_scope(app.state.engine, write=True) as session:
+        expected = app.state.settings.expected_field_strength_t
+        for line in ingest_sample_studies(session, app.state.store, expected_field_strength_t=expected):
+            print(line)

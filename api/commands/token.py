@@ -19,6 +19,7 @@ def register(subparsers: Any) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
+
     if args.days is not None and args.days < 0:
         return fail(f"--days {args.days:g} must be 0 (no expiry) or more")
     days = settings_from(args).token_lifetime_days if args.days is None else args.days

@@ -19,6 +19,7 @@ def register(subparsers: Any) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
+
     days = settings_from(args).token_lifetime_days
     user, token = in_registry(args, lambda session: add_user(session, args.name, args.role, token_days=days))
     print(f"created user {user.name!r} with role {user.role}; API token (shown once):")

@@ -16,6 +16,8 @@ from api.schemas.eligibility import (
     ReevaluationPublic,
     ReevaluationRequest,
 )
+from registry.metrics import FEED_LAG
+from registry.models.base import utcnow
 from registry.services.eligibility import rule_set_of, today
 from registry.services.eligibility.decisions import reevaluate_and_commit
 from registry.services.eligibility.feed import feed, iter_feed
@@ -39,7 +41,10 @@ def eligibility_feed(
 ) -> FeedPagePublic:
     """Current decisions in order of their last change; follow ``next_cursor`` to see each change once."""
     rule_set = rule_set_of(trial, version)
-    return FeedPagePublic.of(feed(session, rule_set, since, limit))
+    page = feed(session, rule_set, since, limit)
+    oldest = page.items[0].decision.decided_at if page.items else None
+    FEED_LAG.labels(rule_set.trial).set((utcnow() - oldest).total_seconds() if oldest is not None else 0.0)
+    return FeedPagePublic.of(page)
 
 
 def _items(session: SessionDep, trial: str, version: str | None, since: str | None) -> list[DecisionPublic]:

@@ -1,6 +1,18 @@
-"""Liveness, open without a token."""
+"""Health, open without a token: ``/health`` and ``/health/live`` (the process answers) and
+``/health/ready`` (it can serve: database reachable, schema migrated to this code's revision, image
+store writable). Each check is named in the answer; a failed one makes it a 503."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from registry.db import migration_heads, schema_revisions
 
 router = APIRouter(tags=["health"])
 
@@ -9,3 +21,52 @@ router = APIRouter(tags=["health"])
 def health() -> dict[str, str]:
     """``{"status": "ok"}`` while the service runs."""
     return {"status": "ok"}
+
+
+@router.get("/health/live")
+def live() -> dict[str, str]:
+    """``{"status": "ok"}`` while the process answers (restart it when this fails)."""
+    return {"status": "ok"}
+
+
+def _database(request: Request) -> str | None:
+    try:
+        current = schema_revisions(request.app.state.engine)
+    except Exception as exc:  # any failure to reach the database is an answer here, not a 500
+        return f"unreachable ({type(exc).__name__})"
+    expected = migration_heads()
+    if current != expected:
+        return f"schema at {', '.join(current) or 'nothing'}; this code needs {', '.join(expected)}"
+    return None
+
+
+def _store(request: Request) -> str | None:
+    root = Path(request.app.state.store.root)
+    probe = root / f".ready-{uuid.uuid4().hex}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"not writable ({type(exc).__name__}: {exc.strerror})"
+    return None
+
+
+def _checks(request: Request) -> dict[str, str | None]:
+    return {"database": _database(request), "store": _store(request)}
+
+
+@router.get(
+    "/health/ready",
+    responses={503: {"description": "a check failed; `checks` names it and why"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    """``{"status": "ready", "checks": {"database": "ok", "store": "ok"}}``, or 503 with ``"status":
+    "not ready"`` and the reason of each failed check (take the process out of the load balancer)."""
+    checks: dict[str, Any] = await run_in_threadpool(_checks, request)
+    failed = any(reason is not None for reason in checks.values())
+    body = {
+        "status": "not ready" if failed else "ready",
+        "checks": {name: reason or "ok" for name, reason in checks.items()},
+    }
+    return JSONResponse(body, status_code=503 if failed else 200)

@@ -5,6 +5,7 @@ from registry.models.eligibility import EligibilityDecision, FeedCounter, Screen
 from registry.models.enrolment import Allocation, AllocationStream, Enrolment
 from registry.models.gradings import Grading, GradingKind, GradingVersion
 from registry.models.imaging import Instance
+from registry.models.jobs import BackgroundJob
 from registry.models.pulls import Pull, PullItem, PullOutcome, PullStatus
 from registry.models.reliability import (
     ENFORCED_BLINDING,
@@ -28,6 +29,7 @@ __all__ = [
     "AllocationStream",
     "ApiToken",
     "AuditEvent",
+    "BackgroundJob",
     "Blinding",
     "EligibilityDecision",
     "Enrolment",

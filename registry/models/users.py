@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
 from registry.models.base import EnumText, UTCDateTime, new_id, utcnow
-
-
-class Role(enum.StrEnum):
-    """What a user may do."""
-
-    admin = "admin"
-    """Manages users and may do anything."""
-    radiologist = "radiologist"
-    """Reads images and enters gradings."""
-    screener = "screener"
-    """Reads the eligibility feed and records clinical screening."""
-    researcher = "researcher"
-    """Runs reliability studies and exports data."""
-    allocation_manager = "allocation_manager"
-    """Sees the running totals of allocation, the allocation log and the replay; nobody else does."""
-
-    @classmethod
-    def parse(cls, text: str) -> Role:
-        """The role named ``text``; the error lists the allowed roles."""
-        try:
-            return cls(text)
-        except ValueError:
-            raise ValueError(f"unknown role {text!r}; allowed: {', '.join(r.value for r in cls)}") from None
+from registry.roles import Role as Role  # re-exported: registry.models.Role
 
 
 class User(SQLModel, table=True):

@@ -20,6 +20,7 @@ from concurrent.futures import Future
 
 from sqlalchemy import Engine
 
+from registry import metrics
 from registry.db import session_scope
 from registry.services.gradings import GradingView, NewGrading, create_gradings
 
@@ -48,6 +49,7 @@ class GradingWriter:
         with self._cond:
             self._waiting.append((new, future))
             self._pending += 1
+            metrics.GRADING_QUEUE.inc()
             if self._running:
                 self._cond.notify_all()
             else:
@@ -83,6 +85,8 @@ class GradingWriter:
                     self._running = False
                     return
                 batch = [self._waiting.popleft() for _ in range(min(self._max_batch, len(self._waiting)))]
+            metrics.GRADING_QUEUE.dec(len(batch))
+            metrics.GRADING_BATCH.observe(len(batch))
             try:
                 self._write_batch(batch)
             except Exception as exc:  # never leave a submitter waiting, whatever failed

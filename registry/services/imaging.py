@@ -26,6 +26,7 @@ from sqlmodel import Session
 from grading.errors import GradingError
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from grading.series import InstanceHeader, Stack, StudyClassification, classify_study
+from registry import metrics
 from registry.errors import Cancelled, InvalidInput, StudyOfAnotherPatient
 from registry.imaging.archive import ArchiveLimits
 from registry.imaging.dicom import DicomInstance, PatientIdentity
@@ -163,10 +164,14 @@ def ingest_accepted(
                 progress(item.source)
             continue
         store.put(item.instance.sop_instance_uid, item.content)
+        metrics.INGESTED_FILES.labels("stored").inc()
         _collect(batches, item.instance)
         if progress is not None:
             progress(item.instance.source)
-    return _write_batches(session, batches, rejections, actor, expected_field_strength_t)
+    metrics.INGESTED_FILES.labels("rejected").inc(len(rejections))
+    result = _write_batches(session, batches, rejections, actor, expected_field_strength_t)
+    metrics.INGESTED_STUDIES.inc(len(result.studies))
+    return result
 
 
 def ingest_paths(

@@ -51,6 +51,7 @@ from registry.imaging.errors import ImagingError
 from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable
 from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, read_sources
 from registry.imaging.store import ImageStore
+from registry.jobs import run_once
 from registry.models import Patient, Pull, PullItem, PullOutcome, PullStatus, User
 from registry.models.base import utcnow
 from registry.repositories import studies as studies_repo
@@ -580,14 +581,16 @@ class PullRunner:
             fail_pull(self.engine, pull_id, exc.message)
             return
         try:
-            run_pull(
-                self.engine,
-                self.store,
-                archive,
-                pull_id,
-                patient_ids,
-                expected_field_strength_t=self.expected_field_strength_t,
-            )
+            with run_once(self.engine, f"pull:{pull_id}") as mine:  # not twice at once, in any process
+                if mine:
+                    run_pull(
+                        self.engine,
+                        self.store,
+                        archive,
+                        pull_id,
+                        patient_ids,
+                        expected_field_strength_t=self.expected_field_strength_t,
+                    )
         except Exception:  # the runner keeps serving later pulls; the pull stays resumable
             log.exception("pull %s stopped", pull_id)
             fail_pull(self.engine, pull_id, "stopped by an internal error; post the same request again to resume")

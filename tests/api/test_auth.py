@@ -1,4 +1,4 @@
-"""Every endpoint but health needs a valid token; roles are checked."""
+"""Every endpoint but health (and /metrics, which has a token of its own) needs a valid token; roles are checked."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from api.app import create_app
 from registry.settings import Settings
 from tests.conftest import TokenFactory
 
-OPEN = {("GET", "/api/v1/health")}
+OPEN = {("GET", "/api/v1/health"), ("GET", "/api/v1/health/live"), ("GET", "/api/v1/health/ready")}
 
 
 def _api_routes(app: FastAPI) -> list[tuple[str, str]]:

@@ -250,6 +250,8 @@ def test_concealment_before_enrolment(site: Site, app: FastAPI) -> None:
     p = f"/api/v1/patients/{waiting}"
     calls = {
         ("GET", "/api/v1/health"): ("GET", "/api/v1/health", None),
+        ("GET", "/api/v1/health/live"): ("GET", "/api/v1/health/live", None),
+        ("GET", "/api/v1/health/ready"): ("GET", "/api/v1/health/ready", None),
         ("GET", "/api/v1/me"): ("GET", "/api/v1/me", None),
         ("GET", "/api/v1/trials"): ("GET", "/api/v1/trials", None),
         ("GET", "/api/v1/reliability-studies"): ("GET", "/api/v1/reliability-studies", None),
