@@ -14,6 +14,7 @@ from api.guard import RequestGuard, check_parameters
 from api.openapi import install_openapi
 from api.routers import (
     allocation,
+    assignments,
     eligibility,
     enrolment,
     exports,
@@ -30,6 +31,7 @@ from api.routers import (
     users,
 )
 from api.web import mount_page
+from registry import crypto
 from registry.db import get_engine, migrate
 from registry.imaging.store import FileStore
 from registry.security import FailureBrake
@@ -42,8 +44,12 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app on ``settings`` (default: the environment); migrates the database first."""
+    """Build the app on ``settings`` (default: the environment); migrates the database first.
+
+    Without a usable ``MODIC_PATIENT_KEY`` this fails at once (:class:`registry.crypto.PatientKeyError`).
+    """
     settings = settings or get_settings()
+    crypto.configure(None if settings.patient_key is None else settings.patient_key.get_secret_value())
     engine = get_engine(settings.database_url)
     migrate(engine)
 
@@ -81,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
         me.router,
         studies.router,
+        assignments.router,
         series.router,
         gradings.router,
         reliability.router,

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 import api.commands
+from registry.crypto import PatientKeyError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except PatientKeyError as exc:
+        print(f"modic: error: {exc.message}", file=sys.stderr)
+        return 1
     return status
 
 

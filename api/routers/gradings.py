@@ -17,6 +17,7 @@ from api.schemas.gradings import (
     HistoryItem,
     PriorGradedStudy,
 )
+from registry.services import assignments as assignments_service
 from registry.services import gradings as gradings_service
 from registry.services import reports as reports_service
 from registry.services.grading_writer import GradingWriter
@@ -53,8 +54,9 @@ def study_gradings(study_id: str, user: RadiologistOrAdmin, session: SessionDep)
 
 
 @router.get("/studies/{study_id}/prior-graded-study", response_model=PriorGradedStudy)
-def prior_graded_study(study_id: str, _user: RadiologistOrAdmin, session: SessionDep) -> PriorGradedStudy:
+def prior_graded_study(study_id: str, user: RadiologistOrAdmin, session: SessionDep) -> PriorGradedStudy:
     """The patient's latest earlier study with a clinical grading (for development over time)."""
+    assignments_service.visible_study(session, user, study_id)
     return PriorGradedStudy(study_id=gradings_service.prior_graded_study(session, study_id))
 
 

@@ -25,10 +25,12 @@ from registry.errors import (
 )
 from registry.models import Grading, GradingKind, GradingVersion, Role, Study, User
 from registry.models.base import new_id, utcnow
+from registry.repositories import assignments as assignments_repo
 from registry.repositories import gradings as gradings_repo
 from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit, eligibility
+from registry.services.assignments import reads_all, visible_study
 
 _ETAG = re.compile(r'^(?:W/)?"(?P<id>[0-9a-f-]{36})\.v(?P<version>[0-9]+)"$')
 
@@ -191,6 +193,7 @@ def create_gradings(session: Session, new: Sequence[NewGrading]) -> list[Grading
 def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | Exception]:
     """Write what can be written of ``new`` in the open transaction; the outcome of each."""
     patients = studies_repo.patients_of_studies(session, {n.study_id for n in new})
+    unassigned = _unassigned(session, new)
     taken = gradings_repo.gradings_by_clinical_key(session, {k for n in new if (k := n.clinical_key)})
     outcomes: list[GradingView | Exception] = []
     gradings: list[dict[str, Any]] = []
@@ -199,7 +202,7 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
     graded: list[str] = []
     for one in new:
         key = one.clinical_key
-        if one.study_id not in patients:
+        if one.study_id not in patients or (one.rater.id, one.study_id) in unassigned:
             outcomes.append(NotFound(f"study {one.study_id!r} does not exist"))
             continue
         if key is not None and key in taken:
@@ -263,6 +266,15 @@ def _record(session: Session, new: Sequence[NewGrading]) -> list[GradingView | E
     audit.record_many(session, events)
     eligibility.on_patients_graded(session, graded)
     return outcomes
+
+
+def _unassigned(session: Session, new: Sequence[NewGrading]) -> set[tuple[str, str]]:
+    """(rater, study) of the clinical gradings whose rater is not assigned to the study (one query).
+
+    Reliability reads are reached through their reliability study, which needs no assignment.
+    """
+    wanted = {(n.rater.id, n.study_id) for n in new if n.kind is GradingKind.clinical and not reads_all(n.rater)}
+    return wanted - assignments_repo.assigned_pairs(session, wanted)
 
 
 def needs_prior(session: Session, one: NewGrading) -> GradingError | None:
@@ -403,8 +415,7 @@ def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[Gra
 
     A radiologist sees only their own (raters stay blind to each other); an admin sees all.
     """
-    if session.get(Study, study_id) is None:
-        raise NotFound(f"study {study_id!r} does not exist")
+    visible_study(session, viewer, study_id)
     rater_id = None if viewer.role == Role.admin.value else viewer.id
     gradings = gradings_repo.gradings_of_study(session, study_id, rater_id, GradingKind.clinical)
     return [_view(session, g) for g in gradings]

@@ -44,7 +44,7 @@ from registry.models import Instance, Patient, Series, Study, User
 from registry.models.base import new_id, utcnow
 from registry.repositories import studies as studies_repo
 from registry.services import audit
-from registry.services.studies import StudyView, ensure_patient, study_view
+from registry.services.studies import StudyView, assign_registrant, ensure_patient, study_view
 
 ProgressCallback = Callable[[str], None]
 
@@ -269,6 +269,7 @@ def _write_study_once(
         )
         session.add(study)
         session.flush()
+        assign_registrant(session, study, actor)
     else:
         patient = studies_repo.patients_by_ids(session, {study.patient_id})[study.patient_id]
         incoming = batch.patient.patient_id.strip()
@@ -474,12 +475,16 @@ def ingest_sample_studies(
     *,
     expected_field_strength_t: float = DEFAULT_FIELD_STRENGTH_T,
     folder: Path = SAMPLE_DICOM_DIR,
+    actor: User | None = None,
 ) -> list[str]:
-    """Ingest the sample studies (``modic serve --demo``); one printable line per study or problem."""
+    """Ingest the sample studies (``modic serve --demo``) on behalf of ``actor`` (a radiologist is
+    assigned to them); one printable line per study or problem."""
     files = sorted(folder.rglob("*.dcm"))
     if not files:
         return [f"no sample studies found in {folder}"]
-    result = ingest_files(session, store, iter_paths(files), expected_field_strength_t=expected_field_strength_t)
+    result = ingest_files(
+        session, store, iter_paths(files), actor=actor, expected_field_strength_t=expected_field_strength_t
+    )
     lines = [
         f"sample study {s.view.study.study_instance_uid} ({s.view.pseudonym}): id {s.view.study.id}, "
         f"{len(s.view.series)} series, {s.new} new images"

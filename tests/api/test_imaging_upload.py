@@ -195,7 +195,7 @@ def test_upload_size_is_limited(settings: Settings, tmp_path: Path) -> None:
     small = settings.model_copy(update={"max_upload_bytes": 50_000})
     app = create_app(small)
     with session_scope(app.state.engine, write=True) as session:
-        _, token = add_user(session, "limited", "radiologist")
+        _, token = add_user(session, "limited", "admin")
     with TestClient(app) as client:
         response = upload(client, {"Authorization": f"Bearer {token}"}, parts(study_files()[:10]))
     assert response.status_code == 413 and "50000" in response.json()["detail"]
