@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from grading.endplates import ENDPLATES
+from registry.db import session_scope
+from registry.services import assignments
 
 STUDY_UID = "1.2.826.0.1.3680043.8.498.1"
 
@@ -19,3 +23,10 @@ def endplates(**overrides: dict[str, Any]) -> dict[str, Any]:
 def study_body(uid: str = STUDY_UID, patient_id: str = "HOSP-0001") -> dict[str, Any]:
     """A JSON registration of a study read without images."""
     return {"study_instance_uid": uid, "patient_id": patient_id, "study_date": "2026-10-01", "field_strength_t": 0.2}
+
+
+def assign(client: TestClient, study_id: str, *users: str) -> None:
+    """Assign each of ``users`` (radiologists) to a study, as an admin would (``modic assign``)."""
+    with session_scope(client.app.state.engine, write=True) as session:  # type: ignore[attr-defined]
+        for user in users:
+            assignments.assign(session, None, study_id, user)
