@@ -31,9 +31,9 @@ from registry.settings import Settings
 
 POSTGRES_URL = os.environ.get("MODIC_TEST_POSTGRES_URL")
 TEST_PATIENT_KEY = "bW9kaWMtdGVzdC1wYXRpZW50LWtleS0zMi1ieXRlcyE="
-"""The patient key of the test session (32 bytes), set before any settings are read; commands run by
-tests inherit it."""
-os.environ.setdefault("MODIC_PATIENT_KEY", TEST_PATIENT_KEY)
+"""The patient key of the test session (32 bytes), set before any settings are read (over the
+benchmarks' default, which importing ``bench.common`` put there); commands run by tests inherit it."""
+os.environ["MODIC_PATIENT_KEY"] = TEST_PATIENT_KEY
 
 
 def _admin_url(url: str) -> str:
