@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import select
 
 from grading.endplates import ENDPLATES
 from registry.db import session_scope
+from registry.models import Study, User
 from registry.services import assignments
 
 STUDY_UID = "1.2.826.0.1.3680043.8.498.1"
@@ -30,3 +33,14 @@ def assign(client: TestClient, study_id: str, *users: str) -> None:
     with session_scope(client.app.state.engine, write=True) as session:  # type: ignore[attr-defined]
         for user in users:
             assignments.assign(session, None, study_id, user)
+
+
+def assign_every_study(engine: Engine) -> None:
+    """Assign every radiologist to every study (tests of what a radiologist does with studies that
+    arrived without one, as an admin's ``modic assign`` would)."""
+    with session_scope(engine, write=True) as session:
+        studies = list(session.exec(select(Study)))
+        for user in session.exec(select(User).where(User.role == "radiologist")):
+            for study in studies:
+                assignments.add_assignment(session, study, user, None)
+        session.commit()
