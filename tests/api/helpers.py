@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -44,3 +45,15 @@ def assign_every_study(engine: Engine) -> None:
             for study in studies:
                 assignments.add_assignment(session, study, user, None)
         session.commit()
+
+
+def assigning(auth: Callable[..., dict[str, str]], client: TestClient) -> Callable[..., dict[str, str]]:
+    """``auth`` whose radiologists are each assigned to every study there is, for tests about gradings
+    rather than about who may read which study."""
+
+    def make(role: str, name: str | None = None, **options: Any) -> dict[str, str]:
+        headers = auth(role, name, **options)
+        assign_every_study(client.app.state.engine)  # type: ignore[attr-defined]
+        return headers
+
+    return make

@@ -7,21 +7,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import assign_every_study, endplates, study_body
+from tests.api.helpers import assigning, endplates, study_body
 from tests.conftest import TokenFactory
 
 
 @pytest.fixture
 def auth(auth: TokenFactory, client: TestClient) -> TokenFactory:
-    """Users as ``tests.conftest.auth`` makes them, each radiologist assigned to every study there is:
-    these tests are about gradings, not about who may read which study."""
-
-    def make(role: str, name: str | None = None, **options: Any) -> dict[str, str]:
-        headers = auth(role, name, **options)
-        assign_every_study(client.app.state.engine)  # type: ignore[attr-defined]
-        return headers
-
-    return make
+    return assigning(auth, client)
 
 
 @pytest.fixture
