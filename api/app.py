@@ -17,6 +17,7 @@ from api.openapi import install_openapi
 from api.routers import (
     agreement,
     allocation,
+    assignments,
     eligibility,
     enrolment,
     exports,
@@ -34,6 +35,7 @@ from api.routers import (
     users,
 )
 from api.web import mount_page
+from registry import crypto
 from registry.db import get_engine, migrate
 from registry.imaging.store import open_store
 from registry.security import FailureBrake
@@ -51,9 +53,11 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
     """Build the app on ``settings`` (default: the environment); migrates the database first.
 
     With ``background`` (``modic serve``) the app also takes part in the site's periodic work while it
-    runs, unless ``MODIC_BACKGROUND=off`` (see :mod:`registry.jobs`).
+    runs, unless ``MODIC_BACKGROUND=off`` (see :mod:`registry.jobs`). Without a usable
+    ``MODIC_PATIENT_KEY`` this fails at once (:class:`registry.crypto.PatientKeyError`).
     """
     settings = settings or get_settings()
+    crypto.configure(None if settings.patient_key is None else settings.patient_key.get_secret_value())
     engine = get_engine(settings.database_url)
     migrate(engine)
 
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None, *, background: bool = False) ->
         health.router,
         me.router,
         studies.router,
+        assignments.router,
         series.router,
         gradings.router,
         reliability.router,

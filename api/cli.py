@@ -37,7 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     chosen = arguments[0] if arguments and arguments[0] in command_names() else None
     args = build_parser(chosen).parse_args(arguments)
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except Exception as exc:
+        from registry.crypto import PatientKeyError  # the key is checked when a command first needs it
+
+        if not isinstance(exc, PatientKeyError):
+            raise
+        print(f"modic: error: {exc.message}", file=sys.stderr)
+        return 1
     return status
 
 

@@ -19,6 +19,7 @@ if __package__ in (None, ""):
 from bench.common import ServerProcess, median, percentile, print_table, row
 from grading.endplates import ENDPLATES
 from registry.db import dispose_engine, get_engine, migrate, session_scope
+from registry.services.assignments import add_assignment
 from registry.services.studies import register_study
 from registry.services.users import add_user
 
@@ -68,14 +69,19 @@ def _prepare(database_url: str) -> tuple[list[str], list[str]]:
     working through a worklist do (five sample studies first, to warm up)."""
     engine = get_engine(database_url)
     migrate(engine)
-    tokens, studies = [], []
+    tokens, raters, studies = [], [], []
     with session_scope(engine, write=True) as session:
         admin, _ = add_user(session, "bench-admin", "admin")
         for i in range(CLIENTS):
-            tokens.append(add_user(session, f"bench-rater-{i}", "radiologist")[1])
+            rater, token = add_user(session, f"bench-rater-{i}", "radiologist")
+            tokens.append(token)
+            raters.append(rater)
         for i in range(ROUNDS * CLIENTS * PER_CLIENT + 5):
             view, _ = register_study(session, admin, f"1.2.826.0.1.3680043.9.{i + 1}", f"BENCH-{i}", None, 0.2)
             studies.append(view.study.id)
+            # Each study is assigned to the rater who grades it in run() (the first five: rater 0).
+            add_assignment(session, view.study, raters[0 if i < 5 else (i - 5) // PER_CLIENT % CLIENTS], admin)
+        session.commit()
     dispose_engine(database_url)
     return tokens, studies
 

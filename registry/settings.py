@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(
         default=1024 * 1024, gt=0, description="largest JSON or other non-multipart request body"
     )
+    patient_key: SecretStr | None = Field(
+        default=None,
+        description="key of the patient identifiers encrypted at rest (32 bytes, URL-safe base64; `modic key new`)",
+    )
     max_field_chars: int = Field(
         default=10_000, gt=0, description="longest string in a JSON body, path or query parameter"
     )

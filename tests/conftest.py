@@ -20,14 +20,20 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlmodel import select
 
 from api.app import create_app
 from bench.common import free_port
 from registry.db import dispose_engine, dispose_engines, get_engine, migrate, session_scope
-from registry.services.users import add_user
+from registry.models import Patient
+from registry.services.users import add_user, set_registrar
 from registry.settings import Settings
 
 POSTGRES_URL = os.environ.get("MODIC_TEST_POSTGRES_URL")
+TEST_PATIENT_KEY = "bW9kaWMtdGVzdC1wYXRpZW50LWtleS0zMi1ieXRlcyE="
+"""The patient key of the test session (32 bytes), set before any settings are read (over the
+benchmarks' default, which importing ``bench.common`` put there); commands run by tests inherit it."""
+os.environ["MODIC_PATIENT_KEY"] = TEST_PATIENT_KEY
 
 
 def _admin_url(url: str) -> str:
@@ -75,7 +81,7 @@ HOSPITAL_IDS: set[str] = set()
 
 def _collect_hospital_ids(url: str) -> None:
     with session_scope(get_engine(url)) as session:
-        HOSPITAL_IDS.update(session.connection().execute(text("SELECT hospital_id FROM patients")).scalars())
+        HOSPITAL_IDS.update(session.exec(select(Patient.hospital_id)))  # decrypted
 
 
 @pytest.fixture
@@ -124,12 +130,19 @@ TokenFactory = Callable[..., dict[str, str]]
 
 @pytest.fixture
 def auth(app: FastAPI) -> TokenFactory:
-    """``auth("radiologist")`` creates a user of that role and returns its Authorization header."""
+    """``auth("radiologist")`` creates a user of that role and returns its Authorization header.
+
+    A radiologist made here is a registrar unless ``registrar=False``: most tests have a radiologist
+    register the study they then grade (and so be assigned to it).
+    """
     counter = iter(range(1_000_000))
 
-    def make(role: str, name: str | None = None) -> dict[str, str]:
+    def make(role: str, name: str | None = None, *, registrar: bool | None = None) -> dict[str, str]:
+        name = name or f"{role}-{next(counter)}"
         with session_scope(app.state.engine, write=True) as session:
-            _, token = add_user(session, name or f"{role}-{next(counter)}", role)
+            _, token = add_user(session, name, role)
+            if registrar if registrar is not None else role == "radiologist":
+                set_registrar(session, name, True, None)
         return {"Authorization": f"Bearer {token}"}
 
     return make

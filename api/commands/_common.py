@@ -24,12 +24,21 @@ def add_database_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """The settings of the environment, with ``--database-url`` applied."""
+def settings_from(args: argparse.Namespace, *, demo: bool = False) -> Settings:
+    """The settings of the environment, with ``--database-url`` applied; the patient key is put to use
+    (:class:`registry.crypto.PatientKeyError` when it is missing or malformed). ``demo``: without a
+    key, the demo's own key kept in the data folder (:func:`registry.crypto.demo_key`)."""
+    from pydantic import SecretStr
+
+    from registry import crypto
     from registry.settings import Settings
 
     overrides = {"database_url": args.database_url} if getattr(args, "database_url", None) else {}
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    if demo and settings.patient_key is None:
+        settings = settings.model_copy(update={"patient_key": SecretStr(crypto.demo_key(settings.data_dir))})
+    crypto.configure(None if settings.patient_key is None else settings.patient_key.get_secret_value())
+    return settings
 
 
 def fail(message: str) -> int:

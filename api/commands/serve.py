@@ -26,7 +26,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--demo",
         action="store_true",
-        help="load the sample studies of sample_dicom/ and create one demo user per role, printing their tokens",
+        help="load the sample studies of sample_dicom/ and create one demo user per role, printing their tokens; "
+        "without MODIC_PATIENT_KEY the demo keeps its own key in the data folder (demo-patient.key)",
     )
     add_database_option(parser)
     parser.set_defaults(func=_serve)
@@ -49,7 +50,7 @@ def _serve(args: argparse.Namespace) -> int:
     from api.app import create_app
     from api.logs import configure_logging
 
-    settings = settings_from(args)
+    settings = settings_from(args, demo=args.demo)
     if not 1 <= args.workers <= 64:
         return fail(f"--workers {args.workers} is out of range; allowed: 1 to 64")
     if args.workers > 1 and not settings.database_url.startswith("postgresql"):
@@ -81,8 +82,10 @@ def _serve(args: argparse.Namespace) -> int:
 def _load_demo(app: FastAPI) -> None:
     from registry.db import session_scope
     from registry.models import Role
+    from registry.repositories import studies as studies_repo
+    from registry.services.assignments import add_assignment
     from registry.services.sample_studies import ingest_sample_studies
-    from registry.services.users import ensure_user_with_new_token
+    from registry.services.users import ensure_user_with_new_token, set_registrar
 
     with session_scope(app.state.engine, write=True) as session:
         for role in Role:
@@ -90,6 +93,12 @@ def _load_demo(app: FastAPI) -> None:
             token = ensure_user_with_new_token(session, name, role.value)
             print(f"{role.value:<12} {name:<18} token: {token}")
     with session_scope(app.state.engine, write=True) as session:
+        # The demo radiologist registers studies and is assigned the sample studies.
+        radiologist = set_registrar(session, f"demo-{Role.radiologist.value}", True, None)
         expected = app.state.settings.expected_field_strength_t
-        for line in ingest_sample_studies(session, app.state.store, expected_field_strength_t=expected):
+        store = app.state.store
+        for line in ingest_sample_studies(session, store, expected_field_strength_t=expected, actor=radiologist):
             print(line)
+        for study in studies_repo.list_studies(session, None, 100):
+            add_assignment(session, study, radiologist, None)
+        session.commit()

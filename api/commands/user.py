@@ -1,13 +1,22 @@
-"""``modic user add NAME --role ROLE`` (create a user and print its token), ``modic user disable NAME``."""
+"""``modic user add NAME --role ROLE [--registrar]`` (create a user and print its token),
+``modic user registrar NAME [--off]``, ``modic user disable NAME``."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.commands._common import add_user_action, in_registry, settings_from
-from registry.models import Role
-from registry.services.users import add_user, disable_user
+from registry.roles import Role
+
+if TYPE_CHECKING:  # the database layer is imported when a command runs
+    from sqlmodel import Session
+
+    from registry.models import User
+
+_REGISTRAR_HELP = (
+    "may register studies and upload images by hospital id, and so learn any patient's pseudonym (admins may anyway)"
+)
 
 
 def register(subparsers: Any) -> None:
@@ -15,19 +24,41 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = add_user_action(actions, "add", "create a user and print its API token on the last line", _add)
     add.add_argument("--role", required=True, choices=[r.value for r in Role], help="what the user may do")
+    add.add_argument("--registrar", action="store_true", help=_REGISTRAR_HELP)
+    registrar = add_user_action(actions, "registrar", _REGISTRAR_HELP, _registrar)
+    registrar.add_argument("--off", action="store_true", help="take the privilege back")
     add_user_action(actions, "disable", "disable a user: none of their tokens is accepted any more", _disable)
 
 
 def _add(args: argparse.Namespace) -> int:
+    from registry.services.users import add_user, set_registrar
 
     days = settings_from(args).token_lifetime_days
-    user, token = in_registry(args, lambda session: add_user(session, args.name, args.role, token_days=days))
-    print(f"created user {user.name!r} with role {user.role}; API token (shown once):")
+
+    def create(session: Session) -> tuple[User, str]:
+        user, token = add_user(session, args.name, args.role, token_days=days)
+        if args.registrar:
+            user = set_registrar(session, args.name, True, None)
+        return user, token
+
+    user, token = in_registry(args, create)
+    registrar = " (registrar)" if user.registrar else ""
+    print(f"created user {user.name!r} with role {user.role}{registrar}; API token (shown once):")
     print(token)
     return 0
 
 
+def _registrar(args: argparse.Namespace) -> int:
+    from registry.services.users import set_registrar
+
+    in_registry(args, lambda session: set_registrar(session, args.name, not args.off, None))
+    print(f"user {args.name!r} {'may no longer' if args.off else 'may'} register studies and upload images")
+    return 0
+
+
 def _disable(args: argparse.Namespace) -> int:
+    from registry.services.users import disable_user
+
     in_registry(args, lambda session: disable_user(session, args.name, None))
     print(f"disabled user {args.name!r}; their tokens are refused from now on")
     return 0

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from api.deps import RadiologistOrAdmin, SessionDep, StoreDep
 from api.schemas.studies import GeometryPublic, SeriesInfo, WindowPublic
 from registry.imaging.store import ImageStore
+from registry.services import assignments as assignments_service
 from registry.services import studies as studies_service
 from registry.services.slices import render_slice, series_geometry
 
@@ -32,9 +33,10 @@ def slice_png(
 
 
 @router.get("/{series_id}", response_model=SeriesInfo)
-def get_series(series_id: str, _user: RadiologistOrAdmin, session: SessionDep) -> SeriesInfo:
+def get_series(series_id: str, user: RadiologistOrAdmin, session: SessionDep) -> SeriesInfo:
     """A series' plane, weighting, number of slices, default window and slice geometry, without study
-    or patient identifiers."""
+    or patient identifiers (a radiologist: of a study assigned to them)."""
+    assignments_service.check_series(session, user, series_id)
     series = studies_service.series_by_id(session, series_id)
     window = studies_service.default_window(series)
     return SeriesInfo(
@@ -56,11 +58,12 @@ def get_series(series_id: str, _user: RadiologistOrAdmin, session: SessionDep) -
 def get_slice_png(
     series_id: str,
     index: int,
-    _user: RadiologistOrAdmin,
+    user: RadiologistOrAdmin,
     session: SessionDep,
     store: StoreDep,
     wc: WindowCenter = None,
     ww: WindowWidth = None,
 ) -> Response:
     """Slice ``index`` (0-based, in the stack's spatial order) in display orientation (anterior left, head up)."""
+    assignments_service.check_series(session, user, series_id)
     return slice_png(session, store, series_id, index, wc, ww)

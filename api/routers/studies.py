@@ -14,6 +14,7 @@ from api.deps import RadiologistOrAdmin, SessionDep, SettingsDep
 from api.schemas.studies import NextStudy, PriorStudies, StudyCreate, StudyPage, StudyPublic
 from api.uploads import upload_study
 from registry.cursors import decode_cursor, encode_cursor
+from registry.services import assignments as assignments_service
 from registry.services import studies as studies_service
 
 router = APIRouter(prefix="/studies", tags=["studies"])
@@ -47,7 +48,11 @@ async def create_study(
     request: Request, user: RadiologistOrAdmin, session: SessionDep, settings: SettingsDep, response: Response
 ) -> StudyPublic:
     """Upload images (multipart, parts named ``files``: DICOM or .zip) or register a study without
-    images (JSON); a JSON registration of a known study answers 200 with the existing study."""
+    images (JSON); a JSON registration of a known study answers 200 with the existing study.
+
+    Registrars and admins only (403 for anyone else, whatever they sent): a registration names a
+    patient by hospital id and answers with the patient's pseudonym."""
+    studies_service.check_may_register(user)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         return await upload_study(request, user, session, settings)
@@ -114,6 +119,7 @@ def prior_studies(study_id: str, user: RadiologistOrAdmin, session: SessionDep) 
 
 
 @router.get("/{study_id}", response_model=StudyPublic)
-def get_study(study_id: str, _user: RadiologistOrAdmin, session: SessionDep) -> StudyPublic:
-    """One study with its series and the series chosen for grading."""
+def get_study(study_id: str, user: RadiologistOrAdmin, session: SessionDep) -> StudyPublic:
+    """One study with its series and the series chosen for grading (a radiologist: one assigned to them)."""
+    assignments_service.visible_study(session, user, study_id)
     return StudyPublic.of(studies_service.study_view(session, study_id))

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from api.deps import Admin, CurrentUser, SessionDep, SettingsDep, bearer
-from api.schemas.users import TokenCreate, TokenIssued, TokensRevoked, UserPublic
+from api.schemas.users import RegistrarUpdate, TokenCreate, TokenIssued, TokensRevoked, UserPublic
+from registry.models import User
 from registry.services import users as users_service
 from registry.services.users import TokenCache
 
@@ -26,7 +27,20 @@ def disable_user(name: str, admin: Admin, session: SessionDep, request: Request)
     """Disable a user: every token of theirs is refused within seconds on every process."""
     user = users_service.disable_user(session, name, admin)
     _forget_tokens(request)
-    return UserPublic(name=user.name, role=str(user.role), active=user.active)
+    return _public(user)
+
+
+def _public(user: User) -> UserPublic:
+    return UserPublic(name=user.name, role=user.role, active=user.active, registrar=user.registrar)
+
+
+@router.put("/users/{name}/registrar", response_model=UserPublic)
+def set_registrar(name: str, body: RegistrarUpdate, admin: Admin, session: SessionDep, request: Request) -> UserPublic:
+    """Grant or take back a user's privilege to register studies and upload images (every process
+    within seconds): a registration names a patient by hospital id and answers with its pseudonym."""
+    user = users_service.set_registrar(session, name, body.registrar, admin)
+    _forget_tokens(request)
+    return _public(user)
 
 
 @router.post("/users/{name}/tokens", status_code=201, response_model=TokenIssued)

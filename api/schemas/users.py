@@ -20,6 +20,13 @@ class UserPublic(BaseModel):
     name: str
     role: str
     active: bool
+    registrar: bool
+
+
+class RegistrarUpdate(BaseModel):
+    """Grant or take back the privilege to register studies and upload images."""
+
+    registrar: bool
 
 
 class TokenCreate(BaseModel):

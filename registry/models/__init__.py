@@ -1,5 +1,6 @@
 """The registry's tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
+from registry.models.assignments import Assignment
 from registry.models.audit import AuditEvent
 from registry.models.eligibility import EligibilityDecision, FeedCounter, ScreeningRecord
 from registry.models.enrolment import Allocation, AllocationStream, Enrolment
@@ -28,6 +29,7 @@ __all__ = [
     "Allocation",
     "AllocationStream",
     "ApiToken",
+    "Assignment",
     "AuditEvent",
     "BackgroundJob",
     "Blinding",

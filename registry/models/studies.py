@@ -8,20 +8,26 @@ from typing import Any
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from registry.crypto import EncryptedDate, EncryptedText
 from registry.models.base import UTCDateTime, new_id, utcnow
 
 
 class Patient(SQLModel, table=True):
-    """A patient: hospital identifiers live here and nowhere else; the pseudonym is used elsewhere."""
+    """A patient: hospital identifiers live here and nowhere else; the pseudonym is used elsewhere.
+
+    The hospital id, name, birth date and sex are stored encrypted (:mod:`registry.crypto`); a
+    patient is found by hospital id through ``hospital_id_index``, its keyed blind index.
+    """
 
     __tablename__ = "patients"
 
     id: str = Field(default_factory=new_id, primary_key=True)
-    hospital_id: str = Field(index=True, unique=True, max_length=64)
+    hospital_id_index: str = Field(index=True, unique=True, max_length=64)
+    hospital_id: str = Field(sa_type=EncryptedText("hospital_id"))
     pseudonym: str = Field(index=True, unique=True, max_length=32)
-    name: str | None = Field(default=None, max_length=200)
-    birth_date: dt.date | None = None
-    sex: str | None = Field(default=None, max_length=1)
+    name: str | None = Field(default=None, sa_type=EncryptedText("name"))
+    birth_date: dt.date | None = Field(default=None, sa_type=EncryptedDate("birth_date"))
+    sex: str | None = Field(default=None, sa_type=EncryptedText("sex"))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

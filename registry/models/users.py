@@ -20,6 +20,8 @@ class User(SQLModel, table=True):
     name: str = Field(index=True, unique=True, max_length=100)
     role: Role = Field(sa_column=Column(EnumText(Role, 20), nullable=False))
     active: bool = True
+    registrar: bool = False
+    """May register studies and upload images by hospital id (and so learn the pseudonym of any patient)."""
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

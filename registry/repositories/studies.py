@@ -9,12 +9,15 @@ from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, exists, or_, select
 
+from registry import crypto
 from registry.models import Grading, GradingKind, Patient, ReliabilityCase, Series, Study, WorklistItem
+from registry.repositories import assignments as assignments_repo
 
 
 def patient_by_hospital_id(session: Session, hospital_id: str) -> Patient | None:
-    """The patient with this hospital identifier."""
-    return session.exec(select(Patient).where(Patient.hospital_id == hospital_id)).first()
+    """The patient with this hospital identifier (found by its blind index)."""
+    index = crypto.cipher().blind_index(hospital_id)
+    return session.exec(select(Patient).where(Patient.hospital_id_index == index)).first()
 
 
 def pseudonym_exists(session: Session, pseudonym: str) -> bool:
@@ -67,13 +70,14 @@ def list_studies(
     rater_id: str | None = None,
     graded: bool | None = None,
     blinded_for: str | None = None,
+    assigned_to: str | None = None,
 ) -> list[Study]:
     """Studies in the order they were registered, after the keyset position ``after``.
 
     With ``rater_id`` and ``graded``, only the studies that rater has (``True``) or has not
     (``False``) given a clinical grading; reliability-study reads do not count. With
     ``blinded_for``, the studies that are that rater's blinded reliability cases with a read still
-    open are left out.
+    open are left out. With ``assigned_to``, only the studies that user is assigned to.
     """
     statement = select(Study).order_by(col(Study.created_at), col(Study.id)).limit(limit)
     if after is not None:
@@ -96,6 +100,8 @@ def list_studies(
             .where(col(WorklistItem.rater_id) == blinded_for, col(WorklistItem.completed_at).is_(None))
         )
         statement = statement.where(~open_read)
+    if assigned_to is not None:
+        statement = statement.where(assignments_repo.assigned_to(assigned_to))
     return list(session.exec(statement))
 
 

@@ -23,12 +23,14 @@ from registry.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
-from registry.models import Grading, GradingKind, GradingVersion, Role, Study, User
+from registry.models import Grading, GradingKind, GradingVersion, Role, User
 from registry.models.base import new_id, utcnow
+from registry.repositories import assignments as assignments_repo
 from registry.repositories import gradings as gradings_repo
 from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit
+from registry.services.assignments import reads_all, visible_study
 from registry.services.eligibility import decisions
 from registry.services.studies import prior_graded_study
 
@@ -200,6 +202,7 @@ def write_first_versions(session: Session, new: Sequence[NewGrading]) -> list[Gr
     a reliability read never counts (its worklist audits it too, as ``reliability.read``).
     """
     patients = studies_repo.patients_of_studies(session, {n.study_id for n in new})
+    unassigned = _unassigned(session, new)
     taken = gradings_repo.gradings_by_clinical_key(session, {k for n in new if (k := n.clinical_key)})
     outcomes: list[GradingView | Exception] = []
     gradings: list[dict[str, Any]] = []
@@ -208,7 +211,7 @@ def write_first_versions(session: Session, new: Sequence[NewGrading]) -> list[Gr
     graded: list[str] = []
     for one in new:
         key = one.clinical_key
-        if one.study_id not in patients:
+        if one.study_id not in patients or (one.rater.id, one.study_id) in unassigned:
             outcomes.append(NotFound(f"study {one.study_id!r} does not exist"))
             continue
         if key is not None and key in taken:
@@ -272,6 +275,15 @@ def write_first_versions(session: Session, new: Sequence[NewGrading]) -> list[Gr
     audit.record_many(session, events)
     decisions.on_patients_graded(session, graded)
     return outcomes
+
+
+def _unassigned(session: Session, new: Sequence[NewGrading]) -> set[tuple[str, str]]:
+    """(rater, study) of the clinical gradings whose rater is not assigned to the study (one query).
+
+    Reliability reads are reached through their reliability study, which needs no assignment.
+    """
+    wanted = {(n.rater.id, n.study_id) for n in new if n.kind is GradingKind.clinical and not reads_all(n.rater)}
+    return wanted - assignments_repo.assigned_pairs(session, wanted)
 
 
 def needs_prior(session: Session, one: NewGrading) -> GradingError | None:
@@ -416,8 +428,7 @@ def gradings_of_study(session: Session, viewer: User, study_id: str) -> list[Gra
 
     A radiologist sees only their own (raters stay blind to each other); an admin sees all.
     """
-    if session.get(Study, study_id) is None:
-        raise NotFound(f"study {study_id!r} does not exist")
+    visible_study(session, viewer, study_id)
     rater_id = None if viewer.role == Role.admin else viewer.id
     gradings = gradings_repo.gradings_of_study(session, study_id, rater_id, GradingKind.clinical)
     return _views(session, gradings)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from registry.db import session_scope
 from registry.errors import NotFound
 from registry.exports.dicom_sr import GradingReport, ReferencedSeries, ReportedStudy, build_sr, to_bytes
 from registry.exports.raters import rater_pseudonym
 from registry.models import Grading, Patient, Study, User
 from registry.repositories import exports as exports_repo
 from registry.repositories import gradings as gradings_repo
+from registry.services import audit
 from registry.services import gradings as gradings_service
 from registry.settings import SrIdentity
 
@@ -71,5 +73,27 @@ def grading_sr(
     session: Session, grading_id: str, version: int | None, viewer: User | None, identity: SrIdentity
 ) -> bytes:
     """The Comprehensive SR (DICOM Part 10 bytes) of a grading version, naming patient and rater as the
-    site's ``identity`` policy says."""
-    return to_bytes(build_sr(*grading_report(session, grading_id, version, viewer, identity)))
+    site's ``identity`` policy says.
+
+    Under the ``hospital`` policy the SR names the patient as the hospital knows them (id, name, birth
+    date, sex), so that it files with the images: handing it to a user is then a read of identifying
+    data, recorded (``patient.read``) in a transaction of its own before the document is returned.
+    """
+    report, reported = grading_report(session, grading_id, version, viewer, identity)
+    if viewer is not None and identity is SrIdentity.hospital:
+        grading = session.get(Grading, grading_id)  # loaded by grading_report: no query
+        study = session.get(Study, grading.study_id) if grading is not None else None
+        assert study is not None  # the report was just read
+        with session_scope(session.get_bind(), write=True) as writer:  # type: ignore[arg-type]
+            audit.record(
+                writer,
+                viewer,
+                "patient.read",
+                "patient",
+                study.patient_id,
+                purpose="grading SR",
+                grading=grading_id,
+                version=report.version,
+            )
+            writer.commit()
+    return to_bytes(build_sr(report, reported))

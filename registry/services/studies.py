@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry.errors import AlreadyExists, InvalidInput, NotFound, StudyOfAnotherPatient
+from registry import crypto
+from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, StudyOfAnotherPatient
 from registry.imaging.dicom import is_valid_uid
 from registry.imaging.window import usable_window
 from registry.models import Patient, Role, Series, Study, User
 from registry.repositories import studies as studies_repo
 from registry.security import new_pseudonym
-from registry.services import audit
+from registry.services import assignments, audit
 
 
 def check_uid(uid: str, field: str) -> str:
@@ -47,18 +48,25 @@ class StudyView:
 
 
 def ensure_patient(session: Session, hospital_id: str, actor: User | None) -> Patient:
-    """The patient with this hospital identifier, created with a fresh pseudonym when new."""
+    """The patient with this hospital identifier, created with a fresh pseudonym when new.
+
+    Finding an existing patient by hospital id on behalf of a user (a registrar or an admin) links
+    that id to the patient's pseudonym for them: it is recorded as ``patient.match``.
+    """
     hospital_id = hospital_id.strip()
     if not hospital_id or len(hospital_id) > 64:
         raise InvalidInput(f"patient_id {hospital_id!r} must be 1-64 characters")
     for _attempt in range(3):
         patient = studies_repo.patient_by_hospital_id(session, hospital_id)
         if patient is not None:
+            if actor is not None:
+                audit.record(session, actor, "patient.match", "patient", patient.id)
             return patient
         pseudonym = new_pseudonym()
         while studies_repo.pseudonym_exists(session, pseudonym):
             pseudonym = new_pseudonym()
-        patient = Patient(hospital_id=hospital_id, pseudonym=pseudonym)
+        index = crypto.cipher().blind_index(hospital_id)
+        patient = Patient(hospital_id_index=index, hospital_id=hospital_id, pseudonym=pseudonym)
         try:
             # Another transaction may be creating the same patient (two studies of one patient sent
             # at once): the insert waits for it, fails, and the patient it created is used instead.
@@ -71,6 +79,22 @@ def ensure_patient(session: Session, hospital_id: str, actor: User | None) -> Pa
     raise AlreadyExists("patient_id: the patient was being registered by another request at the same time; try again")
 
 
+def may_register(user: User) -> bool:
+    """Whether ``user`` may register studies or upload images: an admin, or a user with the registrar
+    privilege. Registering names a patient by hospital id and answers with the patient's pseudonym, so
+    it is a privilege (see ``docs/security.md#registering``)."""
+    return user.role == Role.admin.value or bool(user.registrar)
+
+
+def check_may_register(user: User) -> None:
+    """:class:`Forbidden` unless ``user`` may register studies, whatever they sent."""
+    if not may_register(user):
+        raise Forbidden(
+            f"user {user.name!r} may not register studies or upload images: that needs the registrar privilege "
+            "(`modic user registrar NAME`) or the admin role"
+        )
+
+
 def register_study(
     session: Session,
     actor: User,
@@ -81,18 +105,20 @@ def register_study(
 ) -> tuple[StudyView, bool]:
     """Register a study read without images; returns the view and whether it was created.
 
-    A known ``study_instance_uid`` returns the existing study to an admin or the user who registered
-    it, unless it belongs to another patient. Anyone else gets the same :class:`AlreadyExists`
-    whatever the ``patient_id``, so that registering neither confirms nor denies a hospital id.
+    Only a registrar or an admin registers (:func:`check_may_register`). A known
+    ``study_instance_uid`` returns the existing study, unless it belongs to another patient
+    (:class:`StudyOfAnotherPatient`). A radiologist who registers a study is assigned to it.
     """
+    check_may_register(actor)
     check_uid(study_instance_uid, "study_instance_uid")
     existing = studies_repo.study_by_uid(session, study_instance_uid)
     if existing is not None:
-        if actor.role != Role.admin and actor.id != existing.created_by:
-            raise AlreadyExists(f"study_instance_uid {study_instance_uid!r} is already registered")
         patient = studies_repo.patients_by_ids(session, {existing.patient_id})[existing.patient_id]
         if patient.hospital_id != patient_id.strip():
             raise StudyOfAnotherPatient(study_instance_uid, existing.id)
+        audit.record(session, actor, "patient.match", "patient", patient.id)
+        assign_registrant(session, existing, actor)
+        session.commit()
         return study_view(session, existing.id), False
     patient = ensure_patient(session, patient_id, actor)
     study = Study(
@@ -103,6 +129,8 @@ def register_study(
         created_by=actor.id,
     )
     session.add(study)
+    session.flush()
+    assign_registrant(session, study, actor)
     audit.record(session, actor, "study.register", "study", study.id, study_instance_uid=study_instance_uid)
     try:
         session.commit()
@@ -113,6 +141,12 @@ def register_study(
             raise
         return study_view(session, again.id), False
     return StudyView(study, patient.pseudonym, []), True
+
+
+def assign_registrant(session: Session, study: Study, actor: User | None) -> None:
+    """A radiologist who registers a study (or uploads its images) is assigned to it (open transaction)."""
+    if actor is not None and actor.role == Role.radiologist.value:
+        assignments.add_assignment(session, study, actor, actor)
 
 
 def study_view(session: Session, study_id: str) -> StudyView:
@@ -156,7 +190,15 @@ def list_study_views(
         raise InvalidInput("graded_by_me needs a signed-in user")
     rater_id = viewer.id if viewer is not None and graded_by_viewer is not None else None
     blinded_for = viewer.id if viewer is not None and viewer.role == Role.radiologist else None
-    return _views(session, studies_repo.list_studies(session, after, limit, rater_id, graded_by_viewer, blinded_for))
+    assigned = _assigned_filter(viewer)
+    return _views(
+        session, studies_repo.list_studies(session, after, limit, rater_id, graded_by_viewer, blinded_for, assigned)
+    )
+
+
+def _assigned_filter(viewer: User | None) -> str | None:
+    """The user whose assignments limit a study list: anyone but an admin."""
+    return None if viewer is None or assignments.reads_all(viewer) else viewer.id
 
 
 def _views(session: Session, studies: list[Study]) -> list[StudyView]:
@@ -170,22 +212,20 @@ def next_awaiting(session: Session, viewer: User, after: str | None) -> StudyVie
     ``after`` (from the start again when none follows), never ``after`` itself; None when nothing awaits."""
     position = None
     if after is not None:
-        current = session.get(Study, after)
-        if current is None:
-            raise NotFound(f"study {after!r} does not exist")
+        current = assignments.visible_study(session, viewer, after)
         position = (current.created_at, current.id)
-    following = studies_repo.list_studies(session, position, 1, viewer.id, False)
+    assigned = _assigned_filter(viewer)
+    following = studies_repo.list_studies(session, position, 1, viewer.id, False, assigned_to=assigned)
     if not following and position is not None:
-        following = [s for s in studies_repo.list_studies(session, None, 2, viewer.id, False) if s.id != after][:1]
+        first = studies_repo.list_studies(session, None, 2, viewer.id, False, assigned_to=assigned)
+        following = [s for s in first if s.id != after][:1]
     return _views(session, following)[0] if following else None
 
 
 def prior_studies(session: Session, viewer: User, study_id: str) -> list[StudyView]:
     """The patient's earlier studies with a clinical grading ``viewer`` may see (their own; an
     admin's: anyone's), newest first."""
-    study = session.get(Study, study_id)
-    if study is None:
-        raise NotFound(f"study {study_id!r} does not exist")
+    study = assignments.visible_study(session, viewer, study_id)
     rater_id = None if viewer.role == Role.admin else viewer.id
     return _views(session, studies_repo.earlier_graded_studies(session, study, rater_id))
 

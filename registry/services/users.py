@@ -115,6 +115,21 @@ def _revoke(session: Session, user: User, actor: User | None) -> int:
     return len(tokens)
 
 
+def set_registrar(session: Session, name: str, allowed: bool, actor: User | None) -> User:
+    """Grant (or take back) user ``name``'s privilege to register studies and upload images.
+
+    Every process sees the change within ``MODIC_REVOCATION_CHECK_SECONDS`` (it raises the revocation
+    counter, so cached users are read again).
+    """
+    user = _named_user(session, name)
+    user.registrar = allowed
+    session.add(user)
+    users_repo.bump_revocation_epoch(session)
+    audit.record(session, actor, "user.registrar", "user", user.id, registrar=allowed)
+    session.commit()
+    return user
+
+
 def disable_user(session: Session, name: str, actor: User | None) -> User:
     """Disable user ``name``: none of their tokens is accepted any more (the user and history stay)."""
     user = _named_user(session, name)

@@ -21,7 +21,7 @@ from registry.models import AuditEvent, GradingKind, Patient, User
 from registry.services import gradings as gradings_service
 from registry.services.eligibility.decisions import reevaluate_and_commit
 from registry.services.eligibility.periodic import PeriodicReevaluation
-from tests.api.helpers import endplates, study_body
+from tests.api.helpers import assign, endplates, study_body
 from tests.conftest import TokenFactory
 
 FEED = "/api/v1/eligibility"
@@ -288,7 +288,9 @@ def test_the_most_recent_graded_study_counts(clinic: Clinic) -> None:
 def test_the_most_recent_clinical_grading_counts(clinic: Clinic, auth: TokenFactory) -> None:
     study = clinic.study("1.2.3.1", "HOSP-0001")
     clinic.grade(study["id"], L4_inf={"type": "I", "size": "C"})
-    second_reader = clinic.grade(study["id"], headers=auth("radiologist"))
+    second = auth("radiologist", "second-reader")
+    assign(clinic.client, study["id"], "second-reader")
+    second_reader = clinic.grade(study["id"], headers=second)
     item = clinic.feed()["items"][0]
     assert (item["grading_id"], item["status"]) == (second_reader.json()["id"], "ineligible")
 

@@ -160,7 +160,7 @@ def test_storescu_to_modic_receive_to_the_api(settings: Settings) -> None:
         truth = ground_truth(study)
         app = create_app(settings)
         with session_scope(app.state.engine, write=True) as session:
-            _, token = add_user(session, "reader", "radiologist")
+            _, token = add_user(session, "reader", "admin")
         with TestClient(app) as client:
             headers = {"Authorization": f"Bearer {token}"}
             deadline = time.monotonic() + 60

@@ -9,11 +9,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.helpers import endplates, study_body
+from tests.api.helpers import assigning, endplates, study_body
 from tests.conftest import TokenFactory
 
 API = "/api/v1"
 NUMBERING = {"reference": "last_rib", "transitional": "sacralised_l5"}
+
+
+@pytest.fixture
+def auth(auth: TokenFactory, client: TestClient) -> TokenFactory:
+    return assigning(auth, client)
 
 
 @pytest.fixture

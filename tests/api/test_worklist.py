@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from registry.db import session_scope
 from registry.models import Series
-from tests.api.helpers import endplates, study_body
+from tests.api.helpers import assign, endplates, study_body
 from tests.conftest import TokenFactory
 
 
@@ -23,6 +23,8 @@ def test_graded_by_me_splits_the_studies_per_rater(client: TestClient, auth: Tok
     studies = [
         client.post("/api/v1/studies", json=study_body(f"1.2.3.{i}"), headers=alice).json()["id"] for i in range(3)
     ]
+    for study in studies:
+        assign(client, study, "bob")
     graded = client.post(f"/api/v1/studies/{studies[1]}/gradings", json={"endplates": endplates()}, headers=alice)
     assert graded.status_code == 201
     assert _ids(client, alice, graded_by_me="true") == [studies[1]]
@@ -58,6 +60,7 @@ def test_graded_by_me_must_be_a_boolean(client: TestClient, auth: TokenFactory) 
 def test_study_gradings_show_a_radiologist_only_their_own(client: TestClient, auth: TokenFactory) -> None:
     alice, bob, admin = auth("radiologist", "alice"), auth("radiologist", "bob"), auth("admin", "root")
     study = client.post("/api/v1/studies", json=study_body(), headers=alice).json()["id"]
+    assign(client, study, "bob")
     url = f"/api/v1/studies/{study}/gradings"
     assert client.get(url, headers=alice).json() == {"items": []}
     mine = client.post(url, json={"endplates": endplates(L4_inf={"type": "I", "size": "B"})}, headers=alice).json()

@@ -17,7 +17,7 @@ from registry.db import session_scope
 from registry.models import Series
 from registry.services.studies import stir_to_show
 from registry.settings import Settings
-from tests.api.helpers import endplates, study_body
+from tests.api.helpers import assign, endplates, study_body
 from tests.conftest import TokenFactory
 from tests.imaging_support import SAMPLE_STUDIES, ground_truth, series_dir
 
@@ -124,6 +124,7 @@ def test_every_422_has_a_detail_and_errors_naming_the_field(client: TestClient, 
 def test_the_next_study_awaiting_my_grading(client: TestClient, auth: TokenFactory) -> None:
     me, other = auth("radiologist", "rad-next"), auth("radiologist", "rad-other")
     ids = [register(client, me, n) for n in (5, 6, 7)]
+    assign(client, ids[2], "rad-other")
     nxt = "/api/v1/studies/awaiting/next"
     assert client.get(nxt, headers=me).json()["study"]["id"] == ids[0]
     grade(client, me, ids[1])
@@ -144,6 +145,8 @@ def test_prior_studies_are_the_patients_earlier_graded_ones(client: TestClient, 
     oldest = register(client, me, 9, "HOSP-PRIOR", "2022-03-01")
     current = register(client, me, 10, "HOSP-PRIOR", "2026-03-01")
     register(client, me, 11, "HOSP-ELSE", "2020-01-01")  # another patient
+    assign(client, older, "rad-q")
+    assign(client, current, "rad-q")
     grade(client, me, oldest)
     grade(client, other, older)
 
@@ -169,7 +172,8 @@ def test_series_geometry_maps_pixels_to_patient_space(
     study_dir = SAMPLE_STUDIES[0]
     with session_scope(app.state.engine, write=True) as session:
         imaging.ingest_sample_studies(session, store, folder=study_dir)
-    headers = auth("radiologist")
+    headers = auth("radiologist", "rad-geometry")
+    assign(client, client.get("/api/v1/studies", headers=auth("admin")).json()["items"][0]["id"], "rad-geometry")
     (study,) = client.get("/api/v1/studies", headers=headers).json()["items"]
     info = client.get(f"/api/v1/series/{study['grading_series']['t1']}", headers=headers).json()
     geometry = info["geometry"]

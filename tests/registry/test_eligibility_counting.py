@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from registry.db import session_scope
 from registry.repositories import eligibility as repo
-from tests.api.helpers import endplates, study_body
+from tests.api.helpers import assign, endplates, study_body
 from tests.conftest import TokenFactory
 
 
@@ -33,13 +33,14 @@ def _grade(client: TestClient, headers: dict[str, str], study_id: str) -> str:
 def test_one_patient_and_many_patients_choose_the_same_grading(
     client: TestClient, auth: TokenFactory, app: FastAPI
 ) -> None:
-    first, second = auth("radiologist"), auth("radiologist")
+    first, second = auth("radiologist"), auth("radiologist", "second-reader")
     undated = _study(client, first, "1.2.3.1", "HOSP-A", None)
     dated_late = _study(client, first, "1.2.3.2", "HOSP-A", "2026-05-01")
     same_day = _study(client, first, "1.2.3.3", "HOSP-A", "2026-05-01")  # same date, registered later
     older = _study(client, first, "1.2.3.4", "HOSP-A", "2025-01-01")
     other_patient = _study(client, first, "1.2.3.5", "HOSP-B", None)
     _grade(client, first, same_day)
+    assign(client, same_day, "second-reader")
     expected = _grade(client, second, same_day)  # the most recent grading of the most recent study
     _grade(client, first, dated_late)
     _grade(client, first, older)  # graded last, but an older study

@@ -19,6 +19,7 @@ from grading.nordic import StudyGrading
 from registry.db import session_scope
 from registry.errors import AlreadyExists, NotFound
 from registry.models import AuditEvent, EligibilityDecision, Grading, GradingKind, GradingVersion, User
+from registry.services.assignments import add_assignment
 from registry.services.grading_writer import GradingWriter
 from registry.services.gradings import GradingView, NewGrading, create_gradings, history
 from registry.services.studies import register_study
@@ -34,11 +35,17 @@ def _users(engine: Engine, *roles: str) -> list[User]:
 
 
 def _studies(engine: Engine, admin: User, count: int) -> list[str]:
+    """Studies registered by ``admin``, each assigned to every radiologist (batching is tested here)."""
     with session_scope(engine, write=True) as session:
-        return [
-            register_study(session, admin, f"1.2.826.0.1.3680043.10.{i}", f"HOSP-{i}", None, 0.2)[0].study.id
+        views = [
+            register_study(session, admin, f"1.2.826.0.1.3680043.10.{i}", f"HOSP-{i}", None, 0.2)[0]
             for i in range(count)
         ]
+        for rater in session.exec(select(User).where(User.role == "radiologist")):
+            for view in views:
+                add_assignment(session, view.study, rater, admin)
+        session.commit()
+        return [v.study.id for v in views]
 
 
 def test_a_batch_records_each_grading_and_refuses_only_the_faulty_ones(app: FastAPI) -> None:

@@ -53,6 +53,7 @@ def test_admin_endpoints_revoke_on_every_process_within_2_s(settings: Settings, 
             "name": "rad",
             "role": "radiologist",
             "active": False,
+            "registrar": True,
         }
         time.sleep(REVOCATION_BOUND_S)
         assert other.get("/api/v1/me", headers=fresh).status_code == 401

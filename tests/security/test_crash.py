@@ -19,6 +19,7 @@ from sqlalchemy import text
 from bench.common import ROOT, ServerProcess
 from registry.db import dispose_engine, get_engine, migrate, session_scope
 from registry.imaging.store import FileStore
+from registry.services.assignments import add_assignment
 from registry.services.studies import register_study
 from registry.services.users import add_user
 from tests.api.helpers import endplates
@@ -36,11 +37,14 @@ def _prepare(database_url: str) -> list[tuple[str, list[str]]]:
     with session_scope(engine, write=True) as session:
         admin, _ = add_user(session, "crash-admin", "admin")
         for g in range(GRADERS):
-            token = add_user(session, f"crash-rad-{g}", "radiologist")[1]
+            rater, token = add_user(session, f"crash-rad-{g}", "radiologist")
             studies = [
                 register_study(session, admin, f"1.2.826.0.1.3680043.9.7.{g}.{s}", f"CRASH-{g}-{s}", None, 0.2)[0]
                 for s in range(STUDIES_PER_GRADER)
             ]
+            for view in studies:
+                add_assignment(session, view.study, rater, admin)
+            session.commit()
             graders.append((token, [v.study.id for v in studies]))
     dispose_engine(database_url)
     return graders

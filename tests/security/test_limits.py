@@ -75,7 +75,7 @@ def test_files_per_upload_are_limited(settings: Settings, auth: TokenFactory) ->
         with session_scope(app.state.engine, write=True) as session:
             from registry.services.users import add_user
 
-            _, token = add_user(session, "rad", "radiologist")
+            _, token = add_user(session, "uploader", "admin")
         files = [("files", (p.name, p.read_bytes(), "application/dicom")) for p in _t1_files()[:4]]
         response = client.post("/api/v1/studies", files=files, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code in (400, 413, 422) and "3" in response.text
@@ -94,7 +94,7 @@ def test_archive_limits_come_from_settings(settings: Settings, update: dict[str,
 
     with TestClient(app) as client:
         with session_scope(app.state.engine, write=True) as session:
-            _, token = add_user(session, "rad", "radiologist")
+            _, token = add_user(session, "uploader", "admin")
         bomb = _zip({f"{i}.dcm": b"\0" * 60_000 for i in range(40)})
         response = client.post(
             "/api/v1/studies",

@@ -15,6 +15,7 @@ from sqlmodel import select
 from registry.db import session_scope
 from registry.models import Patient
 from registry.settings import Settings
+from tests.api.helpers import assign_every_study
 from tests.conftest import LiveServer, TokenFactory
 from tests.web.conftest import Rater, screenshot, sign_in
 
@@ -30,6 +31,7 @@ def load_sample_studies(app: FastAPI, settings: Settings) -> None:
     with session_scope(app.state.engine, write=True) as session:
         lines = imaging.ingest_sample_studies(session, store)
     assert lines and not any("rejected" in line or "no sample" in line for line in lines), lines
+    assign_every_study(app.state.engine)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 from grading.endplates import ENDPLATES
 from registry.db import session_scope
 from registry.settings import Settings
+from tests.api.helpers import assign_every_study
 from tests.conftest import LiveServer
 from tests.imaging_support import SAMPLE_STUDIES, ground_truth
 from tests.web.conftest import ARTIFACTS, Rater, screenshot, sign_in
@@ -68,6 +69,7 @@ def offset_study(
     with session_scope(app.state.engine, write=True) as session:
         lines = imaging.ingest_sample_studies(session, store, folder=folder)
     assert lines and not any("rejected" in line for line in lines), lines
+    assign_every_study(app.state.engine)
     (study,) = rater.api.get("/studies").json()["items"]
     return study, truth
 

@@ -1,0 +1,20 @@
+"""``modic key new``: print a new patient key for ``MODIC_PATIENT_KEY``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from registry.crypto import new_key
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("key", help="the key that encrypts patient identifiers at rest")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    new = actions.add_parser("new", help="print a new random key (set it as MODIC_PATIENT_KEY; keep it safe)")
+    new.set_defaults(func=_new)
+
+
+def _new(_args: argparse.Namespace) -> int:
+    print(new_key())
+    return 0
