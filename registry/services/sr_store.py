@@ -25,6 +25,7 @@ from sqlalchemy import Engine, and_, func, or_
 from sqlmodel import Session, col, select
 
 from registry.db import session_scope
+from registry.errors import RegistryError
 from registry.models import GradingVersion, SrDelivery, SrDeliveryStatus
 from registry.models.base import utcnow
 from registry.settings import Settings, SrIdentity
@@ -70,7 +71,7 @@ def sr_store_config(settings: Settings) -> SrStoreConfig | None:
     )
 
 
-class SrRefused(Exception):
+class SrRefused(RegistryError):
     """The archive did not take an SR; the message gives its answer."""
 
 

@@ -86,8 +86,8 @@ def test_metrics_count_routes_by_template_the_writer_the_cache_and_the_feed(
 ) -> None:
     read = {"Authorization": f"Bearer {TOKEN}"}
     before = metered.get("/metrics", headers=read).text
-    admin, radiologist, screener = auth("admin"), auth("radiologist"), auth("screener")
-    study = metered.post("/api/v1/studies", json=study_body(), headers=admin).json()
+    radiologist, screener = auth("radiologist"), auth("screener")
+    study = metered.post("/api/v1/studies", json=study_body(), headers=radiologist).json()  # and is assigned
     graded = metered.post(
         f"/api/v1/studies/{study['id']}/gradings", json={"endplates": endplates()}, headers=radiologist
     )
@@ -104,7 +104,7 @@ def test_metrics_count_routes_by_template_the_writer_the_cache_and_the_feed(
     assert grew(count, method="POST", route="/api/v1/studies", status="201") == 1
     assert grew("modic_grading_writer_batch_size_count") == 1
     assert _sample(after, "modic_grading_writer_queue") == 0
-    assert grew("modic_cache_requests_total", cache="token", result="miss") >= 3
+    assert grew("modic_cache_requests_total", cache="token", result="miss") >= 2  # each user's first request
     assert 'modic_feed_lag_seconds{trial="NCT00454792"}' in after
     assert study["id"] not in after  # ids never become labels
 

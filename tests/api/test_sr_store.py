@@ -48,7 +48,7 @@ def scenario(workdir: Path, orthanc: str, ip: str) -> None:
     """Inside the namespace: the service, then Orthanc; writes what it saw to ``workdir/result.json``."""
     from api.app import create_app
     from registry.db import session_scope
-    from registry.services.users import add_user
+    from registry.services.users import add_user, set_registrar
     from registry.settings import Settings, SrIdentity
 
     subprocess.run([ip, "link", "set", "lo", "up"], check=True)
@@ -64,6 +64,7 @@ def scenario(workdir: Path, orthanc: str, ip: str) -> None:
     with session_scope(app.state.engine, write=True) as session:
         admin = {"Authorization": f"Bearer {add_user(session, 'sr-admin', 'admin')[1]}"}
         rad = {"Authorization": f"Bearer {add_user(session, 'dr-store', 'radiologist')[1]}"}
+        set_registrar(session, "dr-store", True, None)  # registers the study it grades
     result: dict[str, Any] = {}
     with TestClient(app) as client:
         study = client.post(

@@ -19,11 +19,11 @@ from sqlmodel import SQLModel
 
 from api.cli import main
 from registry.db import dispose_engines, get_engine, session_scope
-from registry.services.imaging import ingest_sample_studies
+from registry.services.sample_studies import ingest_sample_studies
 from registry.services.studies import register_study
 from registry.services.users import add_user
 from registry.settings import Settings
-from tests.api.helpers import endplates
+from tests.api.helpers import assign_every_study, endplates
 from tests.conftest import POSTGRES_URL, LiveServer, _admin_url
 
 STUDIES = 40
@@ -100,6 +100,7 @@ def test_a_backup_of_a_running_site_restores_into_an_empty_one(
             register_study(session, admin, f"1.2.826.0.1.3680043.9.8.{s}", f"BACKUP-{s}", None, 0.2)[0].study.id
             for s in range(STUDIES)
         ]
+    assign_every_study(app.state.engine)  # the radiologist reads what an admin assigned
     graded: list[str] = []
     started = threading.Event()
 

@@ -46,6 +46,7 @@ def _scenario(workdir: Path, orthanc: str, ip: str) -> dict[str, Any]:
     from registry.services.imaging import ingest_paths
     from registry.services.store_migration import migrate_to_archive
     from registry.services.users import add_user
+    from tests.api.helpers import assign_every_study
 
     result: dict[str, Any] = {}
     files = sorted(STUDY.rglob("*.dcm"))
@@ -60,6 +61,7 @@ def _scenario(workdir: Path, orthanc: str, ip: str) -> dict[str, Any]:
         with session_scope(engine, write=True) as session:
             ingest_paths(session, FileStore.of(dir_settings), [STUDY])
             _, token = add_user(session, "rad", "radiologist")
+        assign_every_study(engine)  # the study came in without a registrant: an admin assigns it
 
         # Move the site: a first run copies everything; one image deleted from the archive is copied alone
         # by the next run; an image missing from both places is reported, and the run is not verified.

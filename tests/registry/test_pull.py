@@ -31,7 +31,7 @@ import pytest
 
 from bench.bench_imaging import copy_with_new_uids
 from bench.common import free_port
-from tests.api.helpers import endplates
+from tests.api.helpers import assign_every_study, endplates
 from tests.imaging_support import ROOT, SAMPLE_STUDIES, new_uid, series_dir
 from tests.orthanc_support import (
     missing_orthanc,
@@ -319,6 +319,7 @@ def _api_scenario(workdir: Path, base: str) -> dict[str, Any]:
                 "sent": _retrievals(base, log.since_mark()),
             }
         result["hospital_ids_in_responses"] = sorted(p for p in patients if any(p in t for t in texts))
+        assign_every_study(app.state.engine)  # pulled studies have no registrant: an admin assigns them
         studies = client.get("/api/v1/studies", headers=headers["radiologist"]).json()["items"]
         result["grading_series"] = [s["grading_series"] for s in studies]
         study = studies[0]

@@ -21,7 +21,7 @@ from registry import crypto
 from registry.db import get_engine, migrate, session_scope
 from registry.models import Assignment, AuditEvent, Patient, User
 from registry.services.studies import ensure_patient
-from registry.settings import Settings
+from registry.settings import Settings, SrIdentity
 from tests.api.helpers import endplates, study_body
 from tests.conftest import TEST_PATIENT_KEY, TokenFactory
 from tests.registry.test_nordic_record_migration import _insert, _upgrade_to, empty_url  # noqa: F401 (fixture)
@@ -134,6 +134,8 @@ def test_the_demo_keeps_a_key_of_its_own(tmp_path: Path) -> None:
 
 def test_every_read_of_identifying_data_is_audited(client: TestClient, auth: TokenFactory, app: Any) -> None:
     rad, screener = auth("radiologist", "rad"), auth("screener")
+    # The SR goes back to the hospital's own PACS: it names the patient as the hospital does.
+    app.state.settings = app.state.settings.model_copy(update={"sr_identity": SrIdentity.hospital})
     study = client.post(f"{API}/studies", json=study_body(patient_id=PLAIN[0]), headers=rad).json()
     grading = client.post(f"{API}/studies/{study['id']}/gradings", json={"endplates": endplates()}, headers=rad)
     sr = client.get(f"{API}/gradings/{grading.json()['id']}/sr.dcm", headers=rad)
