@@ -4,19 +4,15 @@ clients, against a bare FastAPI endpoint returning a constant JSON, served and l
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ServerProcess, median, percentile, print_table, row
+from bench.common import ServerProcess, median, percentile, post_load, print_table, row
 from grading.endplates import ENDPLATES
 from registry.db import dispose_engine, get_engine, migrate, session_scope
 from registry.services.assignments import add_assignment
@@ -31,37 +27,8 @@ BODY = {"endplates": {e.value: {"type": "none"} for e in ENDPLATES} | {"L4_inf":
 
 
 async def _load(url: str, requests: list[list[tuple[str, dict[str, str]]]]) -> tuple[float, list[float]]:
-    """Each client sends its requests one after another; returns wall time and every latency.
-
-    Each client is built and connected (one ``GET /health``) before the clock starts, so that the
-    figures are those of requests on open connections, as a worklist session makes them. Building
-    a client costs about 20 ms of CPU (its TLS context), and this process's own garbage collector
-    is kept out of the timed window: both used to stall the load generator and were counted as
-    server latency.
-    """
-    latencies: list[float] = []
-
-    async def client(http: httpx.AsyncClient, jobs: list[tuple[str, dict[str, str]]]) -> None:
-        for path, headers in jobs:
-            start = time.perf_counter()
-            response = await http.post(path, json=BODY, headers=headers)
-            latencies.append(time.perf_counter() - start)
-            if response.status_code not in (200, 201):
-                raise RuntimeError(f"{path}: {response.status_code} {response.text}")
-
-    clients = [httpx.AsyncClient(base_url=url, timeout=60) for _ in requests]
-    await asyncio.gather(*(http.get("/api/v1/health") for http in clients))
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        await asyncio.gather(*(client(http, jobs) for http, jobs in zip(clients, requests, strict=True)))
-        wall = time.perf_counter() - start
-    finally:
-        gc.enable()
-        for http in clients:
-            await http.aclose()
-    return wall, latencies
+    """Each client posts the grading body to its paths one after another (:func:`post_load`)."""
+    return await post_load(url, [[(path, BODY, headers) for path, headers in mine] for mine in requests])
 
 
 def _prepare(database_url: str) -> tuple[list[str], list[str]]:

@@ -9,24 +9,21 @@ database may be created; without it the rows say so and are not counted as met.
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ServerProcess, median, percentile, print_table, row
+from bench.common import Job, ServerProcess, median, percentile, post_load, print_table, row
 from grading.endplates import ENDPLATES
 from registry.db import dispose_engine, get_engine, migrate, session_scope
 from registry.services.studies import register_study
@@ -36,34 +33,11 @@ CLIENTS = 16
 PER_CLIENT = 40
 ROUNDS = 3
 BODY = {"endplates": {e.value: {"type": "none"} for e in ENDPLATES} | {"L4_inf": {"type": "I/II", "size": "C"}}}
-Job = tuple[str, dict[str, Any], dict[str, str]]
 
 
 async def _load(url: str, jobs: list[list[Job]]) -> tuple[float, list[float]]:
-    """Each client posts its jobs one after another on an open connection; wall time and latencies."""
-    latencies: list[float] = []
-
-    async def client(http: httpx.AsyncClient, mine: list[Job]) -> None:
-        for path, body, headers in mine:
-            start = time.perf_counter()
-            response = await http.post(path, json=body, headers=headers)
-            latencies.append(time.perf_counter() - start)
-            if response.status_code not in (200, 201):
-                raise RuntimeError(f"{path}: {response.status_code} {response.text}")
-
-    clients = [httpx.AsyncClient(base_url=url, timeout=120) for _ in jobs]
-    await asyncio.gather(*(http.get("/api/v1/health/live") for http in clients))
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        await asyncio.gather(*(client(http, mine) for http, mine in zip(clients, jobs, strict=True)))
-        wall = time.perf_counter() - start
-    finally:
-        gc.enable()
-        for http in clients:
-            await http.aclose()
-    return wall, latencies
+    """Each client posts its jobs one after another on an open connection (:func:`post_load`)."""
+    return await post_load(url, jobs, warm_path="/api/v1/health/live", timeout=120)
 
 
 @contextmanager
