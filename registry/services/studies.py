@@ -129,10 +129,10 @@ def register_study(
         created_by=actor.id,
     )
     session.add(study)
-    session.flush()
-    assign_registrant(session, study, actor)
-    audit.record(session, actor, "study.register", "study", study.id, study_instance_uid=study_instance_uid)
-    try:
+    try:  # another process may register the same study meanwhile: its insert wins, ours is dropped
+        session.flush()
+        assign_registrant(session, study, actor)
+        audit.record(session, actor, "study.register", "study", study.id, study_instance_uid=study_instance_uid)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -139,6 +139,7 @@ def _users(database_url: str) -> dict[str, Any]:
             tokens["raters"].append(add_user(session, f"rater-{n:02d}", "radiologist")[1])
         tokens["screener"] = add_user(session, "screener-1", "screener")[1]
         tokens["admin"] = add_user(session, "admin-1", "admin")[1]
+    tokens["database_url"] = database_url
     return tokens
 
 
@@ -348,14 +349,21 @@ def _scenario(workdir: Path, config: dict[str, Any], orthanc: str, ip: str, pg_p
 
 def _drive(urls: list[str], tokens: dict[str, Any]) -> dict[str, Any]:
     """Studies, first gradings (with duplicate races) while the feed is read, then amendment races."""
+    from registry.db import get_engine
+    from tests.api.helpers import assign_every_study
+
+    engine = get_engine(tokens["database_url"])
+    assign_every_study(engine)  # the ingested studies: an admin assigns them to every rater
     admin = httpx.Client(base_url=urls[0], headers=_bearer(tokens["admin"]), timeout=120)
     rater0 = httpx.Client(base_url=urls[0], headers=_bearer(tokens["raters"][0]), timeout=120)
     image_studies = [s for s in rater0.get("/api/v1/studies", params={"limit": 100}).json()["items"]]
     study_ids = [s["id"] for s in image_studies]
     for n in range(STUDIES - len(study_ids)):
-        answer = rater0.post("/api/v1/studies", json=study_body(f"1.2.826.0.1.3680043.8.498.77.{n + 1}", f"MS-{n:03d}"))
+        body = study_body(f"1.2.826.0.1.3680043.8.498.77.{n + 1}", f"MS-{n:03d}")
+        answer = admin.post("/api/v1/studies", json=body)  # registering is an admin's (or registrar's) work
         assert answer.status_code == 201, answer.text
         study_ids.append(answer.json()["id"])
+    assign_every_study(engine)
     images = [rater0.get(f"/api/v1/studies/{sid}").json() for sid in study_ids[: len(image_studies)]]
     admin.close()
     rater0.close()
