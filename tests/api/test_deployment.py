@@ -41,12 +41,7 @@ def serving(args: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 300
-            while True:
-                try:
-                    if httpx.get(f"{url}/api/v1/health/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
+            while not _ready(url):
                 assert process.poll() is None, f"modic serve stopped: {log.read_text()}"
                 assert time.monotonic() < deadline, f"modic serve was not ready in time: {log.read_text()}"
                 time.sleep(0.1)
@@ -135,3 +130,11 @@ def test_workers_need_postgresql(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().err.strip() == (
         "modic: error: --workers 2 needs a PostgreSQL database; SQLite has one writer: use one process"
     )
+
+
+def _ready(url: str) -> bool:
+    """Whether the process answers ready (a refused connection: not yet)."""
+    try:
+        return httpx.get(f"{url}/api/v1/health/ready", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False

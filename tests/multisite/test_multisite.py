@@ -224,8 +224,9 @@ class FeedReader(threading.Thread):
     def drain(self, urls: list[str]) -> None:
         self.done.set()
         self.join(timeout=120)
-        while self.read_page(urls[0]):
-            pass
+        more = 1
+        while more:  # the pages left since the last one read (a page's item count)
+            more = self.read_page(urls[0])
 
 
 def _render_all(urls: list[str], token: str, studies: list[dict[str, Any]]) -> dict[str, Any]:
