@@ -6,24 +6,20 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from api.commands._common import add_database_option, fail, settings_from
+from api.commands._common import add_database_option, registry_command, settings_from
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("backup", help="back up the database and the image folder (while the service runs)")
     parser.add_argument("destination", type=Path, help="a new (or empty) folder to write the backup to")
     add_database_option(parser)
-    parser.set_defaults(func=_backup)
+    parser.set_defaults(func=registry_command(_backup))
 
 
 def _backup(args: argparse.Namespace) -> int:
     from registry.backup import backup
-    from registry.errors import RegistryError
 
     settings = settings_from(args)
-    try:
-        report = backup(settings.database_url, settings.data_dir, args.destination)
-    except RegistryError as exc:
-        return fail(exc.message)
+    report = backup(settings.database_url, settings.data_dir, args.destination)
     print(report.line("backed up", args.destination))
     return 0
