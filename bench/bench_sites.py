@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,11 +24,12 @@ from sqlalchemy.engine import make_url
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Job, ServerProcess, median, percentile, post_load, print_table, row
+from bench.common import Job, ServerProcess, cpu_seconds, median, percentile, post_load, print_table, process_tree, row
 from grading.endplates import ENDPLATES
 from registry.db import dispose_engine, get_engine, migrate, session_scope
+from registry.services.assignments import add_assignment
 from registry.services.studies import register_study
-from registry.services.users import add_user
+from registry.services.users import add_user, set_registrar
 
 CLIENTS = 16
 PER_CLIENT = 40
@@ -57,18 +59,27 @@ def _database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def _prepare(database_url: str, studies_needed: int) -> tuple[list[dict[str, str]], list[str]]:
+def _prepare(database_url: str, studies_needed: int, warmup: int) -> tuple[list[dict[str, str]], list[str]]:
+    """Raters who may register studies, and studies to grade: the first ``warmup`` assigned to rater 0,
+    then each run of ``PER_CLIENT`` to the rater whose client grades it in :func:`_grading_jobs`."""
     engine = get_engine(database_url)
     migrate(engine)
     with session_scope(engine, write=True) as session:
         admin, _ = add_user(session, "bench-admin", "admin")
-        headers = [
-            {"Authorization": f"Bearer {add_user(session, f'bench-rad-{i}', 'radiologist')[1]}"} for i in range(CLIENTS)
-        ]
-        studies = [
-            register_study(session, admin, f"1.2.826.0.1.3680043.9.5.{i}", f"SITE-{i}", None, 0.2)[0].study.id
-            for i in range(studies_needed)
-        ]
+        raters, headers = [], []
+        for i in range(CLIENTS):
+            rater, token = add_user(session, f"bench-rad-{i}", "radiologist")
+            set_registrar(session, rater.name, True, admin)
+            raters.append(rater)
+            headers.append({"Authorization": f"Bearer {token}"})
+        studies = []
+        for i in range(studies_needed):
+            view, _ = register_study(session, admin, f"1.2.826.0.1.3680043.9.5.{i}", f"SITE-{i}", None, 0.2)
+            studies.append(view.study.id)
+            add_assignment(
+                session, view.study, raters[0 if i < warmup else (i - warmup) // PER_CLIENT % CLIENTS], admin
+            )
+        session.commit()
     dispose_engine(database_url)
     return headers, studies
 
@@ -83,6 +94,41 @@ def _registration_jobs(headers: list[dict[str, str]], round_: int) -> list[list[
         return {"study_instance_uid": uid, "patient_id": f"REG-{round_}-{c}-{k}", "study_date": "2026-10-01"}
 
     return [[("/api/v1/studies", body(c, k), h) for k in range(PER_CLIENT)] for c, h in enumerate(headers)]
+
+
+def _backends(database_url: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``database_url``'s database."""
+    name = make_url(database_url).database
+    admin = create_engine(make_url(database_url).set(database="postgres"))
+    try:
+        with admin.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": name}).scalars()
+            return {pid: cpu_seconds([pid]) for pid in pids}
+    finally:
+        admin.dispose()
+
+
+class CpuMeter:
+    """CPU seconds per request of the server's processes, its PostgreSQL backends and the load generator."""
+
+    def __init__(self, server_pid: int | None, database_url: str) -> None:
+        self._server = process_tree(server_pid) if server_pid is not None else []
+        self._database_url = database_url
+        self.per_request: dict[str, list[float]] = {"server": [], "postgres": [], "client": []}
+
+    def rate(self, url: str, jobs: list[list[Job]], latencies: list[float]) -> float:
+        server, backends, client = cpu_seconds(self._server), _backends(self._database_url), time.process_time()
+        result = _rate(url, jobs, latencies)
+        after = _backends(self._database_url)
+        n = sum(len(j) for j in jobs)
+        self.per_request["server"].append((cpu_seconds(self._server) - server) / n)
+        self.per_request["postgres"].append(sum(cpu - backends.get(pid, 0.0) for pid, cpu in after.items()) / n)
+        self.per_request["client"].append((time.process_time() - client) / n)
+        return result
+
+    def summary(self) -> str:
+        parts = [f"{who} {median(values) * 1000:.1f} ms" for who, values in self.per_request.items()]
+        return "CPU per request: " + ", ".join(parts)
 
 
 def _rate(url: str, jobs: list[list[Job]], latencies: list[float]) -> float:
@@ -101,23 +147,25 @@ def run() -> list[dict[str, Any]]:
         ]
     per_round = CLIENTS * PER_CLIENT
     with _database(server_url) as database_url, _database(server_url) as second_url:
-        headers, studies = _prepare(database_url, 3 * ROUNDS * per_round + 5)
-        headers3, studies3 = _prepare(second_url, ROUNDS * per_round + 5)
+        headers, studies = _prepare(database_url, 2 * ROUNDS * per_round + 1, warmup=1)
+        headers3, studies3 = _prepare(second_url, ROUNDS * per_round + 3, warmup=3)
         own, own3 = iter(studies), iter(studies3)
         registration, grading, one, three = [], [], [], []
         lat: dict[str, list[float]] = {"registration": [], "grading": [], "one": [], "three": []}
         serve = ["-m", "api.cli", "serve", "--port", "{port}", "--database-url"]
         with ServerProcess([*serve, database_url]) as single:
             asyncio.run(_load(single.url, [[(f"/api/v1/studies/{next(own)}/gradings", BODY, headers[0])]]))
+            meter_one = CpuMeter(single.pid, database_url)
             for r in range(ROUNDS):
                 registration.append(_rate(single.url, _registration_jobs(headers, r), lat["registration"]))
                 grading.append(_rate(single.url, _grading_jobs(headers, own), lat["grading"]))
-                one.append(_rate(single.url, _grading_jobs(headers, own), lat["one"]))
+                one.append(meter_one.rate(single.url, _grading_jobs(headers, own), lat["one"]))
         with ServerProcess([*serve, second_url, "--workers", "3"]) as workers:
             warmup = [[(f"/api/v1/studies/{next(own3)}/gradings", BODY, headers3[0])] for _ in range(3)]
             asyncio.run(_load(workers.url, warmup))
+            meter_three = CpuMeter(workers.pid, second_url)
             for _ in range(ROUNDS):
-                three.append(_rate(workers.url, _grading_jobs(headers3, own3), lat["three"]))
+                three.append(meter_three.rate(workers.url, _grading_jobs(headers3, own3), lat["three"]))
 
     def p(name: str, q: float) -> float:
         return percentile(lat[name], q) * 1000
@@ -141,6 +189,13 @@ def run() -> list[dict[str, Any]]:
             scale >= 1.0,
             peer=f"--workers 1: {median(one):.0f} req/s (p99 {p('one', 99):.0f} ms)",
             ratio=f"{scale:.2f}",
+        ),
+        row(
+            f"CPU per grading POST, PostgreSQL, {CLIENTS} clients (same rounds; the scaling argument's input)",
+            f"--workers 3: {meter_three.summary()}",
+            "measured, no target",
+            True,
+            peer=f"--workers 1: {meter_one.summary()}",
         ),
     ]
 

@@ -95,6 +95,45 @@ class ServerProcess:
             self._process.wait(timeout=30)
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name; None when the process is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux ``/proc``), e.g. a ``serve --workers N`` parent and its workers."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        pending += parents.get(current, [])
+    return tree
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds the processes have used so far (0 for those already gone).
+
+    CPU time, unlike wall time, is hardly changed by other jobs sharing the machine, which makes it
+    the figure to argue scaling from.
+    """
+    total = 0
+    for pid in pids:
+        if (fields := _stat_fields(pid)) is not None:
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
 def row(name: str, value: str, target: str, met: bool, peer: str = "", ratio: str = "") -> dict[str, Any]:
     """One line of the results table."""
     return {"benchmark": name, "result": value, "peer": peer, "ratio": ratio, "target": target, "met": met}
