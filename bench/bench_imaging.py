@@ -36,7 +36,7 @@ if __package__ in (None, ""):
 from api.cli import main as modic_main
 from bench.common import ServerProcess, median, percentile, print_table, row
 from registry.db import dispose_engine, get_engine, migrate, session_scope
-from registry.services.users import add_user
+from registry.services.users import add_user, set_registrar
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_STUDIES = sorted(p for p in (ROOT / "sample_dicom").iterdir() if (p / "ground_truth.json").is_file())
@@ -141,6 +141,7 @@ def _http_rows(work: Path) -> list[dict[str, Any]]:
     migrate(get_engine(database_url))
     with session_scope(get_engine(database_url), write=True) as session:
         _, token = add_user(session, "bench-radiologist", "radiologist")
+        set_registrar(session, "bench-radiologist", True, None)  # uploads; an upload assigns its study
     dispose_engine(database_url)
     headers = {"Authorization": f"Bearer {token}"}
     uploads: list[float] = []

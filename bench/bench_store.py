@@ -28,7 +28,7 @@ if __package__ in (None, ""):
 
 import httpx
 
-from bench.common import ROOT, ServerProcess, median, percentile, print_table, row
+from bench.common import ROOT, ServerProcess, give_studies_to, median, percentile, print_table, row
 
 ROUNDS = 5
 CACHED_TARGET = 1.5
@@ -61,6 +61,7 @@ def inside(work: Path) -> dict[str, Any]:
     with running_orthanc(work, str(tool("Orthanc")), str(tool("ip")), HttpThreadsCount=8) as base:
         archive = {"MODIC_IMAGE_STORE": "dicomweb", "MODIC_IMAGE_STORE_URL": f"{base}/dicom-web"}
         _modic(base_env, "ingest", *(str(p) for p in sorted((ROOT / "sample_dicom").rglob("*.dcm"))))
+        give_studies_to(database_url, ["bench-radiologist"])
         _modic(base_env, "store", "migrate", "--to-dicomweb", archive["MODIC_IMAGE_STORE_URL"])
         envs = {
             "dir": base_env,

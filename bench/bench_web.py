@@ -34,7 +34,7 @@ import httpx
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import CHROMIUM, CHROMIUM_ARGS, ServerProcess, median, percentile, print_table, row
+from bench.common import CHROMIUM, CHROMIUM_ARGS, ServerProcess, give_studies_to, median, percentile, print_table, row
 from grading.endplates import ENDPLATES
 from registry.db import dispose_engine, get_engine, migrate, session_scope
 from registry.services.users import add_user
@@ -68,6 +68,7 @@ def _prepare(database_url: str, data_dir: Path, raters: int) -> list[str]:
         tokens = [add_user(session, f"bench-radiologist-{i}", "radiologist")[1] for i in range(raters)]
     with session_scope(engine, write=True) as session:
         imaging.ingest_sample_studies(session, store)
+    give_studies_to(database_url, [f"bench-radiologist-{i}" for i in range(raters)])
     dispose_engine(database_url)
     return tokens
 

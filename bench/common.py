@@ -134,6 +134,23 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / _TICKS
 
 
+def give_studies_to(database_url: str, names: Sequence[str]) -> None:
+    """Assign radiologists ``names`` to every study in the registry, as an admin's ``modic assign`` would:
+    a radiologist reaches only the studies assigned to them (docs/security.md)."""
+    from sqlmodel import select
+
+    from registry.db import get_engine, session_scope
+    from registry.models import Study, User
+    from registry.services.assignments import add_assignment
+
+    with session_scope(get_engine(database_url), write=True) as session:
+        studies = session.exec(select(Study)).all()
+        for user in session.exec(select(User).where(User.name.in_(names))).all():  # type: ignore[attr-defined]
+            for study in studies:
+                add_assignment(session, study, user, None)
+        session.commit()
+
+
 def row(name: str, value: str, target: str, met: bool, peer: str = "", ratio: str = "") -> dict[str, Any]:
     """One line of the results table."""
     return {"benchmark": name, "result": value, "peer": peer, "ratio": ratio, "target": target, "met": met}
