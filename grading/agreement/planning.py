@@ -23,7 +23,7 @@ value printed as 2.71) is reproduced cell by cell in ``tests/grading/test_agreem
 
 kappaSize finds the same ``n`` by searching upwards from 11 patients and stops at the first ``n`` with
 ``n · D − 0.001 ≥ χ²``; so it never answers fewer than 11, and it answers one more than this closed form
-when ``n · D`` falls within 0.001 above the critical value.
+when ``n · D`` at this ``n`` exceeds the critical value by less than 0.001.
 """
 
 from __future__ import annotations
@@ -52,11 +52,11 @@ class Interval(enum.StrEnum):
 
 def interval_kind(value: object) -> Interval:
     """``value`` as an :class:`Interval`; else an error quoting it and the allowed values."""
-    try:
-        return Interval(value)
-    except ValueError:
-        allowed = ", ".join(repr(i.value) for i in Interval)
-        raise AgreementInputError(f"interval {value!r} is not known; allowed: {allowed}", field="interval") from None
+    for kind in Interval:
+        if value == kind:
+            return kind
+    allowed = ", ".join(repr(kind.value) for kind in Interval)
+    raise AgreementInputError(f"interval {value!r} is not known; allowed: {allowed}", field="interval")
 
 
 def _number(name: str, value: object, low: float, high: float) -> float:
@@ -87,7 +87,8 @@ def discrepancy(kappa0: float, kappa1: float, prevalence: float, raters: int) ->
 
 @dataclass(frozen=True)
 class KappaSampleSize:
-    """The number of patients for an expected confidence interval ``κ0 ± half_width`` and what it rests on."""
+    """The number of patients for an expected confidence interval ``κ0 ± half_width`` (or, one-sided, its
+    lower limit ``κ0 − half_width``) and what it rests on."""
 
     n_patients: int
     kappa0: float
@@ -152,8 +153,8 @@ def _checked_limits(kappa0: float, half_width: float, interval: Interval) -> tup
     if not all(0 < limit < 1 for limit in limits):
         shown = " … ".join(f"{limit:g}" for limit in limits)
         raise AgreementInputError(
-            f"the limits {shown} of kappa0 and half_width ({interval.value}) leave (0, 1); "
-            "allowed: limits strictly inside it",
+            f"kappa0 {kappa0:g} and half_width {half_width:g} put the {interval.value} limits at {shown}, "
+            "outside (0, 1); allowed: limits strictly inside it",
             field="half_width",
         )
     return limits
