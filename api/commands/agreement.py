@@ -5,9 +5,10 @@ the bootstrap) and ``variable``. An empty ``value`` is a missing rating. A varia
 integers is read as integers (so they sort numerically); ``--ordinal VARIABLE=c1,c2,...`` declares an
 ordinal variable with its full ordered scale.
 
-``modic agreement plan --kappa0 K --half-width H --prevalence P [--raters M]`` prints instead the number
-of patients needed for the interval ``K ± H`` of a binary variable (Donner & Rotondi 2010). A ratings
-file named ``plan`` is read as ``./plan``.
+``modic agreement plan --kappa0 K --half-width H --prevalence P [--raters M] [--interval lower]`` prints
+instead the number of patients needed for the interval ``K ± H`` of a binary variable, or for the lower
+limit ``K − H`` of a one-sided interval (Donner & Rotondi 2010). A ratings file named ``plan`` is read as
+``./plan``.
 """
 
 from __future__ import annotations

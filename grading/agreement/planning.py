@@ -16,12 +16,19 @@ with one degree of freedom. So the closed form is
 
     n = ⌈ χ²_{1, level} / min(D(κ0, κ0 − h), D(κ0, κ0 + h)) ⌉
 
-for a two-sided interval of half-width ``h``. (kappaSize searches upwards from 11 patients, so it
-never answers fewer than 11.)
+for a two-sided interval of half-width ``h``; for a one-sided interval (only the lower limit ``κ0 − h``,
+``Interval.LOWER``, kappaSize's ``kappaU = NA``) ``n = ⌈ z²_{level} / D(κ0, κ0 − h) ⌉``, the
+critical value being ``χ²_{1, 2·level − 1}``. The paper's Table 2 (one-sided, α = 0.05, the critical
+value printed as 2.71) is reproduced cell by cell in ``tests/grading/test_agreement_planning.py``.
+
+kappaSize finds the same ``n`` by searching upwards from 11 patients and stops at the first ``n`` with
+``n · D − 0.001 ≥ χ²``; so it never answers fewer than 11, and it answers one more than this closed form
+when ``n · D`` at this ``n`` exceeds the critical value by less than 0.001.
 """
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -32,6 +39,24 @@ MAX_RATERS = 30
 """The largest number of raters a plan is made for."""
 
 METHOD = "Donner & Rotondi 2010, Int J Biostat 6(1):31 (goodness-of-fit confidence-interval approach)"
+
+
+class Interval(enum.StrEnum):
+    """Which limits of kappa's confidence interval a plan is made for."""
+
+    TWO_SIDED = "two-sided"
+    """Both limits, ``κ0 ± h`` (kappaSize ``CIBinary`` with ``kappaL`` and ``kappaU``)."""
+    LOWER = "lower"
+    """Only the lower limit ``κ0 − h`` of a one-sided interval (``kappaU = NA``; the paper's Table 2)."""
+
+
+def interval_kind(value: object) -> Interval:
+    """``value`` as an :class:`Interval`; else an error quoting it and the allowed values."""
+    for kind in Interval:
+        if value == kind:
+            return kind
+    allowed = ", ".join(repr(kind.value) for kind in Interval)
+    raise AgreementInputError(f"interval {value!r} is not known; allowed: {allowed}", field="interval")
 
 
 def _number(name: str, value: object, low: float, high: float) -> float:
@@ -62,7 +87,8 @@ def discrepancy(kappa0: float, kappa1: float, prevalence: float, raters: int) ->
 
 @dataclass(frozen=True)
 class KappaSampleSize:
-    """The number of patients for an expected confidence interval ``κ0 ± half_width`` and what it rests on."""
+    """The number of patients for an expected confidence interval ``κ0 ± half_width`` (or, one-sided, its
+    lower limit ``κ0 − half_width``) and what it rests on."""
 
     n_patients: int
     kappa0: float
@@ -71,6 +97,7 @@ class KappaSampleSize:
     raters: int
     level: float
     chi2_critical: float
+    interval: Interval = Interval.TWO_SIDED
     method: str = METHOD
 
     @property
@@ -79,9 +106,9 @@ class KappaSampleSize:
         return self.kappa0 - self.half_width
 
     @property
-    def kappa_high(self) -> float:
-        """The expected upper confidence limit."""
-        return self.kappa0 + self.half_width
+    def kappa_high(self) -> float | None:
+        """The expected upper confidence limit; ``None`` for a one-sided (lower-limit) plan."""
+        return self.kappa0 + self.half_width if self.interval is Interval.TWO_SIDED else None
 
     def to_mapping(self) -> dict[str, object]:
         """JSON-ready."""
@@ -94,20 +121,61 @@ class KappaSampleSize:
             "prevalence": self.prevalence,
             "raters": self.raters,
             "level": self.level,
+            "interval": self.interval.value,
             "chi2_critical": self.chi2_critical,
             "method": self.method,
         }
 
 
+def chi2_critical(level: float, interval: Interval) -> float:
+    """The chi-square (1 df) critical value of a ``level`` interval: ``z²`` at ``(1 + level)/2`` for both
+    limits, at ``level`` for the lower limit alone."""
+    z = NormalDist().inv_cdf(level if interval is Interval.LOWER else 0.5 + level / 2)
+    return z * z
+
+
+def patients_needed(critical: float, kappa0: float, limits: tuple[float, ...], prevalence: float, raters: int) -> int:
+    """The smallest ``n`` whose expected goodness-of-fit statistic ``n · D(κ0, κ1)`` reaches ``critical`` at
+    every limit ``κ1`` in ``limits`` (the arguments are not checked; :func:`kappa_sample_size` does)."""
+    per_patient = min(discrepancy(kappa0, limit, prevalence, raters) for limit in limits)
+    return math.ceil(critical / per_patient - 1e-9)
+
+
+def expected_limits(kappa0: float, half_width: float, interval: Interval) -> tuple[float, ...]:
+    """The limits a plan aims at: ``(κ0 − h, κ0 + h)``, or ``(κ0 − h,)`` for the lower limit alone."""
+    low = kappa0 - half_width
+    return (low, kappa0 + half_width) if interval is Interval.TWO_SIDED else (low,)
+
+
+def _checked_limits(kappa0: float, half_width: float, interval: Interval) -> tuple[float, ...]:
+    """The expected limits, each strictly inside (0, 1); else an error quoting them."""
+    limits = expected_limits(kappa0, half_width, interval)
+    if not all(0 < limit < 1 for limit in limits):
+        shown = " … ".join(f"{limit:g}" for limit in limits)
+        raise AgreementInputError(
+            f"kappa0 {kappa0:g} and half_width {half_width:g} put the {interval.value} limits at {shown}, "
+            "outside (0, 1); allowed: limits strictly inside it",
+            field="half_width",
+        )
+    return limits
+
+
 def kappa_sample_size(
-    kappa0: float, half_width: float, prevalence: float, raters: int = 2, level: float = 0.95
+    kappa0: float,
+    half_width: float,
+    prevalence: float,
+    raters: int = 2,
+    level: float = 0.95,
+    interval: Interval | str = Interval.TWO_SIDED,
 ) -> KappaSampleSize:
-    """Patients needed so that the ``level`` interval of κ is expected to be ``κ0 ± half_width``.
+    """Patients needed so that the ``level`` interval of κ is expected to be ``κ0 ± half_width`` (or, with
+    ``interval="lower"``, so that the one-sided interval's lower limit is expected at ``κ0 − half_width``).
 
     ``prevalence``: the expected share of positive ratings (e.g. endplates with a Modic change);
-    ``raters``: raters rating every patient (2 … 30). Both limits must stay inside (0, 1), as in
+    ``raters``: raters rating every patient (2 … 30). The limits must stay inside (0, 1), as in
     kappaSize. Errors name the argument and its allowed range.
     """
+    kind = interval_kind(interval)
     k0 = _number("kappa0", kappa0, 0.0, 1.0)
     h = _number("half_width", half_width, 0.0, 1.0)
     p = _number("prevalence", prevalence, 0.0, 1.0)
@@ -116,13 +184,7 @@ def kappa_sample_size(
         raise AgreementInputError(
             f"raters {raters!r} is out of range; allowed: an integer from 2 to {MAX_RATERS}", field="raters"
         )
-    if not k0 - h > 0 or not k0 + h < 1:
-        raise AgreementInputError(
-            f"kappa0 ± half_width = {k0 - h:g} … {k0 + h:g} leaves (0, 1); allowed: both limits strictly inside it",
-            field="half_width",
-        )
-    z = NormalDist().inv_cdf(0.5 + conf / 2)
-    critical = z * z
-    per_patient = min(discrepancy(k0, k0 - h, p, raters), discrepancy(k0, k0 + h, p, raters))
-    n = math.ceil(critical / per_patient - 1e-9)
-    return KappaSampleSize(n, k0, h, p, raters, conf, critical)
+    limits = _checked_limits(k0, h, kind)
+    critical = chi2_critical(conf, kind)
+    n = patients_needed(critical, k0, limits, p, raters)
+    return KappaSampleSize(n, k0, h, p, raters, conf, critical, kind)

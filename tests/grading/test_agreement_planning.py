@@ -1,10 +1,14 @@
 """Sample size for a kappa interval (Donner & Rotondi 2010, Int J Biostat 6(1):31).
 
-The published tables of the paper were not at hand, so the method is checked three ways:
+Checked four ways:
 
-- its cell probabilities against the polynomials written out, rater number by rater number, in the R
-  package that implements the paper (kappaSize 1.2 by M. A. Rotondi, ``R/CIBinary.R``, functions
-  ``P0`` … ``P6`` for 2 to 6 raters), an independent expansion of the same model;
+- against the paper's Table 2 (one-sided lower limit, α = 0.05, prevalence 0.1/0.3/0.5 by 2–5 raters,
+  four pairs κ0/κL): the 48 published sizes, read in a transcription of the table (the paper itself
+  was not at hand), are reproduced cell for cell with the critical value as the paper printed it
+  (2.71); with the exact quantile (2.7055) a size is never larger and at most one smaller;
+- against the algorithm of the R package that implements the paper (kappaSize 1.2 by M. A. Rotondi,
+  ``R/CIBinary.R``): its cell polynomials ``P0`` … ``P6`` for 2 to 6 raters, and its upward search for
+  the sample size, both re-written here from that source;
 - with two raters, against the large-sample variance of the intraclass kappa of Bloch & Kraemer
   (1989, Biometrics 45:269–287, eq. 3.4), ``Var = (1 − κ)/n · [(1 − κ)(1 − 2κ) + κ(2 − κ)/(2π(1 − π))]``,
   whose Wald sample size ``z² Var / h²`` the goodness-of-fit answer approaches for narrow intervals;
@@ -14,11 +18,27 @@ The published tables of the paper were not at hand, so the method is checked thr
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
+
 import numpy as np
 import pytest
 
 from grading.agreement import AgreementInputError, fleiss_kappa
-from grading.agreement.planning import cell_probabilities, kappa_sample_size
+from grading.agreement.planning import Interval, cell_probabilities, kappa_sample_size, patients_needed
+
+# Donner A, Rotondi MA (2010), Int J Biostat 6(1):31, Table 2: patients needed for the expected lower
+# limit κL of a one-sided 95 % interval of κ (α = 0.05). Each row: κ0, κL, then the sizes at prevalence
+# 0.1, 0.3 and 0.5, each for 2, 3, 4 and 5 raters.
+DONNER_ROTONDI_TABLE_2 = [
+    (0.50, 0.40, [559, 373, 301, 255, 264, 146, 112, 95, 228, 120, 89, 76]),
+    (0.60, 0.40, [140, 94, 76, 64, 66, 37, 28, 24, 57, 30, 23, 19]),
+    (0.70, 0.60, [463, 311, 247, 207, 205, 124, 99, 87, 174, 102, 81, 73]),
+    (0.80, 0.60, [116, 78, 62, 52, 52, 31, 25, 22, 44, 26, 21, 19]),
+]
+TABLE_2_CELLS = [(p, m) for p in (0.1, 0.3, 0.5) for m in (2, 3, 4, 5)]
+TABLE_2_CRITICAL = 2.71
+"""The chi-square critical value (1 df, upper 10 %) as the paper printed it and computed its tables with."""
 
 
 def _kappasize_cells(r: float, p: float, raters: int) -> list[float]:
@@ -109,6 +129,82 @@ def test_cell_probabilities_match_kappasize(raters: int, kappa: float, prevalenc
     assert sum(ours) == pytest.approx(1.0, abs=1e-12)
 
 
+@pytest.mark.parametrize(("kappa0", "kappa_low", "published"), DONNER_ROTONDI_TABLE_2)
+def test_the_published_table_is_reproduced_with_its_critical_value(
+    kappa0: float, kappa_low: float, published: list[int]
+) -> None:
+    ours = [patients_needed(TABLE_2_CRITICAL, kappa0, (kappa_low,), p, m) for p, m in TABLE_2_CELLS]
+    assert ours == published
+
+
+@pytest.mark.parametrize(("kappa0", "kappa_low", "published"), DONNER_ROTONDI_TABLE_2)
+def test_the_exact_quantile_is_at_most_one_patient_below_the_published_table(
+    kappa0: float, kappa_low: float, published: list[int]
+) -> None:
+    for (p, m), table in zip(TABLE_2_CELLS, published, strict=True):
+        plan = kappa_sample_size(kappa0, kappa0 - kappa_low, p, m, interval="lower")
+        assert plan.kappa_low == pytest.approx(kappa_low)
+        assert plan.kappa_high is None
+        assert plan.chi2_critical == pytest.approx(2.705543454095404)
+        assert table - 1 <= plan.n_patients <= table, (p, m)
+
+
+def _kappasize_ci_binary(
+    kappa0: float, kappa_low: float, kappa_high: float | None, props: float, raters: int, alpha: float
+) -> int:
+    """kappaSize 1.2 ``CIBinary`` as its source (``R/CIBinary.R``) computes it: ``ChiCrit`` is
+    ``qchisq(1 - alpha, 1)`` for two limits and ``qchisq(1 - 2 * alpha, 1)`` for the lower limit alone;
+    ``.CalcIT`` sums ``(n P(κ0) − n P(κ1))² / (n P(κ1))`` over the cells (``na.rm``, an infinite sum
+    counting as 0); ``n`` starts at 10 and grows while ``|result − 0.001| < ChiCrit`` at either limit."""
+
+    def chi_crit(q: float) -> float:
+        return NormalDist().inv_cdf(0.5 + q / 2) ** 2
+
+    def calc_it(rho1: float, n: int) -> float:
+        pairs = zip(_kappasize_cells(kappa0, props, raters), _kappasize_cells(rho1, props, raters), strict=True)
+        terms = [(n * a - n * b) ** 2 / (n * b) if b != 0 else (math.nan if a == b else math.inf) for a, b in pairs]
+        total = sum(t for t in terms if not math.isnan(t))
+        return 0.0 if math.isinf(total) else total
+
+    crit = chi_crit(1 - alpha) if kappa_high is not None else chi_crit(1 - 2 * alpha)
+    n, low, high = 10, 0.0, 0.0
+    while abs(low - 0.001) < crit or (kappa_high is not None and abs(high - 0.001) < crit):
+        n += 1
+        low = calc_it(kappa_low, n)
+        high = calc_it(kappa_high, n) if kappa_high is not None else high
+    return n
+
+
+KAPPASIZE_CASES = [
+    # the example of kappaSize's manual page: CIBinary(kappa0=0.4, kappaL=0.3, kappaU=0.5, props=0.30)
+    (0.4, 0.1, 0.30, 2, Interval.TWO_SIDED),
+    (0.6, 0.1, 0.2, 3, Interval.TWO_SIDED),
+    (0.7, 0.15, 0.1, 4, Interval.TWO_SIDED),
+    (0.8, 0.1, 0.5, 5, Interval.TWO_SIDED),
+    (0.5, 0.2, 0.25, 6, Interval.TWO_SIDED),
+    (0.8, 0.2, 0.3, 3, Interval.LOWER),
+    (0.6, 0.2, 0.1, 5, Interval.LOWER),
+    (0.9, 0.05, 0.4, 6, Interval.LOWER),
+    # kappaSize answers one more here (the statistic at 791 exceeds the critical value by less than 0.001)
+    (0.4, 0.1, 0.1, 2, Interval.TWO_SIDED),
+    # and 11 here, where the closed form answers 3
+    (0.8, 0.5, 0.5, 6, Interval.LOWER),
+]
+
+
+@pytest.mark.parametrize(("kappa0", "half_width", "prevalence", "raters", "interval"), KAPPASIZE_CASES)
+def test_the_kappasize_search_gives_the_closed_form_with_its_tolerance(
+    kappa0: float, half_width: float, prevalence: float, raters: int, interval: Interval
+) -> None:
+    plan = kappa_sample_size(kappa0, half_width, prevalence, raters, interval=interval)
+    high = plan.kappa_high
+    theirs = _kappasize_ci_binary(kappa0, plan.kappa_low, high, prevalence, raters, alpha=0.05)
+    limits = (plan.kappa_low,) if high is None else (plan.kappa_low, high)
+    # the search stops at the first n ≥ 11 whose statistic exceeds the critical value by 0.001
+    assert theirs == max(11, patients_needed(plan.chi2_critical + 0.001, kappa0, limits, prevalence, raters))
+    assert plan.n_patients <= theirs <= max(11, plan.n_patients + 1)
+
+
 @pytest.mark.parametrize(("kappa0", "prevalence"), [(0.4, 0.3), (0.6, 0.2), (0.8, 0.15)])
 def test_two_raters_approach_the_bloch_kraemer_wald_size(kappa0: float, prevalence: float) -> None:
     half_width = 0.02
@@ -158,6 +254,8 @@ def test_the_closed_form_and_its_trends() -> None:
         ({"kappa0": 1.2}, "kappa0"),
         ({"half_width": 0.0}, "half_width"),
         ({"half_width": 0.7}, "half_width"),
+        ({"half_width": 0.6, "interval": "lower"}, "half_width"),
+        ({"interval": "upper"}, "interval"),
         ({"prevalence": 1.0}, "prevalence"),
         ({"raters": 1}, "raters"),
         ({"raters": True}, "raters"),
