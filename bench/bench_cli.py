@@ -55,7 +55,7 @@ def run() -> list[dict[str, Any]]:
                 f"< {TARGET_S * 1000:.0f} ms more than python -c pass",
                 extra < TARGET_S,
                 peer=f"python -c pass {wall['pass'] * 1000:.0f} ms ({cpu['pass'] * 1000:.0f} ms CPU)",
-                ratio=f"+{extra * 1000:.0f} ms",
+                ratio=f"{extra * 1000:+.0f} ms",
             )
         )
     return rows
