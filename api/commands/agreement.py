@@ -18,7 +18,6 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any
 
 from api.commands._agreement_plan import WORD, add_plan_options, given_plan_options, run_plan
 from api.commands._common import fail
@@ -33,13 +32,9 @@ class CsvError(ValueError):
     """A ratings file that cannot be read; the message names the reason (and the line)."""
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "agreement",
-        help="rater agreement report of a long-format CSV (unit,rater,value[,cluster][,variable])",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "file", help=f"CSV with header unit,rater,value[,cluster][,variable], or {WORD!r} for a sample-size plan"
     )

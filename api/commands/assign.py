@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from sqlmodel import Session
 
@@ -12,10 +11,7 @@ from registry.errors import RegistryError
 from registry.services import assignments
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "assign", help="assign a radiologist to studies (only assigned studies reach a radiologist)"
-    )
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("studies", nargs="+", metavar="STUDY", help="study id or StudyInstanceUID")
     parser.add_argument("--to", required=True, metavar="NAME", help="the radiologist")
     parser.add_argument("--withdraw", action="store_true", help="end the assignment instead")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from api.commands._common import add_database_option, registry_command, settings_from
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("backup", help="back up the database and the image folder (while the service runs)")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("destination", type=Path, help="a new (or empty) folder to write the backup to")
     add_database_option(parser)
     parser.set_defaults(func=registry_command(_backup))

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from api.commands._common import add_database_option, fail, settings_from
 from api.schemas.studies import StudyPublic
@@ -20,15 +19,11 @@ from registry.services.imaging import IngestResult, ProgressCallback, ingest_pat
 EXIT_SOME_REJECTED = 2
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "ingest",
-        help="ingest DICOM files, folders or .zip archives (and NIfTI with study data)",
-        description=(
-            "Ingest DICOM files, folders (recursively) and .zip archives; prints one JSON object per study "
-            "on stdout and one line per rejected file on stderr. Exit status: 0 when every file was used, "
-            f"{EXIT_SOME_REJECTED} when some files were rejected (the others are kept), 1 when nothing could be used."
-        ),
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Ingest DICOM files, folders (recursively) and .zip archives; prints one JSON object per study "
+        "on stdout and one line per rejected file on stderr. Exit status: 0 when every file was used, "
+        f"{EXIT_SOME_REJECTED} when some files were rejected (the others are kept), 1 when nothing could be used."
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file, folder or .zip")
     parser.add_argument("--patient-id", help="patient id of NIfTI files")

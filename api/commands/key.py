@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from registry.crypto import new_key
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("key", help="the key that encrypts patient identifiers at rest")
+def register(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     new = actions.add_parser("new", help="print a new random key (set it as MODIC_PATIENT_KEY; keep it safe)")
     new.set_defaults(func=_new)

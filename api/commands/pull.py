@@ -6,7 +6,6 @@ import argparse
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -29,19 +28,15 @@ MAX_PATIENT_FILE_BYTES = 16 << 20
 EXIT_INCOMPLETE = 2
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "pull",
-        help="fetch the sagittal T1/T2 (and STIR) series of patients from a PACS",
-        description=(
-            "Find the patients' studies on a PACS (DICOMweb or DIMSE), classify their series from the archive's "
-            "metadata, retrieve only the series grading needs and ingest them. Prints one line per patient "
-            "(row number and pseudonym, never the patient id) and a summary line. Running the same command "
-            "again resumes: only what is missing is fetched. The archive, AE titles and credentials come from "
-            "MODIC_PACS_* settings; the options below override address and AE title (credentials: environment "
-            f"only). Exit status 0 when every patient was fetched, {EXIT_INCOMPLETE} when some were not found, "
-            "had nothing gradable or were refused, 1 on bad input or an unreachable archive."
-        ),
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Find the patients' studies on a PACS (DICOMweb or DIMSE), classify their series from the archive's "
+        "metadata, retrieve only the series grading needs and ingest them. Prints one line per patient "
+        "(row number and pseudonym, never the patient id) and a summary line. Running the same command "
+        "again resumes: only what is missing is fetched. The archive, AE titles and credentials come from "
+        "MODIC_PACS_* settings; the options below override address and AE title (credentials: environment "
+        f"only). Exit status 0 when every patient was fetched, {EXIT_INCOMPLETE} when some were not found, "
+        "had nothing gradable or were refused, 1 on bad input or an unreachable archive."
     )
     archive = parser.add_mutually_exclusive_group()
     archive.add_argument("--dicomweb", metavar="URL", help="DICOMweb base URL (default $MODIC_PACS_DICOMWEB_URL)")

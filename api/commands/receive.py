@@ -7,7 +7,6 @@ import json
 import signal
 import sys
 import threading
-from typing import Any
 
 from api.commands._common import add_database_option, fail, settings_from
 from api.schemas.studies import StudyPublic
@@ -17,12 +16,8 @@ from registry.imaging.store import open_store
 from registry.services.imaging import IngestResult
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "receive",
-        help="run a DICOM Storage SCP (C-STORE receiver) that ingests what it receives",
-        description="Receive images by DICOM C-STORE; prints one JSON object per ingested study on stdout.",
-    )
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = "Receive images by DICOM C-STORE; prints one JSON object per ingested study on stdout."
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=11112, help="port to listen on (default 11112)")
     parser.add_argument("--ae-title", default="MODIC", help="the receiver's AE title (default MODIC)")

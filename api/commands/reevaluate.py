@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from typing import Any
 
 from api.commands._common import add_database_option, fail, in_registry, registry_command
 from registry.services.eligibility import today
 from registry.services.eligibility.decisions import reevaluate_and_commit
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("reevaluate", help="re-evaluate eligibility decisions (daily, or all)")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every decision, not only those a date may have changed")
     parser.add_argument("--date", help="evaluation date YYYY-MM-DD (default: today, UTC)")
     add_database_option(parser)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from api.commands._common import add_database_option, registry_command, settings_from
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("restore", help="restore a backup into an empty database and image folder")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", type=Path, help="a folder written by modic backup")
     add_database_option(parser)
     parser.set_defaults(func=registry_command(_restore))

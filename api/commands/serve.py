@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from api.commands._common import add_database_option, fail, settings_from
 
@@ -13,8 +13,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("serve", help="run the HTTP service")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     parser.add_argument(

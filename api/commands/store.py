@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from api.commands._common import add_database_option, fail, settings_from
 from registry.db import get_engine, migrate
@@ -14,8 +13,7 @@ from registry.errors import RegistryError
 EXIT_NOT_VERIFIED = 2
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("store", help="manage the image store (move a site's images to an archive)")
+def register(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     move = actions.add_parser(
         "migrate",

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from api.commands._common import add_user_action, fail, in_registry, settings_from
 from registry.services.users import issue_token, revoke_tokens
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("token", help="issue, rotate and revoke API tokens")
+def register(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = add_user_action(actions, "create", "issue a new token for a user and print it on the last line", _create)
     create.add_argument("--days", type=float, help="lifetime in days (0: no expiry; default MODIC_TOKEN_LIFETIME_DAYS)")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from api.commands._common import add_user_action, in_registry, settings_from
 from registry.roles import Role
@@ -19,8 +19,7 @@ _REGISTRAR_HELP = (
 )
 
 
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("user", help="manage users")
+def register(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = add_user_action(actions, "add", "create a user and print its API token on the last line", _add)
     add.add_argument("--role", required=True, choices=[r.value for r in Role], help="what the user may do")

@@ -1,11 +1,10 @@
 """Health, open without a token: ``/health`` and ``/health/live`` (the process answers) and
 ``/health/ready`` (it can serve: database reachable, schema migrated to this code's revision, image
-store writable). Each check is named in the answer; a failed one makes it a 503."""
+store ready: a file can be written in the data directory, or the DICOMweb archive answers a query).
+Each check is named in the answer; a failed one makes it a 503."""
 
 from __future__ import annotations
 
-import uuid
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from registry.db import migration_heads, schema_revisions
+from registry.imaging.store import ImageStore
 
 router = APIRouter(tags=["health"])
 
@@ -40,20 +40,9 @@ def _database(request: Request) -> str | None:
     return None
 
 
-def _store(request: Request) -> str | None:
-    root = Path(request.app.state.store.root)
-    probe = root / f".ready-{uuid.uuid4().hex}"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        return f"not writable ({type(exc).__name__}: {exc.strerror})"
-    return None
-
-
 def _checks(request: Request) -> dict[str, str | None]:
-    return {"database": _database(request), "store": _store(request)}
+    store: ImageStore = request.app.state.store
+    return {"database": _database(request), "store": store.not_ready()}
 
 
 @router.get(

@@ -20,9 +20,12 @@ import pydicom
 from cachetools import LRUCache
 
 from registry.imaging.dicom import is_valid_uid
-from registry.imaging.pacs import ArchiveRefused, DicomwebArchive, DicomwebOptions
+from registry.imaging.pacs import ArchiveRefused, ArchiveUnavailable, DicomwebArchive, DicomwebOptions
 from registry.imaging.store import ImageMissing, InstanceAddress, StoreError
 from registry.settings import Settings
+
+READY_TIMEOUT_S = 5.0
+"""How long a readiness check waits for the archive to answer a study query."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,15 @@ class DicomwebStore:
     def content(self, sop_instance_uid: str) -> bytes:
         """The instance's bytes (usually still in the cache after :meth:`put`)."""
         return self.read(sop_instance_uid)
+
+    def not_ready(self) -> str | None:
+        """Whether the archive answers a QIDO-RS query for one study within :data:`READY_TIMEOUT_S` (whether it
+        accepts a STOW-RS request shows at the first one: nothing is written to check)."""
+        try:
+            status = self._web.study_query_status(READY_TIMEOUT_S)
+        except ArchiveUnavailable:
+            return f"not reachable (no answer to a study query within {READY_TIMEOUT_S:g} s)"
+        return None if status < 400 else f"refused a study query (HTTP {status})"
 
     def series_instances(self, study_instance_uid: str, series_instance_uid: str) -> set[str]:
         """The SOP Instance UIDs the archive holds for one series (QIDO-RS, every page)."""

@@ -176,6 +176,20 @@ class DicomwebArchive:
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ArchiveUnavailable(f"{self.label} cannot be reached: {type(exc).__name__}") from None
 
+    def study_query_status(self, timeout_s: float) -> int:
+        """The HTTP status of a QIDO-RS query for one study answered within ``timeout_s`` (a cheap sign of
+        life); :class:`ArchiveUnavailable` when no answer comes."""
+        self._client()  # this thread's HTTP session, with its TLS settings and credentials
+        with self._answer("a study query"):
+            response = self._local.session.get(
+                f"{self._options.url.rstrip('/')}/studies",
+                params={"limit": 1},
+                headers={"Accept": "application/dicom+json"},
+                timeout=timeout_s,
+            )
+            response.close()
+        return int(response.status_code)
+
     def _search(self, what: str, method: str, **arguments: Any) -> list[Dataset]:
         """Every answer of a QIDO-RS query, page by page (a page shorter than :data:`PAGE_SIZE` is the last)."""
         search = getattr(self._client(), method)

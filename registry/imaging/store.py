@@ -21,6 +21,7 @@ import itertools
 import os
 import shutil
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -64,6 +65,10 @@ class ImageStore(Protocol):
 
     def content(self, sop_instance_uid: str) -> bytes | Path:
         """What ingest reads back of an instance just stored: a local file when there is one, else its bytes."""
+
+    def not_ready(self) -> str | None:
+        """Why the store cannot take images now (a cheap check for readiness probes), or None when it can.
+        The reason names no path, URL or credential (the probe is open without a token)."""
 
 
 def open_store(settings: Settings) -> ImageStore:
@@ -159,3 +164,14 @@ class FileStore:
     def content(self, sop_instance_uid: str) -> Path:
         """The file of an instance."""
         return self.path_for(sop_instance_uid)
+
+    def not_ready(self) -> str | None:
+        """Whether a file can be written under the data directory (an empty file is written and removed)."""
+        probe = self.root / f".ready-{uuid.uuid4().hex}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            return f"not writable ({type(exc).__name__}: {exc.strerror})"
+        return None

@@ -7,9 +7,10 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import registry.models  # noqa: F401  (registers the tables)
+from registry.models import load_all
 
 config = context.config
+load_all()  # registers every table
 target_metadata = SQLModel.metadata
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from registry.models import studies, users  # noqa: F401  (the tables its foreign keys name)
 from registry.models.base import UTCDateTime, new_id, utcnow
 
 

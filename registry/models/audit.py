@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
+from registry.models import users  # noqa: F401  (the tables its foreign keys name)
 from registry.models.base import UTCDateTime, utcnow
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from registry.models import gradings, studies, users  # noqa: F401  (the tables its foreign keys name)
 from registry.models.base import UTCDateTime, new_id, utcnow
 
 

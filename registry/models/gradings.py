@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from grading.protocols import DEFAULT_PROTOCOL
+from registry.models import studies, users  # noqa: F401  (the tables its foreign keys name)
 from registry.models.base import EnumText, UTCDateTime, new_id, utcnow
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from registry.models import studies  # noqa: F401  (the tables its foreign keys name)
 from registry.models.base import UTCDateTime, new_id, utcnow
 
 

@@ -13,6 +13,7 @@ import enum
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from registry.models import studies, users  # noqa: F401  (the tables its foreign keys name)
 from registry.models.base import EnumText, UTCDateTime, new_id, utcnow
 
 

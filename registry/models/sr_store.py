@@ -9,6 +9,7 @@ import enum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from registry.models import gradings  # noqa: F401  (the tables its foreign keys name)
 from registry.models.base import UTCDateTime, utcnow
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.crypto import EncryptedDate, EncryptedText
+from registry.models import users  # noqa: F401  (the tables its foreign keys name)
 from registry.models.base import UTCDateTime, new_id, utcnow
 
 

@@ -131,6 +131,17 @@ def series_of_study(session: Session, study_id: str) -> list[Series]:
     return list(session.exec(select(Series).where(Series.study_id == study_id)))
 
 
+def series_with_study_uid(session: Session, series_id: str) -> tuple[Series, str] | None:
+    """A series and the StudyInstanceUID of its study, in one query."""
+    statement = (
+        select(Series, Study.study_instance_uid)
+        .join(Study, col(Study.id) == col(Series.study_id))
+        .where(Series.id == series_id)
+    )
+    row = session.exec(statement).first()
+    return None if row is None else (row[0], row[1])
+
+
 def instance_at(session: Session, series_id: str, slice_index: int) -> Instance | None:
     """The image at one slice position of a series."""
     return session.exec(

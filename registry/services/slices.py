@@ -10,7 +10,7 @@ from grading.series import StackGeometry, stack_geometry
 from registry.errors import NotFound
 from registry.imaging.render import render_png
 from registry.imaging.store import ImageMissing, ImageStore, InstanceAddress
-from registry.models import Series, Study
+from registry.models import Series
 from registry.repositories import imaging as imaging_repo
 
 
@@ -22,7 +22,7 @@ class SliceLocation:
     frame_index: int
     window: tuple[float, float] | None
     slices: int
-    address: InstanceAddress | None = None
+    address: InstanceAddress
     """The image's study and series UIDs (an archive store reads the image there)."""
 
 
@@ -35,21 +35,22 @@ def _series(session: Session, series_id: str) -> Series:
 
 def locate_slice(session: Session, series_id: str, index: int) -> SliceLocation:
     """The image at position ``index`` (0-based, spatial order) of a series; :class:`NotFound` otherwise."""
-    series = _series(session, series_id)
+    found = imaging_repo.series_with_study_uid(session, series_id)
+    if found is None:
+        raise NotFound(f"series {series_id!r} does not exist")
+    series, study_instance_uid = found
     if not 0 <= index < series.slices:
         raise NotFound(f"slice {index} does not exist; series {series_id!r} has slices 0 to {series.slices - 1}")
     row = imaging_repo.instance_at(session, series_id, index)
     if row is None:
         raise NotFound(f"slice {index} of series {series_id!r} has no stored image")
     window = series.details.get("window") if series.details else None
-    study = session.get(Study, series.study_id)
-    address = None if study is None else InstanceAddress(study.study_instance_uid, series.series_instance_uid)
     return SliceLocation(
         row.sop_instance_uid,
         row.frame_index,
         None if window is None else (window[0], window[1]),
         series.slices,
-        address,
+        InstanceAddress(study_instance_uid, series.series_instance_uid),
     )
 
 

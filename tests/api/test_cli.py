@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pkgutil
 import subprocess
 import sys
 import time
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+import api.commands
+from api.commands import SUMMARIES
 from bench.common import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,11 +43,58 @@ def test_user_add_rejects_an_unknown_role(database_url: str) -> None:
     assert result.returncode != 0 and "surgeon" in result.stderr
 
 
+_PROBE = (
+    "import atexit, runpy, sys\n"
+    "atexit.register(lambda: print('MODULES', *sorted(sys.modules), file=sys.stderr))\n"
+    "runpy.run_module('api.cli', run_name='__main__')"
+)
+"""Runs ``modic`` with the arguments after ``-c`` and prints, on exit, the modules it imported."""
+
+_HEAVY = ("alembic", "fastapi", "httpx", "numpy", "pydicom", "pynetdicom", "starlette", "uvicorn")
+"""What neither ``modic --help`` nor ``modic user add`` needs: the web stack, imaging, migrations."""
+
+
+def _imported(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``modic ARGS``; the result and the modules it imported."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    listing = [line for line in result.stderr.splitlines() if line.startswith("MODULES ")]
+    assert len(listing) == 1, result.stderr
+    return result, set(listing[0].split()[1:])
+
+
+def _packages(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+def test_the_summaries_name_every_subcommand_module() -> None:
+    modules = {m.name for m in pkgutil.iter_modules(api.commands.__path__) if not m.name.startswith("_")}
+    assert set(SUMMARIES) == modules
+
+
 def test_every_subcommand_has_help() -> None:
     top = _modic("--help")
     assert top.returncode == 0
-    for command in ("serve", "user"):
-        assert _modic(command, "--help").returncode == 0
+    for command, summary in SUMMARIES.items():
+        assert command in top.stdout and summary.split()[0] in top.stdout
+        assert _modic(command, "--help").returncode == 0, command
+
+
+def test_help_imports_no_subcommand_and_no_database_layer() -> None:
+    result, modules = _imported("--help")
+    assert result.returncode == 0 and "user" in result.stdout
+    assert not _packages(modules) & {*_HEAVY, "sqlalchemy", "sqlmodel", "pydantic", "registry", "grading"}
+    assert not {m for m in modules if m.startswith("api.commands.")}
+
+
+def test_user_add_imports_the_users_tables_only(database_url: str) -> None:
+    result, modules = _imported("user", "add", "fiona", "--role", "admin", "--database-url", database_url)
+    assert result.returncode == 0, result.stderr
+    assert not _packages(modules) & set(_HEAVY)
+    tables = {m for m in modules if m.startswith("registry.models.")}
+    assert tables == {"registry.models.base", "registry.models.audit", "registry.models.users"}
+    assert {m for m in modules if m.startswith("api.")} == {"api.commands", "api.commands._common", "api.commands.user"}
 
 
 def test_serve_answers_health_and_accepts_the_token(database_url: str, tmp_path: Path) -> None:

@@ -18,13 +18,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 from pydicom.data import get_testdata_file, get_testdata_files
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import select
 
 from api.app import create_app
 from registry.db import session_scope
 from registry.imaging.render import render_png
 from registry.models import Patient
+from registry.services.slices import locate_slice
 from registry.services.users import add_user
 from registry.settings import Settings
 from tests.api.helpers import study_body
@@ -273,6 +274,29 @@ def test_slices_come_in_spatial_order_and_display_orientation(client: TestClient
     assert np.array_equal(
         _png(windowed.content), _png(render_png(files[5].read_bytes(), window_center=300, window_width=200))
     )
+
+
+def test_locating_a_slice_reads_the_series_with_its_study_then_the_image(
+    app: FastAPI, client: TestClient, auth: TokenFactory
+) -> None:
+    study = upload(client, auth("radiologist"), parts(study_files(0))).json()
+    t1 = study["grading_series"]["t1"]
+    statements: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(app.state.engine, "before_cursor_execute", note)
+    try:
+        with session_scope(app.state.engine) as session:
+            where = locate_slice(session, t1, 5)
+    finally:
+        event.remove(app.state.engine, "before_cursor_execute", note)
+    assert where.address.study_instance_uid == study["study_instance_uid"] and where.slices == 11
+    queries = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(queries) == 2, (
+        queries
+    )  # the series joined with its study, then the image: no query of its own for the study
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,8 +18,9 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.logs import configure_logging
+from bench.common import free_port
 from registry.db import migration_heads, session_scope
-from registry.settings import LogFormat, Settings
+from registry.settings import ImageStoreKind, LogFormat, Settings
 from tests.api.helpers import endplates, study_body
 from tests.conftest import TokenFactory
 
@@ -67,6 +72,36 @@ def test_ready_names_a_store_that_cannot_be_written(settings: Settings, tmp_path
     assert ready.status_code == 503
     assert ready.json()["status"] == "not ready"
     assert ready.json()["checks"]["store"].startswith("not writable (")
+
+
+def _ready_with_archive(settings: Settings, url: str) -> dict[str, Any]:
+    archive = settings.model_copy(update={"image_store": ImageStoreKind.dicomweb, "image_store_url": url})
+    with TestClient(create_app(archive)) as client:
+        ready = client.get("/api/v1/health/ready")
+    assert ready.status_code == 503 and ready.json()["status"] == "not ready"
+    checks: dict[str, Any] = ready.json()["checks"]
+    return checks
+
+
+def test_ready_names_an_archive_store_that_does_not_answer(settings: Settings) -> None:
+    pytest.importorskip("dicomweb_client", reason="dicomweb-client not installed (pip install dicomweb-client)")
+    url = f"http://127.0.0.1:{free_port()}/dicom-web"  # nothing listens there
+    checks = _ready_with_archive(settings, url)
+    assert checks == {"database": "ok", "store": "not reachable (no answer to a study query within 5 s)"}
+
+
+def test_ready_names_an_archive_store_that_refuses_a_study_query(settings: Settings, tmp_path: Path) -> None:
+    pytest.importorskip("dicomweb_client", reason="dicomweb-client not installed (pip install dicomweb-client)")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))  # a web server, no archive
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            checks = _ready_with_archive(settings, f"http://127.0.0.1:{server.server_port}/dicom-web")
+        finally:
+            server.shutdown()
+    assert checks["store"] == "refused a study query (HTTP 404)"
+    assert str(server.server_port) not in json.dumps(checks)  # the open probe names no address
 
 
 def test_metrics_are_not_served_without_a_token_setting(client: TestClient) -> None:

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from api.cli import main
 from registry.db import dispose_engines, get_engine, session_scope
+from registry.models import load_all
 from registry.services.sample_studies import ingest_sample_studies
 from registry.services.studies import register_study
 from registry.services.users import add_user
@@ -57,6 +58,7 @@ def empty_database(tmp_path: Path) -> Iterator[Callable[[], str]]:
 def _tables(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (and the schema revision), in primary-key order."""
     rows: dict[str, list[tuple[Any, ...]]] = {}
+    load_all()
     with session_scope(get_engine(database_url)) as session:
         connection = session.connection()
         for table in SQLModel.metadata.sorted_tables:

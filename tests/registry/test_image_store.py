@@ -112,14 +112,16 @@ def _scenario(workdir: Path, orthanc: str, ip: str) -> dict[str, Any]:
 
         # Rendering through the API from the archive store gives the PNG the directory store gives.
         headers = {"Authorization": f"Bearer {token}"}
-        pngs = []
+        pngs, ready = [], []
         for settings in (dir_settings, archive_settings):
             with TestClient(create_app(settings)) as client:
+                ready.append(client.get("/api/v1/health/ready").json()["checks"]["store"])
                 study = client.get("/api/v1/studies", headers=headers).json()["items"][0]
                 t1 = client.get(f"/api/v1/studies/{study['id']}", headers=headers).json()["grading_series"]["t1"]
                 answer = client.get(f"/api/v1/series/{t1}/slices/5.png", headers=headers)
                 pngs.append([answer.status_code, answer.content.hex()])
         result["png_same"] = pngs[0] == pngs[1] and pngs[0][0] == 200
+        result["ready"] = ready
 
         # Ingest into the archive store: STOW-RS, the files never touch the data directory.
         with session_scope(engine, write=True) as session:
@@ -190,6 +192,7 @@ def test_the_archive_store_stores_reads_through_its_cache_renders_and_takes_a_si
     assert "instance 1.2.3.4.5.6.7 is not in the image archive" in result["missing"]
     assert 0 < result["cache_after_all"] <= 3_000_000
     assert result["png_same"]
+    assert result["ready"] == ["ok", "ok"]  # the archive store is ready when the archive answers a study query
 
     assert result["ingested"] == [sum(1 for _ in (ROOT / "sample_dicom" / "modic-p02").rglob("*.dcm"))]
     assert result["archive_instances"] == files + result["ingested"][0]
