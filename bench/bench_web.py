@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlmodel import select
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,6 +38,8 @@ if __package__ in (None, ""):
 from bench.common import CHROMIUM, CHROMIUM_ARGS, ServerProcess, median, percentile, print_table, row
 from grading.endplates import ENDPLATES
 from registry.db import dispose_engine, get_engine, migrate, session_scope
+from registry.models import Study
+from registry.services.assignments import add_assignment
 from registry.services.users import add_user
 
 ENDPLATE_IDS = [e.value for e in ENDPLATES]
@@ -65,11 +68,17 @@ def _prepare(database_url: str, data_dir: Path, raters: int) -> list[str]:
     engine = get_engine(database_url)
     migrate(engine)
     with session_scope(engine, write=True) as session:
-        tokens = [add_user(session, f"bench-radiologist-{i}", "radiologist")[1] for i in range(raters)]
+        users = [add_user(session, f"bench-radiologist-{i}", "radiologist") for i in range(raters)]
     with session_scope(engine, write=True) as session:
         imaging.ingest_sample_studies(session, store)
+    with session_scope(engine, write=True) as session:
+        # a radiologist reaches only the studies assigned to them: every radiologist gets every study
+        for study in session.exec(select(Study)).all():
+            for user, _ in users:
+                add_assignment(session, study, session.merge(user), None)
+        session.commit()
     dispose_engine(database_url)
-    return tokens
+    return [token for _, token in users]
 
 
 def _page_runs(base: str, token: str, study: dict[str, Any], runs: int) -> list[float]:
