@@ -53,7 +53,7 @@ MIN_GRADABLE_SLICES = 3
 """A stack with fewer slices cannot show the lumbar spine across its width."""
 
 
-class Plane(enum.Enum):
+class Plane(enum.StrEnum):
     """The anatomical plane of a stack, from its slice normal."""
 
     SAGITTAL = "sagittal"
@@ -66,7 +66,7 @@ class Plane(enum.Enum):
     """No axis holds at least 0.9 of the normal: tilted beyond a routine angulation."""
 
 
-class Weighting(enum.Enum):
+class Weighting(enum.StrEnum):
     """The contrast of a stack, as reported in the API."""
 
     T1 = "T1"

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grading.eligibility import RuleSet
+from grading.eligibility import DecisionStatus, RuleSet
 from registry.models import EligibilityDecision, Patient
 from registry.services.eligibility.decisions import ReevaluationReport
 from registry.services.eligibility.feed import FeedItem, FeedPage
@@ -54,7 +54,7 @@ class DecisionPublic(BaseModel):
     study_id: str | None
     trial: str
     rule_version: str
-    status: str
+    status: DecisionStatus
     criteria: list[CriterionPublic]
     grading_id: str | None
     grading_version: int | None

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
-from grading.series import StackGeometry
+from grading.series import Plane, StackGeometry, Weighting
 from registry.services.studies import StudyView
 
 
@@ -27,8 +27,8 @@ class SeriesPublic(BaseModel):
     id: str
     series_instance_uid: str
     description: str
-    plane: str
-    weighting: str
+    plane: Plane
+    weighting: Weighting
     field_strength_t: float | None
     slices: int
     gradable: bool
@@ -75,8 +75,8 @@ class SeriesInfo(BaseModel):
 
     id: str
     description: str
-    plane: str
-    weighting: str
+    plane: Plane
+    weighting: Weighting
     slices: int
     window: WindowPublic | None
     geometry: GeometryPublic | None = None

@@ -17,7 +17,7 @@ class CriterionKind(enum.Enum):
     """An exclusion item answered yes/no at screening; met when the item is absent."""
 
 
-class Outcome(enum.Enum):
+class Outcome(enum.StrEnum):
     """The three-valued result of one criterion (docs/eligibility.md#rule-sets-are-data: met / not met / unknown)."""
 
     MET = "met"
@@ -54,7 +54,7 @@ def combine(outcomes: Iterable[Outcome]) -> Outcome:
     return Outcome.UNKNOWN
 
 
-class DecisionStatus(enum.Enum):
+class DecisionStatus(enum.StrEnum):
     """The overall eligibility of a patient for one trial rule set (docs/eligibility.md#rule-sets-are-data)."""
 
     ELIGIBLE = "eligible"

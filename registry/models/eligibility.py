@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from grading.eligibility.vocabulary import DecisionStatus, Outcome
 from registry.models import gradings, studies, users  # noqa: F401  (the tables its foreign keys name)
-from registry.models.base import UTCDateTime, new_id, utcnow
+from registry.models.base import EnumText, UTCDateTime, new_id, utcnow
 
 
 class ScreeningRecord(SQLModel, table=True):
@@ -57,8 +58,8 @@ class EligibilityDecision(SQLModel, table=True):
     study_id: str | None = Field(default=None, foreign_key="studies.id")
     grading_id: str | None = Field(default=None, foreign_key="gradings.id")
     grading_version: int | None = None
-    status: str = Field(max_length=20)
-    imaging: str = Field(max_length=20)
+    status: DecisionStatus = Field(sa_column=Column(EnumText(DecisionStatus, 20), nullable=False))
+    imaging: Outcome = Field(sa_column=Column(EnumText(Outcome, 20), nullable=False))
     """The combined outcome of the imaging criteria (``met``, ``not_met``, ``unknown``), for the funnel."""
     criteria: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     evaluation_date: dt.date

@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from registry.models import gradings  # noqa: F401  (the tables its foreign keys name)
-from registry.models.base import UTCDateTime, utcnow
+from registry.models.base import EnumText, UTCDateTime, utcnow
 
 
-class SrDeliveryStatus(enum.Enum):
+class SrDeliveryStatus(enum.StrEnum):
     """Where the delivery of one SR stands."""
 
     retrying = "retrying"
@@ -31,7 +31,7 @@ class SrDelivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     grading_version_id: int = Field(foreign_key="grading_versions.id", index=True)
     destination: str = Field(max_length=300)
-    status: str = Field(max_length=20)
+    status: SrDeliveryStatus = Field(sa_column=Column(EnumText(SrDeliveryStatus, 20), nullable=False))
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)
     next_attempt_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from grading.series import Plane, Weighting
 from registry.crypto import EncryptedDate, EncryptedText
 from registry.models import users  # noqa: F401  (the tables its foreign keys name)
-from registry.models.base import UTCDateTime, new_id, utcnow
+from registry.models.base import EnumText, UTCDateTime, new_id, utcnow
 
 
 class Patient(SQLModel, table=True):
@@ -60,8 +61,8 @@ class Series(SQLModel, table=True):
     series_instance_uid: str = Field(max_length=64)
     stack_key: str = Field(default="", max_length=200)
     description: str = Field(default="", max_length=200)
-    plane: str = Field(max_length=20)
-    weighting: str = Field(max_length=20)
+    plane: Plane = Field(sa_column=Column(EnumText(Plane, 20), nullable=False))
+    weighting: Weighting = Field(sa_column=Column(EnumText(Weighting, 20), nullable=False))
     field_strength_t: float | None = None
     slices: int = 0
     gradable: bool = False

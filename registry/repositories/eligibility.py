@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel, col, select
 from grading.eligibility.batch import PatientInputs, Screening
 from grading.eligibility.counting import Candidate, counting_choice
 from grading.eligibility.episode import Episode
+from grading.eligibility.vocabulary import DecisionStatus, Outcome
 from grading.endplates import ENDPLATES
 from grading.nordic import EndplateGrading, StudyGrading
 from grading.protocols import all_extras
@@ -358,8 +359,8 @@ class DecisionRow:
     study_id: str | None
     grading_id: str | None
     grading_version: int | None
-    status: str
-    imaging: str
+    status: DecisionStatus
+    imaging: Outcome
     criteria: list[dict[str, Any]]
     evaluation_date: dt.date
     next_change: dt.date | None
@@ -464,7 +465,7 @@ def decisions_of_patient(session: Session, patient_id: str, trial: str) -> list[
     )
 
 
-def funnel_counts(session: Session, trial: str, version: str) -> list[tuple[bool, str, str, int]]:
+def funnel_counts(session: Session, trial: str, version: str) -> list[tuple[bool, Outcome, DecisionStatus, int]]:
     """Counts of decisions by (MRI graded, imaging outcome, status)."""
     graded = col(EligibilityDecision.grading_id).is_not(None)
     statement = (
@@ -472,7 +473,10 @@ def funnel_counts(session: Session, trial: str, version: str) -> list[tuple[bool
         .where(EligibilityDecision.trial == trial, EligibilityDecision.rule_version == version)
         .group_by(graded, EligibilityDecision.imaging, EligibilityDecision.status)
     )
-    return [(bool(g), imaging, status, int(n)) for g, imaging, status, n in session.exec(statement)]
+    # the columns' types give members; the select's typing knows them only as strings
+    return [
+        (bool(g), Outcome(imaging), DecisionStatus(status), int(n)) for g, imaging, status, n in session.exec(statement)
+    ]
 
 
 def ineligible_criteria(session: Session, trial: str, version: str) -> list[list[dict[str, Any]]]:
@@ -480,8 +484,8 @@ def ineligible_criteria(session: Session, trial: str, version: str) -> list[list
     statement = sa_select(col(EligibilityDecision.criteria)).where(
         col(EligibilityDecision.trial) == trial,
         col(EligibilityDecision.rule_version) == version,
-        col(EligibilityDecision.status) == "ineligible",
-        col(EligibilityDecision.imaging) == "met",
+        col(EligibilityDecision.status) == DecisionStatus.INELIGIBLE,
+        col(EligibilityDecision.imaging) == Outcome.MET,
         col(EligibilityDecision.grading_id).is_not(None),
     )
     return [list(criteria) for criteria in session.connection().execute(statement).scalars()]

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from grading.allocation import Allocation as Drawn
 from grading.allocation import Replay, Scheme, Tally, allocate, packaged_schemes, replay
+from grading.eligibility import DecisionStatus, Outcome
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import Allocation, AllocationStream, EligibilityDecision, Enrolment, Patient, User
 from registry.models.base import utcnow
@@ -132,7 +133,7 @@ def enrol(
             EligibilityDecision.rule_version == rule_set.version,
         )
     ).first()
-    if decision is None or decision.status != "eligible":
+    if decision is None or decision.status is not DecisionStatus.ELIGIBLE:
         raise Conflict(f"{pseudonym} cannot be enrolled: {_why_not(decision, rule_set.key)}")
     allocation_scheme = scheme(trial)
     levels = allocation_scheme.check_levels(factors) if allocation_scheme is not None else {}
@@ -147,7 +148,7 @@ def enrol(
         consent_date=consent_date,
         consent_by=consent_by.strip(),
         decision={
-            "status": decision.status,
+            "status": decision.status.value,
             "criteria": decision.criteria,
             "evaluation_date": decision.evaluation_date.isoformat(),
             "study_id": decision.study_id,
@@ -326,7 +327,7 @@ def consort(session: Session, trial: str, version: str | None) -> Consort:
     status = Counter(d.status for d in decisions)
     reasons = Counter[str]()
     for decision in decisions:
-        if decision.status == "ineligible":
+        if decision.status is DecisionStatus.INELIGIBLE:
             reasons.update(c["id"] for c in decision.criteria if c["met"] is False)
     enrolled = session.exec(
         select(Enrolment).where(Enrolment.trial == trial, Enrolment.rule_version == rule_set.version)
@@ -339,11 +340,11 @@ def consort(session: Session, trial: str, version: str | None) -> Consort:
         trial,
         rule_set.version,
         len(decisions),
-        sum(1 for d in decisions if d.imaging == "met"),
-        status["ineligible"],
+        sum(1 for d in decisions if d.imaging is Outcome.MET),
+        status[DecisionStatus.INELIGIBLE],
         {c.id: reasons[c.id] for c in rule_set.criteria if reasons[c.id]},
-        status["pending"],
-        status["eligible"],
+        status[DecisionStatus.PENDING],
+        status[DecisionStatus.ELIGIBLE],
         len(enrolled),
         {arm: arms[arm] for arm in arm_names},
     )

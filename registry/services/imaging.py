@@ -388,14 +388,14 @@ def _series_row(
             study_id=study.id,
             series_instance_uid=stack.series_instance_uid,
             stack_key=key,
-            plane="",
-            weighting="",
+            plane=stack.plane,
+            weighting=stack.weighting,
         )
     previous_window = series.details.get("window") if series.details else None
     window = windows.get(stack.series_instance_uid) or previous_window
     series.description = stack.description[:200]
-    series.plane = stack.plane.value
-    series.weighting = stack.weighting.value
+    series.plane = stack.plane
+    series.weighting = stack.weighting
     series.field_strength_t = stack.field_strength_t
     series.slices = stack.slices
     series.gradable = stack.gradable

@@ -117,7 +117,7 @@ def _due(session: Session, destination: str, now: dt.datetime) -> list[tuple[Gra
             or_(
                 col(SrDelivery.id).is_(None),
                 and_(
-                    col(SrDelivery.status) == SrDeliveryStatus.retrying.value,
+                    col(SrDelivery.status) == SrDeliveryStatus.retrying,
                     col(SrDelivery.next_attempt_at) <= now,
                 ),
             )
@@ -157,15 +157,17 @@ def _record_delivery(
     now = utcnow()
     with session_scope(engine, write=True) as session:
         row = None if delivery is None else session.get(SrDelivery, delivery.id)
+        status = SrDeliveryStatus.sent if error is None else SrDeliveryStatus.retrying
         if row is None:
-            row = SrDelivery(grading_version_id=version_id, destination=config.destination, status="")
+            row = SrDelivery(grading_version_id=version_id, destination=config.destination, status=status)
+        row.status = status
         row.attempts += 1
         row.updated_at = now
         if error is None:
-            row.status, row.sent_at, row.next_attempt_at, row.last_error = SrDeliveryStatus.sent.value, now, None, None
+            row.sent_at, row.next_attempt_at, row.last_error = now, None, None
         else:
             wait = min(config.retry_seconds * 2 ** (row.attempts - 1), MAX_WAIT_SECONDS)
-            row.status, row.last_error = SrDeliveryStatus.retrying.value, error[:1000]
+            row.last_error = error[:1000]
             row.next_attempt_at = now + dt.timedelta(seconds=wait)
         session.add(row)
         session.commit()
@@ -233,7 +235,7 @@ def delivery_state(session: Session, config: SrStoreConfig | None) -> DeliverySt
     rows = session.exec(
         select(GradingVersion, SrDelivery)
         .join(SrDelivery, col(SrDelivery.grading_version_id) == GradingVersion.id)
-        .where(SrDelivery.destination == destination, SrDelivery.status == SrDeliveryStatus.retrying.value)
+        .where(SrDelivery.destination == destination, SrDelivery.status == SrDeliveryStatus.retrying)
         .order_by(col(SrDelivery.id))
         .limit(100)
     ).all()
@@ -241,8 +243,8 @@ def delivery_state(session: Session, config: SrStoreConfig | None) -> DeliverySt
         destination,
         {
             "waiting": versions - tried,
-            "retrying": by_status.get(SrDeliveryStatus.retrying.value, 0),
-            "sent": by_status.get(SrDeliveryStatus.sent.value, 0),
+            "retrying": by_status.get(SrDeliveryStatus.retrying, 0),
+            "sent": by_status.get(SrDeliveryStatus.sent, 0),
         },
         [
             {

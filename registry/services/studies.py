@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from grading.series import Plane, Weighting
 from registry import crypto
 from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, StudyOfAnotherPatient
 from registry.imaging.dicom import is_valid_uid
@@ -29,7 +30,7 @@ def check_uid(uid: str, field: str) -> str:
 def stir_to_show(series: Sequence[Series]) -> Series | None:
     """The STIR series the viewer offers instead of the T2 (docs/imaging.md#display): the sagittal STIR
     series with the most slices, the first stored on a tie; ``None`` when the study has none with images."""
-    candidates = [s for s in series if s.weighting == "STIR" and s.plane == "sagittal" and s.slices > 0]
+    candidates = [s for s in series if s.weighting is Weighting.STIR and s.plane is Plane.SAGITTAL and s.slices > 0]
     return max(candidates, key=lambda s: s.slices) if candidates else None
 
 

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from grading.series import Plane, Weighting
 from registry.db import session_scope
 from registry.models import Series
 from registry.services.studies import stir_to_show
@@ -189,15 +190,16 @@ def test_series_geometry_maps_pixels_to_patient_space(
     assert xs == sorted(xs, reverse=True) and xs[0] == pytest.approx(24.0)
 
 
-def _series(weighting: str, plane: str, slices: int) -> Series:
+def _series(weighting: Weighting, plane: Plane, slices: int) -> Series:
     return Series(study_id="s", series_instance_uid="1.2.3", plane=plane, weighting=weighting, slices=slices)
 
 
 def test_the_stir_to_show_is_the_sagittal_stir_with_most_slices() -> None:
-    axial, empty = _series("STIR", "axial", 20), _series("STIR", "sagittal", 0)
-    small, large, tie = _series("STIR", "sagittal", 9), _series("STIR", "sagittal", 11), _series("STIR", "sagittal", 11)
+    stir, sagittal = Weighting.STIR, Plane.SAGITTAL
+    axial, empty = _series(stir, Plane.AXIAL, 20), _series(stir, sagittal, 0)
+    small, large, tie = _series(stir, sagittal, 9), _series(stir, sagittal, 11), _series(stir, sagittal, 11)
     assert stir_to_show([axial, empty, small, large, tie]) is large
-    assert stir_to_show([axial, empty, _series("T2", "sagittal", 11)]) is None
+    assert stir_to_show([axial, empty, _series(Weighting.T2, sagittal, 11)]) is None
 
 
 def test_the_study_answer_names_the_stir_to_show(

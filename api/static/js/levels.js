@@ -31,9 +31,9 @@ export function endplateAt(levels, endplate) {
 }
 
 export class LevelTool {
-  constructor(viewer, grading, button, status) {
+  constructor(viewer, form, button, status) {
     this.viewer = viewer;
-    this.grading = grading;
+    this.form = form;
     this.button = button;
     this.status = status;
     this.levels = {};
@@ -101,7 +101,7 @@ export class LevelTool {
       const d = where ? distance(where.point, point) : Infinity;
       if (d < PICK_MM && (!best || d < best.d)) best = { endplate, d };
     }
-    if (best) this.grading.focusRow(best.endplate);
+    if (best) this.form.focusRow(best.endplate);
   }
 
   draw() {

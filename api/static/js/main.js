@@ -1,11 +1,13 @@
 // The workstation's entry point: sign-in, routing (#/ worklist, #/study/<id>) and the study page.
 
 import { ApiError, clearToken, get, getToken, setToken, setUnauthorizedHandler } from "./api.js";
-import { GradingPanel } from "./grading.js";
+import { ClinicalGrading } from "./clinical-grading.js";
+import { EndplateForm } from "./endplate-form.js";
 import { LevelTool } from "./levels.js";
 import { MeasureTool } from "./measure.js";
 import { NextStudy } from "./next.js";
 import { PriorStudy } from "./prior.js";
+import { ReliabilityRead } from "./reliability-read.js";
 import { Viewer } from "./viewer.js";
 import { Worklist, nextCase } from "./worklist.js";
 
@@ -13,13 +15,16 @@ const $ = (selector) => document.querySelector(selector);
 const views = ["#signin-view", "#worklist-view", "#study-view"];
 
 const viewer = new Viewer($("#viewer"));
-const grading = new GradingPanel($("#grading"));
+// One grading form, taken in turn by a clinical grading of a study and by a blinded reliability read.
+const form = new EndplateForm($("#grading"));
+const clinicalGrading = new ClinicalGrading(form, $("#grading"));
+const reliabilityRead = new ReliabilityRead(form);
 const worklist = new Worklist($("#worklist-view"));
-grading.onSliceKey = (event) => viewer.handleKey(event, { anywhere: true });
+form.onSliceKey = (event) => viewer.handleKey(event, { anywhere: true });
 
 // The image tools and the form: level labels and measurements go with the grading.
-const levels = new LevelTool(viewer, grading, $("#levels-tool"), $("#tool-status"));
-const measure = new MeasureTool(viewer, grading, $("#measure-tool"), $("#tool-status"));
+const levels = new LevelTool(viewer, form, $("#levels-tool"), $("#tool-status"));
+const measure = new MeasureTool(viewer, form, $("#measure-tool"), $("#tool-status"));
 levels.onStart = () => measure.stop();
 measure.onStart = () => levels.stop();
 viewer.onOverlay = () => {
@@ -27,10 +32,10 @@ viewer.onOverlay = () => {
   measure.draw();
 };
 viewer.onImageClick = (pane, at) => levels.pick(pane, at);
-grading.onRowFocus = (endplate) => levels.highlight(endplate);
-grading.extraBody = () => ({ levels: levels.levels, measurements: measure.measurements });
-grading.seriesViewed = () => viewer.seriesViewed();
-grading.onGradingLoaded = (saved) => {
+form.onRowFocus = (endplate) => levels.highlight(endplate);
+clinicalGrading.extraBody = () => ({ levels: levels.levels, measurements: measure.measurements });
+reliabilityRead.seriesViewed = () => viewer.seriesViewed();
+clinicalGrading.onGradingLoaded = (saved) => {
   levels.set(saved?.levels);
   measure.set(saved?.measurements);
 };
@@ -45,7 +50,7 @@ viewer.onFirstImages = (study) => {
     prior.load(study);
   }
 };
-grading.onSubmitAndNext = async (study) => {
+clinicalGrading.onSubmitAndNext = async (study) => {
   const next = await nextStudy.after(study.id);
   if (next) {
     location.hash = `#/study/${encodeURIComponent(next.id)}`;
@@ -91,7 +96,7 @@ async function signIn(token) {
   }
   $("#who-name").textContent = `${me.name} (${me.role})`;
   $("#who").hidden = false;
-  grading.me = me;
+  clinicalGrading.me = me;
 }
 
 // The image tools keep what they mark with a clinical grading; a blinded read has none of them.
@@ -134,10 +139,10 @@ async function openRead(studyId, label) {
   document.title = `Case ${caseView.case} · Modic workstation`;
   viewer.prefetched = null;
   viewer.open({ series, grading_series: { t1: roleId("t1"), t2: roleId("t2"), stir: roleId("stir") } });
-  await grading.openRead(studyId, caseView);
+  await reliabilityRead.open(studyId, caseView);
 }
 
-grading.onReadSaved = async (read) => {
+reliabilityRead.onReadSaved = async (read) => {
   const next = await nextCase(read.studyId);
   const box = $("#read-next");
   box.replaceChildren();
@@ -170,7 +175,7 @@ async function openStudy(studyId) {
       if (body) Object.assign(series, { window: body.window, geometry: body.geometry });
     }
   }
-  grading.prefetchedGradings = (id) => (prefetched && id === study.id ? prefetched.gradings : null);
+  clinicalGrading.prefetchedGradings = (id) => (prefetched && id === study.id ? prefetched.gradings : null);
   $("#study-title").textContent = `Patient ${study.patient.pseudonym}`;
   const field = study.field_strength_t === null ? "field strength unknown" : `${study.field_strength_t} T`;
   $("#study-meta").textContent = `Study of ${study.study_date ?? "unknown date"} · ${field} · ${study.series.length} series`;
@@ -182,7 +187,7 @@ async function openStudy(studyId) {
   document.title = `${study.patient.pseudonym} · Modic workstation`;
   viewer.prefetched = prefetched;
   viewer.open(study);
-  await grading.open(study);
+  await clinicalGrading.open(study);
 }
 
 async function route() {

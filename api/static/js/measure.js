@@ -19,9 +19,9 @@ export function heightFraction(endplatePoint, oppositePoint, depthPoint) {
 }
 
 export class MeasureTool {
-  constructor(viewer, grading, button, status) {
+  constructor(viewer, form, button, status) {
     this.viewer = viewer;
-    this.grading = grading;
+    this.form = form;
     this.button = button;
     this.status = status;
     this.measurements = [];
@@ -43,13 +43,13 @@ export class MeasureTool {
   }
 
   start() {
-    const endplate = this.grading.activeEndplate;
-    const type = endplate ? this.grading.rows.get(endplate).type.value : "";
+    const endplate = this.form.activeEndplate;
+    const type = endplate ? this.form.rows.get(endplate).type.value : "";
     if (!endplate || !type || type === "none") {
       this.status.textContent = endplate
         ? `Height %: give ${endplate} a Modic type first, then measure its size.`
         : "Height %: focus the row of the endplate to measure and give it a Modic type first.";
-      this.grading.focusRow(endplate ?? "L1_sup");
+      this.form.focusRow(endplate ?? "L1_sup");
       return;
     }
     this.onStart();
@@ -91,7 +91,7 @@ export class MeasureTool {
     this.measurements = this.measurements.filter((m) => m.endplate !== endplate);
     this.measurements.push({ endplate, endplate_point: endplatePoint, opposite_point: oppositePoint, depth_point: depthPoint });
     this.stop();
-    this.grading.setMeasured(endplate, pct);
+    this.form.setMeasured(endplate, pct);
     this.status.textContent = `${endplate}: ${pct} % of the body height (${height.toFixed(1)} mm), size ${sizeForExtension(pct)}.`;
   }
 

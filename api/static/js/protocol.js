@@ -1,8 +1,9 @@
 // The grading form's Nordic-record parts: "not assessable" (one key, X, in a row), the numbering
 // reference, the chosen protocol, and the protocol's extra columns (only when it has them).
-// The grading panel calls these hooks; the protocols come from GET /api/v1/protocols.
+// The endplate form (endplate-form.js) calls these hooks; the protocols come from GET /api/v1/protocols.
 
 import { get } from "./api.js";
+import { newElement, option } from "./dom.js";
 import { ENDPLATES } from "./vocab.js";
 
 const SITE_PROTOCOL = "modic.protocol";
@@ -18,23 +19,16 @@ const NUMBERING = {
   transitional: ["none", "lumbarised_s1", "sacralised_l5"],
 };
 
-function element(tag, attributes = {}, text) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 function select(attributes, values, blank = "—") {
-  const node = element("select", attributes);
-  if (blank !== null) node.append(element("option", { value: "" }, blank));
-  for (const value of values) node.append(element("option", { value: value.value ?? value }, value.label ?? value));
+  const node = newElement("select", undefined, attributes);
+  if (blank !== null) node.append(option("", blank));
+  for (const value of values) node.append(option(value.value ?? value, value.label ?? value));
   return node;
 }
 
 export class ProtocolForm {
-  constructor(panel) {
-    this.panel = panel;
+  constructor(form) {
+    this.form = form;
     this.protocols = [];
     this.protocolId = "nordic-2007";
     this.fixed = false; // a reliability read: the study's protocol, not the site's choice
@@ -45,8 +39,8 @@ export class ProtocolForm {
   }
 
   buildHeader() {
-    const box = element("fieldset", { class: "nordic-record", id: "nordic-record" });
-    box.append(element("legend", {}, "Record"));
+    const box = newElement("fieldset", undefined, { class: "nordic-record", id: "nordic-record" });
+    box.append(newElement("legend", "Record"));
     this.protocolSelect = select({ id: "grading-protocol", "aria-label": "Grading protocol" }, ["nordic-2007"], null);
     this.protocolSelect.addEventListener("change", () => {
       localStorage.setItem(SITE_PROTOCOL, this.protocolSelect.value);
@@ -55,27 +49,27 @@ export class ProtocolForm {
     this.reference = select({ id: "numbering-reference", "aria-label": "Levels counted from" }, NUMBERING.reference);
     this.transitional = select({ id: "numbering-transitional", "aria-label": "Transitional vertebra" }, NUMBERING.transitional);
     for (const [label, control] of [["Protocol", this.protocolSelect], ["Levels counted from", this.reference], ["Transitional vertebra", this.transitional]]) {
-      const wrap = element("label", {}, `${label} `);
+      const wrap = newElement("label", `${label} `);
       wrap.append(control);
       box.append(wrap);
     }
-    const table = this.panel.body.closest("table");
+    const table = this.form.tbody.closest("table");
     table.before(box);
     this.headRow = table.querySelector("thead tr");
-    this.headRow.append(element("th", { scope: "col" }, "Not assessable"));
+    this.headRow.append(newElement("th", "Not assessable", { scope: "col" }));
   }
 
   buildRow(endplate) {
-    const r = this.panel.rows.get(endplate);
+    const r = this.form.rows.get(endplate);
     const reason = select({ id: `na-${endplate}`, "aria-label": `${endplate} not assessable`, "data-field": "not_assessable" }, REASONS);
-    const note = element("input", { id: `note-${endplate}`, type: "text", maxlength: "500", "aria-label": `${endplate} note`, "data-field": "note" });
+    const note = newElement("input", undefined, { id: `note-${endplate}`, type: "text", maxlength: "500", "aria-label": `${endplate} note`, "data-field": "note" });
     reason.tabIndex = -1; // reached with X from the row's type, so Tab walks type, size and extension
-    const td = element("td", { class: "not-assessable" });
+    const td = newElement("td", undefined, { class: "not-assessable" });
     td.append(reason, note);
     r.row.append(td);
     r.errorCell.setAttribute("colspan", "5");
     const extras = new Map();
-    for (const control of [reason, note]) control.addEventListener("change", () => this.panel.updateRow(endplate));
+    for (const control of [reason, note]) control.addEventListener("change", () => this.form.updateRow(endplate));
     this.rows.set(endplate, { reason, note, extras, cells: [] });
   }
 
@@ -84,7 +78,7 @@ export class ProtocolForm {
     if (this.protocols.length) return;
     const answer = await get("/protocols");
     this.protocols = answer.body.items;
-    this.protocolSelect.replaceChildren(...this.protocols.map((p) => element("option", { value: p.id }, p.id)));
+    this.protocolSelect.replaceChildren(...this.protocols.map((p) => option(p.id, p.id)));
     const chosen = localStorage.getItem(SITE_PROTOCOL);
     this.setProtocol(this.protocols.some((p) => p.id === chosen) ? chosen : answer.body.default);
   }
@@ -101,7 +95,7 @@ export class ProtocolForm {
     this.protocolSelect.disabled = this.fixed;
     for (const th of this.headRow.querySelectorAll("th[data-extra]")) th.remove();
     const variables = this.extraVariables();
-    for (const v of variables) this.headRow.append(element("th", { scope: "col", "data-extra": v.name, title: v.quote }, v.label));
+    for (const v of variables) this.headRow.append(newElement("th", v.label, { scope: "col", "data-extra": v.name, title: v.quote }));
     for (const endplate of ENDPLATES) {
       const row = this.rows.get(endplate);
       const kept = new Map([...row.extras].map(([name, control]) => [name, control.value]));
@@ -112,19 +106,19 @@ export class ProtocolForm {
           { id: `${v.name}-${endplate}`, "aria-label": `${endplate} ${v.label}`, "data-field": v.name, "data-applies": v.applies_to },
           v.categories.map((c) => ({ value: c.value, label: c.value })),
         );
-        for (const option of control.options) {
-          const category = v.categories.find((c) => c.value === option.value);
-          if (category) option.title = category.definition;
+        for (const choice of control.options) {
+          const category = v.categories.find((c) => c.value === choice.value);
+          if (category) choice.title = category.definition;
         }
         control.value = kept.get(v.name) ?? "";
-        control.addEventListener("change", () => this.panel.updateRow(endplate));
+        control.addEventListener("change", () => this.form.updateRow(endplate));
         row.extras.set(v.name, control);
-        const td = element("td", { "data-extra": v.name });
+        const td = newElement("td", undefined, { "data-extra": v.name });
         td.append(control);
-        this.panel.rows.get(endplate).row.append(td);
+        this.form.rows.get(endplate).row.append(td);
         return td;
       });
-      this.panel.rows.get(endplate).errorCell.setAttribute("colspan", String(5 + variables.length));
+      this.form.rows.get(endplate).errorCell.setAttribute("colspan", String(5 + variables.length));
       this.updateRow(endplate);
     }
   }
@@ -164,7 +158,7 @@ export class ProtocolForm {
   }
 
   updateRow(endplate) {
-    const r = this.panel.rows.get(endplate);
+    const r = this.form.rows.get(endplate);
     const row = this.rows.get(endplate);
     const unread = row.reason.value !== "";
     r.row.classList.toggle("not-assessable", unread);
@@ -209,7 +203,7 @@ export class ProtocolForm {
     if (control.dataset.field === "type" && key === NOT_ASSESSABLE_KEY) {
       event.preventDefault();
       row.reason.value = row.reason.value ? "" : REASONS[0].value;
-      this.panel.updateRow(endplate);
+      this.form.updateRow(endplate);
       if (row.reason.value) row.reason.focus();
       return true;
     }
@@ -218,14 +212,14 @@ export class ProtocolForm {
       if (!reason) return key.length === 1;
       event.preventDefault();
       row.reason.value = reason.value;
-      this.panel.updateRow(endplate);
+      this.form.updateRow(endplate);
       if (reason.value === "other") row.note.focus();
-      else this.panel.focusNextRow(endplate);
+      else this.form.focusNextRow(endplate);
       return true;
     }
     if (row.extras.size && [...row.extras.values()].includes(control) && event.key === "Enter") {
       event.preventDefault();
-      this.panel.focusNextRow(endplate);
+      this.form.focusNextRow(endplate);
       return true;
     }
     return [...row.extras.values()].includes(control); // the select's own type-ahead picks a category

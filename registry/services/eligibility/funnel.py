@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from grading.eligibility import RuleSet
+from grading.eligibility import DecisionStatus, Outcome, RuleSet
 from registry.repositories import eligibility as eligibility_repo
 
 
@@ -34,15 +34,15 @@ class Funnel:
 def funnel(session: Session, rule_set: RuleSet) -> Funnel:
     """Count the funnel steps from the stored decisions."""
     counts = eligibility_repo.funnel_counts(session, rule_set.trial, rule_set.version)
-    graded = Counter[str]()
-    after_mri = Counter[str]()
+    graded = Counter[Outcome]()
+    after_mri = Counter[DecisionStatus]()
     without_mri = 0
     for has_grading, imaging, status, n in counts:
         if not has_grading:
             without_mri += n
             continue
         graded[imaging] += n
-        if imaging == "met":
+        if imaging is Outcome.MET:
             after_mri[status] += n
     reasons = Counter[str]()
     for criteria in eligibility_repo.ineligible_criteria(session, rule_set.trial, rule_set.version):
@@ -52,12 +52,12 @@ def funnel(session: Session, rule_set: RuleSet) -> Funnel:
         rule_set.trial,
         rule_set.version,
         sum(graded.values()),
-        graded["met"],
-        graded["not_met"],
-        graded["unknown"],
-        after_mri["pending"],
-        after_mri["eligible"],
-        after_mri["ineligible"],
+        graded[Outcome.MET],
+        graded[Outcome.NOT_MET],
+        graded[Outcome.UNKNOWN],
+        after_mri[DecisionStatus.PENDING],
+        after_mri[DecisionStatus.ELIGIBLE],
+        after_mri[DecisionStatus.INELIGIBLE],
         ordered,
         without_mri,
     )
