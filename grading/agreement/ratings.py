@@ -19,6 +19,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,30 @@ class RatingsMatrix:
     def q(self) -> int:
         """Number of categories on the scale (used or not)."""
         return len(self.categories)
+
+    @cached_property
+    def row_patterns(self) -> npt.NDArray[np.intp]:
+        """Each unit's number among the distinct rows of ``codes``, numbered in order of first appearance.
+
+        Every per-unit quantity of a statistic is a function of the unit's row, so the units of one
+        number can be counted together: the bootstrap of every statistic on this matrix then resamples
+        one table of counts per cluster (:func:`grading.agreement.result.pattern_sums`). Read-only.
+        """
+        codes = self.codes
+        if codes.shape[1] == 0:
+            return np.zeros(codes.shape[0], dtype=np.intp)
+        base = self.q + 1
+        if base ** codes.shape[1] < 1 << 62:
+            radix = base ** np.arange(codes.shape[1], dtype=np.int64)
+            keys = (codes.astype(np.int64) + 1) @ radix
+            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        else:
+            _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+        rank = np.empty(first.size, dtype=np.intp)
+        rank[np.argsort(first, kind="stable")] = np.arange(first.size, dtype=np.intp)
+        patterns: npt.NDArray[np.intp] = rank[inverse.reshape(-1)]
+        patterns.setflags(write=False)
+        return patterns
 
     def counts(self) -> npt.NDArray[np.float64]:
         """``r[i, k]``: how many raters put unit ``i`` in category ``k`` (units × q)."""

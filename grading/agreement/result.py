@@ -77,16 +77,26 @@ class PatternSums:
     features: FloatArray
 
 
-def pattern_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatArray | PatternSums:
+def pattern_sums(
+    features: FloatArray, clusters: npt.NDArray[np.intp], patterns: npt.NDArray[np.intp] | None = None
+) -> FloatArray | PatternSums:
     """The per-cluster sums of unit ``features`` (units × d) over ``clusters`` (``0..G-1``), factored
-    through the distinct feature rows when there are few of them (else the plain sums)."""
+    through the distinct feature rows when there are few of them (else the plain sums).
+
+    ``patterns`` (optional) numbers the units by their ratings (:attr:`RatingsMatrix.row_patterns`),
+    each unit's features being a function of its ratings: the units are then counted by that number,
+    so every statistic on the same units resamples the same counts (one product, shared through
+    :func:`resampled_counts`)."""
     n, d = features.shape
     g = int(clusters.max()) + 1 if clusters.size else 0
     if n == 0 or d == 0:
         return cluster_sums(features, clusters)
-    distinct, pattern = np.unique(features, axis=0, return_inverse=True)
+    distinct, pattern = distinct_rows(features) if patterns is None else _rows_of_patterns(features, patterns)
     p = int(distinct.shape[0])
-    if p * (g + d) >= g * d:  # the factored products would cost more than the plain one
+    # the factored products cost more than the plain one, unless the resampled counts are shared by the
+    # statistics on the same ratings (rating patterns given) and there are no more patterns than clusters
+    shared = patterns is not None and p <= g
+    if not shared and p * (g + d) >= g * d:
         return cluster_sums(features, clusters)
     # patterns numbered by first appearance: statistics that group the units alike get equal counts
     first = np.full(p, n, dtype=np.intp)
@@ -98,6 +108,44 @@ def pattern_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatA
     flat = clusters * p + rank[pattern.reshape(-1)]
     counts = np.bincount(flat, minlength=g * p).reshape(g, p).astype(np.float64)
     return PatternSums(counts, np.asarray(distinct, dtype=np.float64))
+
+
+def distinct_rows(features: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """The distinct rows of ``features`` and each row's number among them, as ``np.unique(features,
+    axis=0, return_inverse=True)`` groups them (rows in another order).
+
+    Rows are grouped by one number each, a fixed weighted sum of the row (the same arithmetic for every
+    row, so equal rows give equal numbers), with a 1-D sort; the grouping is then checked row by row
+    and, should two different rows share a number, the rows are grouped by ``np.unique`` itself.
+    """
+    d = features.shape[1]
+    key = (features * _row_key_weights(d)).sum(axis=1)
+    _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
+    pattern = pattern.reshape(-1)
+    distinct = features[first]
+    if np.array_equal(distinct[pattern], features):
+        return distinct, pattern
+    exact, inverse = np.unique(features, axis=0, return_inverse=True)
+    return exact, inverse.reshape(-1)
+
+
+def _rows_of_patterns(features: FloatArray, patterns: npt.NDArray[np.intp]) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """The feature row of each unit pattern and each unit's pattern (``0..P-1``); the rows of a pattern
+    are checked to be equal (else the distinct feature rows are taken, :func:`distinct_rows`)."""
+    _, first, pattern = np.unique(patterns, return_index=True, return_inverse=True)
+    pattern = pattern.reshape(-1)
+    distinct = features[first]
+    if np.array_equal(distinct[pattern], features):
+        return distinct, pattern
+    return distinct_rows(features)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_key_weights(d: int) -> FloatArray:
+    """``d`` fixed weights in [1, 2) for :func:`distinct_rows` (read-only)."""
+    weights: FloatArray = 1.0 + np.random.default_rng(20_261_129).random(d)
+    weights.setflags(write=False)
+    return weights
 
 
 _RESAMPLED: collections.OrderedDict[tuple[bytes, int, int, int, int], FloatArray] = collections.OrderedDict()
