@@ -256,19 +256,20 @@ def cluster_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatA
 
 
 def percentiles(values: FloatArray, quantiles: tuple[float, ...]) -> tuple[float, ...]:
-    """``np.quantile(values, quantiles)`` (its default linear method, same arithmetic) on one sort.
+    """``np.quantile(values, quantiles)`` (its default linear method, same arithmetic) on one partition.
 
     The ``k``-th quantile sits at ``(n - 1) q`` in the sorted values; between two values ``a ≤ b`` at
     fraction ``t`` it is ``a + (b - a) t``, or ``b - (b - a)(1 - t)`` when ``t ≥ 0.5``, as numpy does.
+    Only those order statistics are placed (``np.partition``), not the whole sort.
     """
-    ordered = np.sort(values)
-    last = ordered.size - 1
-    out = []
+    last = values.size - 1
+    places = []
     for q in quantiles:
-        position = last * q
-        below = min(math.floor(position), last)
-        above = min(below + 1, last)
-        t = position - below
+        below = min(math.floor(last * q), last)
+        places.append((below, min(below + 1, last), last * q - below))
+    ordered = np.partition(values, sorted({k for below, above, _ in places for k in (below, above)}))
+    out = []
+    for below, above, t in places:
         a, b = float(ordered[below]), float(ordered[above])
         out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
     return tuple(out)

@@ -454,8 +454,8 @@ def cohen_kappa(
     def from_sums(sums: FloatArray) -> FloatArray:
         total = sums.sum(axis=1)
         p = sums.reshape(-1, q, q) / total[:, None, None]
-        po = (p * w).sum(axis=(1, 2))
-        pe = np.einsum("bi,ij,bj->b", p.sum(axis=2), w, p.sum(axis=1))
+        po = p.reshape(-1, q * q) @ w.ravel()
+        pe = ((p.sum(axis=2) @ w) * p.sum(axis=1)).sum(axis=1)
         return np.asarray(np.where((total > 0) & (1 - pe > _EPS), (po - pe) / (1 - pe), np.nan), dtype=np.float64)
 
     def features() -> FloatArray:
