@@ -28,6 +28,7 @@ variables (``nordic-2007-full``) each of them is analysed too, at its own level 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -146,6 +147,12 @@ def nordic_records(
     return [RatingRecord(unit, rater, value, group, variable) for unit, variable, value in ratings]
 
 
+@functools.lru_cache(maxsize=256)
+def _endplate_names(names: tuple[str | None, ...], endplate: str) -> tuple[str | None, ...]:
+    """The per-endplate variable names at ``endplate`` of ``names`` (None: a variable only pooled)."""
+    return tuple(None if name is None else f"{name}@{endplate}" for name in names)
+
+
 def add_nordic_ratings(
     columns: dict[str, RatingColumns],
     case: str,
@@ -172,14 +179,15 @@ def _nordic_ratings(
 ) -> Iterator[tuple[str, str, Label | None]]:
     """``(unit, variable, value)`` of every rating of one grading of ``case``, in report order."""
     rows = ENDPLATE_VARIABLES + _extra_variables(protocol)
+    per_endplate_names = tuple(v.spec.name if v.per_endplate else None for v in rows)
     for g in grading.endplates:
         endplate = g.endplate.value
         unit = f"{case}/{endplate}"
-        for variable in rows:
+        for variable, at_endplate in zip(rows, _endplate_names(per_endplate_names, endplate), strict=True):
             value = variable.extract(g) if g.assessable else None
             yield unit, variable.spec.name, value
-            if per_endplate and variable.per_endplate:
-                yield case, f"{variable.spec.name}@{endplate}", value
+            if per_endplate and at_endplate is not None:
+                yield case, at_endplate, value
     if trials:
         for rule_set in trial_rule_sets():
             yield case, trial_variable_name(rule_set), mri_decision(rule_set, grading)

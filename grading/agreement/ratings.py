@@ -90,11 +90,17 @@ class RatingsMatrix:
         return patterns
 
     def counts(self) -> npt.NDArray[np.float64]:
-        """``r[i, k]``: how many raters put unit ``i`` in category ``k`` (units × q)."""
+        """``r[i, k]``: how many raters put unit ``i`` in category ``k`` (units × q; read-only, computed once)."""
+        return self._counts
+
+    @cached_property
+    def _counts(self) -> npt.NDArray[np.float64]:
         present = self.codes >= 0
         rows = np.broadcast_to(np.arange(self.n_units)[:, None], self.codes.shape)[present]
         flat = rows * self.q + self.codes[present]
-        return np.bincount(flat, minlength=self.n_units * self.q).reshape(self.n_units, self.q).astype(np.float64)
+        counts = np.bincount(flat, minlength=self.n_units * self.q).reshape(self.n_units, self.q).astype(np.float64)
+        counts.setflags(write=False)
+        return counts
 
 
 def _is_missing(value: object) -> bool:
