@@ -80,12 +80,9 @@ class RatingsMatrix:
         if base ** codes.shape[1] < 1 << 62:
             radix = base ** np.arange(codes.shape[1], dtype=np.int64)
             keys = (codes.astype(np.int64) + 1) @ radix
-            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         else:
-            _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-        rank = np.empty(first.size, dtype=np.intp)
-        rank[np.argsort(first, kind="stable")] = np.arange(first.size, dtype=np.intp)
-        patterns: npt.NDArray[np.intp] = rank[inverse.reshape(-1)]
+            keys = np.unique(codes, axis=0, return_inverse=True)[1].reshape(-1)
+        patterns, _ = first_appearance_numbers(keys)
         patterns.setflags(write=False)
         return patterns
 
@@ -101,6 +98,30 @@ class RatingsMatrix:
         counts = np.bincount(flat, minlength=self.n_units * self.q).reshape(self.n_units, self.q).astype(np.float64)
         counts.setflags(write=False)
         return counts
+
+
+def first_appearance_numbers(
+    keys: npt.NDArray[np.integer[Any]],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Each key's number among the distinct keys in order of first appearance, and where each number
+    first appears; a look-up table over the keys' range when it is narrow, else ``np.unique`` first."""
+    n = keys.size
+    if n == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    low = int(keys.min())
+    span = int(keys.max()) - low + 1
+    if span > max(4 * n, 1024):
+        keys = np.unique(keys, return_inverse=True)[1].reshape(-1)
+        low, span = 0, int(keys.max()) + 1
+    shifted = (keys - low).astype(np.intp, copy=False)
+    first = np.full(span, n, dtype=np.intp)
+    np.minimum.at(first, shifted, np.arange(n, dtype=np.intp))
+    present = np.flatnonzero(first < n)
+    order = np.argsort(first[present], kind="stable")
+    number = np.empty(span, dtype=np.intp)
+    number[present[order]] = np.arange(present.size, dtype=np.intp)
+    numbers: npt.NDArray[np.intp] = number[shifted]
+    return numbers, first[present[order]]
 
 
 def _is_missing(value: object) -> bool:

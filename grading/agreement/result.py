@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grading.agreement.interpretation import LandisKoch, landis_koch
-from grading.agreement.ratings import AgreementInputError, Label
+from grading.agreement.ratings import AgreementInputError, Label, first_appearance_numbers
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -132,8 +132,7 @@ def distinct_rows(features: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp
 def _rows_of_patterns(features: FloatArray, patterns: npt.NDArray[np.intp]) -> tuple[FloatArray, npt.NDArray[np.intp]]:
     """The feature row of each unit pattern and each unit's pattern (``0..P-1``); the rows of a pattern
     are checked to be equal (else the distinct feature rows are taken, :func:`distinct_rows`)."""
-    _, first, pattern = np.unique(patterns, return_index=True, return_inverse=True)
-    pattern = pattern.reshape(-1)
+    pattern, first = first_appearance_numbers(patterns)
     distinct = features[first]
     if np.array_equal(distinct[pattern], features):
         return distinct, pattern
@@ -165,7 +164,7 @@ def resampled_counts(counts: FloatArray, n_boot: int, seed: int) -> FloatArray:
         if found is not None:
             _RESAMPLED.move_to_end(key)
             return found
-    product: FloatArray = multiplicities(g, n_boot, seed) @ counts
+    product = blocked_product(multiplicities(g, n_boot, seed), counts)
     product.setflags(write=False)
     with _RESAMPLED_LOCK:
         if key not in _RESAMPLED:
@@ -211,7 +210,7 @@ class ClusterResampler:
         if isinstance(built, PatternSums):
             if built.counts.shape[0] == 0:
                 return np.full(n_boot, math.nan)
-            sums = resampled_counts(built.counts, n_boot, seed) @ built.features
+            sums = blocked_product(resampled_counts(built.counts, n_boot, seed), built.features)
         else:
             g = int(built.shape[0])
             if g == 0:
@@ -221,6 +220,28 @@ class ClusterResampler:
             sums[:, used] = resampled_counts(np.ascontiguousarray(built[:, used]), n_boot, seed)
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.statistic(sums)
+
+
+_BLOCK_PRODUCTS = 1 << 17
+"""Multiply-adds per block of :func:`blocked_product`: below OpenBLAS' threshold for threads (4 × 65536)."""
+
+
+def blocked_product(left: FloatArray, right: FloatArray) -> FloatArray:
+    """``left @ right`` computed in blocks of rows small enough for BLAS to run each on the calling thread.
+
+    These products are small (resamples × clusters × patterns); BLAS threads started for each of the
+    thousands of them in a report cost more than they save, the more so on a machine shared with other
+    work. Each block is the same product on fewer rows.
+    """
+    rows, inner = left.shape
+    columns = right.shape[1]
+    step = max(1, _BLOCK_PRODUCTS // max(1, inner * columns))
+    if rows <= step:
+        return np.asarray(left @ right, dtype=np.float64)
+    out = np.empty((rows, columns))
+    for start in range(0, rows, step):
+        np.matmul(left[start : start + step], right, out=out[start : start + step])
+    return out
 
 
 @functools.lru_cache(maxsize=16)
