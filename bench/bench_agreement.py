@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from bench.common import print_table, row
-from grading.agreement import AgreementReport, RatingRecord, build_report, cohen_kappa, fleiss_kappa
-from grading.agreement.nordic_variables import nordic_records, nordic_specs
+from grading.agreement import AgreementReport, RatingColumns, build_report, cohen_kappa, fleiss_kappa
+from grading.agreement.nordic_variables import add_nordic_ratings, nordic_specs
 from grading.endplates import ENDPLATES
 from grading.nordic import TYPE_LABELS, StudyGrading, size_from_extension
 
@@ -214,14 +214,14 @@ def synthetic_study(patients: int = 100, raters: int = 4, seed: int = 6) -> dict
 
 def full_report(gradings: dict[tuple[str, int, str], StudyGrading], n_boot: int) -> tuple[AgreementReport, ...]:
     """Inter-rater (read 1), intra-rater per rater and pooled over raters, as the reliability service does."""
-    inter: list[RatingRecord] = []
-    intra: list[RatingRecord] = []
+    inter: dict[str, RatingColumns] = {}
+    intra: dict[str, RatingColumns] = {}
     pairs = set()
     for (rater, read, case), grading in gradings.items():
         if read == 1:
-            inter += nordic_records(case, rater, grading)
-        intra += nordic_records(case, f"{rater} read {read}", grading)
-        intra += nordic_records(f"{rater}|{case}", f"all raters read {read}", grading)
+            add_nordic_ratings(inter, case, rater, grading)
+        add_nordic_ratings(intra, case, f"{rater} read {read}", grading)
+        add_nordic_ratings(intra, f"{rater}|{case}", f"all raters read {read}", grading)
         pairs.add((f"{rater} read 1", f"{rater} read 2"))
     specs = nordic_specs()
     wanted = [*sorted(pairs), ("all raters read 1", "all raters read 2")]

@@ -24,7 +24,7 @@ import numpy as np
 
 from grading.agreement.ratings import AgreementInputError, Clusters, Label
 from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, SEMethod
-from grading.agreement.statistics import _cluster_builder, _cluster_index, _n_clusters, _pairs
+from grading.agreement.statistics import _cluster_builder, _cluster_index, _n_clusters, _pairs, _row_patterns
 
 
 def chi2_sf(x: float, df: int) -> float:
@@ -151,7 +151,9 @@ def specific_agreement(
         n_raters=2,
         categories=cats,
         n_clusters=n if clusters is None else _n_clusters(clusters, n_rows, kept),
-        resampler=ClusterResampler(_cluster_builder(features, clusters, n_rows, kept), from_sums),
+        resampler=ClusterResampler(
+            _cluster_builder(features, clusters, n_rows, kept, _row_patterns(ratings)), from_sums
+        ),
         se_method=SEMethod.ANALYTIC if grouping is None else SEMethod.ANALYTIC_CLUSTERED,
     )
     denominator = 2 * agree_n + discordant_n

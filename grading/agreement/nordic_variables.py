@@ -28,11 +28,12 @@ variables (``nordic-2007-full``) each of them is analysed too, at its own level 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from grading.agreement.ratings import Label
-from grading.agreement.report import RatingRecord, VariableSpec
+from grading.agreement.report import RatingColumns, RatingRecord, VariableSpec
 from grading.agreement.statistics import Level
 from grading.eligibility import EndplateChange, Facts, Outcome, RuleSet, combine, default_catalog
 from grading.endplates import ENDPLATES
@@ -142,20 +143,54 @@ def nordic_records(
     """Long-format records of one rater's grading of one case, clustered by ``cluster`` (the patient;
     the case itself when not given)."""
     group = case if cluster is None else cluster
-    records: list[RatingRecord] = []
+    ratings = _nordic_ratings(case, grading, per_endplate, trials, protocol)
+    return [RatingRecord(unit, rater, value, group, variable) for unit, variable, value in ratings]
+
+
+@functools.lru_cache(maxsize=256)
+def _endplate_names(names: tuple[str | None, ...], endplate: str) -> tuple[str | None, ...]:
+    """The per-endplate variable names at ``endplate`` of ``names`` (None: a variable only pooled)."""
+    return tuple(None if name is None else f"{name}@{endplate}" for name in names)
+
+
+def add_nordic_ratings(
+    columns: dict[str, RatingColumns],
+    case: str,
+    rater: str,
+    grading: StudyGrading,
+    *,
+    cluster: str | None = None,
+    per_endplate: bool = True,
+    trials: bool = True,
+    protocol: Protocol | None = None,
+) -> None:
+    """The ratings of :func:`nordic_records` appended to each variable's ``columns`` (created when absent),
+    the fast input of :func:`~grading.agreement.report.build_report`."""
+    group = case if cluster is None else cluster
+    for unit, variable, value in _nordic_ratings(case, grading, per_endplate, trials, protocol):
+        found = columns.get(variable)
+        if found is None:
+            found = columns[variable] = RatingColumns()
+        found.add(unit, rater, value, group)
+
+
+def _nordic_ratings(
+    case: str, grading: StudyGrading, per_endplate: bool, trials: bool, protocol: Protocol | None
+) -> Iterator[tuple[str, str, Label | None]]:
+    """``(unit, variable, value)`` of every rating of one grading of ``case``, in report order."""
+    rows = ENDPLATE_VARIABLES + _extra_variables(protocol)
+    per_endplate_names = tuple(v.spec.name if v.per_endplate else None for v in rows)
     for g in grading.endplates:
         endplate = g.endplate.value
-        for variable in ENDPLATE_VARIABLES + _extra_variables(protocol):
+        unit = f"{case}/{endplate}"
+        for variable, at_endplate in zip(rows, _endplate_names(per_endplate_names, endplate), strict=True):
             value = variable.extract(g) if g.assessable else None
-            records.append(RatingRecord(f"{case}/{endplate}", rater, value, group, variable.spec.name))
-            if per_endplate and variable.per_endplate:
-                records.append(RatingRecord(case, rater, value, group, f"{variable.spec.name}@{endplate}"))
+            yield unit, variable.spec.name, value
+            if per_endplate and at_endplate is not None:
+                yield case, at_endplate, value
     if trials:
         for rule_set in trial_rule_sets():
-            records.append(
-                RatingRecord(case, rater, mri_decision(rule_set, grading), group, trial_variable_name(rule_set))
-            )
-    return records
+            yield case, trial_variable_name(rule_set), mri_decision(rule_set, grading)
 
 
 NO_CHANGE = "none"

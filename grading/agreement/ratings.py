@@ -19,6 +19,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -64,12 +65,63 @@ class RatingsMatrix:
         """Number of categories on the scale (used or not)."""
         return len(self.categories)
 
+    @cached_property
+    def row_patterns(self) -> npt.NDArray[np.intp]:
+        """Each unit's number among the distinct rows of ``codes``, numbered in order of first appearance.
+
+        Every per-unit quantity of a statistic is a function of the unit's row, so the units of one
+        number can be counted together: the bootstrap of every statistic on this matrix then resamples
+        one table of counts per cluster (:func:`grading.agreement.result.pattern_sums`). Read-only.
+        """
+        codes = self.codes
+        if codes.shape[1] == 0:
+            return np.zeros(codes.shape[0], dtype=np.intp)
+        base = self.q + 1
+        if base ** codes.shape[1] < 1 << 62:
+            radix = base ** np.arange(codes.shape[1], dtype=np.int64)
+            keys = (codes.astype(np.int64) + 1) @ radix
+        else:
+            keys = np.unique(codes, axis=0, return_inverse=True)[1].reshape(-1)
+        patterns, _ = first_appearance_numbers(keys)
+        patterns.setflags(write=False)
+        return patterns
+
     def counts(self) -> npt.NDArray[np.float64]:
-        """``r[i, k]``: how many raters put unit ``i`` in category ``k`` (units × q)."""
+        """``r[i, k]``: how many raters put unit ``i`` in category ``k`` (units × q; read-only, computed once)."""
+        return self._counts
+
+    @cached_property
+    def _counts(self) -> npt.NDArray[np.float64]:
         present = self.codes >= 0
         rows = np.broadcast_to(np.arange(self.n_units)[:, None], self.codes.shape)[present]
         flat = rows * self.q + self.codes[present]
-        return np.bincount(flat, minlength=self.n_units * self.q).reshape(self.n_units, self.q).astype(np.float64)
+        counts = np.bincount(flat, minlength=self.n_units * self.q).reshape(self.n_units, self.q).astype(np.float64)
+        counts.setflags(write=False)
+        return counts
+
+
+def first_appearance_numbers(
+    keys: npt.NDArray[np.integer[Any]],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Each key's number among the distinct keys in order of first appearance, and where each number
+    first appears; a look-up table over the keys' range when it is narrow, else ``np.unique`` first."""
+    n = keys.size
+    if n == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    low = int(keys.min())
+    span = int(keys.max()) - low + 1
+    if span > max(4 * n, 1024):
+        keys = np.unique(keys, return_inverse=True)[1].reshape(-1)
+        low, span = 0, int(keys.max()) + 1
+    shifted = (keys - low).astype(np.intp, copy=False)
+    first = np.full(span, n, dtype=np.intp)
+    np.minimum.at(first, shifted, np.arange(n, dtype=np.intp))
+    present = np.flatnonzero(first < n)
+    order = np.argsort(first[present], kind="stable")
+    number = np.empty(span, dtype=np.intp)
+    number[present[order]] = np.arange(present.size, dtype=np.intp)
+    numbers: npt.NDArray[np.intp] = number[shifted]
+    return numbers, first[present[order]]
 
 
 def _is_missing(value: object) -> bool:

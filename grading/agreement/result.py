@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from grading.agreement.interpretation import LandisKoch, landis_koch
-from grading.agreement.ratings import AgreementInputError, Label
+from grading.agreement.ratings import AgreementInputError, Label, first_appearance_numbers
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -77,16 +77,26 @@ class PatternSums:
     features: FloatArray
 
 
-def pattern_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatArray | PatternSums:
+def pattern_sums(
+    features: FloatArray, clusters: npt.NDArray[np.intp], patterns: npt.NDArray[np.intp] | None = None
+) -> FloatArray | PatternSums:
     """The per-cluster sums of unit ``features`` (units × d) over ``clusters`` (``0..G-1``), factored
-    through the distinct feature rows when there are few of them (else the plain sums)."""
+    through the distinct feature rows when there are few of them (else the plain sums).
+
+    ``patterns`` (optional) numbers the units by their ratings (:attr:`RatingsMatrix.row_patterns`),
+    each unit's features being a function of its ratings: the units are then counted by that number,
+    so every statistic on the same units resamples the same counts (one product, shared through
+    :func:`resampled_counts`)."""
     n, d = features.shape
     g = int(clusters.max()) + 1 if clusters.size else 0
     if n == 0 or d == 0:
         return cluster_sums(features, clusters)
-    distinct, pattern = np.unique(features, axis=0, return_inverse=True)
+    distinct, pattern = distinct_rows(features) if patterns is None else _rows_of_patterns(features, patterns)
     p = int(distinct.shape[0])
-    if p * (g + d) >= g * d:  # the factored products would cost more than the plain one
+    # the factored products cost more than the plain one, unless the resampled counts are shared by the
+    # statistics on the same ratings (rating patterns given) and there are no more patterns than clusters
+    shared = patterns is not None and p <= g
+    if not shared and p * (g + d) >= g * d:
         return cluster_sums(features, clusters)
     # patterns numbered by first appearance: statistics that group the units alike get equal counts
     first = np.full(p, n, dtype=np.intp)
@@ -98,6 +108,43 @@ def pattern_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatA
     flat = clusters * p + rank[pattern.reshape(-1)]
     counts = np.bincount(flat, minlength=g * p).reshape(g, p).astype(np.float64)
     return PatternSums(counts, np.asarray(distinct, dtype=np.float64))
+
+
+def distinct_rows(features: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """The distinct rows of ``features`` and each row's number among them, as ``np.unique(features,
+    axis=0, return_inverse=True)`` groups them (rows in another order).
+
+    Rows are grouped by one number each, a fixed weighted sum of the row (the same arithmetic for every
+    row, so equal rows give equal numbers), with a 1-D sort; the grouping is then checked row by row
+    and, should two different rows share a number, the rows are grouped by ``np.unique`` itself.
+    """
+    d = features.shape[1]
+    key = (features * _row_key_weights(d)).sum(axis=1)
+    _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
+    pattern = pattern.reshape(-1)
+    distinct = features[first]
+    if np.array_equal(distinct[pattern], features):
+        return distinct, pattern
+    exact, inverse = np.unique(features, axis=0, return_inverse=True)
+    return exact, inverse.reshape(-1)
+
+
+def _rows_of_patterns(features: FloatArray, patterns: npt.NDArray[np.intp]) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """The feature row of each unit pattern and each unit's pattern (``0..P-1``); the rows of a pattern
+    are checked to be equal (else the distinct feature rows are taken, :func:`distinct_rows`)."""
+    pattern, first = first_appearance_numbers(patterns)
+    distinct = features[first]
+    if np.array_equal(distinct[pattern], features):
+        return distinct, pattern
+    return distinct_rows(features)
+
+
+@functools.lru_cache(maxsize=64)
+def _row_key_weights(d: int) -> FloatArray:
+    """``d`` fixed weights in [1, 2) for :func:`distinct_rows` (read-only)."""
+    weights: FloatArray = 1.0 + np.random.default_rng(20_261_129).random(d)
+    weights.setflags(write=False)
+    return weights
 
 
 _RESAMPLED: collections.OrderedDict[tuple[bytes, int, int, int, int], FloatArray] = collections.OrderedDict()
@@ -117,7 +164,7 @@ def resampled_counts(counts: FloatArray, n_boot: int, seed: int) -> FloatArray:
         if found is not None:
             _RESAMPLED.move_to_end(key)
             return found
-    product: FloatArray = multiplicities(g, n_boot, seed) @ counts
+    product = blocked_product(multiplicities(g, n_boot, seed), counts)
     product.setflags(write=False)
     with _RESAMPLED_LOCK:
         if key not in _RESAMPLED:
@@ -163,7 +210,7 @@ class ClusterResampler:
         if isinstance(built, PatternSums):
             if built.counts.shape[0] == 0:
                 return np.full(n_boot, math.nan)
-            sums = resampled_counts(built.counts, n_boot, seed) @ built.features
+            sums = blocked_product(resampled_counts(built.counts, n_boot, seed), built.features)
         else:
             g = int(built.shape[0])
             if g == 0:
@@ -173,6 +220,28 @@ class ClusterResampler:
             sums[:, used] = resampled_counts(np.ascontiguousarray(built[:, used]), n_boot, seed)
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.statistic(sums)
+
+
+_BLOCK_PRODUCTS = 1 << 17
+"""Multiply-adds per block of :func:`blocked_product`: below OpenBLAS' threshold for threads (4 × 65536)."""
+
+
+def blocked_product(left: FloatArray, right: FloatArray) -> FloatArray:
+    """``left @ right`` computed in blocks of rows small enough for BLAS to run each on the calling thread.
+
+    These products are small (resamples × clusters × patterns); BLAS threads started for each of the
+    thousands of them in a report cost more than they save, the more so on a machine shared with other
+    work. Each block is the same product on fewer rows.
+    """
+    rows, inner = left.shape
+    columns = right.shape[1]
+    step = max(1, _BLOCK_PRODUCTS // max(1, inner * columns))
+    if rows <= step:
+        return np.asarray(left @ right, dtype=np.float64)
+    out = np.empty((rows, columns))
+    for start in range(0, rows, step):
+        np.matmul(left[start : start + step], right, out=out[start : start + step])
+    return out
 
 
 @functools.lru_cache(maxsize=16)
@@ -208,19 +277,20 @@ def cluster_sums(features: FloatArray, clusters: npt.NDArray[np.intp]) -> FloatA
 
 
 def percentiles(values: FloatArray, quantiles: tuple[float, ...]) -> tuple[float, ...]:
-    """``np.quantile(values, quantiles)`` (its default linear method, same arithmetic) on one sort.
+    """``np.quantile(values, quantiles)`` (its default linear method, same arithmetic) on one partition.
 
     The ``k``-th quantile sits at ``(n - 1) q`` in the sorted values; between two values ``a ≤ b`` at
     fraction ``t`` it is ``a + (b - a) t``, or ``b - (b - a)(1 - t)`` when ``t ≥ 0.5``, as numpy does.
+    Only those order statistics are placed (``np.partition``), not the whole sort.
     """
-    ordered = np.sort(values)
-    last = ordered.size - 1
-    out = []
+    last = values.size - 1
+    places = []
     for q in quantiles:
-        position = last * q
-        below = min(math.floor(position), last)
-        above = min(below + 1, last)
-        t = position - below
+        below = min(math.floor(last * q), last)
+        places.append((below, min(below + 1, last), last * q - below))
+    ordered = np.partition(values, sorted({k for below, above, _ in places for k in (below, above)}))
+    out = []
+    for below, above, t in places:
         a, b = float(ordered[below]), float(ordered[above])
         out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
     return tuple(out)

@@ -68,20 +68,28 @@ def _cluster_builder(
     clusters: Clusters | None,
     n_units: int,
     kept: npt.NDArray[np.bool_] | None,
+    patterns: npt.NDArray[np.intp] | None = None,
 ) -> Callable[[], FloatArray | PatternSums]:
     """A lazy builder of per-cluster feature sums over the kept units (clusters re-indexed to 0..G-1),
-    factored through the units' distinct feature rows when there are few (:func:`pattern_sums`)."""
+    factored through the units' rating patterns (``patterns``, one number per unit) or else their
+    distinct feature rows when there are few (:func:`pattern_sums`)."""
 
     def build() -> FloatArray | PatternSums:
         unit_features = features()
+        kept_patterns = None if patterns is None or kept is None else patterns[kept]
         if clusters is None:
-            return pattern_sums(unit_features, np.arange(unit_features.shape[0], dtype=np.intp))
+            return pattern_sums(unit_features, np.arange(unit_features.shape[0], dtype=np.intp), kept_patterns)
         index = parse_clusters(clusters, n_units)
         if kept is not None:
             index = index[kept]
-        return pattern_sums(unit_features, dense_index(index))
+        return pattern_sums(unit_features, dense_index(index), kept_patterns)
 
     return build
+
+
+def _row_patterns(ratings: object) -> npt.NDArray[np.intp] | None:
+    """The rating patterns of a parsed matrix (:attr:`RatingsMatrix.row_patterns`), None for other forms."""
+    return ratings.row_patterns if isinstance(ratings, RatingsMatrix) else None
 
 
 def _cluster_index(
@@ -193,6 +201,7 @@ def _multirater(
     weights_name: str,
     kind: _Chance,
     clusters: Clusters | None,
+    patterns: npt.NDArray[np.intp] | None = None,
 ) -> AgreementResult:
     counts, categories, n_raters = counted
     q = len(categories)
@@ -228,7 +237,7 @@ def _multirater(
         categories=categories,
         weights=weights_name,
         n_clusters=_n_clusters(clusters, n_units, rated),
-        resampler=ClusterResampler(_cluster_builder(features, clusters, n_units, rated), from_sums),
+        resampler=ClusterResampler(_cluster_builder(features, clusters, n_units, rated, patterns), from_sums),
     )
     if n2 == 0:
         return replace(base, value=math.nan, reason="no unit has ratings from two raters")
@@ -289,7 +298,15 @@ def percent_agreement(
     linearised variance with chance agreement 0.
     """
     counted = _counts(ratings, categories)
-    return _multirater("percent_agreement", counted, np.eye(len(counted[1])), "unweighted", _Chance.NONE, clusters)
+    return _multirater(
+        "percent_agreement",
+        counted,
+        np.eye(len(counted[1])),
+        "unweighted",
+        _Chance.NONE,
+        clusters,
+        _row_patterns(ratings),
+    )
 
 
 def fleiss_kappa(
@@ -309,7 +326,7 @@ def fleiss_kappa(
     counted = _counts(ratings, categories)
     w, name = agreement_weights(weights, counted[1])
     statistic = "fleiss_kappa" if name == "unweighted" else "weighted_fleiss_kappa"
-    return _multirater(statistic, counted, w, name, _Chance.FLEISS, clusters)
+    return _multirater(statistic, counted, w, name, _Chance.FLEISS, clusters, _row_patterns(ratings))
 
 
 def conger_kappa(
@@ -365,7 +382,9 @@ def conger_kappa(
         categories=matrix.categories,
         weights=weights_name,
         n_clusters=_n_clusters(clusters, n_units, rated),
-        resampler=ClusterResampler(_cluster_builder(features, clusters, n_units, rated), from_sums),
+        resampler=ClusterResampler(
+            _cluster_builder(features, clusters, n_units, rated, matrix.row_patterns), from_sums
+        ),
     )
     if not two.any():
         return replace(base, reason="no unit has ratings from two raters")
@@ -393,7 +412,7 @@ def gwet_ac1(
     counted = _counts(ratings, categories)
     w, name = agreement_weights(weights, counted[1])
     statistic = "gwet_ac1" if name == "unweighted" else "gwet_ac2"
-    return _multirater(statistic, counted, w, name, _Chance.GWET, clusters)
+    return _multirater(statistic, counted, w, name, _Chance.GWET, clusters, _row_patterns(ratings))
 
 
 def pabak(
@@ -405,7 +424,8 @@ def pabak(
     the length of ``categories`` (unused categories count), so give the scale explicitly.
     """
     counted = _counts(ratings, categories)
-    return _multirater("pabak", counted, np.eye(len(counted[1])), "unweighted", _Chance.UNIFORM, clusters)
+    identity = np.eye(len(counted[1]))
+    return _multirater("pabak", counted, identity, "unweighted", _Chance.UNIFORM, clusters, _row_patterns(ratings))
 
 
 # --- Cohen's kappa --------------------------------------------------------------------------------
@@ -434,8 +454,8 @@ def cohen_kappa(
     def from_sums(sums: FloatArray) -> FloatArray:
         total = sums.sum(axis=1)
         p = sums.reshape(-1, q, q) / total[:, None, None]
-        po = (p * w).sum(axis=(1, 2))
-        pe = np.einsum("bi,ij,bj->b", p.sum(axis=2), w, p.sum(axis=1))
+        po = p.reshape(-1, q * q) @ w.ravel()
+        pe = ((p.sum(axis=2) @ w) * p.sum(axis=1)).sum(axis=1)
         return np.asarray(np.where((total > 0) & (1 - pe > _EPS), (po - pe) / (1 - pe), np.nan), dtype=np.float64)
 
     def features() -> FloatArray:
@@ -444,7 +464,7 @@ def cohen_kappa(
         one_hot[np.arange(pair.size), pair] = 1.0
         return one_hot
 
-    def build() -> FloatArray:
+    def by_cell() -> FloatArray:
         kept, pair = unit_pairs()
         if clusters is None:
             return features()
@@ -453,6 +473,11 @@ def cohen_kappa(
         flat = dense * q * q + pair
         return np.bincount(flat, minlength=g * q * q).reshape(g, q * q).astype(np.float64)
 
+    patterns = _row_patterns(ratings)
+    # a parsed matrix: counted by rating pattern, as the other statistics on the same ratings
+    build: Callable[[], FloatArray | PatternSums] = (
+        by_cell if patterns is None else _cluster_builder(features, clusters, n_units, unit_pairs()[0], patterns)
+    )
     base = AgreementResult(
         value=math.nan,
         statistic=statistic,
@@ -601,7 +626,9 @@ def krippendorff_alpha(
         categories=cats,
         weights=chosen.value,
         n_clusters=_n_clusters(clusters, n_units, pairable),
-        resampler=ClusterResampler(_cluster_builder(lambda: features, clusters, n_units, pairable), from_sums),
+        resampler=ClusterResampler(
+            _cluster_builder(lambda: features, clusters, n_units, pairable, _row_patterns(ratings)), from_sums
+        ),
     )
     if n == 0:
         return replace(base, value=math.nan, reason="no unit has ratings from two raters")

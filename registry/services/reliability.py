@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from grading.agreement import AgreementReport, RatingRecord, build_report
+from grading.agreement import AgreementReport, RatingColumns, build_report
 from grading.agreement.continuous import ContinuousComparison, compare_measurements
-from grading.agreement.nordic_variables import nordic_records, not_assessable_counts, protocol_specs
+from grading.agreement.nordic_variables import add_nordic_ratings, not_assessable_counts, protocol_specs
 from grading.agreement.summary import METHODS, SummaryTable, summary_table
 from grading.nordic import StudyGrading
 from grading.protocols import get_protocol
@@ -552,8 +552,8 @@ def build_study_report(
     patients = {s.id: s.patient_id for s in (session.get(Study, c.study_id) for c in cases.values()) if s}
     items = [i for i in reliability_repo.items_of(session, study.id) if i.grading_id is not None]
     users = users_repo.users_by_ids(session, {i.rater_id for i in items})
-    inter: list[RatingRecord] = []
-    intra: list[RatingRecord] = []
+    inter: dict[str, RatingColumns] = {}
+    intra: dict[str, RatingColumns] = {}
     pairs: list[tuple[str, str]] = []
     graded: list[tuple[str, StudyGrading]] = []
     extension: dict[str, dict[tuple[str, str], float | None]] = {}
@@ -569,11 +569,12 @@ def build_study_report(
             key = f"{rater} read {item.read}"
             extension.setdefault(key, {})[(case.label, g.endplate.value)] = g.extension_pct
         if item.read == 1:
-            inter += nordic_records(
-                case.label, rater, value, cluster=cluster, per_endplate=per_endplate, protocol=protocol
+            add_nordic_ratings(
+                inter, case.label, rater, value, cluster=cluster, per_endplate=per_endplate, protocol=protocol
             )
         if study.reads_per_rater == 2:
-            intra += nordic_records(
+            add_nordic_ratings(
+                intra,
                 case.label,
                 f"{rater} read {item.read}",
                 value,
@@ -582,7 +583,8 @@ def build_study_report(
                 protocol=protocol,
             )
             # pooled over raters: each (rater, case) is a unit of its own, still clustered by patient
-            intra += nordic_records(
+            add_nordic_ratings(
+                intra,
                 f"{rater}|{case.label}",
                 f"{POOLED} read {item.read}",
                 value,
