@@ -163,7 +163,8 @@ def ingest_accepted(
             if progress is not None:
                 progress(item.source)
             continue
-        store.put(item.instance.sop_instance_uid, item.content)
+        if not item.stored:
+            store.put(item.instance.sop_instance_uid, item.content)
         metrics.INGESTED_FILES.labels("stored").inc()
         _collect(batches, item.instance)
         if progress is not None:
