@@ -5,8 +5,9 @@ Two adapters with the same shape (:class:`Archive`):
 
 - :class:`DicomwebArchive`: QIDO-RS for studies, series and instances (with the attributes series
   classification reads, :data:`~registry.imaging.dicom.METADATA_KEYWORDS`) through ``dicomweb-client``;
-  WADO-RS to retrieve a series (or the instances of it still missing) on the same ``requests`` session,
-  its multipart answer streamed through ``python-multipart`` into the store part by part. TLS when the
+  WADO-RS to retrieve a series (or the instances of it still missing) on the same ``requests`` session
+  (kept alive), its multipart answer split as it streams in (:func:`split_multipart`) and written to
+  the store part by part. TLS when the
   URL is ``https`` (certificates checked against the system store or a given CA file); HTTP basic
   credentials when configured.
 - :class:`DimseArchive`: C-FIND at study, series and image level, then C-MOVE of a series to this
@@ -22,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -117,6 +118,10 @@ class Archive(Protocol):
 # --------------------------------------------------------------------------------------------- DICOMweb
 
 
+MAX_PARALLEL = 16
+"""The most series a DICOMweb pull retrieves at once."""
+
+
 @dataclass(frozen=True)
 class DicomwebOptions:
     """How to reach a DICOMweb service."""
@@ -126,12 +131,16 @@ class DicomwebOptions:
     password: str | None = None
     ca_file: Path | None = None
     timeout_s: float = 120.0
+    parallel: int = 4
+    """How many series are retrieved at once (``MODIC_PACS_DICOMWEB_PARALLEL``)."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.parallel <= MAX_PARALLEL:
+            raise ValueError(f"DICOMweb parallel retrievals {self.parallel!r}: allowed 1-{MAX_PARALLEL}")
 
 
 class DicomwebArchive:
     """A DICOMweb service (QIDO-RS, WADO-RS) through ``dicomweb-client``."""
-
-    parallel = 4
 
     def __init__(self, options: DicomwebOptions, store: ImageStore):
         import requests
@@ -141,6 +150,7 @@ class DicomwebArchive:
             raise ArchiveUnavailable(f"DICOMweb URL {options.url!r} must start with http:// or https://")
         self.label = f"DICOMweb {options.url}"
         self.store = store
+        self.parallel = options.parallel
         self._requests = requests
         self._options = options
         self._local = threading.local()
@@ -257,7 +267,7 @@ class DicomwebArchive:
                     if not self.store.contains(uid):
                         self.store.put(uid, data)
                         new += 1
-                    read.append(AcceptedInstance(instance, self.store.content(uid)))
+                    read.append(AcceptedInstance(instance, self.store.content(uid), stored=True))
         return Retrieved(delivered, new, read)
 
     def instance_bytes(self, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str) -> bytes:
@@ -274,38 +284,19 @@ class DicomwebArchive:
 
     def _parts(self, url: str) -> Iterator[bytes]:
         """The parts of a WADO-RS answer (``multipart/related``), each as soon as it has arrived whole."""
-        from python_multipart import MultipartParser
-        from python_multipart.multipart import parse_options_header
-
         self._client()
         response = self._local.session.get(
             url, headers={"Accept": _ACCEPT_AS_STORED}, stream=True, timeout=self._options.timeout_s
         )
         with response:
             response.raise_for_status()
-            media_type, options = parse_options_header(response.headers.get("Content-Type", ""))
-            boundary = options.get(b"boundary")
-            if media_type != b"multipart/related" or not boundary:
-                raise ArchiveRefused(
-                    f"{self.label} answered a retrieval with {media_type.decode(errors='replace')!r}, "
-                    "not multipart/related"
-                )
-            done: list[bytes] = []
-            chunks: list[bytes] = []
-            parser = MultipartParser(
-                boundary,
-                {
-                    "on_part_begin": chunks.clear,
-                    "on_part_data": lambda data, start, end: chunks.append(data[start:end]),
-                    "on_part_end": lambda: done.append(b"".join(chunks)),
-                },
-            )
-            for chunk in response.iter_content(_CHUNK_BYTES):
-                parser.write(chunk)
-                yield from done
-                done.clear()
-            parser.finalize()
-            yield from done
+            media_type, boundary = multipart_boundary(response.headers.get("Content-Type", ""))
+            if media_type != "multipart/related" or not boundary:
+                raise ArchiveRefused(f"{self.label} answered a retrieval with {media_type!r}, not multipart/related")
+            try:
+                yield from split_multipart(response.iter_content(_CHUNK_BYTES), boundary)
+            except ValueError as exc:
+                raise ArchiveRefused(f"{self.label} answered a retrieval that {exc}") from None
 
     def close(self) -> None:
         return None
@@ -314,6 +305,56 @@ class DicomwebArchive:
 _ACCEPT_AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 """Ask for every instance in the transfer syntax the archive keeps it in (no transcoding)."""
 _CHUNK_BYTES = 1 << 18
+
+
+def multipart_boundary(content_type: str) -> tuple[str, bytes | None]:
+    """The media type (lower case) of a ``Content-Type`` header and its ``boundary`` parameter, if any."""
+    media_type, _, parameters = content_type.partition(";")
+    boundary = None
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "boundary":
+            boundary = value.strip().strip('"').encode("latin-1") or None
+    return media_type.strip().lower(), boundary
+
+
+def split_multipart(chunks: Iterable[bytes], boundary: bytes) -> Iterator[bytes]:
+    """The bodies of the parts of a multipart body (RFC 2046 §5.1) arriving in ``chunks``, each as soon as
+    the delimiter after it has arrived; the preamble, the part headers and the epilogue are skipped.
+    :class:`ValueError` when the body ends inside a part or before its closing delimiter."""
+    delimiter = b"\r\n--" + boundary
+    buffer = bytearray(b"\r\n")  # the first delimiter is not preceded by a line break
+    in_body = closed = False
+    scanned = 0  # how far the current body has been searched for the delimiter
+    for chunk in chunks:
+        if closed:
+            continue  # the epilogue: read to the end, so that the connection can serve the next request
+        buffer += chunk
+        while not closed:
+            if in_body:
+                end = buffer.find(delimiter, scanned)
+                if end < 0:
+                    scanned = max(0, len(buffer) - len(delimiter) + 1)
+                    break
+                with memoryview(buffer) as view:
+                    part = bytes(view[:end])
+                del buffer[:end]
+                in_body = False
+                yield part
+            start = buffer.find(delimiter)
+            after = start + len(delimiter)
+            if start < 0 or len(buffer) < after + 2:
+                break
+            if buffer[after : after + 2] == b"--":
+                closed = True
+                break
+            headers_end = buffer.find(b"\r\n\r\n", after)
+            if headers_end < 0:
+                break
+            del buffer[: headers_end + 4]
+            in_body, scanned = True, 0
+    if not closed:
+        raise ValueError("ended inside a part" if in_body else "ended before its closing delimiter")
 
 
 def _in_series(answers: list[Dataset], study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
@@ -578,6 +619,7 @@ def archive_config(
                 username=settings.pacs_dicomweb_username if trusted else None,
                 password=password.get_secret_value() if trusted and password is not None else None,
                 ca_file=settings.pacs_dicomweb_ca_file,
+                parallel=settings.pacs_dicomweb_parallel,
             )
         )
     if not dimse:

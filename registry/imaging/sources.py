@@ -78,6 +78,8 @@ class AcceptedInstance:
 
     instance: DicomInstance
     content: bytes | Path
+    stored: bool = False
+    """Already in the image store (a pull writes each image as it arrives): ingest does not store it again."""
 
 
 def count_files(paths: Sequence[Path]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import os
 import uuid
 from typing import Any, TypeVar
 
@@ -14,6 +15,13 @@ from sqlalchemy.types import TypeDecorator
 def new_id() -> str:
     """A random identifier for a record."""
     return str(uuid.uuid4())
+
+
+def new_ids(count: int) -> list[str]:
+    """``count`` identifiers made as :func:`new_id` makes them (random version 4 UUIDs), from one read of the
+    system's randomness instead of one per record (a study brings hundreds of images)."""
+    data = os.urandom(16 * count)
+    return [str(uuid.UUID(bytes=data[i : i + 16], version=4)) for i in range(0, 16 * count, 16)]
 
 
 def utcnow() -> dt.datetime:

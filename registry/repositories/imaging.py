@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from grading.series import InstanceHeader
 from registry.models import Instance, Series, Study
-from registry.models.base import new_id
+from registry.models.base import new_ids
 
 InstanceKey = tuple[str, int]
 """An image of a study: its SOP Instance UID and frame index."""
@@ -108,9 +108,10 @@ def add_instances(
     now: dt.datetime,
 ) -> None:
     """Record new images of a study, each with its placement, in one statement."""
+    pending = list(instances)
     values = [
         {
-            "id": new_id(),
+            "id": record_id,
             "study_id": study_id,
             "sop_instance_uid": new.header.sop_instance_uid,
             "frame_index": new.header.frame_index,
@@ -120,7 +121,7 @@ def add_instances(
             "header": header_to_json(new.header),
             "created_at": now,
         }
-        for new, placement in instances
+        for record_id, (new, placement) in zip(new_ids(len(pending)), pending, strict=True)
     ]
     if values:
         session.execute(insert(Instance), values)

@@ -151,8 +151,8 @@ def ingest_accepted(
     cancelled: Callable[[], bool] | None = None,
 ) -> IngestResult:
     """:func:`ingest_files` for images whose headers were read already (a pull reads each image as it
-    arrives): each is stored (a no-op when its file is in the store), then each study is classified and
-    written in its own transaction."""
+    arrives): each is stored unless marked as stored already (a no-op when its file is in the store),
+    then each study is classified and written in its own transaction."""
     batches: dict[str, _StudyBatch] = {}
     rejections: list[Rejection] = []
     for done, item in enumerate(items):
@@ -163,7 +163,8 @@ def ingest_accepted(
             if progress is not None:
                 progress(item.source)
             continue
-        store.put(item.instance.sop_instance_uid, item.content)
+        if not item.stored:
+            store.put(item.instance.sop_instance_uid, item.content)
         metrics.INGESTED_FILES.labels("stored").inc()
         _collect(batches, item.instance)
         if progress is not None:

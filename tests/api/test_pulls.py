@@ -19,7 +19,15 @@ from fastapi.testclient import TestClient
 
 from grading.series import Weighting, classify_study
 from registry.errors import InvalidInput
-from registry.imaging.pacs import archive_config, date_range, parse_address
+from registry.imaging.pacs import (
+    DicomwebOptions,
+    archive_config,
+    date_range,
+    multipart_boundary,
+    parse_address,
+    split_multipart,
+)
+from registry.models.base import new_ids
 from registry.services.pulls import PullRequest, parse_patient_list, screen_series, series_to_fetch
 from registry.settings import Settings
 from tests.conftest import TokenFactory
@@ -96,6 +104,50 @@ def test_archive_settings_and_overrides() -> None:
         archive_config(Settings(), dimse="10.0.0.5:104", called_ae="A_TITLE_THAT_IS_TOO_LONG")
     with pytest.raises(ValueError, match="--dicomweb 'ftp://x' is not an http:// or https:// URL"):
         archive_config(Settings(), dicomweb="ftp://x")
+
+
+def test_concurrent_retrievals_are_a_setting_within_bounds() -> None:
+    assert archive_config(Settings(pacs_dicomweb_url="http://pacs/dicom-web")).dicomweb == DicomwebOptions(
+        "http://pacs/dicom-web", parallel=4
+    )
+    configured = archive_config(Settings(pacs_dicomweb_url="http://pacs/dicom-web", pacs_dicomweb_parallel=8))
+    assert configured.dicomweb is not None and configured.dicomweb.parallel == 8
+    with pytest.raises(ValueError, match="DICOMweb parallel retrievals 0: allowed 1-16"):
+        DicomwebOptions("http://pacs/dicom-web", parallel=0)
+
+
+def _multipart(boundary: bytes, parts: list[bytes], preamble: bytes = b"") -> bytes:
+    body = b"".join(b"--" + boundary + b"\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\n" for p in parts)
+    return preamble + body + b"--" + boundary + b"--\r\nepilogue"
+
+
+def test_a_wado_rs_answer_is_split_into_its_parts_however_it_arrives() -> None:
+    boundary = b"b-12"
+    # Part bodies holding what looks like a delimiter without the boundary, CRLFs and an empty part.
+    parts = [b"DICM\r\n--b-1\r\n" * 50, b"", b"\r\n\r\n", bytes(range(256)) * 40]
+    body = _multipart(boundary, parts, preamble=b"ignored preamble\r\n")
+    for size in (1, 3, 17, 1000, len(body)):
+        chunks = [body[i : i + size] for i in range(0, len(body), size)]
+        assert list(split_multipart(iter(chunks), boundary)) == parts, size
+    assert list(split_multipart([b"--b-12--"], boundary)) == []
+    # A part without headers, and an answer cut short.
+    assert list(split_multipart([b"--b-12\r\n\r\nx\r\n--b-12--"], boundary)) == [b"x"]
+    with pytest.raises(ValueError, match="ended inside a part"):
+        list(split_multipart([body[: len(body) // 2]], boundary))
+    with pytest.raises(ValueError, match="ended before its closing delimiter"):
+        list(split_multipart([b"--b-12\r\nContent-Type: application/dicom"], boundary))
+    assert multipart_boundary('Multipart/Related; type="application/dicom"; boundary="b-12"') == (
+        "multipart/related",
+        b"b-12",
+    )
+    assert multipart_boundary("application/json") == ("application/json", None)
+
+
+def test_record_ids_drawn_together_are_distinct_version_4_uuids() -> None:
+    ids = new_ids(500)
+    assert len(set(ids)) == 500
+    assert all(len(i) == 36 and i[14] == "4" and i[19] in "89ab" for i in ids)
+    assert new_ids(0) == []
 
 
 def _modic(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
