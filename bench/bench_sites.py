@@ -156,8 +156,11 @@ def run() -> list[dict[str, Any]]:
         with ServerProcess([*serve, database_url]) as single:
             asyncio.run(_load(single.url, [[(f"/api/v1/studies/{next(own)}/gradings", BODY, headers[0])]]))
             meter_one = CpuMeter(single.pid, database_url)
+            meter_registration = CpuMeter(single.pid, database_url)
             for r in range(ROUNDS):
-                registration.append(_rate(single.url, _registration_jobs(headers, r), lat["registration"]))
+                registration.append(
+                    meter_registration.rate(single.url, _registration_jobs(headers, r), lat["registration"])
+                )
                 grading.append(_rate(single.url, _grading_jobs(headers, own), lat["grading"]))
                 one.append(meter_one.rate(single.url, _grading_jobs(headers, own), lat["one"]))
         with ServerProcess([*serve, second_url, "--workers", "3"]) as workers:
@@ -179,7 +182,8 @@ def run() -> list[dict[str, Any]]:
             f"p99 {p('registration', 99):.0f} ms)",
             ">= 0.5x grading POST",
             reg_ratio >= 0.5,
-            peer=f"grading POST {median(grading):.0f} req/s (p99 {p('grading', 99):.0f} ms)",
+            peer=f"grading POST {median(grading):.0f} req/s (p99 {p('grading', 99):.0f} ms); registration's "
+            + meter_registration.summary(),
             ratio=f"{reg_ratio:.2f}",
         ),
         row(
