@@ -33,6 +33,7 @@ from bench.common import percentile, print_table, row
 from grading.eligibility import RuleSet, default_catalog, evaluate, parse_rule_set
 from grading.endplates import ENDPLATES
 from grading.nordic import TYPE_LABELS
+from registry import crypto
 from registry.db import dispose_engine, get_engine, migrate, session_scope
 from registry.models import Grading, GradingVersion, Patient, Study, User
 from registry.models.base import utcnow
@@ -79,6 +80,7 @@ def populate(database_url: str, patients: int, seed: int) -> list[dict[str, Any]
     now = utcnow()
     rater_id = str(uuid.uuid4())
     gradings = [random_endplates(rng) for _ in range(patients)]
+    patient_cipher = crypto.cipher()  # patients are found by the blind index of their hospital id
     with session_scope(engine, write=True) as session:
         session.execute(
             insert(User),
@@ -90,7 +92,13 @@ def populate(database_url: str, patients: int, seed: int) -> list[dict[str, Any]
             session.execute(
                 insert(Patient),
                 [
-                    {"id": ids[i][0], "hospital_id": f"B{i}", "pseudonym": f"P-B{i:09d}", "created_at": now}
+                    {
+                        "id": ids[i][0],
+                        "hospital_id_index": patient_cipher.blind_index(f"B{i}"),
+                        "hospital_id": f"B{i}",
+                        "pseudonym": f"P-B{i:09d}",
+                        "created_at": now,
+                    }
                     for i in block
                 ],
             )

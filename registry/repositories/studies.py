@@ -20,11 +20,6 @@ def patient_by_hospital_id(session: Session, hospital_id: str) -> Patient | None
     return session.exec(select(Patient).where(Patient.hospital_id_index == index)).first()
 
 
-def pseudonym_exists(session: Session, pseudonym: str) -> bool:
-    """Whether a pseudonym is already in use."""
-    return session.exec(select(Patient.id).where(Patient.pseudonym == pseudonym)).first() is not None
-
-
 def study_by_uid(session: Session, study_instance_uid: str) -> Study | None:
     """The study with this StudyInstanceUID."""
     return session.exec(select(Study).where(Study.study_instance_uid == study_instance_uid)).first()

@@ -83,12 +83,20 @@ def add_assignment(session: Session, study: Study, user: User, actor: User | Non
     row = assignments_repo.assignment(session, user.id, study.id)
     if row is not None and row.ended_at is None:
         return False
-    if row is None:
-        row = Assignment(user_id=user.id, study_id=study.id)
+    audit.record_many(session, [start_assignment(session, study, user, actor, row)])
+    return True
+
+
+def start_assignment(
+    session: Session, study: Study, user: User, actor: User | None, ended: Assignment | None = None
+) -> dict[str, object]:
+    """Assign ``user`` to ``study`` in the open transaction, where they have no live assignment (a study
+    registered in this transaction has none: no look-up needed), reviving ``ended`` when they had one;
+    returns the audit event, for the caller to write with its others in one statement."""
+    row = ended if ended is not None else Assignment(user_id=user.id, study_id=study.id)
     row.assigned_by, row.assigned_at, row.ended_at = (None if actor is None else actor.id), utcnow(), None
     session.add(row)
-    audit.record(session, actor, "assignment.create", "study", study.id, user=user.name)
-    return True
+    return audit.event(actor, "assignment.create", "study", study.id, user=user.name)
 
 
 def assign(session: Session, actor: User | None, study_ref: str, user_name: str) -> tuple[Study, bool]:

@@ -45,7 +45,7 @@ from registry.repositories import imaging as imaging_repo
 from registry.repositories import studies as studies_repo
 from registry.repositories.imaging import InstanceKey, NewInstance, Placement, StoredInstance
 from registry.services import audit
-from registry.services.studies import StudyView, assign_registrant, ensure_patient, study_view
+from registry.services.studies import StudyView, ensure_patient, registrant_assignment, study_view
 
 ProgressCallback = Callable[[str], None]
 
@@ -283,7 +283,7 @@ def _find_or_create_study(session: Session, batch: _StudyBatch, actor: User | No
         )
         session.add(study)
         session.flush()
-        assign_registrant(session, study, actor)
+        audit.record_many(session, registrant_assignment(session, study, actor))
         return study, patient, True
     patient = studies_repo.patients_by_ids(session, {study.patient_id})[study.patient_id]
     incoming = batch.patient.patient_id.strip()

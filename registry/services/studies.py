@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -54,29 +55,33 @@ def ensure_patient(session: Session, hospital_id: str, actor: User | None) -> Pa
     Finding an existing patient by hospital id on behalf of a user (a registrar or an admin) links
     that id to the patient's pseudonym for them: it is recorded as ``patient.match``.
     """
+    patient, event = patient_and_event(session, hospital_id, actor)
+    audit.record_many(session, [] if event is None else [event])
+    return patient
+
+
+def patient_and_event(session: Session, hospital_id: str, actor: User | None) -> tuple[Patient, dict[str, Any] | None]:
+    """:func:`ensure_patient`, with its audit event (``patient.create`` or ``patient.match``; None for
+    a match on nobody's behalf) returned for the caller to write with its others in one statement."""
     hospital_id = hospital_id.strip()
     if not hospital_id or len(hospital_id) > 64:
         raise InvalidInput(f"patient_id {hospital_id!r} must be 1-64 characters")
     for _attempt in range(3):
         patient = studies_repo.patient_by_hospital_id(session, hospital_id)
         if patient is not None:
-            if actor is not None:
-                audit.record(session, actor, "patient.match", "patient", patient.id)
-            return patient
-        pseudonym = new_pseudonym()
-        while studies_repo.pseudonym_exists(session, pseudonym):
-            pseudonym = new_pseudonym()
+            match = None if actor is None else audit.event(actor, "patient.match", "patient", patient.id)
+            return patient, match
         index = crypto.cipher().blind_index(hospital_id)
-        patient = Patient(hospital_id_index=index, hospital_id=hospital_id, pseudonym=pseudonym)
+        patient = Patient(hospital_id_index=index, hospital_id=hospital_id, pseudonym=new_pseudonym())
         try:
             # Another transaction may be creating the same patient (two studies of one patient sent
             # at once): the insert waits for it, fails, and the patient it created is used instead.
+            # A pseudonym already taken (50 random bits) fails the same way and is drawn again.
             with session.begin_nested():
                 session.add(patient)
         except IntegrityError:
             continue
-        audit.record(session, actor, "patient.create", "patient", patient.id)
-        return patient
+        return patient, audit.event(actor, "patient.create", "patient", patient.id)
     raise AlreadyExists("patient_id: the patient was being registered by another request at the same time; try again")
 
 
@@ -121,7 +126,7 @@ def register_study(
         assign_registrant(session, existing, actor)
         session.commit()
         return study_view(session, existing.id), False
-    patient = ensure_patient(session, patient_id, actor)
+    patient, patient_event = patient_and_event(session, patient_id, actor)
     study = Study(
         study_instance_uid=study_instance_uid,
         patient_id=patient.id,
@@ -132,8 +137,10 @@ def register_study(
     session.add(study)
     try:  # another process may register the same study meanwhile: its insert wins, ours is dropped
         session.flush()
-        assign_registrant(session, study, actor)
-        audit.record(session, actor, "study.register", "study", study.id, study_instance_uid=study_instance_uid)
+        events = [] if patient_event is None else [patient_event]
+        events += registrant_assignment(session, study, actor)
+        events.append(audit.event(actor, "study.register", "study", study.id, study_instance_uid=study_instance_uid))
+        audit.record_many(session, events)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -148,6 +155,14 @@ def assign_registrant(session: Session, study: Study, actor: User | None) -> Non
     """A radiologist who registers a study (or uploads its images) is assigned to it (open transaction)."""
     if actor is not None and actor.role == Role.radiologist.value:
         assignments.add_assignment(session, study, actor, actor)
+
+
+def registrant_assignment(session: Session, study: Study, actor: User | None) -> list[dict[str, Any]]:
+    """:func:`assign_registrant` for a study registered in this transaction (nobody is assigned to it
+    yet); returns the audit events to write."""
+    if actor is not None and actor.role == Role.radiologist.value:
+        return [assignments.start_assignment(session, study, actor, actor)]
+    return []
 
 
 def study_view(session: Session, study_id: str) -> StudyView:
