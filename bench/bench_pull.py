@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +37,7 @@ if __package__ in (None, ""):
 import pydicom
 
 from bench.bench_imaging import copy_with_new_uids
-from bench.common import ROOT, median, print_table, row
+from bench.common import ROOT, median, print_table, row, run_in_namespace
 
 COPIES = 13
 """Copies of the four sample studies in Orthanc (52 studies)."""
@@ -179,21 +178,13 @@ def _import_service() -> None:
 
 
 def run() -> list[dict[str, Any]]:
-    from tests.orthanc_support import missing_orthanc, namespace_prefix, run_group
+    from tests.orthanc_support import missing_orthanc
 
     name = f"pull {STUDIES} studies over DICOMweb (modic pull)"
     reason = missing_orthanc()
     if reason is not None:
         return [row(name, f"not run: {reason}", f"≥ {TARGET_RATIO}× peer", False)]
-    work = Path(tempfile.mkdtemp(prefix="modic-bench-pull-"))
-    try:
-        command = [*namespace_prefix(), sys.executable, "-m", "bench.bench_pull", "--inside", str(work)]
-        done = run_group(command, timeout=3600, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        if done.returncode != 0:
-            raise RuntimeError(f"the pull benchmark failed: {done.stderr[-3000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    result = run_in_namespace("bench.bench_pull", "pull")
     peer = median(result["peer"])
     rows = []
     for label, key in ((name, "pull"), (f"pull {STUDIES} studies over DICOMweb (service path, as the API)", "service")):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ if __package__ in (None, ""):
 
 import httpx
 
-from bench.common import ROOT, ServerProcess, give_studies_to, median, percentile, print_table, row
+from bench.common import ROOT, ServerProcess, give_studies_to, median, percentile, print_table, row, run_in_namespace
 
 ROUNDS = 5
 CACHED_TARGET = 1.5
@@ -106,23 +105,14 @@ def _rounds(urls: dict[str, str], token: str) -> dict[str, Any]:
 
 
 def run() -> list[dict[str, Any]]:
-    import tempfile
 
-    from tests.orthanc_support import missing_orthanc, namespace_prefix, run_group
+    from tests.orthanc_support import missing_orthanc
 
     name = "slice PNG over HTTP from the Orthanc store (DICOMweb)"
     reason = missing_orthanc()
     if reason is not None:
         return [row(name, f"not run: {reason}", f"cached p95 ≤ {CACHED_TARGET}× directory", False)]
-    work = Path(tempfile.mkdtemp(prefix="modic-bench-store-"))
-    try:
-        command = [*namespace_prefix(), sys.executable, "-m", "bench.bench_store", "--inside", str(work)]
-        done = run_group(command, timeout=3600, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        if done.returncode != 0:
-            raise RuntimeError(f"the store benchmark failed: {done.stderr[-3000:]}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    result = run_in_namespace("bench.bench_store", "store")
     ms = {k: [t * 1000 for t in v] for k, v in result["times"].items()}
     p95 = {k: percentile(v, 95) for k, v in ms.items()}
     med = {k: median(v) for k, v in ms.items()}

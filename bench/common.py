@@ -151,6 +151,27 @@ def give_studies_to(database_url: str, names: Sequence[str]) -> None:
         session.commit()
 
 
+def run_in_namespace(module: str, what: str) -> dict[str, Any]:
+    """Run ``python -m <module> --inside WORK`` in a network namespace of its own (Orthanc on its own
+    loopback, as the Orthanc tests run it) and return the JSON of its last output line."""
+    import json
+    import shutil
+    import tempfile
+
+    from tests.orthanc_support import namespace_prefix, run_group
+
+    work = Path(tempfile.mkdtemp(prefix=f"modic-bench-{what}-"))
+    try:
+        command = [*namespace_prefix(), sys.executable, "-m", module, "--inside", str(work)]
+        done = run_group(command, timeout=3600, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if done.returncode != 0:
+            raise RuntimeError(f"the {what} benchmark failed: {done.stderr[-3000:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def row(name: str, value: str, target: str, met: bool, peer: str = "", ratio: str = "") -> dict[str, Any]:
     """One line of the results table."""
     return {"benchmark": name, "result": value, "peer": peer, "ratio": ratio, "target": target, "met": met}

@@ -139,12 +139,33 @@ class DicomwebOptions:
             raise ValueError(f"DICOMweb parallel retrievals {self.parallel!r}: allowed 1-{MAX_PARALLEL}")
 
 
+def dicomweb_client(options: DicomwebOptions) -> tuple[Any, Any]:
+    """A ``dicomweb-client`` client of ``options`` and its own HTTP session: its TLS settings and
+    credentials, and no proxy from the environment (the archive is on the hospital network)."""
+    import requests
+    from dicomweb_client import DICOMwebClient
+
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(options.ca_file) if options.ca_file else True
+    if options.username:
+        session.auth = (options.username, options.password or "")
+    return DICOMwebClient(url=options.url.rstrip("/"), session=session, timeout=options.timeout_s), session
+
+
+def http_refusal(exc: Any) -> str:
+    """An HTTP error's status and the start of its answer, for a one-line message."""
+    response = exc.response
+    status = "" if response is None else f"HTTP {response.status_code} {response.reason}"
+    body = "" if response is None else " ".join(response.text.split())[:300]
+    return f"{status}{': ' + body if body else ''}"
+
+
 class DicomwebArchive:
     """A DICOMweb service (QIDO-RS, WADO-RS) through ``dicomweb-client``."""
 
     def __init__(self, options: DicomwebOptions, store: ImageStore):
         import requests
-        from dicomweb_client import DICOMwebClient
 
         if not options.url.startswith(("http://", "https://")):
             raise ArchiveUnavailable(f"DICOMweb URL {options.url!r} must start with http:// or https://")
@@ -154,22 +175,13 @@ class DicomwebArchive:
         self._requests = requests
         self._options = options
         self._local = threading.local()
-        self._client_class = DICOMwebClient
 
     def _client(self) -> Any:
         """A client (and HTTP session) per thread: retrievals run in parallel."""
         client = getattr(self._local, "client", None)
         if client is None:
-            session = self._requests.Session()
-            session.trust_env = False  # the archive is on the hospital network: no proxy from the environment
-            session.verify = str(self._options.ca_file) if self._options.ca_file else True
-            if self._options.username:
-                session.auth = (self._options.username, self._options.password or "")
-            client = self._client_class(
-                url=self._options.url.rstrip("/"), session=session, timeout=self._options.timeout_s
-            )
+            client, self._local.session = dicomweb_client(self._options)
             self._local.client = client
-            self._local.session = session
         return client
 
     @contextlib.contextmanager
@@ -179,10 +191,7 @@ class DicomwebArchive:
         try:
             yield
         except requests.HTTPError as exc:
-            response = exc.response
-            status = "" if response is None else f"HTTP {response.status_code} {response.reason}"
-            body = "" if response is None else " ".join(response.text.split())[:300]
-            raise ArchiveRefused(f"{self.label} refused {what}: {status}{': ' + body if body else ''}") from None
+            raise ArchiveRefused(f"{self.label} refused {what}: {http_refusal(exc)}") from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ArchiveUnavailable(f"{self.label} cannot be reached: {type(exc).__name__}") from None
 

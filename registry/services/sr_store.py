@@ -78,23 +78,17 @@ class SrRefused(RegistryError):
 def stow_sender(config: SrStoreConfig) -> Callable[[Dataset], None]:
     """A function that stores one SR by STOW-RS (dicomweb-client), raising :class:`SrRefused` on failure."""
     import requests
-    from dicomweb_client import DICOMwebClient
 
-    session = requests.Session()
-    session.trust_env = False  # the archive is on the hospital network: no proxy from the environment
-    session.verify = str(config.ca_file) if config.ca_file else True
-    if config.username:
-        session.auth = (config.username, config.password or "")
-    client = DICOMwebClient(url=config.url, session=session, timeout=config.timeout_s)
+    from registry.imaging.pacs import DicomwebOptions, dicomweb_client, http_refusal
+
+    options = DicomwebOptions(config.url, config.username, config.password, config.ca_file, config.timeout_s)
+    client, _ = dicomweb_client(options)
 
     def send(sr: Dataset) -> None:
         try:
             answer = client.store_instances([sr])
         except requests.HTTPError as exc:
-            response = exc.response
-            status = "" if response is None else f"HTTP {response.status_code} {response.reason}"
-            body = "" if response is None else " ".join(response.text.split())[:300]
-            raise SrRefused(f"refused: {status}{': ' + body if body else ''}") from None
+            raise SrRefused(f"refused: {http_refusal(exc)}") from None
         except requests.RequestException as exc:
             raise SrRefused(f"cannot be reached: {type(exc).__name__}") from None
         failed = answer.get("FailedSOPSequence") if answer is not None else None
