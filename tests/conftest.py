@@ -155,7 +155,12 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # log_config=None: uvicorn's records go to the root logger, where the suite's log is kept.
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", log_config=None)
+        # A test's HTTP client may sit idle through long browser steps: with uvicorn's default 5 s
+        # keep-alive the server can close the connection just as the client reuses it
+        # ("Server disconnected without sending a response").
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", log_config=None, timeout_keep_alive=300
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
