@@ -194,9 +194,20 @@ Job = tuple[str, Any, dict[str, str]]
 
 
 async def post_load(
-    url: str, jobs: list[list[Job]], *, warm_path: str = "/api/v1/health", timeout: float = 60.0
+    url: str,
+    jobs: list[list[Job]],
+    *,
+    warm_path: str = "/api/v1/health",
+    timeout: float = 60.0,
+    steady: list[float] | None = None,
 ) -> tuple[float, list[float]]:
     """Each client POSTs its jobs one after another; returns wall time and every latency.
+
+    ``steady`` receives the rate while every client was still posting: the requests answered before
+    the first client finished, per second. Each client is bound to its connection and so to the one
+    server process that accepted it; when processes hold unequal shares of the connections, the
+    clients of the lighter ones finish first and the whole run's rate then counts the idle tail as
+    lost capacity, while this one measures what the processes serve together under the full load.
 
     Each client is built and connected (one ``GET warm_path``) before the clock starts, so that the
     figures are those of requests on open connections, as a worklist session makes them. Building
@@ -205,14 +216,20 @@ async def post_load(
     server latency.
     """
     latencies: list[float] = []
+    answered: list[float] = []
+    """When each response came, in order."""
+    finished: list[float] = []
+    """When each client had its last response."""
 
     async def client(http: httpx.AsyncClient, mine: list[Job]) -> None:
         for path, body, headers in mine:
             start = time.perf_counter()
             response = await http.post(path, json=body, headers=headers)
-            latencies.append(time.perf_counter() - start)
+            answered.append(time.perf_counter())
+            latencies.append(answered[-1] - start)
             if response.status_code not in (200, 201):
                 raise RuntimeError(f"{path}: {response.status_code} {response.text}")
+        finished.append(time.perf_counter())
 
     clients = [httpx.AsyncClient(base_url=url, timeout=timeout) for _ in jobs]
     await asyncio.gather(*(http.get(warm_path) for http in clients))
@@ -222,6 +239,9 @@ async def post_load(
         start = time.perf_counter()
         await asyncio.gather(*(client(http, mine) for http, mine in zip(clients, jobs, strict=True)))
         wall = time.perf_counter() - start
+        if steady is not None:
+            first_done = min(finished)
+            steady.append(sum(1 for t in answered if t <= first_done) / (first_done - start))
     finally:
         gc.enable()
         for http in clients:
