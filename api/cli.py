@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.func(args)
     except Exception as exc:
-        from registry.crypto import PatientKeyError  # the key is checked when a command first needs it
+        from registry.patient_key import PatientKeyError  # the key is checked when a command first needs it
 
         if not isinstance(exc, PatientKeyError):
             raise

@@ -31,16 +31,13 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Text
 from sqlalchemy.types import TypeDecorator
 
-from registry.errors import RegistryError
+from registry.patient_key import PatientKeyError as PatientKeyError  # re-exported: registry.crypto.PatientKeyError
+from registry.patient_key import key_bytes
 from registry.settings import get_settings
 
 _PREFIX = "v1:"
 """Marks the format of a stored value (key version 1: AES-256-GCM, 12-byte nonce)."""
 _NONCE = 12
-
-
-class PatientKeyError(RegistryError):
-    """The patient key is missing, malformed, or does not decrypt what is stored."""
 
 
 def new_key() -> str:
@@ -52,14 +49,7 @@ class PatientCipher:
     """Encrypts and decrypts patient values and makes the blind index, with keys derived from one key."""
 
     def __init__(self, key: str):
-        try:
-            raw = base64.urlsafe_b64decode(key.strip().encode())
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) != 32:
-            raise PatientKeyError(
-                "MODIC_PATIENT_KEY must be 32 bytes in URL-safe base64 (44 characters); make one with `modic key new`"
-            )
+        raw = key_bytes(key)
         derived = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"modic patient data v1").derive(raw)
         self._aead = AESGCM(derived[:32])
         self._index_key = derived[32:]
@@ -95,12 +85,7 @@ _active: PatientCipher | None = None
 def configure(key: str | None) -> PatientCipher:
     """Use ``key`` for patient data in this process; :class:`PatientKeyError` when missing or malformed."""
     global _active
-    if not key:
-        raise PatientKeyError(
-            "MODIC_PATIENT_KEY is not set: patient identifiers are encrypted with it; make one with "
-            "`modic key new` and keep it with the database's backups (`modic serve --demo` makes its own)"
-        )
-    cipher = PatientCipher(key)
+    cipher = PatientCipher(key or "")  # an empty key is refused as missing
     with _lock:
         _active = cipher
     return cipher

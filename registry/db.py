@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import sqlite3
 import threading
 import time
@@ -19,16 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
-_MIGRATIONS = Path(__file__).parent / "migrations"
+from registry.dbapi import AUTOCHECKPOINT_PAGES as AUTOCHECKPOINT_PAGES
+from registry.dbapi import MIGRATIONS, SQLITE_PRAGMAS, SQLITE_TIMEOUT_S, declared_heads
+
 _WRITE_OPTION = "modic_write"
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 _log = logging.getLogger(__name__)
-
-AUTOCHECKPOINT_PAGES = 10_000
-"""A commit that leaves the log longer than this (40 MB of 4 kB pages) checkpoints it."""
-WAL_SIZE_LIMIT = 64 * 1024 * 1024
-"""The log file is cut back to this size when it starts over."""
 
 
 def _normalise_url(url: str) -> str:
@@ -120,12 +116,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
-        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -167,7 +159,7 @@ def get_engine(url: str) -> Engine:
                 if database and database != ":memory:":
                     Path(database).parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(
-                    url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+                    url, connect_args={"check_same_thread": False, "timeout": SQLITE_TIMEOUT_S}, hide_parameters=True
                 )
                 _configure_sqlite(engine)
             else:
@@ -194,29 +186,8 @@ def session_scope(engine: Engine, *, write: bool = False) -> Iterator[Session]:
         yield session
 
 
-_REVISION = re.compile(r"^revision(?::[^=]*)? = \"([^\"]+)\"", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"^down_revision(?::[^=]*)? = (.+)$", re.MULTILINE)
-
-
-@functools.lru_cache(maxsize=1)
-def _declared_heads() -> tuple[str, ...] | None:
-    """The newest revisions, read from the migration files as text (``None`` when a file does not
-    declare its revisions in the usual form): lets a command skip loading Alembic when the schema is
-    current."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in sorted((_MIGRATIONS / "versions").glob("*.py")):
-        source = path.read_text(encoding="utf-8")
-        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
-        if revision is None or down is None:
-            return None
-        revisions.add(revision.group(1))
-        parents.update(re.findall(r"\"([^\"]+)\"", down.group(1)))
-    return tuple(sorted(revisions - parents)) or None
-
-
 def _schema_is_current(engine: Engine) -> bool:
-    heads = _declared_heads()
+    heads = declared_heads()
     if heads is None:
         return False
     try:
@@ -234,7 +205,7 @@ def migrate(engine: Engine) -> None:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("script_location", str(MIGRATIONS))
     with write_engine(engine).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(472251)"))
@@ -249,7 +220,7 @@ def migration_heads() -> tuple[str, ...]:
     from alembic.script import ScriptDirectory
 
     config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("script_location", str(MIGRATIONS))
     return tuple(sorted(ScriptDirectory.from_config(config).get_heads()))
 
 

@@ -6,11 +6,13 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # imported when used: ``modic --help`` and light subcommands start quickly
     from sqlmodel import Session
 
+    from registry.dbapi import Db
     from registry.settings import Settings
 
 T = TypeVar("T")
@@ -39,6 +41,43 @@ def settings_from(args: argparse.Namespace, *, demo: bool = False) -> Settings:
         settings = settings.model_copy(update={"patient_key": SecretStr(crypto.demo_key(settings.data_dir))})
     crypto.configure(None if settings.patient_key is None else settings.patient_key.get_secret_value())
     return settings
+
+
+@dataclass(frozen=True)
+class QuickSettings:
+    """The settings ``modic user add`` needs, read as :func:`settings_from` reads them (the same values,
+    the same refusals) without loading pydantic in the usual case (:mod:`registry.quick_settings`)."""
+
+    database_url: str
+    token_lifetime_days: float
+
+
+def quick_settings_from(args: argparse.Namespace) -> QuickSettings:
+    """:func:`settings_from`'s settings and checks of the patient key (:class:`registry.patient_key.PatientKeyError`),
+    read by :func:`registry.quick_settings.read`; :func:`settings_from` itself when that does not vouch for
+    a value (it then refuses, or takes, the value as always)."""
+    from registry import patient_key, quick_settings
+
+    overrides = {"database_url": args.database_url} if getattr(args, "database_url", None) else {}
+    values = quick_settings.read(overrides)
+    if values is None:
+        settings = settings_from(args)
+        return QuickSettings(settings.database_url, settings.token_lifetime_days)
+    key = values["patient_key"]
+    patient_key.key_bytes(key if isinstance(key, str) else None)
+    url, days = values["database_url"], values["token_lifetime_days"]
+    assert isinstance(url, str) and isinstance(days, int | float)
+    return QuickSettings(url, float(days))
+
+
+def in_database(settings: QuickSettings, action: Callable[[Db], T]) -> T:
+    """Run ``action`` in a write transaction on the migrated database, through its plain DB-API driver
+    (:func:`registry.dbapi.write_transaction`: no SQLAlchemy when the schema is current); committed when
+    ``action`` returns, rolled back when it raises (errors propagate)."""
+    from registry.dbapi import write_transaction
+
+    with write_transaction(settings.database_url) as db:
+        return action(db)
 
 
 def fail(message: str) -> int:

@@ -1,18 +1,15 @@
 """``modic user add NAME --role ROLE [--registrar]`` (create a user and print its token),
-``modic user registrar NAME [--off]``, ``modic user disable NAME``."""
+``modic user registrar NAME [--off]``, ``modic user disable NAME``.
+
+``add`` and ``registrar`` run :mod:`registry.services.accounts` on the database's plain DB-API driver
+(no SQLAlchemy or pydantic to load: they start quickly); ``disable`` runs the ORM service."""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
-from api.commands._common import add_user_action, in_registry, settings_from
+from api.commands._common import add_user_action, in_database, in_registry, quick_settings_from
 from registry.roles import Role
-
-if TYPE_CHECKING:  # the database layer is imported when a command runs
-    from sqlmodel import Session
-
-    from registry.models import User
 
 _REGISTRAR_HELP = (
     "may register studies and upload images by hospital id, and so learn any patient's pseudonym (admins may anyway)"
@@ -30,27 +27,24 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from registry.services.users import add_user, set_registrar
+    from registry.services.accounts import create_user, set_registrar
 
-    days = settings_from(args).token_lifetime_days
-
-    def create(session: Session) -> tuple[User, str]:
-        user, token = add_user(session, args.name, args.role, token_days=days)
-        if args.registrar:
-            user = set_registrar(session, args.name, True, None)
-        return user, token
-
-    user, token = in_registry(args, create)
-    registrar = " (registrar)" if user.registrar else ""
+    settings = quick_settings_from(args)
+    user = in_database(
+        settings, lambda db: create_user(db, args.name, args.role, token_days=settings.token_lifetime_days)
+    )
+    if args.registrar:
+        in_database(settings, lambda db: set_registrar(db, args.name, True, None))
+    registrar = " (registrar)" if args.registrar else ""
     print(f"created user {user.name!r} with role {user.role}{registrar}; API token (shown once):")
-    print(token)
+    print(user.token.value)
     return 0
 
 
 def _registrar(args: argparse.Namespace) -> int:
-    from registry.services.users import set_registrar
+    from registry.services.accounts import set_registrar
 
-    in_registry(args, lambda session: set_registrar(session, args.name, not args.off, None))
+    in_database(quick_settings_from(args), lambda db: set_registrar(db, args.name, not args.off, None))
     print(f"user {args.name!r} {'may no longer' if args.off else 'may'} register studies and upload images")
     return 0
 

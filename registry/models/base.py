@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import os
-import uuid
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, String
 from sqlalchemy.types import TypeDecorator
 
-
-def new_id() -> str:
-    """A random identifier for a record."""
-    return str(uuid.uuid4())
-
-
-def new_ids(count: int) -> list[str]:
-    """``count`` identifiers made as :func:`new_id` makes them (random version 4 UUIDs), from one read of the
-    system's randomness instead of one per record (a study brings hundreds of images)."""
-    data = os.urandom(16 * count)
-    return [str(uuid.UUID(bytes=data[i : i + 16], version=4)) for i in range(0, 16 * count, 16)]
-
-
-def utcnow() -> dt.datetime:
-    """The current time, UTC-aware."""
-    return dt.datetime.now(dt.UTC)
+from registry.records import as_utc
+from registry.records import new_id as new_id  # re-exported: registry.models.base.new_id
+from registry.records import new_ids as new_ids
+from registry.records import utcnow as utcnow
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -38,9 +24,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError(f"timestamp {value!r} has no time zone; store UTC-aware times")
-        value = value.astimezone(dt.UTC)
+        value = as_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:

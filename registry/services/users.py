@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import time
-from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry.errors import AlreadyExists, InvalidInput, NotFound
-from registry.models import ApiToken, Role, User
-from registry.models.base import utcnow
+from registry.dbapi import Db
+from registry.errors import AlreadyExists, NotFound
+from registry.models import ApiToken, User
+from registry.records import utcnow
 from registry.repositories import users as users_repo
-from registry.security import new_token, token_digest
-from registry.services import audit
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+from registry.security import token_digest
+from registry.services import accounts, audit
+from registry.services.accounts import IssuedToken as IssuedToken  # re-exported: what issue_token returns
 
 
 def add_user(
@@ -26,42 +23,20 @@ def add_user(
 ) -> tuple[User, str]:
     """Create a user with a fresh token; returns the user and the token (shown once, stored hashed).
 
-    The token expires after ``token_days`` (0: never).
+    The token expires after ``token_days`` (0: never). The rule is :func:`registry.services.accounts.create_user`
+    (which ``modic user add`` runs without the ORM).
     """
-    if not _NAME.match(name):
-        raise InvalidInput(f"user name {name!r} is not allowed; use 1-100 letters, digits, '.', '_', '@' or '-'")
     try:
-        parsed_role = Role.parse(role)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
-    if users_repo.user_by_name(session, name) is not None:
-        raise AlreadyExists(f"user {name!r} already exists")
-    user = User(name=name, role=parsed_role)
-    session.add(user)
-    session.flush()
-    token = _add_token(session, user, token_days)
-    audit.record(session, actor, "user.create", "user", user.id, name=name, role=parsed_role.value)
-    try:
-        session.commit()
-    except IntegrityError:
+        created = accounts.create_user(
+            Db.of_session(session), name, role, None if actor is None else actor.id, token_days=token_days
+        )
+    except AlreadyExists:
         session.rollback()
-        raise AlreadyExists(f"user {name!r} already exists") from None
-    return user, token.value
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    """A token just issued: its value (shown once) and when it expires (None: never)."""
-
-    value: str
-    expires_at: dt.datetime | None
-
-
-def _add_token(session: Session, user: User, days: float) -> IssuedToken:
-    value = new_token()
-    expires_at = utcnow() + dt.timedelta(days=days) if days > 0 else None
-    session.add(ApiToken(user_id=user.id, token_sha256=token_digest(value), expires_at=expires_at))
-    return IssuedToken(value, expires_at)
+        raise
+    user = session.get(User, created.id)
+    assert user is not None  # just inserted in this transaction
+    session.commit()
+    return user, created.token.value
 
 
 def _named_user(session: Session, name: str) -> User:
@@ -79,7 +54,7 @@ def issue_token(
     user = _named_user(session, name)
     if revoke_others:
         _revoke(session, user, actor)
-    token = _add_token(session, user, days)
+    token = accounts.add_token(Db.of_session(session), user.id, days)
     audit.record(session, actor, "token.create", "user", user.id, expires_at=_iso(token.expires_at))
     session.commit()
     return token
@@ -116,16 +91,15 @@ def _revoke(session: Session, user: User, actor: User | None) -> int:
 
 
 def set_registrar(session: Session, name: str, allowed: bool, actor: User | None) -> User:
-    """Grant (or take back) user ``name``'s privilege to register studies and upload images.
+    """Grant (or take back) user ``name``'s privilege to register studies and upload images
+    (:func:`registry.services.accounts.set_registrar`, which ``modic user add --registrar`` runs too).
 
     Every process sees the change within ``MODIC_REVOCATION_CHECK_SECONDS`` (it raises the revocation
     counter, so cached users are read again).
     """
-    user = _named_user(session, name)
-    user.registrar = allowed
-    session.add(user)
-    users_repo.bump_revocation_epoch(session)
-    audit.record(session, actor, "user.registrar", "user", user.id, registrar=allowed)
+    user_id = accounts.set_registrar(Db.of_session(session), name, allowed, None if actor is None else actor.id)
+    user = session.get(User, user_id, populate_existing=True)  # the row as just updated
+    assert user is not None
     session.commit()
     return user
 
@@ -214,7 +188,7 @@ def ensure_user_with_new_token(session: Session, name: str, role: str) -> str:
     user = users_repo.user_by_name(session, name)
     if user is None:
         return add_user(session, name, role)[1]
-    token = _add_token(session, user, 0)
+    token = accounts.add_token(Db.of_session(session), user.id, 0)
     audit.record(session, None, "token.create", "user", user.id)
     session.commit()
     return token.value

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 import api.commands
 from api.commands import SUMMARIES
@@ -88,13 +89,40 @@ def test_help_imports_no_subcommand_and_no_database_layer() -> None:
     assert not {m for m in modules if m.startswith("api.commands.")}
 
 
-def test_user_add_imports_the_users_tables_only(database_url: str) -> None:
-    result, modules = _imported("user", "add", "fiona", "--role", "admin", "--database-url", database_url)
+_SLOW_TO_IMPORT = ("sqlalchemy", "sqlmodel", "pydantic", "pydantic_settings", "cryptography")
+"""What ``modic user add`` and ``modic user registrar`` leave alone: the ORM, the settings library and the
+patient data's cipher (they run ``registry.services.accounts`` on the database's DB-API driver)."""
+
+
+@pytest.mark.parametrize("registrar", [False, True])
+def test_user_add_imports_no_orm_and_no_settings_library(database_url: str, registrar: bool) -> None:
+    flags = ["--registrar"] if registrar else []
+    result, modules = _imported("user", "add", "fiona", "--role", "admin", *flags, "--database-url", database_url)
     assert result.returncode == 0, result.stderr
-    assert not _packages(modules) & set(_HEAVY)
-    tables = {m for m in modules if m.startswith("registry.models.")}
-    assert tables == {"registry.models.base", "registry.models.audit", "registry.models.users"}
+    assert ("(registrar)" in result.stdout) is registrar
+    assert not _packages(modules) & {*_HEAVY, *_SLOW_TO_IMPORT}
+    assert not {m for m in modules if m.startswith("registry.models")}
     assert {m for m in modules if m.startswith("api.")} == {"api.commands", "api.commands._common", "api.commands.user"}
+    result, modules = _imported("user", "registrar", "fiona", "--off", "--database-url", database_url)
+    assert result.returncode == 0 and "may no longer" in result.stdout, result.stderr
+    assert not _packages(modules) & {*_HEAVY, *_SLOW_TO_IMPORT}
+
+
+def test_user_add_refuses_a_setting_as_the_settings_do(database_url: str) -> None:
+    """A value the quick reader does not vouch for is read by ``Settings``, which refuses it as before."""
+    args = ("user", "add", "gus", "--role", "admin", "--database-url", database_url)
+    bad = _modic(*args, env={"MODIC_WORKER_THREADS": "0"})
+    assert bad.returncode == 1 and "worker_threads" in bad.stderr and "greater than or equal to 1" in bad.stderr
+    unsupported = _modic("user", "add", "gus", "--role", "admin", "--database-url", "mysql://db/modic")
+    assert unsupported.returncode == 1 and "is not supported; use sqlite:///PATH or postgresql://" in unsupported.stderr
+    short_key = _modic(*args, env={"MODIC_PATIENT_KEY": "c2hvcnQ="})
+    assert short_key.returncode == 1 and short_key.stdout == ""
+    assert short_key.stderr == (
+        "modic: error: MODIC_PATIENT_KEY must be 32 bytes in URL-safe base64 (44 characters); "
+        "make one with `modic key new`\n"
+    )
+    odd_but_valid = _modic(*args, env={"MODIC_TOKEN_LIFETIME_DAYS": " 7 "})  # read by Settings: 7 days
+    assert odd_but_valid.returncode == 0, odd_but_valid.stderr
 
 
 def test_serve_answers_health_and_accepts_the_token(database_url: str, tmp_path: Path) -> None:

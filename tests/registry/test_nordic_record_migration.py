@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import select
 
 from grading.endplates import ENDPLATES
-from registry.db import _MIGRATIONS, dispose_engine, get_engine, migrate, session_scope, write_engine
+from registry.db import MIGRATIONS, dispose_engine, get_engine, migrate, session_scope, write_engine
 from registry.models import EligibilityDecision, User
 from registry.repositories.eligibility import grading_from_stored
 from registry.services import gradings as gradings_service
@@ -81,7 +81,7 @@ def empty_url(tmp_path: Path) -> Iterator[str]:
 
 def _upgrade_to(engine: Engine, revision: str) -> None:
     config = Config()
-    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("script_location", str(MIGRATIONS))
     with write_engine(engine).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
