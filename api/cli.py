@@ -37,11 +37,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from registry.patient_key import PatientKeyError  # the key is checked when a command first needs it
 
-        if not isinstance(exc, PatientKeyError):
-            raise
-        print(f"modic: error: {exc.message}", file=sys.stderr)
-        return 1
+        if isinstance(exc, PatientKeyError):
+            print(f"modic: error: {exc.message}", file=sys.stderr)
+            return 1
+        if _from_database_driver(exc):
+            # An unreachable server or a file that is not a database: one line, not a traceback.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            print(f"modic: error: the database could not be used: {reason}", file=sys.stderr)
+            return 1
+        raise
     return status
+
+
+def _from_database_driver(exc: Exception) -> bool:
+    """Whether ``exc`` is a database driver's (or SQLAlchemy's wrapper of one) error that the database
+    cannot be reached or opened. Told by its module, so that no driver is imported for it."""
+    package = type(exc).__module__.split(".")[0]
+    return package in ("sqlite3", "psycopg", "sqlalchemy") and type(exc).__name__ in (
+        "OperationalError",
+        "DatabaseError",
+    )
 
 
 if __name__ == "__main__":

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
+from registry.dbapi import Db
 from registry.models import ApiToken, Revocations, User
+from registry.repositories import user_rows
 
 
 def user_by_name(session: Session, name: str) -> User | None:
@@ -37,13 +38,13 @@ def live_tokens(session: Session, user_id: str) -> list[ApiToken]:
     return list(session.exec(statement))
 
 
-_BUMP = update(Revocations).where(col(Revocations.id) == 1).values(epoch=col(Revocations.epoch) + 1)
 _EPOCH = select(Revocations.epoch).where(Revocations.id == 1)
 
 
 def bump_revocation_epoch(session: Session) -> None:
-    """Raise the revocation counter in the current transaction."""
-    session.exec(_BUMP)
+    """Raise the revocation counter in the current transaction (the one statement of
+    :func:`registry.repositories.user_rows.bump_revocation_epoch`, on the session's connection)."""
+    user_rows.bump_revocation_epoch(Db.of_session(session))
 
 
 def revocation_epoch(session: Session) -> int:

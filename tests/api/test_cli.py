@@ -44,6 +44,18 @@ def test_user_add_rejects_an_unknown_role(database_url: str) -> None:
     assert result.returncode != 0 and "surgeon" in result.stderr
 
 
+def test_a_database_that_cannot_be_opened_is_one_line_naming_the_reason(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("these are notes, not a database\n")
+    for url in (f"sqlite:///{not_a_database}", f"postgresql://nobody@127.0.0.1:{free_port()}/none"):
+        result = _modic("user", "add", "erik", "--role", "screener", "--database-url", url)
+        assert result.returncode == 1, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("modic: error: the database could not be used: ")
+        assert "not a database" in line or "refused" in line or "failed" in line
+    assert not_a_database.read_text() == "these are notes, not a database\n"
+
+
 _PROBE = (
     "import atexit, runpy, sys\n"
     "atexit.register(lambda: print('MODULES', *sorted(sys.modules), file=sys.stderr))\n"
