@@ -97,7 +97,7 @@ class PageFile:
         media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         if media_type.startswith("text/"):
             media_type += "; charset=utf-8"
-        etag = f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"'
+        etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
         return cls(body, {"Content-Type": media_type, "ETag": etag})
 
 
