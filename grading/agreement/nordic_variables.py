@@ -31,6 +31,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from grading.agreement.ratings import Label
 from grading.agreement.report import RatingColumns, RatingRecord, VariableSpec
@@ -130,21 +131,27 @@ def nordic_specs(*, per_endplate: bool = True, trials: bool = True) -> tuple[Var
     return protocol_specs(None, per_endplate=per_endplate, trials=trials)
 
 
+class RatingOptions(TypedDict, total=False):
+    """The keyword options of :func:`nordic_records` and :func:`add_nordic_ratings`."""
+
+    cluster: str | None
+    """The cluster of the case's units (the patient); default: the case itself."""
+    per_endplate: bool
+    """Also rate the per-endplate variables (default True)."""
+    trials: bool
+    """Also rate each trial rule set's MRI decision (default True)."""
+    protocol: Protocol | None
+    """The grading protocol whose further variables are rated too; default: the core Nordic ones only."""
+
+
 def nordic_records(
-    case: str,
-    rater: str,
-    grading: StudyGrading,
-    *,
-    cluster: str | None = None,
-    per_endplate: bool = True,
-    trials: bool = True,
-    protocol: Protocol | None = None,
+    case: str, rater: str, grading: StudyGrading, **options: Unpack[RatingOptions]
 ) -> list[RatingRecord]:
-    """Long-format records of one rater's grading of one case, clustered by ``cluster`` (the patient;
-    the case itself when not given)."""
-    group = case if cluster is None else cluster
-    ratings = _nordic_ratings(case, grading, per_endplate, trials, protocol)
-    return [RatingRecord(unit, rater, value, group, variable) for unit, variable, value in ratings]
+    """Long-format records of one rater's grading of one case (options: :class:`RatingOptions`)."""
+    return [
+        RatingRecord(unit, rater, value, group, variable)
+        for unit, variable, value, group in _nordic_ratings(case, grading, **options)
+    ]
 
 
 @functools.lru_cache(maxsize=256)
@@ -154,20 +161,11 @@ def _endplate_names(names: tuple[str | None, ...], endplate: str) -> tuple[str |
 
 
 def add_nordic_ratings(
-    columns: dict[str, RatingColumns],
-    case: str,
-    rater: str,
-    grading: StudyGrading,
-    *,
-    cluster: str | None = None,
-    per_endplate: bool = True,
-    trials: bool = True,
-    protocol: Protocol | None = None,
+    columns: dict[str, RatingColumns], case: str, rater: str, grading: StudyGrading, **options: Unpack[RatingOptions]
 ) -> None:
     """The ratings of :func:`nordic_records` appended to each variable's ``columns`` (created when absent),
     the fast input of :func:`~grading.agreement.report.build_report`."""
-    group = case if cluster is None else cluster
-    for unit, variable, value in _nordic_ratings(case, grading, per_endplate, trials, protocol):
+    for unit, variable, value, group in _nordic_ratings(case, grading, **options):
         found = columns.get(variable)
         if found is None:
             found = columns[variable] = RatingColumns()
@@ -175,9 +173,17 @@ def add_nordic_ratings(
 
 
 def _nordic_ratings(
-    case: str, grading: StudyGrading, per_endplate: bool, trials: bool, protocol: Protocol | None
-) -> Iterator[tuple[str, str, Label | None]]:
-    """``(unit, variable, value)`` of every rating of one grading of ``case``, in report order."""
+    case: str,
+    grading: StudyGrading,
+    *,
+    cluster: str | None = None,
+    per_endplate: bool = True,
+    trials: bool = True,
+    protocol: Protocol | None = None,
+) -> Iterator[tuple[str, str, Label | None, str]]:
+    """``(unit, variable, value, cluster)`` of every rating of one grading of ``case``, in report order
+    (the options of :class:`RatingOptions`, with their defaults)."""
+    group = case if cluster is None else cluster
     rows = ENDPLATE_VARIABLES + _extra_variables(protocol)
     per_endplate_names = tuple(v.spec.name if v.per_endplate else None for v in rows)
     for g in grading.endplates:
@@ -185,12 +191,12 @@ def _nordic_ratings(
         unit = f"{case}/{endplate}"
         for variable, at_endplate in zip(rows, _endplate_names(per_endplate_names, endplate), strict=True):
             value = variable.extract(g) if g.assessable else None
-            yield unit, variable.spec.name, value
+            yield unit, variable.spec.name, value, group
             if per_endplate and at_endplate is not None:
-                yield case, at_endplate, value
+                yield case, at_endplate, value, group
     if trials:
         for rule_set in trial_rule_sets():
-            yield case, trial_variable_name(rule_set), mri_decision(rule_set, grading)
+            yield case, trial_variable_name(rule_set), mri_decision(rule_set, grading), group
 
 
 NO_CHANGE = "none"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from grading.agreement import statistics as stats
 from grading.agreement.binary import PrevalenceBias, SymmetryTest, bowker, mcnemar, prevalence_bias, specific_agreement
 from grading.agreement.interpretation import LandisKoch
 from grading.agreement.ratings import (
@@ -36,18 +37,6 @@ from grading.agreement.ratings import (
     parse_ratings,
 )
 from grading.agreement.result import AgreementResult
-from grading.agreement.statistics import (
-    Level,
-    cohen_kappa,
-    confusion_matrix,
-    conger_kappa,
-    fleiss_kappa,
-    gwet_ac1,
-    krippendorff_alpha,
-    pabak,
-    percent_agreement,
-    prevalence,
-)
 
 DEFAULT_VARIABLE = "value"
 """The variable name of records that do not name one."""
@@ -87,7 +76,7 @@ class VariableSpec:
     """How to analyse one variable: its level of measurement and, optionally, its full ordered scale."""
 
     name: str
-    level: Level = Level.NOMINAL
+    level: stats.Level = stats.Level.NOMINAL
     categories: tuple[Label, ...] | None = None
     negative: Label | None = None
     """The category meaning "no finding" (``none``, ``absent``, ``no``): ``n_changed`` counts the units
@@ -96,7 +85,7 @@ class VariableSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise AgreementInputError(f"variable name {self.name!r} must be a non-empty string")
-        object.__setattr__(self, "level", Level(self.level))
+        object.__setattr__(self, "level", stats.Level(self.level))
         if self.categories is not None:
             object.__setattr__(self, "categories", parse_categories(self.categories))
             if self.negative is not None and self.negative not in self.categories:
@@ -273,7 +262,7 @@ class VariableReport:
     """Every comparison of one variable."""
 
     variable: str
-    level: Level
+    level: stats.Level
     categories: tuple[Label, ...]
     raters: tuple[str, ...]
     n_units: int
@@ -471,16 +460,16 @@ def _pair_statistics(
     matrix: RatingsMatrix, spec: VariableSpec, clusters: Clusters
 ) -> list[tuple[str, AgreementResult]]:
     out: list[tuple[str, AgreementResult]] = [
-        ("percent_agreement", percent_agreement(matrix, clusters=clusters)),
-        ("cohen_kappa", cohen_kappa(matrix, clusters=clusters)),
+        ("percent_agreement", stats.percent_agreement(matrix, clusters=clusters)),
+        ("cohen_kappa", stats.cohen_kappa(matrix, clusters=clusters)),
     ]
-    if spec.level is Level.ORDINAL:
-        out.append(("weighted_kappa_linear", cohen_kappa(matrix, "linear", clusters=clusters)))
-        out.append(("weighted_kappa_quadratic", cohen_kappa(matrix, "quadratic", clusters=clusters)))
-    out.append(("gwet_ac1", gwet_ac1(matrix, clusters=clusters)))
-    if spec.level is Level.ORDINAL:
-        out.append(("gwet_ac2_quadratic", gwet_ac1(matrix, "quadratic", clusters=clusters)))
-    out.append((_chance_free_name(matrix), pabak(matrix, clusters=clusters)))
+    if spec.level is stats.Level.ORDINAL:
+        out.append(("weighted_kappa_linear", stats.cohen_kappa(matrix, "linear", clusters=clusters)))
+        out.append(("weighted_kappa_quadratic", stats.cohen_kappa(matrix, "quadratic", clusters=clusters)))
+    out.append(("gwet_ac1", stats.gwet_ac1(matrix, clusters=clusters)))
+    if spec.level is stats.Level.ORDINAL:
+        out.append(("gwet_ac2_quadratic", stats.gwet_ac1(matrix, "quadratic", clusters=clusters)))
+    out.append((_chance_free_name(matrix), stats.pabak(matrix, clusters=clusters)))
     positive = _positive(spec, matrix)
     if positive is not None:
         out.append(("positive_agreement", specific_agreement(matrix, positive, clusters=clusters)))
@@ -490,18 +479,18 @@ def _pair_statistics(
 
 def _all_statistics(matrix: RatingsMatrix, spec: VariableSpec, clusters: Clusters) -> list[tuple[str, AgreementResult]]:
     out: list[tuple[str, AgreementResult]] = [
-        ("percent_agreement", percent_agreement(matrix, clusters=clusters)),
-        ("fleiss_kappa", fleiss_kappa(matrix, clusters=clusters)),
-        ("conger_kappa", conger_kappa(matrix, clusters=clusters)),
-        (f"krippendorff_alpha_{spec.level.value}", krippendorff_alpha(matrix, spec.level, clusters=clusters)),
-        ("gwet_ac1", gwet_ac1(matrix, clusters=clusters)),
-        (_chance_free_name(matrix), pabak(matrix, clusters=clusters)),
+        ("percent_agreement", stats.percent_agreement(matrix, clusters=clusters)),
+        ("fleiss_kappa", stats.fleiss_kappa(matrix, clusters=clusters)),
+        ("conger_kappa", stats.conger_kappa(matrix, clusters=clusters)),
+        (f"krippendorff_alpha_{spec.level.value}", stats.krippendorff_alpha(matrix, spec.level, clusters=clusters)),
+        ("gwet_ac1", stats.gwet_ac1(matrix, clusters=clusters)),
+        (_chance_free_name(matrix), stats.pabak(matrix, clusters=clusters)),
     ]
-    if spec.level is Level.ORDINAL:
+    if spec.level is stats.Level.ORDINAL:
         out += [
-            ("fleiss_kappa_quadratic", fleiss_kappa(matrix, weights="quadratic", clusters=clusters)),
-            ("conger_kappa_quadratic", conger_kappa(matrix, "quadratic", clusters=clusters)),
-            ("gwet_ac2_quadratic", gwet_ac1(matrix, "quadratic", clusters=clusters)),
+            ("fleiss_kappa_quadratic", stats.fleiss_kappa(matrix, weights="quadratic", clusters=clusters)),
+            ("conger_kappa_quadratic", stats.conger_kappa(matrix, "quadratic", clusters=clusters)),
+            ("gwet_ac2_quadratic", stats.gwet_ac1(matrix, "quadratic", clusters=clusters)),
         ]
     return out
 
@@ -591,9 +580,9 @@ def _variable_report(
             Comparison(
                 kind=ComparisonKind.PAIR,
                 raters=(a, b),
-                prevalence=prevalence(sub),
+                prevalence=stats.prevalence(sub),
                 statistics=summarise(_pair_statistics(sub, spec, clusters), _counts(sub, spec)),
-                confusion=tuple(tuple(int(x) for x in row) for row in confusion_matrix(sub)),
+                confusion=tuple(tuple(int(x) for x in row) for row in stats.confusion_matrix(sub)),
                 indices=None if positive is None else prevalence_bias(sub, positive),
                 tests=_symmetry_tests(sub),
             )
@@ -603,7 +592,7 @@ def _variable_report(
             Comparison(
                 kind=ComparisonKind.ALL,
                 raters=table.raters,
-                prevalence=prevalence(matrix),
+                prevalence=stats.prevalence(matrix),
                 statistics=summarise(_all_statistics(matrix, spec, cluster_codes), _counts(matrix, spec)),
             )
         )
@@ -614,6 +603,6 @@ def _variable_report(
         raters=table.raters,
         n_units=len(table.units),
         n_clusters=len(set(table.clusters)),
-        prevalence=prevalence(matrix),
+        prevalence=stats.prevalence(matrix),
         comparisons=tuple(comparisons),
     )

@@ -121,32 +121,6 @@ def episode_answers(rule_set: RuleSet, episode: Episode, answers: Mapping[str, o
     return merged
 
 
-def _facts(
-    rule_set: RuleSet,
-    grading: StudyGrading | None,
-    study_date: dt.date | None,
-    answers: Mapping[str, object],
-    evaluation_date: dt.date,
-    episode: Episode | None = None,
-) -> Facts:
-    if episode is not None:
-        if episode.index_date != evaluation_date:
-            raise GradingError(
-                f"an episode is evaluated at its index date {episode.index_date.isoformat()}, "
-                f"not {evaluation_date.isoformat()}",
-                field="evaluation_date",
-            )
-        answers = episode_answers(rule_set, episode, answers)
-    if grading is not None and not isinstance(grading, StudyGrading):
-        raise GradingError(f"grading must be a StudyGrading or None, got {grading!r}")
-    for name, value in (("study_date", study_date), ("evaluation_date", evaluation_date)):
-        if value is not None and (not isinstance(value, dt.date) or isinstance(value, dt.datetime)):
-            raise GradingError(f"{name} must be a date, got {value!r}", field=name)
-    if evaluation_date is None:
-        raise GradingError("evaluation_date is required", field="evaluation_date")
-    return Facts(grading, study_date, validate_answers(rule_set.fields, answers), evaluation_date)
-
-
 def next_change(rule_set: RuleSet, study_date: dt.date | None, evaluation_date: dt.date) -> dt.date | None:
     """The first day after ``evaluation_date`` on which a time-dependent criterion may change.
 
@@ -173,7 +147,22 @@ def evaluate(
     made at its index date (``evaluation_date`` must be it), with age and duration computed from its
     dates; time then never changes the decision (no next change).
     """
-    facts = _facts(rule_set, grading, study_date, answers, evaluation_date, episode)
+    if episode is not None:
+        if episode.index_date != evaluation_date:
+            raise GradingError(
+                f"an episode is evaluated at its index date {episode.index_date.isoformat()}, "
+                f"not {evaluation_date.isoformat()}",
+                field="evaluation_date",
+            )
+        answers = episode_answers(rule_set, episode, answers)
+    if grading is not None and not isinstance(grading, StudyGrading):
+        raise GradingError(f"grading must be a StudyGrading or None, got {grading!r}")
+    for name, value in (("study_date", study_date), ("evaluation_date", evaluation_date)):
+        if value is not None and (not isinstance(value, dt.date) or isinstance(value, dt.datetime)):
+            raise GradingError(f"{name} must be a date, got {value!r}", field=name)
+    if evaluation_date is None:
+        raise GradingError("evaluation_date is required", field="evaluation_date")
+    facts = Facts(grading, study_date, validate_answers(rule_set.fields, answers), evaluation_date)
     results = []
     for criterion in rule_set.criteria:
         outcome, evidence = criterion.test.evaluate(facts)
@@ -193,5 +182,5 @@ def evaluate_imaging(
     rule_set: RuleSet, grading: StudyGrading | None, study_date: dt.date | None, evaluation_date: dt.date
 ) -> Outcome:
     """Whether the imaging criteria alone are met, without screening data (the funnel's second step)."""
-    facts = _facts(rule_set, grading, study_date, {}, evaluation_date)
-    return combine(c.test.evaluate(facts)[0] for c in rule_set.imaging_criteria)
+    decision = evaluate(rule_set, grading, study_date, {}, evaluation_date)
+    return combine(r.outcome for r in decision.results if r.kind is CriterionKind.IMAGING)

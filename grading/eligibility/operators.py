@@ -260,13 +260,32 @@ class NumberInRange(Operator):
 
 
 @dataclass(frozen=True)
-class BooleanIs(Operator):
+class _YesNoItem(Operator):
+    """A test of one yes/no answer: unknown while it is not recorded."""
+
+    field: str
+
+    def fields(self) -> dict[str, tuple[FieldKind, ...]]:
+        return {self.field: _BOOLEAN}
+
+    def evaluate(self, facts: Facts) -> tuple[Outcome, str]:
+        value = facts.answers.get(self.field)
+        if value is None:
+            return _not_recorded(self.field)
+        return self.judge(value)
+
+    @abc.abstractmethod
+    def judge(self, value: Answer) -> tuple[Outcome, str]:
+        """The outcome and its evidence text for the recorded answer ``value``."""
+
+
+@dataclass(frozen=True)
+class BooleanIs(_YesNoItem):
     """A yes/no answer equals ``value`` (e.g. reads and speaks Danish)."""
 
     op: ClassVar[str] = "boolean_is"
     kinds: ClassVar[tuple[CriterionKind, ...]] = (CriterionKind.CLINICAL,)
 
-    field: str
     value: bool = True
 
     @classmethod
@@ -277,13 +296,7 @@ class BooleanIs(Operator):
     def to_mapping(self) -> dict[str, Any]:
         return {"op": self.op, "field": self.field, "value": self.value}
 
-    def fields(self) -> dict[str, tuple[FieldKind, ...]]:
-        return {self.field: _BOOLEAN}
-
-    def evaluate(self, facts: Facts) -> tuple[Outcome, str]:
-        value = facts.answers.get(self.field)
-        if value is None:
-            return _not_recorded(self.field)
+    def judge(self, value: Answer) -> tuple[Outcome, str]:
         return Outcome.from_met(value is self.value), f"{self.field}: {format_answer(value)}"
 
 
@@ -326,14 +339,12 @@ class GreaterThanField(Operator):
 
 
 @dataclass(frozen=True)
-class ItemAbsent(Operator):
+class ItemAbsent(_YesNoItem):
     """A yes/no exclusion item must be answered no."""
 
     op: ClassVar[str] = "item_absent"
     kinds: ClassVar[tuple[CriterionKind, ...]] = (CriterionKind.EXCLUSION,)
     accepts_not_applicable: ClassVar[bool] = True
-
-    field: str
 
     @classmethod
     def from_node(cls, node: LocatedValue) -> ItemAbsent:
@@ -343,13 +354,7 @@ class ItemAbsent(Operator):
     def to_mapping(self) -> dict[str, Any]:
         return {"op": self.op, "field": self.field}
 
-    def fields(self) -> dict[str, tuple[FieldKind, ...]]:
-        return {self.field: _BOOLEAN}
-
-    def evaluate(self, facts: Facts) -> tuple[Outcome, str]:
-        value = facts.answers.get(self.field)
-        if value is None:
-            return _not_recorded(self.field)
+    def judge(self, value: Answer) -> tuple[Outcome, str]:
         if value == NOT_APPLICABLE:
             return Outcome.MET, f"{self.field}: not applicable"
         if value:

@@ -17,18 +17,7 @@ from sqlmodel import Session
 
 from grading.endplates import ENDPLATES
 from grading.protocols import AppliesTo
-from registry.exports.codebook import (
-    EXTRA_VARIABLES,
-    EXTRA_VOCABULARIES,
-    MODIC_SIZE,
-    MODIC_TYPE,
-    NOT_ASSESSABLE,
-    NUMBERING_REFERENCE,
-    PROTOCOL,
-    TRANSITIONAL_VERTEBRA,
-    Vocabulary,
-    endplate_prefix,
-)
+from registry.exports import codebook
 from registry.exports.gradings import counting_rows, endplate_codes
 
 FORM = "modic_grading"
@@ -96,7 +85,7 @@ class Field:
         ]
 
 
-def choices(vocabulary: Vocabulary, skip: frozenset[str] = frozenset()) -> str:
+def choices(vocabulary: codebook.Vocabulary, skip: frozenset[str] = frozenset()) -> str:
     """REDCap's choice syntax: ``0, none | 1, I | ...``."""
     return " | ".join(f"{c.code}, {c.label}" for c in vocabulary.categories if c.label not in skip)
 
@@ -109,31 +98,40 @@ def dictionary_fields() -> tuple[Field, ...]:
         Field("grading_id", "text", "Grading record id"),
         Field("rater", "text", "Rater pseudonym"),
         Field("grading_version", "text", "Grading version", validation="integer", minimum="1"),
-        Field("protocol", "dropdown", "Grading protocol", choices(PROTOCOL)),
-        Field("numbering_ref", "dropdown", "How the levels were identified", choices(NUMBERING_REFERENCE)),
-        Field("numbering_tv", "dropdown", "Lumbosacral transitional vertebra seen", choices(TRANSITIONAL_VERTEBRA)),
+        Field("protocol", "dropdown", "Grading protocol", choices(codebook.PROTOCOL)),
+        Field("numbering_ref", "dropdown", "How the levels were identified", choices(codebook.NUMBERING_REFERENCE)),
+        Field(
+            "numbering_tv",
+            "dropdown",
+            "Lumbosacral transitional vertebra seen",
+            choices(codebook.TRANSITIONAL_VERTEBRA),
+        ),
     ]
     for endplate in ENDPLATES:
-        prefix = endplate_prefix(endplate)
-        assessed = f"[{prefix}na] = '{NOT_ASSESSABLE.code('assessed')}'"
-        changed = f"{assessed} and [{prefix}type] <> '{MODIC_TYPE.code('none')}'"
+        prefix = codebook.endplate_prefix(endplate)
+        assessed = f"[{prefix}na] = '{codebook.NOT_ASSESSABLE.code('assessed')}'"
+        changed = f"{assessed} and [{prefix}type] <> '{codebook.MODIC_TYPE.code('none')}'"
         fields += [
             Field(
                 f"{prefix}na",
                 "dropdown",
                 f"{endplate.label}: assessable?",
-                choices(NOT_ASSESSABLE),
+                choices(codebook.NOT_ASSESSABLE),
                 section=f"{endplate.label} endplate ({endplate.value})",
                 required=True,
             ),
             Field(
-                f"{prefix}type", "dropdown", f"{endplate.label}: Modic type", choices(MODIC_TYPE), branching=assessed
+                f"{prefix}type",
+                "dropdown",
+                f"{endplate.label}: Modic type",
+                choices(codebook.MODIC_TYPE),
+                branching=assessed,
             ),
             Field(
                 f"{prefix}size",
                 "radio",
                 f"{endplate.label}: Modic size (maximum height)",
-                choices(MODIC_SIZE, skip=frozenset({"none"})),
+                choices(codebook.MODIC_SIZE, skip=frozenset({"none"})),
                 note="A endplate only; B up to 25 %; C 25-50 %; D more than 50 % of the vertebral body height",
                 branching=changed,
             ),
@@ -151,11 +149,11 @@ def dictionary_fields() -> tuple[Field, ...]:
                     f"{prefix}{v.name}",
                     "dropdown",
                     f"{endplate.label}: {v.label}",
-                    choices(EXTRA_VOCABULARIES[v.name]),
+                    choices(codebook.EXTRA_VOCABULARIES[v.name]),
                     note="Only under a protocol that has this variable (the protocol field).",
                     branching=changed if v.applies_to is AppliesTo.change else assessed,
                 )
-                for v in EXTRA_VARIABLES
+                for v in codebook.EXTRA_VARIABLES
             ),
         ]
     return tuple(fields)
@@ -201,7 +199,7 @@ def records(session: Session) -> bytes:
         ]
         for endplate in ENDPLATES:
             type_code, size_code, extension, reason, _mc, _beyond, *extras = endplate_codes(stored[endplate.value])
-            size = "" if size_code == MODIC_SIZE.code("none") else _code(size_code)
+            size = "" if size_code == codebook.MODIC_SIZE.code("none") else _code(size_code)
             row += [_code(reason), _code(type_code), size, _number(extension), *(_code(e) for e in extras)]
         out.append([*row, "2"])  # 2 = Complete
     return _csv(out)

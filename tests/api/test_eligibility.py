@@ -23,21 +23,9 @@ from registry.services.eligibility.decisions import reevaluate_and_commit
 from registry.services.eligibility.periodic import PeriodicReevaluation
 from tests.api.helpers import assign, endplates, study_body
 from tests.conftest import TokenFactory
+from tests.grading.eligibility_helpers import PAPER_ELIGIBLE
 
 FEED = "/api/v1/eligibility"
-
-# A patient meeting every clinical criterion and no exclusion of the paper's version (Jensen 2012).
-PAPER_SCREENING = {
-    "nrs_back": 6,
-    "nrs_leg": 2,
-    "symptom_duration_months": 6,
-    "age_years": 45,
-    "danish": True,
-    "willing": True,
-    "other_disorder": False,
-    "competing_lbp_cause": False,
-    "surgery_without_relief": False,
-}
 
 
 class Clinic:
@@ -208,7 +196,7 @@ def test_screening_answers_complete_the_decision(clinic: Clinic, app: FastAPI) -
         "2012": "pending",
         "2007-registry": "pending",
     }
-    response = clinic.screen(pseudonym, "NCT00454792", PAPER_SCREENING)
+    response = clinic.screen(pseudonym, "NCT00454792", PAPER_ELIGIBLE)
     decisions = {d["rule_version"]: d for d in response.json()["decisions"]}
     assert decisions["2012"]["status"] == "eligible"
     # NCT00454792 record reads the same answers differently: pregnancy and referral are still unknown.
@@ -399,8 +387,8 @@ def test_funnel_counts_the_seed_flow_steps(clinic: Clinic, auth: TokenFactory) -
         study = clinic.study(f"1.2.3.{n + 1}", f"HOSP-{n}")
         clinic.grade(study["id"], **changes)
         pseudonyms.append(study["patient"]["pseudonym"])
-    clinic.screen(pseudonyms[0], "NCT00454792", PAPER_SCREENING)
-    clinic.screen(pseudonyms[1], "NCT00454792", {**PAPER_SCREENING, "age_years": 64})
+    clinic.screen(pseudonyms[0], "NCT00454792", PAPER_ELIGIBLE)
+    clinic.screen(pseudonyms[1], "NCT00454792", {**PAPER_ELIGIBLE, "age_years": 64})
     response = clinic.client.get(f"{FEED}/funnel", params={"trial": "NCT00454792"}, headers=auth("researcher"))
     assert response.status_code == 200
     assert response.json() == {

@@ -11,6 +11,19 @@ EVALUATED = dt.date(2018, 4, 15)
 """A fixed evaluation day."""
 STUDY_DATE = dt.date(2018, 3, 1)
 """An MRI six weeks before :data:`EVALUATED`, recent for every rule set."""
+PAPER_ELIGIBLE: dict[str, object] = {
+    "nrs_back": 6,
+    "nrs_leg": 2,
+    "symptom_duration_months": 6,
+    "age_years": 45,
+    "danish": True,
+    "willing": True,
+    "other_disorder": False,
+    "competing_lbp_cause": False,
+    "surgery_without_relief": False,
+}
+"""Screening answers meeting every criterion of the paper's version (Jensen 2012, inclusion (1)-(7), no
+exclusion)."""
 
 
 def rule_set(key: str) -> RuleSet:

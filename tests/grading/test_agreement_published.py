@@ -7,15 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from grading.agreement import (
-    AgreementResult,
-    cohen_kappa,
-    fleiss_kappa,
-    gwet_ac1,
-    krippendorff_alpha,
-    pabak,
-    percent_agreement,
-)
+from grading import agreement
 
 # Fleiss (1971), Psychol Bull 76:378–382, Table 1: 30 patients, 6 psychiatrists each, 5 diagnoses
 # (1 depression, 2 personality disorder, 3 schizophrenia, 4 neurosis, 5 other). Fleiss printed only the
@@ -39,7 +31,7 @@ def pairs_from_table(table: list[list[int]], labels: list[str] | None = None) ->
 
 def test_fleiss_1971_kappa() -> None:
     # Fleiss (1971), p. 380: overall kappa 0.430 (= 0.4302 to 4 decimals).
-    result = fleiss_kappa(FLEISS_1971)
+    result = agreement.fleiss_kappa(FLEISS_1971)
     assert result.value == pytest.approx(0.4302, abs=5e-5)
     assert round(result.value, 3) == 0.430
     assert (result.n_units, result.n_raters) == (30, 6)
@@ -47,7 +39,7 @@ def test_fleiss_1971_kappa() -> None:
 
 def test_fleiss_1971_observed_and_chance_agreement() -> None:
     # Fleiss (1971), p. 380: P-bar = .556 and P-bar_e = .220 (his eqs. 6 and 7 on this table).
-    result = fleiss_kappa(FLEISS_1971)
+    result = agreement.fleiss_kappa(FLEISS_1971)
     assert round(result.p_observed, 3) == 0.556
     assert round(result.p_chance, 3) == 0.220
 
@@ -67,7 +59,7 @@ SAS_TABLE = [[0, 4, 1], [0, 8, 0], [0, 1, 5]]
     ],
 )
 def test_sas_proc_freq_kappa(weights: str | None, kappa: float, ase: float, low: float, high: float) -> None:
-    result = cohen_kappa(pairs_from_table(SAS_TABLE), weights=weights)
+    result = agreement.cohen_kappa(pairs_from_table(SAS_TABLE), weights=weights)
     assert round(result.value, 4) == kappa
     assert round(result.se, 4) == ase
     ci = result.ci(0.95)
@@ -93,7 +85,7 @@ FUN = ["Never Fun", "Fairly Often", "Very Often", "Always fun"]
     ],
 )
 def test_vcd_sexualfun(weights: str | None, kappa: float, ase: float) -> None:
-    result = cohen_kappa(pairs_from_table(SEXUAL_FUN, FUN), weights=weights, categories=FUN)
+    result = agreement.cohen_kappa(pairs_from_table(SEXUAL_FUN, FUN), weights=weights, categories=FUN)
     assert round(result.value, 4) == kappa
     assert round(result.se, 4) == ase
     assert result.n_units == 91
@@ -117,7 +109,7 @@ KRIPPENDORFF_2011 = [
     ],
 )
 def test_krippendorff_2011(level: str, alpha: float) -> None:
-    result = krippendorff_alpha(KRIPPENDORFF_2011, level=level)
+    result = agreement.krippendorff_alpha(KRIPPENDORFF_2011, level=level)
     assert round(result.value, 4) == alpha
     # Unit 12 has a single value: not pairable, so 11 units enter.
     assert result.n_units == 11
@@ -127,8 +119,8 @@ def test_krippendorff_2011_string_labels_with_scale() -> None:
     # The same example with ordered word labels (the krippendorff package docs): still 0.815 ordinal.
     words = ["very low", "low", "mid", "high", "very high"]
     relabelled = [[None if v is None else words[v - 1] for v in row] for row in KRIPPENDORFF_2011]
-    assert round(krippendorff_alpha(relabelled, "ordinal", categories=words).value, 3) == 0.815
-    assert round(krippendorff_alpha(relabelled, "nominal").value, 3) == 0.743
+    assert round(agreement.krippendorff_alpha(relabelled, "ordinal", categories=words).value, 3) == 0.815
+    assert round(agreement.krippendorff_alpha(relabelled, "nominal").value, 3) == 0.743
 
 
 # Gwet (2014), Handbook of Inter-Rater Reliability, 4th ed.: 100 pregnant women classified by two
@@ -147,7 +139,7 @@ GWET_4RATERS = [
 def test_gwet_2014_abstractors_ac1() -> None:
     # Gwet (2014): AC1 = 0.8493, percent agreement 0.89, chance agreement 0.2699. (The book's SE 0.0432
     # is the two-rater table form with divisor n²; ``.se`` uses the raw-data form with n(n - 1).)
-    result = gwet_ac1(pairs_from_table(ABSTRACTORS, PREGNANCY), categories=PREGNANCY)
+    result = agreement.gwet_ac1(pairs_from_table(ABSTRACTORS, PREGNANCY), categories=PREGNANCY)
     assert round(result.value, 4) == 0.8493
     assert result.se == pytest.approx(0.0432 * (100 / 99) ** 0.5, abs=1e-4)
     assert round(result.p_observed, 4) == 0.89
@@ -156,7 +148,7 @@ def test_gwet_2014_abstractors_ac1() -> None:
 
 def test_gwet_2014_abstractors_ac2_quadratic() -> None:
     # Gwet (2014): AC2 with quadratic weights = 0.9402, SE 0.0179 (table form, divisor n²).
-    result = gwet_ac1(pairs_from_table(ABSTRACTORS, PREGNANCY), weights="quadratic", categories=PREGNANCY)
+    result = agreement.gwet_ac1(pairs_from_table(ABSTRACTORS, PREGNANCY), weights="quadratic", categories=PREGNANCY)
     assert result.statistic == "gwet_ac2"
     assert round(result.value, 4) == 0.9402
     assert result.se == pytest.approx(0.0179 * (100 / 99) ** 0.5, abs=1e-4)
@@ -165,11 +157,13 @@ def test_gwet_2014_abstractors_ac2_quadratic() -> None:
 @pytest.mark.parametrize(
     ("function", "value", "se"),
     [
-        (gwet_ac1, 0.7754, 0.14295),  # Gwet 2014: AC1 0.7754 (SE 0.14295)
-        (fleiss_kappa, 0.7612, 0.15302),  # Gwet 2014: Fleiss' generalised kappa 0.7612 (SE 0.15302)
+        (agreement.gwet_ac1, 0.7754, 0.14295),  # Gwet 2014: AC1 0.7754 (SE 0.14295)
+        (agreement.fleiss_kappa, 0.7612, 0.15302),  # Gwet 2014: Fleiss' generalised kappa 0.7612 (SE 0.15302)
     ],
 )
-def test_gwet_2014_four_raters_missing(function: Callable[..., AgreementResult], value: float, se: float) -> None:
+def test_gwet_2014_four_raters_missing(
+    function: Callable[..., agreement.AgreementResult], value: float, se: float
+) -> None:
     result = function(GWET_4RATERS)
     assert round(result.value, 4) == value
     assert round(result.se, 5) == se
@@ -177,14 +171,14 @@ def test_gwet_2014_four_raters_missing(function: Callable[..., AgreementResult],
 
 def test_gwet_2014_four_raters_percent_agreement_and_bp() -> None:
     # Gwet 2014: p_a = 0.8182 over the 11 units rated at least twice; BP = (p_a - 1/5) / (1 - 1/5).
-    assert round(percent_agreement(GWET_4RATERS).value, 4) == 0.8182
-    assert round(pabak(GWET_4RATERS).value, 4) == round((9 / 11 - 0.2) / 0.8, 4)
+    assert round(agreement.percent_agreement(GWET_4RATERS).value, 4) == 0.8182
+    assert round(agreement.pabak(GWET_4RATERS).value, 4) == round((9 / 11 - 0.2) / 0.8, 4)
 
 
 def test_pabak_two_by_two_is_twice_agreement_minus_one() -> None:
     # Byrt, Bishop & Carlin (1993), J Clin Epidemiol 46:423: PABAK = 2 p_o - 1 for a 2 × 2 table.
     table = [[40, 9], [6, 45]]
-    result = pabak(pairs_from_table(table, ["yes", "no"]), categories=["yes", "no"])
+    result = agreement.pabak(pairs_from_table(table, ["yes", "no"]), categories=["yes", "no"])
     assert result.value == pytest.approx(2 * 0.85 - 1, abs=1e-12)
 
 
@@ -193,4 +187,4 @@ def test_cohen_1960_definition_on_sas_table() -> None:
     table = np.array(SAS_TABLE, dtype=float)
     p = table / table.sum()
     po, pe = np.trace(p), p.sum(1) @ p.sum(0)
-    assert cohen_kappa(pairs_from_table(SAS_TABLE)).value == pytest.approx((po - pe) / (1 - pe), abs=1e-12)
+    assert agreement.cohen_kappa(pairs_from_table(SAS_TABLE)).value == pytest.approx((po - pe) / (1 - pe), abs=1e-12)

@@ -19,20 +19,8 @@ from grading.eligibility import (
     validate_answers,
 )
 from grading.errors import GradingError
-from tests.grading.eligibility_helpers import EVALUATED, STUDY_DATE, decide, grading_with, rule_set
+from tests.grading.eligibility_helpers import EVALUATED, PAPER_ELIGIBLE, STUDY_DATE, decide, grading_with, rule_set
 
-# A patient who meets every criterion of the paper's version (Jensen 2012, inclusion (1)-(7), no exclusion).
-PAPER_ELIGIBLE = {
-    "nrs_back": 6,
-    "nrs_leg": 2,
-    "symptom_duration_months": 6,
-    "age_years": 45,
-    "danish": True,
-    "willing": True,
-    "other_disorder": False,
-    "competing_lbp_cause": False,
-    "surgery_without_relief": False,
-}
 BEYOND = grading_with(("L4_inf", "I", "C"))
 
 

@@ -4,7 +4,7 @@
 
 import { fetchImageUrl, get } from "./api.js";
 import { nearestSlice, sliceCentre, slicePosition, toPatient, toPixel } from "./geometry.js";
-import { Overlay } from "./overlay.js";
+import { Overlay, svg } from "./overlay.js";
 import { loadViewSettings, saveViewSettings } from "./settings.js";
 
 // Window/level is previewed at once in the browser (an SVG transfer function over the shown PNG)
@@ -41,9 +41,18 @@ class Pane {
     this.wl = element.querySelector(".wl");
     this.title = element.querySelector(".pane-title");
     this.seriesLabel = element.querySelector(".pane-series");
+    // The pane's SVG filter: a blur ("Smooth noise") and a linear transfer of R, G and B that shows a
+    // window in the browser until the server's rendering arrives.
     this.filterId = filterId;
-    this.transferFunctions = [...document.querySelectorAll(`#${filterId} feComponentTransfer > *`)];
-    this.blur = document.querySelector(`#${filterId} feGaussianBlur`);
+    this.blur = svg("feGaussianBlur", { stdDeviation: 0 });
+    this.transferFunctions = ["feFuncR", "feFuncG", "feFuncB"].map((tag) =>
+      svg(tag, { type: "linear", slope: 1, intercept: 0 }),
+    );
+    const transfer = svg("feComponentTransfer");
+    transfer.append(...this.transferFunctions);
+    const filter = svg("filter", { id: filterId, "color-interpolation-filters": "sRGB" });
+    filter.append(this.blur, transfer);
+    document.querySelector("svg.filters").append(filter);
     this.smooth = false;
     this.series = null;
     this.index = 0;

@@ -1,8 +1,20 @@
 // The worklist: studies awaiting my grading and my graded studies (GET /studies?graded_by_me=...).
 
 import { get } from "./api.js";
+import { newElement } from "./dom.js";
 
 const PAGE = 50;
+// The columns of both study lists, in the order of a row's cells (then the "Open" link).
+const STUDY_COLUMNS = ["Patient (pseudonym)", "Study date", "Field", "Series"];
+
+function studyHeader() {
+  const tr = document.createElement("tr");
+  for (const label of STUDY_COLUMNS) tr.append(newElement("th", label, { scope: "col" }));
+  const open = newElement("th", undefined, { scope: "col" });
+  open.append(newElement("span", "Open", { class: "visually-hidden" }));
+  tr.append(open);
+  return tr;
+}
 
 function seriesSummary(study) {
   const byId = new Map(study.series.map((s) => [s.id, s]));
@@ -36,6 +48,7 @@ function studyRow(study) {
 
 class StudyList {
   constructor(root, key, graded) {
+    root.querySelector(`#${key}-table thead`).replaceChildren(studyHeader());
     this.tbody = root.querySelector(`#${key}-table tbody`);
     this.count = root.querySelector(`#${key}-count`);
     this.more = root.querySelector(`#${key}-more`);
@@ -62,7 +75,7 @@ class StudyList {
     if (!this.shown) {
       const tr = document.createElement("tr");
       const td = document.createElement("td");
-      td.colSpan = 5;
+      td.colSpan = STUDY_COLUMNS.length + 1;
       td.className = "empty";
       td.textContent = this.graded ? "You have not graded any study yet." : "Nothing awaits your grading.";
       tr.append(td);
