@@ -29,6 +29,7 @@ from grading.agreement.ratings import (
     AgreementInputError,
     Clusters,
     Label,
+    ParsedClusters,
     RatingsMatrix,
     Vocabulary,
     parse_categories,
@@ -390,7 +391,8 @@ class _Table:
 
     units: tuple[str, ...]
     raters: tuple[str, ...]
-    clusters: tuple[str, ...]
+    clusters: npt.NDArray[np.intp]
+    """Each unit's cluster, numbered ``0..G-1`` in order of first appearance over the units."""
     values: npt.NDArray[np.object_]
     """Units × raters, ``None`` where a rater gave no rating."""
 
@@ -451,8 +453,9 @@ def _table(variable: str, columns: RatingColumns) -> _Table:
         )
     values = np.full((len(units), len(raters)), None, dtype=object)
     values[unit_codes, rater_codes] = np.fromiter(columns.values, dtype=object, count=n)
-    clusters = tuple(cluster_labels[int(c)] for c in unit_cluster)
-    return _Table(units, raters, clusters, values)
+    # the clusters in order of first appearance over the units (the order of their first ratings, so
+    # already so numbered: parse_clusters only checks it)
+    return _Table(units, raters, parse_clusters(unit_cluster, len(units)), values)
 
 
 def _chance_free_name(matrix: RatingsMatrix) -> str:
@@ -572,7 +575,7 @@ def _variable_report(
     seed: int,
 ) -> VariableReport:
     position = {rater: i for i, rater in enumerate(table.raters)}
-    cluster_codes = parse_clusters(table.clusters, len(table.units))
+    cluster_codes = table.clusters
     wanted = list(itertools.combinations(table.raters, 2)) if pairs is None else list(pairs)
     comparisons: list[Comparison] = []
 
@@ -585,7 +588,7 @@ def _variable_report(
         columns = [position[a], position[b]]
         rated = (matrix.codes[:, columns] >= 0).any(axis=1)
         sub = RatingsMatrix(matrix.codes[np.ix_(rated, columns)], matrix.categories)
-        clusters = cluster_codes[rated]
+        clusters = ParsedClusters(cluster_codes[rated], int(rated.sum()))
         positive = _positive(spec, sub)
         comparisons.append(
             Comparison(
@@ -604,7 +607,10 @@ def _variable_report(
                 kind=ComparisonKind.ALL,
                 raters=table.raters,
                 prevalence=prevalence(matrix),
-                statistics=summarise(_all_statistics(matrix, spec, cluster_codes), _counts(matrix, spec)),
+                statistics=summarise(
+                    _all_statistics(matrix, spec, ParsedClusters(cluster_codes, len(cluster_codes))),
+                    _counts(matrix, spec),
+                ),
             )
         )
     return VariableReport(
@@ -613,7 +619,7 @@ def _variable_report(
         categories=matrix.categories,
         raters=table.raters,
         n_units=len(table.units),
-        n_clusters=len(set(table.clusters)),
+        n_clusters=int(cluster_codes.max()) + 1 if cluster_codes.size else 0,
         prevalence=prevalence(matrix),
         comparisons=tuple(comparisons),
     )

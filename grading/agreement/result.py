@@ -77,8 +77,33 @@ class PatternSums:
     features: FloatArray
 
 
+@dataclass(frozen=True, eq=False)
+class PatternGrouping:
+    """How units fall into rating patterns and clusters, shared by the statistics on the same units:
+    each unit's pattern (``0..P-1`` in order of first appearance), where each pattern first appears,
+    and how many units of each cluster have each pattern (clusters × patterns, read-only)."""
+
+    pattern: npt.NDArray[np.intp]
+    first: npt.NDArray[np.intp]
+    counts: FloatArray
+
+
+def pattern_grouping(clusters: npt.NDArray[np.intp], patterns: npt.NDArray[np.intp]) -> PatternGrouping:
+    """The :class:`PatternGrouping` of units in ``clusters`` (``0..G-1``) with rating ``patterns``."""
+    pattern, first = first_appearance_numbers(patterns)
+    g = int(clusters.max()) + 1 if clusters.size else 0
+    p = int(first.size)
+    counts = np.bincount(clusters * p + pattern, minlength=g * p).reshape(g, p).astype(np.float64)
+    for array in (pattern, first, counts):
+        array.setflags(write=False)
+    return PatternGrouping(pattern, first, counts)
+
+
 def pattern_sums(
-    features: FloatArray, clusters: npt.NDArray[np.intp], patterns: npt.NDArray[np.intp] | None = None
+    features: FloatArray,
+    clusters: npt.NDArray[np.intp],
+    patterns: npt.NDArray[np.intp] | None = None,
+    grouping: PatternGrouping | None = None,
 ) -> FloatArray | PatternSums:
     """The per-cluster sums of unit ``features`` (units × d) over ``clusters`` (``0..G-1``), factored
     through the distinct feature rows when there are few of them (else the plain sums).
@@ -86,11 +111,17 @@ def pattern_sums(
     ``patterns`` (optional) numbers the units by their ratings (:attr:`RatingsMatrix.row_patterns`),
     each unit's features being a function of its ratings: the units are then counted by that number,
     so every statistic on the same units resamples the same counts (one product, shared through
-    :func:`resampled_counts`)."""
+    :func:`resampled_counts`). ``grouping`` (optional) is :func:`pattern_grouping` of these clusters and
+    patterns, computed once for the statistics on the same units."""
     n, d = features.shape
     g = int(clusters.max()) + 1 if clusters.size else 0
     if n == 0 or d == 0:
         return cluster_sums(features, clusters)
+    if grouping is not None and grouping.first.size <= g:
+        # what the general path below computes from the same patterns, without recounting them
+        rows = features[grouping.first]
+        if np.array_equal(rows[grouping.pattern], features):
+            return PatternSums(grouping.counts, np.asarray(rows, dtype=np.float64))
     distinct, pattern = distinct_rows(features) if patterns is None else _rows_of_patterns(features, patterns)
     p = int(distinct.shape[0])
     # the factored products cost more than the plain one, unless the resampled counts are shared by the

@@ -31,6 +31,7 @@ from grading.agreement.ratings import (
     AgreementInputError,
     Clusters,
     Label,
+    ParsedClusters,
     RatingsMatrix,
     int_array_counts,
     int_array_pairs,
@@ -38,7 +39,16 @@ from grading.agreement.ratings import (
     parse_clusters,
     parse_ratings,
 )
-from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, PatternSums, SEMethod, pattern_sums
+from grading.agreement.result import (
+    AgreementResult,
+    ClusterResampler,
+    FloatArray,
+    PatternGrouping,
+    PatternSums,
+    SEMethod,
+    pattern_grouping,
+    pattern_sums,
+)
 from grading.agreement.weights import agreement_weights
 
 _EPS = 1e-12
@@ -63,6 +73,42 @@ def _matrix(ratings: object, categories: Sequence[object] | None) -> RatingsMatr
     return parse_ratings(ratings, categories)
 
 
+def _kept_clusters(clusters: Clusters, n_units: int, kept: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.intp]:
+    """Dense cluster index (``0..G-1``, :func:`dense_index`) of the kept units; remembered by
+    :class:`ParsedClusters` for each set of kept units."""
+    if not isinstance(clusters, ParsedClusters):
+        index = parse_clusters(clusters, n_units)
+        return dense_index(index if kept is None else index[kept])
+    key = ("dense", n_units, None if kept is None else kept.tobytes())
+    found = clusters.memo.get(key)
+    if found is None:
+        index = parse_clusters(clusters, n_units)
+        found = dense_index(index if kept is None else index[kept])
+        if found is index:
+            found = found.copy()
+        found.setflags(write=False)
+        clusters.memo[key] = found
+    dense: npt.NDArray[np.intp] = found
+    return dense
+
+
+def _kept_grouping(
+    clusters: Clusters, n_units: int, kept: npt.NDArray[np.bool_] | None, patterns: npt.NDArray[np.intp]
+) -> PatternGrouping | None:
+    """The :class:`PatternGrouping` of the kept units, remembered by :class:`ParsedClusters` for read-only
+    ``patterns`` (a parsed matrix's :attr:`RatingsMatrix.row_patterns`); None for other clusters."""
+    if not isinstance(clusters, ParsedClusters) or patterns.flags.writeable:
+        return None
+    key = ("grouping", n_units, None if kept is None else kept.tobytes(), id(patterns))
+    found = clusters.memo.get(key)
+    if found is None or found[0] is not patterns:
+        kept_patterns = patterns if kept is None else patterns[kept]
+        found = (patterns, pattern_grouping(_kept_clusters(clusters, n_units, kept), kept_patterns))
+        clusters.memo[key] = found
+    grouping: PatternGrouping = found[1]
+    return grouping
+
+
 def _cluster_builder(
     features: Callable[[], FloatArray],
     clusters: Clusters | None,
@@ -79,10 +125,8 @@ def _cluster_builder(
         kept_patterns = None if patterns is None or kept is None else patterns[kept]
         if clusters is None:
             return pattern_sums(unit_features, np.arange(unit_features.shape[0], dtype=np.intp), kept_patterns)
-        index = parse_clusters(clusters, n_units)
-        if kept is not None:
-            index = index[kept]
-        return pattern_sums(unit_features, dense_index(index), kept_patterns)
+        grouping = None if patterns is None else _kept_grouping(clusters, n_units, kept, patterns)
+        return pattern_sums(unit_features, _kept_clusters(clusters, n_units, kept), kept_patterns, grouping)
 
     return build
 
@@ -98,10 +142,7 @@ def _cluster_index(
     """Dense cluster index (0..G-1) of the kept units, or None when every kept unit is its own cluster."""
     if clusters is None:
         return None
-    index = parse_clusters(clusters, n_units)
-    if kept is not None:
-        index = index[kept]
-    dense = dense_index(index)
+    dense = _kept_clusters(clusters, n_units, kept)
     if dense.size == 0 or int(dense.max()) + 1 == dense.size:
         return None
     return dense
@@ -142,8 +183,7 @@ def _n_clusters(clusters: Clusters | None, n_units: int, kept: npt.NDArray[np.bo
     """Number of clusters among the kept units (each unit its own cluster when none are given)."""
     if clusters is None:
         return n_units if kept is None else int(kept.sum())
-    index = parse_clusters(clusters, n_units)
-    dense = dense_index(index if kept is None else index[kept])
+    dense = _kept_clusters(clusters, n_units, kept)
     return int(dense.max()) + 1 if dense.size else 0
 
 
@@ -451,27 +491,31 @@ def cohen_kappa(
     n = int(table.sum())
     statistic = "cohen_kappa" if weights_name == "unweighted" else "weighted_kappa"
 
+    # A unit in cell (a, b) adds 1 to the count, w[a, b] to the weighted agreements, 1 to the first
+    # rater's category a and 1 to the second's b: kappa needs only these 2 + 2q sums, not the q² cells.
+    cell_features = _cohen_cell_features(w)
+
     def from_sums(sums: FloatArray) -> FloatArray:
-        total = sums.sum(axis=1)
-        p = sums.reshape(-1, q, q) / total[:, None, None]
-        po = p.reshape(-1, q * q) @ w.ravel()
-        pe = ((p.sum(axis=2) @ w) * p.sum(axis=1)).sum(axis=1)
+        total = sums[:, 0]
+        po = sums[:, 1] / total
+        row = sums[:, 2 : 2 + q] / total[:, None]
+        col = sums[:, 2 + q :] / total[:, None]
+        pe = ((row @ w) * col).sum(axis=1)
         return np.asarray(np.where((total > 0) & (1 - pe > _EPS), (po - pe) / (1 - pe), np.nan), dtype=np.float64)
 
     def features() -> FloatArray:
         _, pair = unit_pairs()
-        one_hot = np.zeros((pair.size, q * q))
-        one_hot[np.arange(pair.size), pair] = 1.0
-        return one_hot
+        return cell_features[pair]
 
     def by_cell() -> FloatArray:
         kept, pair = unit_pairs()
         if clusters is None:
             return features()
-        dense = dense_index(parse_clusters(clusters, n_units)[kept])
+        dense = _kept_clusters(clusters, n_units, kept)
         g = int(dense.max()) + 1 if dense.size else 0
         flat = dense * q * q + pair
-        return np.bincount(flat, minlength=g * q * q).reshape(g, q * q).astype(np.float64)
+        cells = np.bincount(flat, minlength=g * q * q).reshape(g, q * q).astype(np.float64)
+        return np.asarray(cells @ cell_features, dtype=np.float64)
 
     patterns = _row_patterns(ratings)
     # a parsed matrix: counted by rating pattern, as the other statistics on the same ratings
@@ -529,6 +573,19 @@ def cohen_kappa(
         p_observed=po,
         p_chance=pe,
     )
+
+
+def _cohen_cell_features(w: FloatArray) -> FloatArray:
+    """The additive features of a unit in each cell ``a * q + b`` (rows): 1, ``w[a, b]``, the one-hot
+    of ``a`` and the one-hot of ``b`` (q² × (2 + 2q))."""
+    q = w.shape[0]
+    cells = np.arange(q * q)
+    out = np.zeros((q * q, 2 + 2 * q))
+    out[:, 0] = 1.0
+    out[:, 1] = w.ravel()
+    out[cells, 2 + cells // q] = 1.0
+    out[cells, 2 + q + cells % q] = 1.0
+    return out
 
 
 def confusion_matrix(ratings: object, categories: Sequence[object] | None = None) -> npt.NDArray[np.int64]:
