@@ -171,7 +171,11 @@ def add_nordic_ratings(
         found = columns.get(variable)
         if found is None:
             found = columns[variable] = RatingColumns()
-        found.add(unit, rater, value, group)
+        # RatingColumns.add, inlined: a study's report appends hundreds of thousands of ratings
+        found.units.append(unit)
+        found.raters.append(rater)
+        found.values.append(value)
+        found.clusters.append(group)
 
 
 def _nordic_ratings(

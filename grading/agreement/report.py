@@ -404,6 +404,25 @@ def _numbered(labels: Iterable[object], count: int) -> tuple[npt.NDArray[np.intp
     return codes, tuple(vocabulary)
 
 
+class _Numberings:
+    """:func:`_numbered` remembered over one report: variables rated on the same units by the same raters
+    have equal unit, rater and cluster columns, numbered once (a list comparison instead)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, list[tuple[list[Any], npt.NDArray[np.intp], tuple[Any, ...]]]] = {}
+
+    def __call__(self, labels: list[Any], count: int) -> tuple[npt.NDArray[np.intp], tuple[Any, ...]]:
+        seen = self._seen.setdefault(count, [])
+        for known, codes, distinct in seen:
+            if known is labels or known == labels:
+                return codes, distinct
+        codes, distinct = _numbered(labels, count)
+        codes.setflags(write=False)
+        if len(seen) < 8:
+            seen.append((labels, codes, distinct))
+        return codes, distinct
+
+
 def _columns(records: Iterable[RatingRecord]) -> dict[str, RatingColumns]:
     """Records grouped by variable, column by column, in record order."""
     by_variable: dict[str, RatingColumns] = {}
@@ -417,15 +436,16 @@ def _columns(records: Iterable[RatingRecord]) -> dict[str, RatingColumns]:
     return by_variable
 
 
-def _table(variable: str, columns: RatingColumns) -> _Table:
+def _table(variable: str, columns: RatingColumns, numbered: _Numberings | None = None) -> _Table:
     """One variable's ratings as a matrix, refusing a second rating of a (unit, rater) and a unit in two
     clusters (each named at its first occurrence in rating order)."""
     n = len(columns.values)
     if not len(columns.units) == len(columns.raters) == len(columns.clusters) == n:
         raise AgreementInputError(f"the rating columns of variable {variable!r} differ in length")
-    unit_codes, units = _numbered(columns.units, n)
-    rater_codes, seen_raters = _numbered(columns.raters, n)
-    cluster_codes, cluster_labels = _numbered(columns.clusters, n)
+    number = numbered or _Numberings()
+    unit_codes, units = number(columns.units, n)
+    rater_codes, seen_raters = number(columns.raters, n)
+    cluster_codes, cluster_labels = number(columns.clusters, n)
     raters = tuple(sorted(seen_raters))
     rank = np.empty(len(seen_raters), dtype=np.intp)
     rank[[seen_raters.index(r) for r in raters]] = np.arange(len(raters))
@@ -549,7 +569,8 @@ def build_report(
     for spec in specs:
         by_name[spec.name] = spec
     columns = records if isinstance(records, Mapping) else _columns(records)
-    tables = {variable: _table(variable, ratings) for variable, ratings in columns.items()}
+    numbered = _Numberings()
+    tables = {variable: _table(variable, ratings, numbered) for variable, ratings in columns.items()}
     ordered = [name for name in by_name if name in tables] + sorted(n for n in tables if n not in by_name)
     reports: list[VariableReport] = []
     for name in ordered:

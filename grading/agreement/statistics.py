@@ -19,6 +19,7 @@ draws and no finite-population correction. The cluster bootstrap (``clusters=``)
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -302,6 +303,7 @@ def _multirater(
     value = pa if kind is _Chance.NONE else (pa - pe) / (1 - pe)
     grouping = _cluster_index(clusters, n_units, rated)
 
+    @functools.cache
     def deviations() -> FloatArray:
         # Gwet's linearised variance: per-unit contributions κ*_i, deviations κ*_i - κ.
         everyone = bool(rated.all())
