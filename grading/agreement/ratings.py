@@ -87,6 +87,11 @@ class RatingsMatrix:
         patterns.setflags(write=False)
         return patterns
 
+    @cached_property
+    def memo(self) -> dict[object, Any]:
+        """What the statistics computed on this matrix share (functions of its read-only codes)."""
+        return {}
+
     def counts(self) -> npt.NDArray[np.float64]:
         """``r[i, k]``: how many raters put unit ``i`` in category ``k`` (units × q; read-only, computed once)."""
         return self._counts

@@ -241,7 +241,7 @@ class ClusterResampler:
         if isinstance(built, PatternSums):
             if built.counts.shape[0] == 0:
                 return np.full(n_boot, math.nan)
-            sums = blocked_product(resampled_counts(built.counts, n_boot, seed), built.features)
+            sums = _pattern_sums_product(built, n_boot, seed)
         else:
             g = int(built.shape[0])
             if g == 0:
@@ -251,6 +251,28 @@ class ClusterResampler:
             sums[:, used] = resampled_counts(np.ascontiguousarray(built[:, used]), n_boot, seed)
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.statistic(sums)
+
+
+_SUMS: collections.OrderedDict[tuple[int, int, int], tuple[PatternSums, FloatArray]] = collections.OrderedDict()
+_SUMS_KEPT = 8
+"""The resampled sums of the last few :class:`PatternSums`: statistics that share one (the same features
+of the same units, e.g. percent agreement, AC1 and Brennan–Prediger) share its product."""
+
+
+def _pattern_sums_product(built: PatternSums, n_boot: int, seed: int) -> FloatArray:
+    """``resampled_counts(built.counts) @ built.features`` (read-only), remembered for the last few."""
+    key = (id(built), n_boot, seed)
+    with _RESAMPLED_LOCK:
+        found = _SUMS.get(key)
+        if found is not None and found[0] is built:
+            return found[1]
+    sums = blocked_product(resampled_counts(built.counts, n_boot, seed), built.features)
+    sums.setflags(write=False)
+    with _RESAMPLED_LOCK:
+        _SUMS[key] = (built, sums)
+        while len(_SUMS) > _SUMS_KEPT:
+            _SUMS.popitem(last=False)
+    return sums
 
 
 _BLOCK_PRODUCTS = 1 << 17

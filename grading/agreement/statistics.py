@@ -22,7 +22,7 @@ import enum
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -137,6 +137,11 @@ def _row_patterns(ratings: object) -> npt.NDArray[np.intp] | None:
     return ratings.row_patterns if isinstance(ratings, RatingsMatrix) else None
 
 
+def _memo(ratings: object) -> dict[object, Any] | None:
+    """What the statistics on a parsed matrix share (:attr:`RatingsMatrix.memo`), None for other forms."""
+    return ratings.memo if isinstance(ratings, RatingsMatrix) else None
+
+
 def _cluster_index(
     clusters: Clusters | None, n_units: int, kept: npt.NDArray[np.bool_] | None
 ) -> npt.NDArray[np.intp] | None:
@@ -229,10 +234,74 @@ def _chance(kind: _Chance, pi: FloatArray, w: FloatArray) -> FloatArray:
     if kind is _Chance.NONE:
         return np.zeros(pi.shape[0])
     if kind is _Chance.FLEISS:
-        return np.asarray(np.einsum("bk,kl,bl->b", pi, w, pi), dtype=np.float64)
+        weighted = pi if np.array_equal(w, np.eye(q)) else pi @ w
+        return np.asarray((weighted * pi).sum(axis=1), dtype=np.float64)
     if kind is _Chance.GWET:
         return np.asarray(total / (q * (q - 1)) * (pi * (1 - pi)).sum(axis=1), dtype=np.float64)
     return np.full(pi.shape[0], total / q**2)
+
+
+@dataclass(eq=False)
+class _UnitAgreement:
+    """The per-unit quantities of the multi-rater family under one weight matrix: ratings per unit
+    ``r``, the units rated at least once and at least twice, each unit's pairwise agreement and ``1/r``.
+    Percent agreement, Fleiss' kappa, AC1 and Brennan–Prediger under the same weights share them (and
+    their cluster sums) on one parsed matrix."""
+
+    counts: FloatArray
+    r: FloatArray
+    rated: npt.NDArray[np.bool_]
+    two: npt.NDArray[np.bool_]
+    pa_unit: FloatArray
+    inv_r: FloatArray
+    builders: dict[tuple[int, int], tuple[object, object, Callable[[], FloatArray | PatternSums]]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def of(cls, counts: FloatArray, w: FloatArray, memo: dict[object, Any] | None) -> _UnitAgreement:
+        """Computed, or found in ``memo`` (a parsed matrix's, whose ``counts`` are read-only)."""
+        key = ("multirater", w.shape, w.tobytes())
+        if memo is not None:
+            found = memo.get(key)
+            if found is not None and found.counts is counts:
+                shared: _UnitAgreement = found
+                return shared
+        q = counts.shape[1]
+        ones = np.ones(q)
+        r = counts @ ones  # row sums as a product: much faster than sum(axis=1) on a narrow matrix
+        rated = r >= 1
+        two = r >= 2
+        identity = bool(np.array_equal(w, np.eye(q)))
+        agreeing = (counts * counts) @ ones - r if identity else (counts * (counts @ w.T - 1)) @ ones
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pa_unit = np.where(two, agreeing / (r * (r - 1)), 0.0)
+            inv_r = np.where(rated, 1.0 / r, 0.0)
+        units = cls(counts, r, rated, two, pa_unit, inv_r)
+        if memo is not None and not counts.flags.writeable:
+            memo[key] = units
+        return units
+
+    @functools.cached_property
+    def features(self) -> FloatArray:
+        """Per rated unit: rated twice, pairwise agreement, 1, and the shares ``r[i, k] / r_i``."""
+        columns = [self.two, self.pa_unit, self.rated, self.counts * self.inv_r[:, None]]
+        stacked: FloatArray = np.column_stack(columns)[self.rated]
+        return stacked.astype(np.float64)
+
+    def builder(
+        self, clusters: Clusters | None, n_units: int, patterns: npt.NDArray[np.intp] | None
+    ) -> Callable[[], FloatArray | PatternSums]:
+        """The cluster sums' builder (:func:`_cluster_builder`), one for each parsed clusters (or none)."""
+        build = _cluster_builder(lambda: self.features, clusters, n_units, self.rated, patterns)
+        if clusters is not None and not isinstance(clusters, ParsedClusters):
+            return build  # labels that may change between calls: not shared
+        key = (id(clusters), id(patterns))
+        found = self.builders.get(key)
+        if found is None or found[0] is not clusters or found[1] is not patterns:
+            found = (clusters, patterns, functools.cache(build))
+            self.builders[key] = found
+        return found[2]
 
 
 def _multirater(
@@ -243,23 +312,13 @@ def _multirater(
     kind: _Chance,
     clusters: Clusters | None,
     patterns: npt.NDArray[np.intp] | None = None,
+    memo: dict[object, Any] | None = None,
 ) -> AgreementResult:
     counts, categories, n_raters = counted
     q = len(categories)
     n_units = counts.shape[0]
-    ones = np.ones(q)
-    r = counts @ ones  # row sums as a product: much faster than sum(axis=1) on a narrow matrix
-    rated = r >= 1
-    two = r >= 2
-    identity = bool(np.array_equal(w, np.eye(q)))
-    agreeing = (counts * counts) @ ones - r if identity else (counts * (counts @ w.T - 1)) @ ones
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pa_unit = np.where(two, agreeing / (r * (r - 1)), 0.0)
-        inv_r = np.where(rated, 1.0 / r, 0.0)
-
-    def features() -> FloatArray:
-        stacked: FloatArray = np.column_stack([two, pa_unit, rated, counts * inv_r[:, None]])[rated]
-        return stacked.astype(np.float64)
+    units = _UnitAgreement.of(counts, w, memo)
+    r, rated, two, pa_unit, inv_r = units.r, units.rated, units.two, units.pa_unit, units.inv_r
 
     def from_sums(sums: FloatArray) -> FloatArray:
         n2, n1 = sums[:, 0], sums[:, 2]
@@ -278,7 +337,7 @@ def _multirater(
         categories=categories,
         weights=weights_name,
         n_clusters=_n_clusters(clusters, n_units, rated),
-        resampler=ClusterResampler(_cluster_builder(features, clusters, n_units, rated, patterns), from_sums),
+        resampler=ClusterResampler(units.builder(clusters, n_units, patterns), from_sums),
     )
     if n2 == 0:
         return replace(base, value=math.nan, reason="no unit has ratings from two raters")
@@ -348,6 +407,7 @@ def percent_agreement(
         _Chance.NONE,
         clusters,
         _row_patterns(ratings),
+        _memo(ratings),
     )
 
 
@@ -368,7 +428,7 @@ def fleiss_kappa(
     counted = _counts(ratings, categories)
     w, name = agreement_weights(weights, counted[1])
     statistic = "fleiss_kappa" if name == "unweighted" else "weighted_fleiss_kappa"
-    return _multirater(statistic, counted, w, name, _Chance.FLEISS, clusters, _row_patterns(ratings))
+    return _multirater(statistic, counted, w, name, _Chance.FLEISS, clusters, _row_patterns(ratings), _memo(ratings))
 
 
 def conger_kappa(
@@ -454,7 +514,7 @@ def gwet_ac1(
     counted = _counts(ratings, categories)
     w, name = agreement_weights(weights, counted[1])
     statistic = "gwet_ac1" if name == "unweighted" else "gwet_ac2"
-    return _multirater(statistic, counted, w, name, _Chance.GWET, clusters, _row_patterns(ratings))
+    return _multirater(statistic, counted, w, name, _Chance.GWET, clusters, _row_patterns(ratings), _memo(ratings))
 
 
 def pabak(
@@ -467,7 +527,9 @@ def pabak(
     """
     counted = _counts(ratings, categories)
     identity = np.eye(len(counted[1]))
-    return _multirater("pabak", counted, identity, "unweighted", _Chance.UNIFORM, clusters, _row_patterns(ratings))
+    return _multirater(
+        "pabak", counted, identity, "unweighted", _Chance.UNIFORM, clusters, _row_patterns(ratings), _memo(ratings)
+    )
 
 
 # --- Cohen's kappa --------------------------------------------------------------------------------
@@ -496,13 +558,14 @@ def cohen_kappa(
     # A unit in cell (a, b) adds 1 to the count, w[a, b] to the weighted agreements, 1 to the first
     # rater's category a and 1 to the second's b: kappa needs only these 2 + 2q sums, not the q² cells.
     cell_features = _cohen_cell_features(w)
+    unweighted = bool(np.array_equal(w, np.eye(q)))
 
     def from_sums(sums: FloatArray) -> FloatArray:
         total = sums[:, 0]
         po = sums[:, 1] / total
         row = sums[:, 2 : 2 + q] / total[:, None]
         col = sums[:, 2 + q :] / total[:, None]
-        pe = ((row @ w) * col).sum(axis=1)
+        pe = ((row if unweighted else row @ w) * col).sum(axis=1)  # row @ I is row, exactly
         return np.asarray(np.where((total > 0) & (1 - pe > _EPS), (po - pe) / (1 - pe), np.nan), dtype=np.float64)
 
     def features() -> FloatArray:
@@ -612,10 +675,17 @@ def _pairs(
             f"{name} needs exactly 2 raters (columns), got {matrix.n_raters}; "
             "use fleiss_kappa or krippendorff_alpha for more"
         )
-    q = matrix.q
-    both = (matrix.codes >= 0).all(axis=1)
-    pair = (matrix.codes[both, 0] * q + matrix.codes[both, 1]).astype(np.intp)
-    table = np.bincount(pair, minlength=q * q).reshape(q, q).astype(np.float64)
+    found = matrix.memo.get("pairs")
+    if found is None:
+        q = matrix.q
+        both = (matrix.codes >= 0).all(axis=1)
+        pair = (matrix.codes[both, 0] * q + matrix.codes[both, 1]).astype(np.intp)
+        table = np.bincount(pair, minlength=q * q).reshape(q, q).astype(np.float64)
+        for array in (both, pair, table):
+            array.setflags(write=False)
+        # the statistics, the confusion matrix and the tests of one pair share the table
+        found = matrix.memo["pairs"] = (table, both, pair)
+    table, both, pair = found
     return table, matrix.categories, matrix.n_units, lambda: (both, pair)
 
 
