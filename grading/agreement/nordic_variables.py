@@ -27,8 +27,10 @@ variables (``nordic-2007-full``) each of them is analysed too, at its own level 
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -182,19 +184,50 @@ def _nordic_ratings(
     case: str, grading: StudyGrading, per_endplate: bool, trials: bool, protocol: Protocol | None
 ) -> Iterator[tuple[str, str, Label | None]]:
     """``(unit, variable, value)`` of every rating of one grading of ``case``, in report order."""
+    units: dict[str | None, str] = {None: case}
+    for endplate, variable, value in _grading_values(grading, per_endplate, trials, protocol):
+        unit = units.get(endplate)
+        if unit is None:
+            unit = units[endplate] = f"{case}/{endplate}"
+        yield unit, variable, value
+
+
+_GRADING_VALUES: collections.OrderedDict[
+    tuple[int, bool, bool, int], tuple[StudyGrading, Protocol | None, list[tuple[str | None, str, Label | None]]]
+] = collections.OrderedDict()
+_GRADING_VALUES_KEPT = 16
+_GRADING_VALUES_LOCK = threading.Lock()
+
+
+def _grading_values(
+    grading: StudyGrading, per_endplate: bool, trials: bool, protocol: Protocol | None
+) -> list[tuple[str | None, str, Label | None]]:
+    """``(endplate, variable, value)`` of every rating of one grading, in report order; the endplate is
+    None for a variable rated per case. Remembered for the last few (immutable) gradings: a study adds
+    each grading to the inter-rater and to the intra-rater columns."""
+    key = (id(grading), per_endplate, trials, id(protocol))
+    with _GRADING_VALUES_LOCK:
+        found = _GRADING_VALUES.get(key)
+    if found is not None and found[0] is grading and found[1] is protocol:
+        return found[2]
+    values: list[tuple[str | None, str, Label | None]] = []
     rows = ENDPLATE_VARIABLES + _extra_variables(protocol)
     per_endplate_names = tuple(v.spec.name if v.per_endplate else None for v in rows)
     for g in grading.endplates:
         endplate = g.endplate.value
-        unit = f"{case}/{endplate}"
         for variable, at_endplate in zip(rows, _endplate_names(per_endplate_names, endplate), strict=True):
             value = variable.extract(g) if g.assessable else None
-            yield unit, variable.spec.name, value
+            values.append((endplate, variable.spec.name, value))
             if per_endplate and at_endplate is not None:
-                yield case, at_endplate, value
+                values.append((None, at_endplate, value))
     if trials:
         for rule_set in trial_rule_sets():
-            yield case, trial_variable_name(rule_set), mri_decision(rule_set, grading)
+            values.append((None, trial_variable_name(rule_set), mri_decision(rule_set, grading)))
+    with _GRADING_VALUES_LOCK:
+        _GRADING_VALUES[key] = (grading, protocol, values)
+        while len(_GRADING_VALUES) > _GRADING_VALUES_KEPT:
+            _GRADING_VALUES.popitem(last=False)
+    return values
 
 
 NO_CHANGE = "none"
