@@ -27,8 +27,10 @@ variables (``nordic-2007-full``) each of them is analysed too, at its own level 
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypedDict, Unpack
@@ -169,7 +171,11 @@ def add_nordic_ratings(
         found = columns.get(variable)
         if found is None:
             found = columns[variable] = RatingColumns()
-        found.add(unit, rater, value, group)
+        # RatingColumns.add, inlined: a study's report appends hundreds of thousands of ratings
+        found.units.append(unit)
+        found.raters.append(rater)
+        found.values.append(value)
+        found.clusters.append(group)
 
 
 def _nordic_ratings(
@@ -184,19 +190,50 @@ def _nordic_ratings(
     """``(unit, variable, value, cluster)`` of every rating of one grading of ``case``, in report order
     (the options of :class:`RatingOptions`, with their defaults)."""
     group = case if cluster is None else cluster
+    units: dict[str | None, str] = {None: case}
+    for endplate, variable, value in _grading_values(grading, per_endplate, trials, protocol):
+        unit = units.get(endplate)
+        if unit is None:
+            unit = units[endplate] = f"{case}/{endplate}"
+        yield unit, variable, value, group
+
+
+_GRADING_VALUES: collections.OrderedDict[
+    tuple[int, bool, bool, int], tuple[StudyGrading, Protocol | None, list[tuple[str | None, str, Label | None]]]
+] = collections.OrderedDict()
+_GRADING_VALUES_KEPT = 16
+_GRADING_VALUES_LOCK = threading.Lock()
+
+
+def _grading_values(
+    grading: StudyGrading, per_endplate: bool, trials: bool, protocol: Protocol | None
+) -> list[tuple[str | None, str, Label | None]]:
+    """``(endplate, variable, value)`` of every rating of one grading, in report order; the endplate is
+    None for a variable rated per case. Remembered for the last few (immutable) gradings: a study adds
+    each grading to the inter-rater and to the intra-rater columns."""
+    key = (id(grading), per_endplate, trials, id(protocol))
+    with _GRADING_VALUES_LOCK:
+        found = _GRADING_VALUES.get(key)
+    if found is not None and found[0] is grading and found[1] is protocol:
+        return found[2]
+    values: list[tuple[str | None, str, Label | None]] = []
     rows = ENDPLATE_VARIABLES + _extra_variables(protocol)
     per_endplate_names = tuple(v.spec.name if v.per_endplate else None for v in rows)
     for g in grading.endplates:
         endplate = g.endplate.value
-        unit = f"{case}/{endplate}"
         for variable, at_endplate in zip(rows, _endplate_names(per_endplate_names, endplate), strict=True):
             value = variable.extract(g) if g.assessable else None
-            yield unit, variable.spec.name, value, group
+            values.append((endplate, variable.spec.name, value))
             if per_endplate and at_endplate is not None:
-                yield case, at_endplate, value, group
+                values.append((None, at_endplate, value))
     if trials:
         for rule_set in trial_rule_sets():
-            yield case, trial_variable_name(rule_set), mri_decision(rule_set, grading), group
+            values.append((None, trial_variable_name(rule_set), mri_decision(rule_set, grading)))
+    with _GRADING_VALUES_LOCK:
+        _GRADING_VALUES[key] = (grading, protocol, values)
+        while len(_GRADING_VALUES) > _GRADING_VALUES_KEPT:
+            _GRADING_VALUES.popitem(last=False)
+    return values
 
 
 NO_CHANGE = "none"

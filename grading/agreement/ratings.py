@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -30,8 +30,9 @@ from grading.errors import GradingError
 Label = str | int
 """A category label: a string or an integer (bools are refused)."""
 
-Clusters = Sequence[object] | npt.NDArray[Any]
-"""One cluster (patient) label per unit: any hashable labels, or an integer array (the fast form)."""
+Clusters = Union[Sequence[object], npt.NDArray[Any], "ParsedClusters"]
+"""One cluster (patient) label per unit: any hashable labels, an integer array (the fast form), or
+:class:`ParsedClusters` (parsed once and shared by the statistics of one comparison)."""
 
 MISSING = -1
 """The code of a missing rating in :attr:`RatingsMatrix.codes`."""
@@ -85,6 +86,11 @@ class RatingsMatrix:
         patterns, _ = first_appearance_numbers(keys)
         patterns.setflags(write=False)
         return patterns
+
+    @cached_property
+    def memo(self) -> dict[object, Any]:
+        """What the statistics computed on this matrix share (functions of its read-only codes)."""
+        return {}
 
     def counts(self) -> npt.NDArray[np.float64]:
         """``r[i, k]``: how many raters put unit ``i`` in category ``k`` (units × q; read-only, computed once)."""
@@ -569,10 +575,37 @@ def is_first_appearance_numbering(index: npt.NDArray[np.integer[Any]]) -> bool:
     return bool((index >= 0).all() and (index[1:] <= running[:-1] + 1).all())
 
 
-def parse_clusters(clusters: Clusters | None, n_units: int) -> npt.NDArray[np.intp]:
+class ParsedClusters:
+    """Clusters already parsed (:func:`parse_clusters`) for one set of units, with a memo of what the
+    statistics derive from them (the cluster index of a subset of the units, how the units of a subset
+    fall into rating patterns), so the statistics of one comparison parse and group them once.
+
+    Accepted wherever ``clusters=`` is; the index is read-only, and the memo holds only functions of the
+    index and of the read-only arrays it is keyed by.
+    """
+
+    __slots__ = ("index", "memo")
+
+    def __init__(self, clusters: Clusters, n_units: int) -> None:
+        index = parse_clusters(clusters, n_units).copy()
+        index.setflags(write=False)
+        self.index: npt.NDArray[np.intp] = index
+        self.memo: dict[object, Any] = {}
+
+    def __len__(self) -> int:
+        return int(self.index.size)
+
+
+def parse_clusters(clusters: Clusters | ParsedClusters | None, n_units: int) -> npt.NDArray[np.intp]:
     """Cluster index per unit (``0..G-1``); each unit is its own cluster when ``clusters`` is None."""
     if clusters is None:
         return np.arange(n_units, dtype=np.intp)
+    if isinstance(clusters, ParsedClusters):
+        if clusters.index.size != n_units:
+            raise AgreementInputError(
+                f"clusters has {clusters.index.size} labels but ratings have {n_units} units; give one per unit"
+            )
+        return clusters.index
     if isinstance(clusters, str | bytes):
         raise AgreementInputError(f"clusters must be one label per unit, got the string {clusters!r}")
     if isinstance(clusters, np.ndarray) and clusters.dtype.kind in "iu" and clusters.ndim == 1:

@@ -30,6 +30,7 @@ from grading.agreement.ratings import (
     AgreementInputError,
     Clusters,
     Label,
+    ParsedClusters,
     RatingsMatrix,
     Vocabulary,
     parse_categories,
@@ -379,7 +380,8 @@ class _Table:
 
     units: tuple[str, ...]
     raters: tuple[str, ...]
-    clusters: tuple[str, ...]
+    clusters: npt.NDArray[np.intp]
+    """Each unit's cluster, numbered ``0..G-1`` in order of first appearance over the units."""
     values: npt.NDArray[np.object_]
     """Units × raters, ``None`` where a rater gave no rating."""
 
@@ -389,6 +391,25 @@ def _numbered(labels: Iterable[object], count: int) -> tuple[npt.NDArray[np.intp
     vocabulary = Vocabulary()
     codes = np.fromiter(map(vocabulary.__getitem__, labels), dtype=np.intp, count=count)
     return codes, tuple(vocabulary)
+
+
+class _Numberings:
+    """:func:`_numbered` remembered over one report: variables rated on the same units by the same raters
+    have equal unit, rater and cluster columns, numbered once (a list comparison instead)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, list[tuple[list[Any], npt.NDArray[np.intp], tuple[Any, ...]]]] = {}
+
+    def __call__(self, labels: list[Any], count: int) -> tuple[npt.NDArray[np.intp], tuple[Any, ...]]:
+        seen = self._seen.setdefault(count, [])
+        for known, codes, distinct in seen:
+            if known is labels or known == labels:
+                return codes, distinct
+        codes, distinct = _numbered(labels, count)
+        codes.setflags(write=False)
+        if len(seen) < 8:
+            seen.append((labels, codes, distinct))
+        return codes, distinct
 
 
 def _columns(records: Iterable[RatingRecord]) -> dict[str, RatingColumns]:
@@ -404,15 +425,16 @@ def _columns(records: Iterable[RatingRecord]) -> dict[str, RatingColumns]:
     return by_variable
 
 
-def _table(variable: str, columns: RatingColumns) -> _Table:
+def _table(variable: str, columns: RatingColumns, numbered: _Numberings | None = None) -> _Table:
     """One variable's ratings as a matrix, refusing a second rating of a (unit, rater) and a unit in two
     clusters (each named at its first occurrence in rating order)."""
     n = len(columns.values)
     if not len(columns.units) == len(columns.raters) == len(columns.clusters) == n:
         raise AgreementInputError(f"the rating columns of variable {variable!r} differ in length")
-    unit_codes, units = _numbered(columns.units, n)
-    rater_codes, seen_raters = _numbered(columns.raters, n)
-    cluster_codes, cluster_labels = _numbered(columns.clusters, n)
+    number = numbered or _Numberings()
+    unit_codes, units = number(columns.units, n)
+    rater_codes, seen_raters = number(columns.raters, n)
+    cluster_codes, cluster_labels = number(columns.clusters, n)
     raters = tuple(sorted(seen_raters))
     rank = np.empty(len(seen_raters), dtype=np.intp)
     rank[[seen_raters.index(r) for r in raters]] = np.arange(len(raters))
@@ -440,8 +462,9 @@ def _table(variable: str, columns: RatingColumns) -> _Table:
         )
     values = np.full((len(units), len(raters)), None, dtype=object)
     values[unit_codes, rater_codes] = np.fromiter(columns.values, dtype=object, count=n)
-    clusters = tuple(cluster_labels[int(c)] for c in unit_cluster)
-    return _Table(units, raters, clusters, values)
+    # the clusters in order of first appearance over the units (the order of their first ratings, so
+    # already so numbered: parse_clusters only checks it)
+    return _Table(units, raters, parse_clusters(unit_cluster, len(units)), values)
 
 
 def _chance_free_name(matrix: RatingsMatrix) -> str:
@@ -535,7 +558,8 @@ def build_report(
     for spec in specs:
         by_name[spec.name] = spec
     columns = records if isinstance(records, Mapping) else _columns(records)
-    tables = {variable: _table(variable, ratings) for variable, ratings in columns.items()}
+    numbered = _Numberings()
+    tables = {variable: _table(variable, ratings, numbered) for variable, ratings in columns.items()}
     ordered = [name for name in by_name if name in tables] + sorted(n for n in tables if n not in by_name)
     reports: list[VariableReport] = []
     for name in ordered:
@@ -561,7 +585,7 @@ def _variable_report(
     seed: int,
 ) -> VariableReport:
     position = {rater: i for i, rater in enumerate(table.raters)}
-    cluster_codes = parse_clusters(table.clusters, len(table.units))
+    cluster_codes = table.clusters
     wanted = list(itertools.combinations(table.raters, 2)) if pairs is None else list(pairs)
     comparisons: list[Comparison] = []
 
@@ -574,7 +598,7 @@ def _variable_report(
         columns = [position[a], position[b]]
         rated = (matrix.codes[:, columns] >= 0).any(axis=1)
         sub = RatingsMatrix(matrix.codes[np.ix_(rated, columns)], matrix.categories)
-        clusters = cluster_codes[rated]
+        clusters = ParsedClusters(cluster_codes[rated], int(rated.sum()))
         positive = _positive(spec, sub)
         comparisons.append(
             Comparison(
@@ -593,7 +617,10 @@ def _variable_report(
                 kind=ComparisonKind.ALL,
                 raters=table.raters,
                 prevalence=stats.prevalence(matrix),
-                statistics=summarise(_all_statistics(matrix, spec, cluster_codes), _counts(matrix, spec)),
+                statistics=summarise(
+                    _all_statistics(matrix, spec, ParsedClusters(cluster_codes, len(cluster_codes))),
+                    _counts(matrix, spec),
+                ),
             )
         )
     return VariableReport(
@@ -602,7 +629,7 @@ def _variable_report(
         categories=matrix.categories,
         raters=table.raters,
         n_units=len(table.units),
-        n_clusters=len(set(table.clusters)),
+        n_clusters=int(cluster_codes.max()) + 1 if cluster_codes.size else 0,
         prevalence=stats.prevalence(matrix),
         comparisons=tuple(comparisons),
     )

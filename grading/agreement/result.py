@@ -77,8 +77,33 @@ class PatternSums:
     features: FloatArray
 
 
+@dataclass(frozen=True, eq=False)
+class PatternGrouping:
+    """How units fall into rating patterns and clusters, shared by the statistics on the same units:
+    each unit's pattern (``0..P-1`` in order of first appearance), where each pattern first appears,
+    and how many units of each cluster have each pattern (clusters × patterns, read-only)."""
+
+    pattern: npt.NDArray[np.intp]
+    first: npt.NDArray[np.intp]
+    counts: FloatArray
+
+
+def pattern_grouping(clusters: npt.NDArray[np.intp], patterns: npt.NDArray[np.intp]) -> PatternGrouping:
+    """The :class:`PatternGrouping` of units in ``clusters`` (``0..G-1``) with rating ``patterns``."""
+    pattern, first = first_appearance_numbers(patterns)
+    g = int(clusters.max()) + 1 if clusters.size else 0
+    p = int(first.size)
+    counts = np.bincount(clusters * p + pattern, minlength=g * p).reshape(g, p).astype(np.float64)
+    for array in (pattern, first, counts):
+        array.setflags(write=False)
+    return PatternGrouping(pattern, first, counts)
+
+
 def pattern_sums(
-    features: FloatArray, clusters: npt.NDArray[np.intp], patterns: npt.NDArray[np.intp] | None = None
+    features: FloatArray,
+    clusters: npt.NDArray[np.intp],
+    patterns: npt.NDArray[np.intp] | None = None,
+    grouping: PatternGrouping | None = None,
 ) -> FloatArray | PatternSums:
     """The per-cluster sums of unit ``features`` (units × d) over ``clusters`` (``0..G-1``), factored
     through the distinct feature rows when there are few of them (else the plain sums).
@@ -86,11 +111,17 @@ def pattern_sums(
     ``patterns`` (optional) numbers the units by their ratings (:attr:`RatingsMatrix.row_patterns`),
     each unit's features being a function of its ratings: the units are then counted by that number,
     so every statistic on the same units resamples the same counts (one product, shared through
-    :func:`resampled_counts`)."""
+    :func:`resampled_counts`). ``grouping`` (optional) is :func:`pattern_grouping` of these clusters and
+    patterns, computed once for the statistics on the same units."""
     n, d = features.shape
     g = int(clusters.max()) + 1 if clusters.size else 0
     if n == 0 or d == 0:
         return cluster_sums(features, clusters)
+    if grouping is not None and grouping.first.size <= g:
+        # what the general path below computes from the same patterns, without recounting them
+        rows = features[grouping.first]
+        if np.array_equal(rows[grouping.pattern], features):
+            return PatternSums(grouping.counts, np.asarray(rows, dtype=np.float64))
     distinct, pattern = distinct_rows(features) if patterns is None else _rows_of_patterns(features, patterns)
     p = int(distinct.shape[0])
     # the factored products cost more than the plain one, unless the resampled counts are shared by the
@@ -210,7 +241,7 @@ class ClusterResampler:
         if isinstance(built, PatternSums):
             if built.counts.shape[0] == 0:
                 return np.full(n_boot, math.nan)
-            sums = blocked_product(resampled_counts(built.counts, n_boot, seed), built.features)
+            sums = _pattern_sums_product(built, n_boot, seed)
         else:
             g = int(built.shape[0])
             if g == 0:
@@ -220,6 +251,28 @@ class ClusterResampler:
             sums[:, used] = resampled_counts(np.ascontiguousarray(built[:, used]), n_boot, seed)
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.statistic(sums)
+
+
+_SUMS: collections.OrderedDict[tuple[int, int, int], tuple[PatternSums, FloatArray]] = collections.OrderedDict()
+_SUMS_KEPT = 8
+"""The resampled sums of the last few :class:`PatternSums`: statistics that share one (the same features
+of the same units, e.g. percent agreement, AC1 and Brennan–Prediger) share its product."""
+
+
+def _pattern_sums_product(built: PatternSums, n_boot: int, seed: int) -> FloatArray:
+    """``resampled_counts(built.counts) @ built.features`` (read-only), remembered for the last few."""
+    key = (id(built), n_boot, seed)
+    with _RESAMPLED_LOCK:
+        found = _SUMS.get(key)
+        if found is not None and found[0] is built:
+            return found[1]
+    sums = blocked_product(resampled_counts(built.counts, n_boot, seed), built.features)
+    sums.setflags(write=False)
+    with _RESAMPLED_LOCK:
+        _SUMS[key] = (built, sums)
+        while len(_SUMS) > _SUMS_KEPT:
+            _SUMS.popitem(last=False)
+    return sums
 
 
 _BLOCK_PRODUCTS = 1 << 17

@@ -19,9 +19,10 @@ draws and no finite-population correction. The cluster bootstrap (``clusters=``)
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from grading.agreement.ratings import (
     AgreementInputError,
     Clusters,
     Label,
+    ParsedClusters,
     RatingsMatrix,
     int_array_counts,
     int_array_pairs,
@@ -38,7 +40,16 @@ from grading.agreement.ratings import (
     parse_clusters,
     parse_ratings,
 )
-from grading.agreement.result import AgreementResult, ClusterResampler, FloatArray, PatternSums, SEMethod, pattern_sums
+from grading.agreement.result import (
+    AgreementResult,
+    ClusterResampler,
+    FloatArray,
+    PatternGrouping,
+    PatternSums,
+    SEMethod,
+    pattern_grouping,
+    pattern_sums,
+)
 from grading.agreement.weights import agreement_weights
 
 _EPS = 1e-12
@@ -63,6 +74,42 @@ def _matrix(ratings: object, categories: Sequence[object] | None) -> RatingsMatr
     return parse_ratings(ratings, categories)
 
 
+def _kept_clusters(clusters: Clusters, n_units: int, kept: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.intp]:
+    """Dense cluster index (``0..G-1``, :func:`dense_index`) of the kept units; remembered by
+    :class:`ParsedClusters` for each set of kept units."""
+    if not isinstance(clusters, ParsedClusters):
+        index = parse_clusters(clusters, n_units)
+        return dense_index(index if kept is None else index[kept])
+    key = ("dense", n_units, None if kept is None else kept.tobytes())
+    found = clusters.memo.get(key)
+    if found is None:
+        index = parse_clusters(clusters, n_units)
+        found = dense_index(index if kept is None else index[kept])
+        if found is index:
+            found = found.copy()
+        found.setflags(write=False)
+        clusters.memo[key] = found
+    dense: npt.NDArray[np.intp] = found
+    return dense
+
+
+def _kept_grouping(
+    clusters: Clusters, n_units: int, kept: npt.NDArray[np.bool_] | None, patterns: npt.NDArray[np.intp]
+) -> PatternGrouping | None:
+    """The :class:`PatternGrouping` of the kept units, remembered by :class:`ParsedClusters` for read-only
+    ``patterns`` (a parsed matrix's :attr:`RatingsMatrix.row_patterns`); None for other clusters."""
+    if not isinstance(clusters, ParsedClusters) or patterns.flags.writeable:
+        return None
+    key = ("grouping", n_units, None if kept is None else kept.tobytes(), id(patterns))
+    found = clusters.memo.get(key)
+    if found is None or found[0] is not patterns:
+        kept_patterns = patterns if kept is None else patterns[kept]
+        found = (patterns, pattern_grouping(_kept_clusters(clusters, n_units, kept), kept_patterns))
+        clusters.memo[key] = found
+    grouping: PatternGrouping = found[1]
+    return grouping
+
+
 def _cluster_builder(
     features: Callable[[], FloatArray],
     clusters: Clusters | None,
@@ -79,10 +126,8 @@ def _cluster_builder(
         kept_patterns = None if patterns is None or kept is None else patterns[kept]
         if clusters is None:
             return pattern_sums(unit_features, np.arange(unit_features.shape[0], dtype=np.intp), kept_patterns)
-        index = parse_clusters(clusters, n_units)
-        if kept is not None:
-            index = index[kept]
-        return pattern_sums(unit_features, dense_index(index), kept_patterns)
+        grouping = None if patterns is None else _kept_grouping(clusters, n_units, kept, patterns)
+        return pattern_sums(unit_features, _kept_clusters(clusters, n_units, kept), kept_patterns, grouping)
 
     return build
 
@@ -92,16 +137,18 @@ def _row_patterns(ratings: object) -> npt.NDArray[np.intp] | None:
     return ratings.row_patterns if isinstance(ratings, RatingsMatrix) else None
 
 
+def _memo(ratings: object) -> dict[object, Any] | None:
+    """What the statistics on a parsed matrix share (:attr:`RatingsMatrix.memo`), None for other forms."""
+    return ratings.memo if isinstance(ratings, RatingsMatrix) else None
+
+
 def _cluster_index(
     clusters: Clusters | None, n_units: int, kept: npt.NDArray[np.bool_] | None
 ) -> npt.NDArray[np.intp] | None:
     """Dense cluster index (0..G-1) of the kept units, or None when every kept unit is its own cluster."""
     if clusters is None:
         return None
-    index = parse_clusters(clusters, n_units)
-    if kept is not None:
-        index = index[kept]
-    dense = dense_index(index)
+    dense = _kept_clusters(clusters, n_units, kept)
     if dense.size == 0 or int(dense.max()) + 1 == dense.size:
         return None
     return dense
@@ -142,8 +189,7 @@ def _n_clusters(clusters: Clusters | None, n_units: int, kept: npt.NDArray[np.bo
     """Number of clusters among the kept units (each unit its own cluster when none are given)."""
     if clusters is None:
         return n_units if kept is None else int(kept.sum())
-    index = parse_clusters(clusters, n_units)
-    dense = dense_index(index if kept is None else index[kept])
+    dense = _kept_clusters(clusters, n_units, kept)
     return int(dense.max()) + 1 if dense.size else 0
 
 
@@ -188,10 +234,74 @@ def _chance(kind: _Chance, pi: FloatArray, w: FloatArray) -> FloatArray:
     if kind is _Chance.NONE:
         return np.zeros(pi.shape[0])
     if kind is _Chance.FLEISS:
-        return np.asarray(np.einsum("bk,kl,bl->b", pi, w, pi), dtype=np.float64)
+        weighted = pi if np.array_equal(w, np.eye(q)) else pi @ w
+        return np.asarray((weighted * pi).sum(axis=1), dtype=np.float64)
     if kind is _Chance.GWET:
         return np.asarray(total / (q * (q - 1)) * (pi * (1 - pi)).sum(axis=1), dtype=np.float64)
     return np.full(pi.shape[0], total / q**2)
+
+
+@dataclass(eq=False)
+class _UnitAgreement:
+    """The per-unit quantities of the multi-rater family under one weight matrix: ratings per unit
+    ``r``, the units rated at least once and at least twice, each unit's pairwise agreement and ``1/r``.
+    Percent agreement, Fleiss' kappa, AC1 and Brennan–Prediger under the same weights share them (and
+    their cluster sums) on one parsed matrix."""
+
+    counts: FloatArray
+    r: FloatArray
+    rated: npt.NDArray[np.bool_]
+    two: npt.NDArray[np.bool_]
+    pa_unit: FloatArray
+    inv_r: FloatArray
+    builders: dict[tuple[int, int], tuple[object, object, Callable[[], FloatArray | PatternSums]]] = field(
+        default_factory=dict
+    )
+
+    @classmethod
+    def of(cls, counts: FloatArray, w: FloatArray, memo: dict[object, Any] | None) -> _UnitAgreement:
+        """Computed, or found in ``memo`` (a parsed matrix's, whose ``counts`` are read-only)."""
+        key = ("multirater", w.shape, w.tobytes())
+        if memo is not None:
+            found = memo.get(key)
+            if found is not None and found.counts is counts:
+                shared: _UnitAgreement = found
+                return shared
+        q = counts.shape[1]
+        ones = np.ones(q)
+        r = counts @ ones  # row sums as a product: much faster than sum(axis=1) on a narrow matrix
+        rated = r >= 1
+        two = r >= 2
+        identity = bool(np.array_equal(w, np.eye(q)))
+        agreeing = (counts * counts) @ ones - r if identity else (counts * (counts @ w.T - 1)) @ ones
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pa_unit = np.where(two, agreeing / (r * (r - 1)), 0.0)
+            inv_r = np.where(rated, 1.0 / r, 0.0)
+        units = cls(counts, r, rated, two, pa_unit, inv_r)
+        if memo is not None and not counts.flags.writeable:
+            memo[key] = units
+        return units
+
+    @functools.cached_property
+    def features(self) -> FloatArray:
+        """Per rated unit: rated twice, pairwise agreement, 1, and the shares ``r[i, k] / r_i``."""
+        columns = [self.two, self.pa_unit, self.rated, self.counts * self.inv_r[:, None]]
+        stacked: FloatArray = np.column_stack(columns)[self.rated]
+        return stacked.astype(np.float64)
+
+    def builder(
+        self, clusters: Clusters | None, n_units: int, patterns: npt.NDArray[np.intp] | None
+    ) -> Callable[[], FloatArray | PatternSums]:
+        """The cluster sums' builder (:func:`_cluster_builder`), one for each parsed clusters (or none)."""
+        build = _cluster_builder(lambda: self.features, clusters, n_units, self.rated, patterns)
+        if clusters is not None and not isinstance(clusters, ParsedClusters):
+            return build  # labels that may change between calls: not shared
+        key = (id(clusters), id(patterns))
+        found = self.builders.get(key)
+        if found is None or found[0] is not clusters or found[1] is not patterns:
+            found = (clusters, patterns, functools.cache(build))
+            self.builders[key] = found
+        return found[2]
 
 
 def _multirater(
@@ -202,23 +312,13 @@ def _multirater(
     kind: _Chance,
     clusters: Clusters | None,
     patterns: npt.NDArray[np.intp] | None = None,
+    memo: dict[object, Any] | None = None,
 ) -> AgreementResult:
     counts, categories, n_raters = counted
     q = len(categories)
     n_units = counts.shape[0]
-    ones = np.ones(q)
-    r = counts @ ones  # row sums as a product: much faster than sum(axis=1) on a narrow matrix
-    rated = r >= 1
-    two = r >= 2
-    identity = bool(np.array_equal(w, np.eye(q)))
-    agreeing = (counts * counts) @ ones - r if identity else (counts * (counts @ w.T - 1)) @ ones
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pa_unit = np.where(two, agreeing / (r * (r - 1)), 0.0)
-        inv_r = np.where(rated, 1.0 / r, 0.0)
-
-    def features() -> FloatArray:
-        stacked: FloatArray = np.column_stack([two, pa_unit, rated, counts * inv_r[:, None]])[rated]
-        return stacked.astype(np.float64)
+    units = _UnitAgreement.of(counts, w, memo)
+    r, rated, two, pa_unit, inv_r = units.r, units.rated, units.two, units.pa_unit, units.inv_r
 
     def from_sums(sums: FloatArray) -> FloatArray:
         n2, n1 = sums[:, 0], sums[:, 2]
@@ -237,7 +337,7 @@ def _multirater(
         categories=categories,
         weights=weights_name,
         n_clusters=_n_clusters(clusters, n_units, rated),
-        resampler=ClusterResampler(_cluster_builder(features, clusters, n_units, rated, patterns), from_sums),
+        resampler=ClusterResampler(units.builder(clusters, n_units, patterns), from_sums),
     )
     if n2 == 0:
         return replace(base, value=math.nan, reason="no unit has ratings from two raters")
@@ -262,6 +362,7 @@ def _multirater(
     value = pa if kind is _Chance.NONE else (pa - pe) / (1 - pe)
     grouping = _cluster_index(clusters, n_units, rated)
 
+    @functools.cache
     def deviations() -> FloatArray:
         # Gwet's linearised variance: per-unit contributions κ*_i, deviations κ*_i - κ.
         everyone = bool(rated.all())
@@ -306,6 +407,7 @@ def percent_agreement(
         _Chance.NONE,
         clusters,
         _row_patterns(ratings),
+        _memo(ratings),
     )
 
 
@@ -326,7 +428,7 @@ def fleiss_kappa(
     counted = _counts(ratings, categories)
     w, name = agreement_weights(weights, counted[1])
     statistic = "fleiss_kappa" if name == "unweighted" else "weighted_fleiss_kappa"
-    return _multirater(statistic, counted, w, name, _Chance.FLEISS, clusters, _row_patterns(ratings))
+    return _multirater(statistic, counted, w, name, _Chance.FLEISS, clusters, _row_patterns(ratings), _memo(ratings))
 
 
 def conger_kappa(
@@ -412,7 +514,7 @@ def gwet_ac1(
     counted = _counts(ratings, categories)
     w, name = agreement_weights(weights, counted[1])
     statistic = "gwet_ac1" if name == "unweighted" else "gwet_ac2"
-    return _multirater(statistic, counted, w, name, _Chance.GWET, clusters, _row_patterns(ratings))
+    return _multirater(statistic, counted, w, name, _Chance.GWET, clusters, _row_patterns(ratings), _memo(ratings))
 
 
 def pabak(
@@ -425,7 +527,9 @@ def pabak(
     """
     counted = _counts(ratings, categories)
     identity = np.eye(len(counted[1]))
-    return _multirater("pabak", counted, identity, "unweighted", _Chance.UNIFORM, clusters, _row_patterns(ratings))
+    return _multirater(
+        "pabak", counted, identity, "unweighted", _Chance.UNIFORM, clusters, _row_patterns(ratings), _memo(ratings)
+    )
 
 
 # --- Cohen's kappa --------------------------------------------------------------------------------
@@ -451,27 +555,32 @@ def cohen_kappa(
     n = int(table.sum())
     statistic = "cohen_kappa" if weights_name == "unweighted" else "weighted_kappa"
 
+    # A unit in cell (a, b) adds 1 to the count, w[a, b] to the weighted agreements, 1 to the first
+    # rater's category a and 1 to the second's b: kappa needs only these 2 + 2q sums, not the q² cells.
+    cell_features = _cohen_cell_features(w)
+    unweighted = bool(np.array_equal(w, np.eye(q)))
+
     def from_sums(sums: FloatArray) -> FloatArray:
-        total = sums.sum(axis=1)
-        p = sums.reshape(-1, q, q) / total[:, None, None]
-        po = p.reshape(-1, q * q) @ w.ravel()
-        pe = ((p.sum(axis=2) @ w) * p.sum(axis=1)).sum(axis=1)
+        total = sums[:, 0]
+        po = sums[:, 1] / total
+        row = sums[:, 2 : 2 + q] / total[:, None]
+        col = sums[:, 2 + q :] / total[:, None]
+        pe = ((row if unweighted else row @ w) * col).sum(axis=1)  # row @ I is row, exactly
         return np.asarray(np.where((total > 0) & (1 - pe > _EPS), (po - pe) / (1 - pe), np.nan), dtype=np.float64)
 
     def features() -> FloatArray:
         _, pair = unit_pairs()
-        one_hot = np.zeros((pair.size, q * q))
-        one_hot[np.arange(pair.size), pair] = 1.0
-        return one_hot
+        return cell_features[pair]
 
     def by_cell() -> FloatArray:
         kept, pair = unit_pairs()
         if clusters is None:
             return features()
-        dense = dense_index(parse_clusters(clusters, n_units)[kept])
+        dense = _kept_clusters(clusters, n_units, kept)
         g = int(dense.max()) + 1 if dense.size else 0
         flat = dense * q * q + pair
-        return np.bincount(flat, minlength=g * q * q).reshape(g, q * q).astype(np.float64)
+        cells = np.bincount(flat, minlength=g * q * q).reshape(g, q * q).astype(np.float64)
+        return np.asarray(cells @ cell_features, dtype=np.float64)
 
     patterns = _row_patterns(ratings)
     # a parsed matrix: counted by rating pattern, as the other statistics on the same ratings
@@ -531,6 +640,19 @@ def cohen_kappa(
     )
 
 
+def _cohen_cell_features(w: FloatArray) -> FloatArray:
+    """The additive features of a unit in each cell ``a * q + b`` (rows): 1, ``w[a, b]``, the one-hot
+    of ``a`` and the one-hot of ``b`` (q² × (2 + 2q))."""
+    q = w.shape[0]
+    cells = np.arange(q * q)
+    out = np.zeros((q * q, 2 + 2 * q))
+    out[:, 0] = 1.0
+    out[:, 1] = w.ravel()
+    out[cells, 2 + cells // q] = 1.0
+    out[cells, 2 + q + cells % q] = 1.0
+    return out
+
+
 def confusion_matrix(ratings: object, categories: Sequence[object] | None = None) -> npt.NDArray[np.int64]:
     """The q × q table of two raters (rows: first rater, columns: second) over units rated by both."""
     table, _, _, _ = _pairs(ratings, categories, "a confusion matrix")
@@ -553,10 +675,17 @@ def _pairs(
             f"{name} needs exactly 2 raters (columns), got {matrix.n_raters}; "
             "use fleiss_kappa or krippendorff_alpha for more"
         )
-    q = matrix.q
-    both = (matrix.codes >= 0).all(axis=1)
-    pair = (matrix.codes[both, 0] * q + matrix.codes[both, 1]).astype(np.intp)
-    table = np.bincount(pair, minlength=q * q).reshape(q, q).astype(np.float64)
+    found = matrix.memo.get("pairs")
+    if found is None:
+        q = matrix.q
+        both = (matrix.codes >= 0).all(axis=1)
+        pair = (matrix.codes[both, 0] * q + matrix.codes[both, 1]).astype(np.intp)
+        table = np.bincount(pair, minlength=q * q).reshape(q, q).astype(np.float64)
+        for array in (both, pair, table):
+            array.setflags(write=False)
+        # the statistics, the confusion matrix and the tests of one pair share the table
+        found = matrix.memo["pairs"] = (table, both, pair)
+    table, both, pair = found
     return table, matrix.categories, matrix.n_units, lambda: (both, pair)
 
 

@@ -7,11 +7,25 @@ the resample products in row blocks and the percentiles by partition (docs/agree
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
 
-from grading.agreement import AgreementInputError, RatingColumns, build_report, cohen_kappa, gwet_ac1, parse_ratings
+from grading.agreement import (
+    AgreementInputError,
+    RatingColumns,
+    build_report,
+    cohen_kappa,
+    conger_kappa,
+    fleiss_kappa,
+    gwet_ac1,
+    krippendorff_alpha,
+    pabak,
+    parse_ratings,
+    percent_agreement,
+)
+from grading.agreement.binary import specific_agreement
 from grading.agreement.nordic_variables import add_nordic_ratings, nordic_records, nordic_specs
 from grading.agreement.ratings import first_appearance_numbers
 from grading.agreement.result import blocked_product, distinct_rows, percentiles
@@ -88,3 +102,95 @@ def test_blocked_product_and_percentiles_are_the_plain_ones() -> None:
         expected = tuple(float(x) for x in np.quantile(values, quantiles))
         assert percentiles(values, quantiles) == expected
     assert all(math.isfinite(x) for x in percentiles(values[:1], (0.025, 0.975)))
+
+
+def _alone(name: str, rows: list[list[object]], cats: tuple[object, ...], clusters: list[str], positive: object) -> Any:
+    """The statistic ``name`` of the report computed on its own from nested lists and cluster labels."""
+    level = "ordinal" if name.endswith("ordinal") else "nominal"
+    calls: dict[str, Any] = {
+        "percent_agreement": lambda: percent_agreement(rows, cats, clusters=clusters),
+        "cohen_kappa": lambda: cohen_kappa(rows, None, cats, clusters=clusters),
+        "weighted_kappa_linear": lambda: cohen_kappa(rows, "linear", cats, clusters=clusters),
+        "weighted_kappa_quadratic": lambda: cohen_kappa(rows, "quadratic", cats, clusters=clusters),
+        "gwet_ac1": lambda: gwet_ac1(rows, None, cats, clusters=clusters),
+        "gwet_ac2_quadratic": lambda: gwet_ac1(rows, "quadratic", cats, clusters=clusters),
+        "pabak": lambda: pabak(rows, cats, clusters=clusters),
+        "brennan_prediger": lambda: pabak(rows, cats, clusters=clusters),
+        "positive_agreement": lambda: specific_agreement(rows, positive, cats, clusters=clusters),
+        "negative_agreement": lambda: specific_agreement(rows, positive, cats, negative=True, clusters=clusters),
+        "fleiss_kappa": lambda: fleiss_kappa(rows, cats, clusters=clusters),
+        "fleiss_kappa_quadratic": lambda: fleiss_kappa(rows, cats, weights="quadratic", clusters=clusters),
+        "conger_kappa": lambda: conger_kappa(rows, None, cats, clusters=clusters),
+        "conger_kappa_quadratic": lambda: conger_kappa(rows, "quadratic", cats, clusters=clusters),
+        f"krippendorff_alpha_{level}": lambda: krippendorff_alpha(rows, level, cats, clusters=clusters),
+    }
+    return calls[name]()
+
+
+def _close(ours: float, alone: float) -> bool:
+    if math.isnan(ours) or math.isnan(alone):
+        return math.isnan(ours) and math.isnan(alone)
+    return abs(ours - alone) <= 1e-12 * max(abs(ours), abs(alone), 1e-300)
+
+
+def test_every_statistic_of_the_report_is_the_statistic_computed_alone() -> None:
+    # The report shares parsed clusters, rating-pattern counts, per-unit quantities and resampled sums
+    # between the statistics of a comparison; each must still equal the statistic computed on its own
+    # from plain nested lists and cluster labels (Cohen's kappa then bootstraps by confusion cell).
+    rng = np.random.default_rng(11)
+    types = ("I", "II", "I/II", "II/III")
+    sizes = ("A", "B", "C")
+    columns: dict[str, RatingColumns] = {}
+    for case in range(16):
+        truth = {e.value: (types[rng.integers(4)], sizes[rng.integers(3)]) for e in ENDPLATES if rng.random() < 0.3}
+        for rater in ("ann", "ben", "cid"):
+            changes = {e: c for e, c in truth.items() if rng.random() < 0.85}
+            if rng.random() < 0.3:
+                changes[ENDPLATES[int(rng.integers(len(ENDPLATES)))].value] = ("I", "A")
+            add_nordic_ratings(columns, f"c{case}", rater, _grading(changes), cluster=f"p{case // 2}")
+    specs = {s.name: s for s in nordic_specs()}
+    report = build_report(columns, nordic_specs(), n_boot=300, seed=5)
+    checked: set[str] = set()
+    for name in ("presence", "type", "size", "type|changed", "size|changed", "contains_I@L4_inf"):
+        variable = report.variable(name)
+        spec = specs[name]
+        ratings = columns[name]
+        units = list(dict.fromkeys(ratings.units))
+        cluster_of = dict(zip(ratings.units, ratings.clusters, strict=True))
+        value_of = {(u, r): v for u, r, v in zip(ratings.units, ratings.raters, ratings.values, strict=True)}
+        cats = tuple(spec.categories or ())
+        positive = next((c for c in cats if c != spec.negative), None) if len(cats) == 2 else None
+        for comparison in variable.comparisons:
+            rows = [[value_of.get((u, r)) for r in comparison.raters] for u in units]
+            kept = [i for i, row in enumerate(rows) if any(v is not None for v in row)]
+            rows = [rows[i] for i in kept]
+            clusters = [cluster_of[units[i]] for i in kept]
+            for summary in comparison.statistics:
+                alone = _alone(summary.name, rows, cats, clusters, positive)
+                boot = alone.ci(method="bootstrap", n_boot=300, seed=5)
+                pairs = [
+                    (summary.value, alone.value),
+                    (summary.se, alone.se),
+                    *zip(summary.ci_analytic, alone.ci(), strict=True),
+                    *zip(summary.ci_bootstrap, boot, strict=True),
+                ]
+                assert all(_close(ours, theirs) for ours, theirs in pairs), (name, comparison.label, summary.name)
+                checked.add(summary.name)
+    assert checked == {
+        "percent_agreement",
+        "cohen_kappa",
+        "weighted_kappa_linear",
+        "weighted_kappa_quadratic",
+        "gwet_ac1",
+        "gwet_ac2_quadratic",
+        "pabak",
+        "brennan_prediger",
+        "positive_agreement",
+        "negative_agreement",
+        "fleiss_kappa",
+        "fleiss_kappa_quadratic",
+        "conger_kappa",
+        "conger_kappa_quadratic",
+        "krippendorff_alpha_nominal",
+        "krippendorff_alpha_ordinal",
+    }
