@@ -29,7 +29,7 @@ import numpy as np
 
 from bench.common import print_table, row
 from grading.agreement import AgreementReport, RatingColumns, build_report, cohen_kappa, fleiss_kappa
-from grading.agreement.nordic_variables import add_nordic_ratings, nordic_specs
+from grading.agreement.nordic_variables import add_nordic_ratings_to, nordic_specs
 from grading.endplates import ENDPLATES
 from grading.nordic import TYPE_LABELS, StudyGrading, size_from_extension
 
@@ -218,10 +218,9 @@ def full_report(gradings: dict[tuple[str, int, str], StudyGrading], n_boot: int)
     intra: dict[str, RatingColumns] = {}
     pairs = set()
     for (rater, read, case), grading in gradings.items():
-        if read == 1:
-            add_nordic_ratings(inter, case, rater, grading)
-        add_nordic_ratings(intra, case, f"{rater} read {read}", grading)
-        add_nordic_ratings(intra, f"{rater}|{case}", f"all raters read {read}", grading)
+        targets = [(inter, case, rater)] if read == 1 else []
+        targets += [(intra, case, f"{rater} read {read}"), (intra, f"{rater}|{case}", f"all raters read {read}")]
+        add_nordic_ratings_to(targets, grading)
         pairs.add((f"{rater} read 1", f"{rater} read 2"))
     specs = nordic_specs()
     wanted = [*sorted(pairs), ("all raters read 1", "all raters read 2")]

@@ -27,10 +27,8 @@ variables (``nordic-2007-full``) each of them is analysed too, at its own level 
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import functools
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypedDict, Unpack
@@ -167,15 +165,37 @@ def add_nordic_ratings(
 ) -> None:
     """The ratings of :func:`nordic_records` appended to each variable's ``columns`` (created when absent),
     the fast input of :func:`~grading.agreement.report.build_report`."""
-    for unit, variable, value, group in _nordic_ratings(case, grading, **options):
-        found = columns.get(variable)
-        if found is None:
-            found = columns[variable] = RatingColumns()
-        # RatingColumns.add, inlined: a study's report appends hundreds of thousands of ratings
-        found.units.append(unit)
-        found.raters.append(rater)
-        found.values.append(value)
-        found.clusters.append(group)
+    add_nordic_ratings_to([(columns, case, rater)], grading, **options)
+
+
+RatingTarget = tuple[dict[str, RatingColumns], str, str]
+"""Where one grading's ratings go: the variables' columns, the case (the units' prefix) and the rater."""
+
+
+def add_nordic_ratings_to(
+    targets: Iterable[RatingTarget],
+    grading: StudyGrading,
+    *,
+    cluster: str | None = None,
+    per_endplate: bool = True,
+    trials: bool = True,
+    protocol: Protocol | None = None,
+) -> None:
+    """:func:`add_nordic_ratings` of one grading into several ``(columns, case, rater)`` targets (a
+    reliability study adds each read to the inter-rater, the intra-rater and the pooled intra-rater
+    columns), reading the grading's values once. ``cluster`` defaults to each target's case."""
+    values = _grading_values(grading, per_endplate, trials, protocol)
+    for columns, case, rater in targets:
+        group = case if cluster is None else cluster
+        for unit, variable, value in _units(case, values):
+            found = columns.get(variable)
+            if found is None:
+                found = columns[variable] = RatingColumns()
+            # RatingColumns.add, inlined: a study's report appends hundreds of thousands of ratings
+            found.units.append(unit)
+            found.raters.append(rater)
+            found.values.append(value)
+            found.clusters.append(group)
 
 
 def _nordic_ratings(
@@ -190,32 +210,25 @@ def _nordic_ratings(
     """``(unit, variable, value, cluster)`` of every rating of one grading of ``case``, in report order
     (the options of :class:`RatingOptions`, with their defaults)."""
     group = case if cluster is None else cluster
-    units: dict[str | None, str] = {None: case}
-    for endplate, variable, value in _grading_values(grading, per_endplate, trials, protocol):
-        unit = units.get(endplate)
-        if unit is None:
-            unit = units[endplate] = f"{case}/{endplate}"
+    for unit, variable, value in _units(case, _grading_values(grading, per_endplate, trials, protocol)):
         yield unit, variable, value, group
 
 
-_GRADING_VALUES: collections.OrderedDict[
-    tuple[int, bool, bool, int], tuple[StudyGrading, Protocol | None, list[tuple[str | None, str, Label | None]]]
-] = collections.OrderedDict()
-_GRADING_VALUES_KEPT = 16
-_GRADING_VALUES_LOCK = threading.Lock()
+def _units(case: str, values: list[tuple[str | None, str, Label | None]]) -> Iterator[tuple[str, str, Label | None]]:
+    """``(unit, variable, value)`` of a grading's values for ``case``: ``<case>/<endplate>`` or the case."""
+    units: dict[str | None, str] = {None: case}
+    for endplate, variable, value in values:
+        unit = units.get(endplate)
+        if unit is None:
+            unit = units[endplate] = f"{case}/{endplate}"
+        yield unit, variable, value
 
 
 def _grading_values(
     grading: StudyGrading, per_endplate: bool, trials: bool, protocol: Protocol | None
 ) -> list[tuple[str | None, str, Label | None]]:
     """``(endplate, variable, value)`` of every rating of one grading, in report order; the endplate is
-    None for a variable rated per case. Remembered for the last few (immutable) gradings: a study adds
-    each grading to the inter-rater and to the intra-rater columns."""
-    key = (id(grading), per_endplate, trials, id(protocol))
-    with _GRADING_VALUES_LOCK:
-        found = _GRADING_VALUES.get(key)
-    if found is not None and found[0] is grading and found[1] is protocol:
-        return found[2]
+    None for a variable rated per case."""
     values: list[tuple[str | None, str, Label | None]] = []
     rows = ENDPLATE_VARIABLES + _extra_variables(protocol)
     per_endplate_names = tuple(v.spec.name if v.per_endplate else None for v in rows)
@@ -229,10 +242,6 @@ def _grading_values(
     if trials:
         for rule_set in trial_rule_sets():
             values.append((None, trial_variable_name(rule_set), mri_decision(rule_set, grading)))
-    with _GRADING_VALUES_LOCK:
-        _GRADING_VALUES[key] = (grading, protocol, values)
-        while len(_GRADING_VALUES) > _GRADING_VALUES_KEPT:
-            _GRADING_VALUES.popitem(last=False)
     return values
 
 

@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from grading.agreement import AgreementReport, RatingColumns, build_report
 from grading.agreement.continuous import ContinuousComparison, compare_measurements
-from grading.agreement.nordic_variables import add_nordic_ratings, not_assessable_counts, protocol_specs
+from grading.agreement.nordic_variables import add_nordic_ratings_to, not_assessable_counts, protocol_specs
 from grading.agreement.summary import METHODS, SummaryTable, summary_table
 from grading.nordic import StudyGrading
 from grading.protocols import get_protocol
@@ -568,30 +568,15 @@ def build_study_report(
         for g in value.endplates:
             key = f"{rater} read {item.read}"
             extension.setdefault(key, {})[(case.label, g.endplate.value)] = g.extension_pct
-        if item.read == 1:
-            add_nordic_ratings(
-                inter, case.label, rater, value, cluster=cluster, per_endplate=per_endplate, protocol=protocol
-            )
+        targets = [(inter, case.label, rater)] if item.read == 1 else []
         if study.reads_per_rater == 2:
-            add_nordic_ratings(
-                intra,
-                case.label,
-                f"{rater} read {item.read}",
-                value,
-                cluster=cluster,
-                per_endplate=per_endplate,
-                protocol=protocol,
-            )
             # pooled over raters: each (rater, case) is a unit of its own, still clustered by patient
-            add_nordic_ratings(
-                intra,
-                f"{rater}|{case.label}",
-                f"{POOLED} read {item.read}",
-                value,
-                cluster=cluster,
-                per_endplate=per_endplate,
-                protocol=protocol,
-            )
+            targets += [
+                (intra, case.label, f"{rater} read {item.read}"),
+                (intra, f"{rater}|{case.label}", f"{POOLED} read {item.read}"),
+            ]
+        add_nordic_ratings_to(targets, value, cluster=cluster, per_endplate=per_endplate, protocol=protocol)
+        if study.reads_per_rater == 2:
             pair = (f"{rater} read 1", f"{rater} read 2")
             if pair not in pairs:
                 pairs.append(pair)
