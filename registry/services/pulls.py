@@ -29,7 +29,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from pydicom.dataset import Dataset
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -46,9 +45,8 @@ from grading.series import (
 )
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound, RegistryError
-from registry.imaging.dicom import headers_from_metadata
 from registry.imaging.errors import ImagingError
-from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable
+from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable, QueryAnswer
 from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, read_sources
 from registry.imaging.store import ImageStore
 from registry.jobs import run_once
@@ -344,12 +342,12 @@ class _StudyPlan:
     series: dict[str, list[str] | None]
 
 
-def _headers(archive: Archive, datasets: list[Dataset]) -> list[InstanceHeader]:
+def _headers(archive: Archive, answers: list[QueryAnswer]) -> list[InstanceHeader]:
     headers: list[InstanceHeader] = []
-    for ds in datasets:
-        sop = str(ds.get("SOPInstanceUID", "")).strip()
+    for answer in answers:
+        sop = answer.text("SOPInstanceUID")
         try:
-            headers.extend(headers_from_metadata(ds, f"{archive.label} instance {sop or '<no SOP Instance UID>'}"))
+            headers.extend(answer.headers(f"{archive.label} instance {sop or '<no SOP Instance UID>'}"))
         except ImagingError:
             continue  # an answer without UIDs cannot be retrieved either
     return headers
@@ -369,15 +367,14 @@ def _plan_study(
     candidates: dict[Weighting, list[str]] = {}
     undecided: list[str] = []
     representative: dict[str, str] = {}
-    for ds in archive.find_series(study_instance_uid):
-        series_uid = str(ds.SeriesInstanceUID).strip()
-        sop = str(ds.get("SOPInstanceUID", "") or "").strip()
+    for answer in archive.find_series(study_instance_uid):
+        series_uid = answer.text("SeriesInstanceUID")
+        sop = answer.text("SOPInstanceUID")
         representative[series_uid] = sop
-        if not sop:
-            ds.SOPInstanceUID = series_uid  # a stand-in: only the series attributes are judged
-        images = ds.get("NumberOfSeriesRelatedInstances")
+        answer.fill("SOPInstanceUID", series_uid)  # a stand-in when missing: only the series attributes are judged
+        images = answer.value("NumberOfSeriesRelatedInstances")
         try:
-            header = headers_from_metadata(ds, f"{archive.label} series {series_uid}")[0]
+            header = answer.headers(f"{archive.label} series {series_uid}")[0]
             weighting = screen_series(header, None if images in (None, "") else int(images))
         except (ImagingError, LookupError, ValueError, TypeError):
             undecided.append(series_uid)
@@ -391,16 +388,16 @@ def _plan_study(
     listed: dict[str, list[str]] = {}
     if undecided or rivals:
         by_series = {uid: archive.find_instances(study_instance_uid, uid) for uid in undecided + rivals}
-        headers = _headers(archive, [ds for answers in by_series.values() for ds in answers])
+        headers = _headers(archive, [answer for answers in by_series.values() for answer in answers])
         if headers:
             with contextlib.suppress(GradingError):  # images the rules cannot read are not fetched
                 classification = classify_study(headers, expected_field_strength_t=expected_field_strength_t)
                 wanted += [uid for uid in series_to_fetch(classification) if uid not in wanted]
-        listed = {uid: [str(ds.SOPInstanceUID) for ds in answers] for uid, answers in by_series.items()}
+        listed = {uid: [a.text("SOPInstanceUID") for a in answers] for uid, answers in by_series.items()}
     plan: dict[str, list[str] | None] = {}
     for uid in wanted:
         if uid not in listed and (known or (representative.get(uid) and store.contains(representative[uid]))):
-            listed[uid] = [str(ds.SOPInstanceUID) for ds in archive.find_instances(study_instance_uid, uid)]
+            listed[uid] = [a.text("SOPInstanceUID") for a in archive.find_instances(study_instance_uid, uid)]
         plan[uid] = list(dict.fromkeys(listed[uid])) if uid in listed else None
     return _StudyPlan(study_instance_uid, plan)
 
