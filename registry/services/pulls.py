@@ -28,8 +28,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from grading.errors import GradingError
@@ -262,12 +264,12 @@ def run_pull(
                 following = next(queue, None)
                 if following is not None and ahead:
                     running[following.row] = fetchers.submit(fetch, following)
-                report = (
-                    fetched
+                report, patient_id = (
+                    (fetched, None)
                     if isinstance(fetched, ItemReport)
                     else _ingest_patient(engine, store, archive, fetched, expected_field_strength_t)
                 )
-                _save_item(engine, pull_id, item.id, report)
+                _save_item(engine, pull_id, item.id, report, patient_id)
                 summary.series_fetched += report.series_retrieved
                 summary.instances_fetched += report.instances
                 log.info("pull %s row %d: %s", pull_id, report.row, report.outcome.value)
@@ -434,7 +436,7 @@ def _fetch_patient(
         if not studies:
             return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.not_found)
         with session_scope(engine) as session:
-            known = {s.study_instance_uid for s in studies if studies_repo.study_by_uid(session, s.study_instance_uid)}
+            known = studies_repo.known_study_uids(session, {s.study_instance_uid for s in studies})
         plans = [
             _plan_study(archive, store, s.study_instance_uid in known, s.study_instance_uid, expected_field_strength_t)
             for s in studies
@@ -469,13 +471,15 @@ def _fetch_patient(
 
 def _ingest_patient(
     engine: Engine, store: ImageStore, archive: Archive, fetched: _Fetched, expected_field_strength_t: float
-) -> ItemReport:
+) -> tuple[ItemReport, str | None]:
+    """Ingest a patient's images; its outcome, and the id of the patient row (``None`` when no study was
+    written)."""
     files = [SourceFile.of(f"{archive.label} instance {uid}", store.content(uid)) for uid in fetched.stored]
     images = itertools.chain(fetched.read, read_sources(files))
     with session_scope(engine, write=True) as session:
         result = ingest_accepted(session, store, images, expected_field_strength_t=expected_field_strength_t)
     views = [s.view for s in result.studies]
-    return ItemReport(
+    report = ItemReport(
         fetched.row,
         views[0].pseudonym if views else None,
         PullOutcome.fetched,
@@ -486,6 +490,7 @@ def _ingest_patient(
         instances=fetched.new,
         gradable_studies=sum(1 for v in views if v.study.t1_series_id and v.study.t2_series_id),
     )
+    return report, views[0].study.patient_id if views else None
 
 
 def _known_pseudonym(engine: Engine, patient_id: str) -> str | None:
@@ -495,22 +500,40 @@ def _known_pseudonym(engine: Engine, patient_id: str) -> str | None:
         return None if patient is None else patient.pseudonym
 
 
-def _save_item(engine: Engine, pull_id: str, item_id: str, report: ItemReport) -> None:
+def _save_item(engine: Engine, pull_id: str, item_id: str, report: ItemReport, patient_id: str | None) -> None:
+    """Record a patient's outcome and add its counts to the pull's, in one transaction of two updates (the
+    pull counts the patient as done when its item was still pending). ``patient_id``: the patient row the
+    outcome names, when the caller has it; else it is found by the report's pseudonym."""
     with session_scope(engine, write=True) as session:
-        item = session.get(PullItem, item_id)
-        pull = session.get(Pull, pull_id)
-        assert item is not None and pull is not None
+        if patient_id is None and report.pseudonym is not None:
+            patient_id = session.exec(select(Patient.id).where(Patient.pseudonym == report.pseudonym)).first()
+        now = utcnow()
+        pending = (
+            sa_select(func.count())
+            .where(col(PullItem.id) == item_id, col(PullItem.outcome) == PullOutcome.pending)
+            .scalar_subquery()
+        )
+        session.execute(
+            update(Pull)
+            .where(col(Pull.id) == pull_id)
+            .values(
+                patients_done=col(Pull.patients_done) + pending,
+                series_fetched=col(Pull.series_fetched) + report.series_retrieved,
+                instances_fetched=col(Pull.instances_fetched) + report.instances,
+                updated_at=now,
+            )
+        )
+        values: dict[str, Any] = {
+            "outcome": report.outcome,
+            "reason": None if report.reason is None else report.reason[:1000],
+            "studies": report.studies,
+            "series": report.series,
+            "instances": col(PullItem.instances) + report.instances,
+            "updated_at": now,
+        }
         if report.pseudonym is not None:
-            item.patient_id = session.exec(select(Patient.id).where(Patient.pseudonym == report.pseudonym)).first()
-        if item.outcome == PullOutcome.pending:
-            pull.patients_done += 1
-        item.outcome = report.outcome
-        item.reason = None if report.reason is None else report.reason[:1000]
-        item.studies, item.series, item.instances = report.studies, report.series, item.instances + report.instances
-        item.updated_at = pull.updated_at = utcnow()
-        pull.series_fetched += report.series_retrieved
-        pull.instances_fetched += report.instances
-        session.add_all([item, pull])
+            values["patient_id"] = patient_id
+        session.execute(update(PullItem).where(col(PullItem.id) == item_id).values(**values))
         session.commit()
 
 
