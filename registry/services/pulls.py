@@ -28,9 +28,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, Integer, bindparam, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -500,40 +499,62 @@ def _known_pseudonym(engine: Engine, patient_id: str) -> str | None:
         return None if patient is None else patient.pseudonym
 
 
+_PULLS = Pull.__table__  # type: ignore[attr-defined]
+_ITEMS = PullItem.__table__  # type: ignore[attr-defined]
+_COUNT_OUTCOME = (
+    update(_PULLS)
+    .where(_PULLS.c.id == bindparam("pull_id"))
+    .values(
+        # the patient is done now unless an earlier run settled it already
+        patients_done=_PULLS.c.patients_done
+        + sa_select(func.count())
+        .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.outcome == PullOutcome.pending)
+        .scalar_subquery(),
+        series_fetched=_PULLS.c.series_fetched + bindparam("series_fetched", type_=Integer),
+        instances_fetched=_PULLS.c.instances_fetched + bindparam("instances_fetched", type_=Integer),
+        updated_at=bindparam("now", type_=_PULLS.c.updated_at.type),
+    )
+)
+_ITEM_VALUES = {
+    "outcome": bindparam("outcome", type_=_ITEMS.c.outcome.type),
+    "reason": bindparam("reason", type_=_ITEMS.c.reason.type),
+    "studies": bindparam("studies", type_=Integer),
+    "series": bindparam("series", type_=Integer),
+    "instances": _ITEMS.c.instances + bindparam("instances", type_=Integer),
+    "updated_at": bindparam("now", type_=_ITEMS.c.updated_at.type),
+}
+_SAVE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")).values(**_ITEM_VALUES)
+_SAVE_ITEM_OF_PATIENT = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"))
+    .values(**_ITEM_VALUES, patient_id=bindparam("patient_id", type_=_ITEMS.c.patient_id.type))
+)
+
+
 def _save_item(engine: Engine, pull_id: str, item_id: str, report: ItemReport, patient_id: str | None) -> None:
-    """Record a patient's outcome and add its counts to the pull's, in one transaction of two updates (the
-    pull counts the patient as done when its item was still pending). ``patient_id``: the patient row the
-    outcome names, when the caller has it; else it is found by the report's pseudonym."""
+    """Record a patient's outcome and add its counts to the pull's, in one transaction of two updates.
+    ``patient_id``: the patient row the outcome names, when the caller has it; else it is found by the
+    report's pseudonym."""
     with session_scope(engine, write=True) as session:
         if patient_id is None and report.pseudonym is not None:
             patient_id = session.exec(select(Patient.id).where(Patient.pseudonym == report.pseudonym)).first()
         now = utcnow()
-        pending = (
-            sa_select(func.count())
-            .where(col(PullItem.id) == item_id, col(PullItem.outcome) == PullOutcome.pending)
-            .scalar_subquery()
-        )
-        session.execute(
-            update(Pull)
-            .where(col(Pull.id) == pull_id)
-            .values(
-                patients_done=col(Pull.patients_done) + pending,
-                series_fetched=col(Pull.series_fetched) + report.series_retrieved,
-                instances_fetched=col(Pull.instances_fetched) + report.instances,
-                updated_at=now,
-            )
-        )
-        values: dict[str, Any] = {
+        connection = session.connection()
+        counts = {"series_fetched": report.series_retrieved, "instances_fetched": report.instances}
+        connection.execute(_COUNT_OUTCOME, {"pull_id": pull_id, "item_id": item_id, "now": now, **counts})
+        values = {
+            "item_id": item_id,
             "outcome": report.outcome,
             "reason": None if report.reason is None else report.reason[:1000],
             "studies": report.studies,
             "series": report.series,
-            "instances": col(PullItem.instances) + report.instances,
-            "updated_at": now,
+            "instances": report.instances,
+            "now": now,
         }
-        if report.pseudonym is not None:
-            values["patient_id"] = patient_id
-        session.execute(update(PullItem).where(col(PullItem.id) == item_id).values(**values))
+        if report.pseudonym is None:
+            connection.execute(_SAVE_ITEM, values)
+        else:
+            connection.execute(_SAVE_ITEM_OF_PATIENT, {**values, "patient_id": patient_id})
         session.commit()
 
 
