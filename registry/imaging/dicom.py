@@ -353,17 +353,17 @@ def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
 
-def _transfer_syntax(ds: Dataset) -> str:
+def _transfer_syntax(ds: Dataset, get: ValueReader) -> str:
     """The transfer syntax of the file meta, as text (implicit VR little endian when missing)."""
     meta = ds.file_meta
-    element = meta.get("TransferSyntaxUID") if meta is not None else None
+    element = get(meta, "TransferSyntaxUID") if meta is not None else None
     return str(element or "1.2.840.10008.1.2").strip()
 
 
 def _pixel_layout(ds: Dataset, get: ValueReader) -> PixelDataLayout:
     implicit, little = ds.original_encoding
     return PixelDataLayout(
-        transfer_syntax_uid=_transfer_syntax(ds),
+        transfer_syntax_uid=_transfer_syntax(ds, get),
         implicit_vr=implicit,
         little_endian=little,
         frames=_int(get(ds, "NumberOfFrames")) or 1,

@@ -101,6 +101,9 @@ def move_instance(session: Session, instance_id: str, placement: Placement) -> N
     )
 
 
+_INSERT_INSTANCE = insert(Instance.__table__)  # type: ignore[attr-defined]
+
+
 def add_instances(
     session: Session,
     study_id: str,
@@ -124,7 +127,7 @@ def add_instances(
         for record_id, (new, placement) in zip(new_ids(len(pending)), pending, strict=True)
     ]
     if values:
-        session.execute(insert(Instance), values)
+        session.connection().execute(_INSERT_INSTANCE, values)
 
 
 def series_of_study(session: Session, study_id: str) -> list[Series]:

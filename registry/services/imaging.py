@@ -402,13 +402,15 @@ def _series_row(
     key = stack_key(stack)
     series = current.get((stack.series_instance_uid, key))
     if series is None:
-        series = Series(
+        series = Series(  # every value given: a default factory costs a signature inspection in pydantic
             id=new_id(),
             study_id=study.id,
             series_instance_uid=stack.series_instance_uid,
             stack_key=key,
             plane=stack.plane,
             weighting=stack.weighting,
+            details={},
+            created_at=utcnow(),
         )
     previous_window = series.details.get("window") if series.details else None
     window = windows.get(stack.series_instance_uid) or previous_window
