@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +29,6 @@ from sqlmodel import Session
 from grading.errors import GradingError
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from grading.series import InstanceHeader, Stack, StudyClassification, classify_study
-from registry import metrics
 from registry.errors import Cancelled, InvalidInput, StudyOfAnotherPatient
 from registry.imaging.archive import ArchiveLimits
 from registry.imaging.dicom import DicomInstance, PatientIdentity
@@ -156,6 +157,7 @@ def ingest_accepted(
     then each study is classified and written in its own transaction."""
     batches: dict[str, _StudyBatch] = {}
     rejections: list[Rejection] = []
+    stored = 0
     for done, item in enumerate(items):
         if cancelled is not None and cancelled():
             raise Cancelled(f"the ingest stopped after {done} files: the client has gone")
@@ -166,14 +168,27 @@ def ingest_accepted(
             continue
         if not item.stored:
             store.put(item.instance.sop_instance_uid, item.content)
-        metrics.INGESTED_FILES.labels("stored").inc()
+        stored += 1
         _collect(batches, item.instance)
         if progress is not None:
             progress(item.instance.source)
-    metrics.INGESTED_FILES.labels("rejected").inc(len(rejections))
+    rejected = len(rejections)
     result = _write_batches(session, batches, rejections, actor, expected_field_strength_t)
-    metrics.INGESTED_STUDIES.inc(len(result.studies))
+    _count(stored, rejected, len(result.studies))
     return result
+
+
+def _count(stored: int, rejected: int, studies: int) -> None:
+    """Add to the ingest metrics of a process that has them: a server loads them to serve ``/metrics``, and
+    a process writing them for a server to add up has ``PROMETHEUS_MULTIPROC_DIR``. Any other process (a
+    command) is not made to load the Prometheus client for counts that no one could read."""
+    if "registry.metrics" not in sys.modules and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    from registry import metrics
+
+    metrics.INGESTED_FILES.labels("stored").inc(stored)
+    metrics.INGESTED_FILES.labels("rejected").inc(rejected)
+    metrics.INGESTED_STUDIES.inc(studies)
 
 
 def ingest_paths(

@@ -97,6 +97,15 @@ def test_user_add_imports_the_users_tables_only(database_url: str) -> None:
     assert {m for m in modules if m.startswith("api.")} == {"api.commands", "api.commands._common", "api.commands.user"}
 
 
+def test_pull_leaves_out_the_web_stack_the_nifti_reader_and_the_metrics_client(database_url: str) -> None:
+    # An archive that cannot be reached: the pull runs its course as far as the first query.
+    args = ("pull", "--dicomweb", "http://127.0.0.1:1/dicom-web", "--patient", "H-1", "--database-url", database_url)
+    result, modules = _imported(*args)
+    assert result.returncode == 1 and "cannot be reached" in result.stderr, result.stderr
+    assert {"registry.services.pulls", "registry.services.imaging", "dicomweb_client"} <= modules
+    assert not _packages(modules) & {"fastapi", "starlette", "uvicorn", "httpx", "nibabel", "prometheus_client"}
+
+
 def test_serve_answers_health_and_accepts_the_token(database_url: str, tmp_path: Path) -> None:
     token = _modic("user", "add", "erik", "--role", "radiologist", "--database-url", database_url).stdout.splitlines()[
         -1
