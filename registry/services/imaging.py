@@ -157,24 +157,27 @@ def ingest_accepted(
     then each study is classified and written in its own transaction."""
     batches: dict[str, _StudyBatch] = {}
     rejections: list[Rejection] = []
-    stored = 0
-    for done, item in enumerate(items):
-        if cancelled is not None and cancelled():
-            raise Cancelled(f"the ingest stopped after {done} files: the client has gone")
-        if isinstance(item, Rejection):
-            rejections.append(item)
+    stored = rejected = studies = 0
+    try:  # the files stored are counted even when the ingest stops part way
+        for done, item in enumerate(items):
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"the ingest stopped after {done} files: the client has gone")
+            if isinstance(item, Rejection):
+                rejections.append(item)
+                if progress is not None:
+                    progress(item.source)
+                continue
+            if not item.stored:
+                store.put(item.instance.sop_instance_uid, item.content)
+            stored += 1
+            _collect(batches, item.instance)
             if progress is not None:
-                progress(item.source)
-            continue
-        if not item.stored:
-            store.put(item.instance.sop_instance_uid, item.content)
-        stored += 1
-        _collect(batches, item.instance)
-        if progress is not None:
-            progress(item.instance.source)
-    rejected = len(rejections)
-    result = _write_batches(session, batches, rejections, actor, expected_field_strength_t)
-    _count(stored, rejected, len(result.studies))
+                progress(item.instance.source)
+        rejected = len(rejections)
+        result = _write_batches(session, batches, rejections, actor, expected_field_strength_t)
+        studies = len(result.studies)
+    finally:
+        _count(stored, rejected, studies)
     return result
 
 
