@@ -7,15 +7,21 @@ this module re-runs itself in a private network namespace (``unshare --net``) wi
 its timings as JSON. Measured there, alternately, an empty registry (a copy of a database whose schema was
 migrated beforehand: a site pulls into the registry it runs) and an empty data directory each run:
 
-- ``modic pull --dicomweb URL --patients FILE`` for 50 patients, as a command: its start-up, the QIDO-RS
-  queries (studies, then series with the classification attributes), the classification, WADO-RS of the
-  3 sagittal series of each study, writing the files, reading their headers and ingesting them (patients,
-  studies, series, instances, pull outcomes in the database);
+- ``modic pull --dicomweb URL --patients FILE`` for 50 patients, as a command (compared with the peer run
+  as a command): its start-up, the QIDO-RS queries (studies, then series with the classification
+  attributes), the classification, WADO-RS of the 3 sagittal series of each study, writing the files,
+  reading their headers and ingesting them (patients, studies, series, instances, pull outcomes in the
+  database);
 - the same pull on the service path, as ``POST /api/v1/pulls`` runs it (``run_pull`` in this process, its
-  modules imported beforehand, no command start-up), into its own empty registry;
+  modules imported beforehand, no command start-up), into its own empty registry (compared with the peer
+  run in this process);
 - the peer only downloads: one ``DICOMwebClient.retrieve_series`` per series in a plain loop, for the same
   150 series from the same Orthanc, asking for the same media type (as stored, no transcoding), keeping
-  the datasets in memory; it runs in this process, already imported.
+  the datasets in memory. It is run the same two ways: as a command (``python -c`` with the loop, paying
+  its own start-up: the interpreter, ``requests``, ``dicomweb-client`` and pydicom), which the command is
+  compared with; and in this process, already imported, which the service path is compared with.
+
+Each row names its peer: a command against a command, an imported function against an imported loop.
 """
 
 from __future__ import annotations
@@ -135,7 +141,25 @@ def _service_pull(base: str, patients: list[str], work: Path, run: int, registry
     return elapsed
 
 
+PEER_LOOP = """
+import json, sys
+import requests
+from dicomweb_client import DICOMwebClient
+
+series = json.loads(sys.argv[2])
+session = requests.Session()
+session.trust_env = False
+client = DICOMwebClient(url=sys.argv[1], session=session)
+count = 0
+for study_uid, series_uid in series:
+    count += len(client.retrieve_series(study_uid, series_uid, media_types=(("application/dicom", "*"),)))
+print(count)
+"""
+"""The peer's loop as a command, :func:`_peer`'s loop with its imports: the same requests, one after another."""
+
+
 def _peer(base: str, series: list[tuple[str, str]]) -> float:
+    """The peer's loop in this process, ``requests`` and ``dicomweb-client`` imported beforehand."""
     import requests
     from dicomweb_client import DICOMwebClient
 
@@ -147,9 +171,25 @@ def _peer(base: str, series: list[tuple[str, str]]) -> float:
     for study_uid, series_uid in series:
         count += len(client.retrieve_series(study_uid, series_uid, media_types=(("application/dicom", "*"),)))
     elapsed = time.perf_counter() - start
+    _check_peer(count, series)
+    return elapsed
+
+
+def _peer_command(base: str, series: list[tuple[str, str]]) -> float:
+    """The peer's loop as a command (``python -c``): the interpreter and its imports are timed too."""
+    command = [sys.executable, "-c", PEER_LOOP, f"{base}/dicom-web", json.dumps(series)]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"the peer command failed ({done.returncode}): {done.stderr[-2000:]}")
+    _check_peer(int(done.stdout.strip()), series)
+    return elapsed
+
+
+def _check_peer(count: int, series: list[tuple[str, str]]) -> None:
     if count != 11 * len(series):
         raise RuntimeError(f"the peer retrieved {count} instances of {len(series)} series of 11 slices")
-    return elapsed
 
 
 def inside(work: Path) -> dict[str, Any]:
@@ -164,12 +204,13 @@ def inside(work: Path) -> dict[str, Any]:
         _upload(base, files)
         _peer(base, series[:3])  # warm-up: Orthanc's caches, imports
         _import_service()
-        pulls, services, peers = [], [], []
+        pulls, services, peers, peer_commands = [], [], [], []
         for run in range(RUNS):
-            peers.append(_peer(base, series))
+            peer_commands.append(_peer_command(base, series))
             pulls.append(_modic_pull(base, patients_file, work, run, registry))
+            peers.append(_peer(base, series))
             services.append(_service_pull(base, patients, work, run, registry))
-    return {"pull": pulls, "service": services, "peer": peers, "series": len(series)}
+    return {"pull": pulls, "service": services, "peer": peers, "peer_command": peer_commands, "series": len(series)}
 
 
 def _import_service() -> None:
@@ -185,10 +226,17 @@ def run() -> list[dict[str, Any]]:
     if reason is not None:
         return [row(name, f"not run: {reason}", f"≥ {TARGET_RATIO}× peer", False)]
     result = run_in_namespace("bench.bench_pull", "pull")
-    peer = median(result["peer"])
     rows = []
-    for label, key in ((name, "pull"), (f"pull {STUDIES} studies over DICOMweb (service path, as the API)", "service")):
-        ours = median(result[key])
+    for label, key, peer_key, peer_name in (
+        (name, "pull", "peer_command", "dicomweb-client retrieve_series loop as a command (python -c)"),
+        (
+            f"pull {STUDIES} studies over DICOMweb (service path, as the API)",
+            "service",
+            "peer",
+            "dicomweb-client retrieve_series loop in process",
+        ),
+    ):
+        ours, peer = median(result[key]), median(result[peer_key])
         ratio = peer / ours
         rows.append(
             row(
@@ -196,7 +244,7 @@ def run() -> list[dict[str, Any]]:
                 f"{ours:.2f} s ({result['series']} series)",
                 f"≥ {TARGET_RATIO}× peer",
                 ratio >= TARGET_RATIO,
-                peer=f"{peer:.2f} s dicomweb-client retrieve_series loop",
+                peer=f"{peer:.2f} s {peer_name}",
                 ratio=f"{ratio:.2f}×",
             )
         )

@@ -16,7 +16,7 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -45,9 +45,10 @@ MR_IMAGE_STORAGE_CLASSES: dict[str, str] = {
 UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 """The UID grammar of PS3.5 §9.1 (without the leading-zero rule, which real scanners break)."""
 
-ValueReader = Callable[[Dataset, str], Any]
+ValueReader = Callable[[Any, str], Any]
 """How the value of an attribute (by keyword) is read from a dataset, ``None`` when missing or malformed:
-:func:`~registry.imaging.fastheader.fast_value` (the fast path) or :func:`plain_value` (pydicom's public API)."""
+:func:`~registry.imaging.fastheader.fast_value` (the fast path) or :func:`plain_value` (pydicom's public API);
+for a query answer in the DICOM JSON model, :func:`json_value`."""
 
 
 def plain_value(ds: Dataset, keyword: str) -> Any:
@@ -296,7 +297,7 @@ METADATA_KEYWORDS = tuple(
 return keys) so that series are classified before any pixel data moves; no patient attribute."""
 
 
-def _uids(ds: Dataset, get: ValueReader, source: str) -> tuple[str, str, str]:
+def _uids(ds: Any, get: ValueReader, source: str) -> tuple[str, str, str]:
     """SOP Instance, Study Instance and Series Instance UIDs; :class:`InvalidDicomError` when one is not a UID."""
     uids = []
     for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID"):
@@ -307,9 +308,7 @@ def _uids(ds: Dataset, get: ValueReader, source: str) -> tuple[str, str, str]:
     return uids[0], uids[1], uids[2]
 
 
-def _frame_headers(
-    ds: Dataset, get: ValueReader, source: str, uids: tuple[str, str, str]
-) -> tuple[InstanceHeader, ...]:
+def _frame_headers(ds: Any, get: ValueReader, source: str, uids: tuple[str, str, str]) -> tuple[InstanceHeader, ...]:
     """One header per frame; :class:`InvalidDicomError` when a value is out of its domain."""
     frames = max(1, _int(get(ds, "NumberOfFrames")) or 1)
     try:
@@ -318,28 +317,53 @@ def _frame_headers(
         raise InvalidDicomError(source, str(exc)) from None
 
 
-def headers_from_metadata(ds: Dataset, source: str) -> tuple[InstanceHeader, ...]:
-    """The classification headers of one instance described by a query answer (QIDO-RS JSON turned into a
-    dataset, or a C-FIND identifier): the same reading as for a file; :class:`InvalidDicomError` names
-    ``source`` when a UID is missing."""
-    return _frame_headers(ds, fast_value, source, _uids(ds, fast_value, source))
+def headers_from_metadata(ds: Any, source: str, get: ValueReader = fast_value) -> tuple[InstanceHeader, ...]:
+    """The classification headers of one instance described by a query answer (a C-FIND identifier, read
+    with :func:`fast_value`, or a QIDO-RS answer in the DICOM JSON model, read with :func:`json_value`):
+    the same reading as for a file; :class:`InvalidDicomError` names ``source`` when a UID is missing."""
+    return _frame_headers(ds, get, source, _uids(ds, get, source))
+
+
+_JSON_TAGS: dict[str, str] = {}
+
+
+def json_value(item: Mapping[str, Any], keyword: str) -> Any:
+    """The value of the attribute ``keyword`` in a dataset of the DICOM JSON model (PS3.18 §F.2, a QIDO-RS
+    answer), as :func:`fast_value` gives it for a dataset read from a file: one value as it is, several as
+    a list, a person name as its alphabetic form; ``None`` when it is missing, empty or not a value
+    (bulk data, a sequence)."""
+    tag = _JSON_TAGS.get(keyword)
+    if tag is None:
+        number = tag_for_keyword(keyword)
+        if number is None:
+            return None
+        tag = _JSON_TAGS[keyword] = f"{number:08X}"
+    element = item.get(tag)
+    if not isinstance(element, Mapping):
+        return None
+    values = element.get("Value")
+    if not isinstance(values, list) or not values or element.get("vr") == "SQ":
+        return None
+    if element.get("vr") == "PN":
+        values = [v.get("Alphabetic", "") if isinstance(v, Mapping) else v for v in values]
+    return values[0] if len(values) == 1 else values
 
 
 def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
 
-def _transfer_syntax(ds: Dataset) -> str:
+def _transfer_syntax(ds: Dataset, get: ValueReader) -> str:
     """The transfer syntax of the file meta, as text (implicit VR little endian when missing)."""
     meta = ds.file_meta
-    element = meta.get("TransferSyntaxUID") if meta is not None else None
+    element = get(meta, "TransferSyntaxUID") if meta is not None else None
     return str(element or "1.2.840.10008.1.2").strip()
 
 
 def _pixel_layout(ds: Dataset, get: ValueReader) -> PixelDataLayout:
     implicit, little = ds.original_encoding
     return PixelDataLayout(
-        transfer_syntax_uid=_transfer_syntax(ds),
+        transfer_syntax_uid=_transfer_syntax(ds, get),
         implicit_vr=implicit,
         little_endian=little,
         frames=_int(get(ds, "NumberOfFrames")) or 1,

@@ -14,7 +14,6 @@ import threading
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
 import pydicom
 from cachetools import LRUCache
@@ -116,8 +115,8 @@ class DicomwebStore:
             search_filters={"SOPInstanceUID": self._checked(sop_instance_uid)},
             fields=["StudyInstanceUID", "SeriesInstanceUID"],
         )
-        for ds in found:
-            study, series = str(ds.get("StudyInstanceUID", "")), str(ds.get("SeriesInstanceUID", ""))
+        for answer in found:
+            study, series = answer.text("StudyInstanceUID"), answer.text("SeriesInstanceUID")
             if study and series:
                 return InstanceAddress(study, series)
         return None
@@ -178,11 +177,11 @@ class DicomwebStore:
 
     def series_instances(self, study_instance_uid: str, series_instance_uid: str) -> set[str]:
         """The SOP Instance UIDs the archive holds for one series (QIDO-RS, every page)."""
-        found: list[Any] = self._web._search(
+        found = self._web._search(
             "the series listing",
             "search_for_instances",
             study_instance_uid=study_instance_uid,
             series_instance_uid=series_instance_uid,
             fields=["SOPInstanceUID"],
         )
-        return {str(ds.get("SOPInstanceUID", "")) for ds in found} - {""}
+        return {answer.text("SOPInstanceUID") for answer in found} - {""}

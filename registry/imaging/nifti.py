@@ -16,14 +16,16 @@ import hashlib
 import io
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nibabel
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_ROOT_UID, UID, ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from registry.imaging.errors import NiftiError
+
+if TYPE_CHECKING:
+    import nibabel
 
 NIFTI_WEIGHTINGS = ("T1", "T2")
 """The weightings a NIfTI volume may be declared as: the two grading contrasts."""
@@ -59,6 +61,8 @@ def _uid(*names: object) -> str:
 
 
 def _load(data: bytes, source: str) -> nibabel.spatialimages.SpatialImage:
+    import nibabel  # only when a NIfTI file comes: it takes long to import
+
     if data[:2] == b"\x1f\x8b":
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:

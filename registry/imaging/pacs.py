@@ -31,9 +31,11 @@ from urllib.parse import urlsplit
 
 from pydicom.dataset import Dataset
 
+from grading.series import InstanceHeader
 from registry.errors import RegistryError
-from registry.imaging.dicom import METADATA_KEYWORDS, read_dicom
+from registry.imaging.dicom import METADATA_KEYWORDS, ValueReader, headers_from_metadata, json_value, read_dicom
 from registry.imaging.errors import ImagingError
+from registry.imaging.fastheader import fast_value
 from registry.imaging.sources import AcceptedInstance, Rejection
 from registry.imaging.store import ImageStore
 from registry.settings import Settings
@@ -82,6 +84,46 @@ class Retrieved:
     """The delivered images with their headers already read (``None``: read them from the store)."""
 
 
+class QueryAnswer:
+    """One answer of a query (a QIDO-RS answer in the DICOM JSON model, or a C-FIND identifier), read as
+    ingest reads a header; the keys a query was made on can be filled in where the archive left them out."""
+
+    __slots__ = ("_filled", "_get", "_values")
+
+    def __init__(self, values: Any, get: ValueReader):
+        self._values = values
+        self._get = get
+        self._filled: dict[str, str] = {}
+
+    @classmethod
+    def of_json(cls, item: dict[str, Any]) -> QueryAnswer:
+        """A QIDO-RS answer (its values are read straight from the JSON, no dataset is built)."""
+        return cls(item, json_value)
+
+    @classmethod
+    def of_dataset(cls, ds: Dataset) -> QueryAnswer:
+        """A C-FIND identifier."""
+        return cls(ds, fast_value)
+
+    def value(self, keyword: str) -> Any:
+        """The value of an attribute, ``None`` when it is missing."""
+        filled = self._filled.get(keyword)
+        return filled if filled is not None else self._get(self._values, keyword)
+
+    def text(self, keyword: str) -> str:
+        """The value as stripped text (``""`` when missing)."""
+        return str(self.value(keyword) or "").strip()
+
+    def fill(self, keyword: str, value: str) -> None:
+        """Give the attribute ``value`` when the answer has none."""
+        if not self.text(keyword):
+            self._filled[keyword] = value
+
+    def headers(self, source: str) -> tuple[InstanceHeader, ...]:
+        """The classification headers of the image the answer describes (``source`` names it in errors)."""
+        return headers_from_metadata(self, source, QueryAnswer.value)
+
+
 SERIES_KEYWORDS = (*METADATA_KEYWORDS, "NumberOfSeriesRelatedInstances")
 """Asked for at series level: archives answer image attributes from one image of the series."""
 PAGE_SIZE = 1000
@@ -99,11 +141,11 @@ class Archive(Protocol):
     def find_studies(self, patient_id: str, since: dt.date | None, until: dt.date | None) -> list[ArchiveStudy]:
         """The patient's studies in the date range."""
 
-    def find_series(self, study_instance_uid: str) -> list[Dataset]:
+    def find_series(self, study_instance_uid: str) -> list[QueryAnswer]:
         """The study's MR series, each described by :data:`SERIES_KEYWORDS` (the classification attributes
         of one representative image, and the number of images)."""
 
-    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[QueryAnswer]:
         """The images of one series, each described by :data:`METADATA_KEYWORDS` (no pixel data)."""
 
     def retrieve(
@@ -209,14 +251,14 @@ class DicomwebArchive:
             response.close()
         return int(response.status_code)
 
-    def _search(self, what: str, method: str, **arguments: Any) -> list[Dataset]:
+    def _search(self, what: str, method: str, **arguments: Any) -> list[QueryAnswer]:
         """Every answer of a QIDO-RS query, page by page (a page shorter than :data:`PAGE_SIZE` is the last)."""
         search = getattr(self._client(), method)
-        answers: list[Dataset] = []
+        answers: list[QueryAnswer] = []
         while True:
             with self._answer(what):
                 page = search(limit=PAGE_SIZE, offset=len(answers), get_remaining=False, **arguments)
-            answers.extend(Dataset.from_json(item) for item in page)
+            answers.extend(QueryAnswer.of_json(item) for item in page if isinstance(item, dict))
             if len(page) < PAGE_SIZE:
                 return answers
 
@@ -226,13 +268,9 @@ class DicomwebArchive:
         if dates is not None:
             filters["StudyDate"] = dates
         found = self._search("the study query", "search_for_studies", search_filters=filters, fields=["StudyDate"])
-        return [
-            ArchiveStudy(str(ds.StudyInstanceUID).strip(), _study_date(ds.get("StudyDate")))
-            for ds in found
-            if str(ds.get("StudyInstanceUID", "")).strip()
-        ]
+        return _studies(found)
 
-    def find_series(self, study_instance_uid: str) -> list[Dataset]:
+    def find_series(self, study_instance_uid: str) -> list[QueryAnswer]:
         found = self._search(
             "the series query",
             "search_for_series",
@@ -241,7 +279,7 @@ class DicomwebArchive:
         )
         return _mr_series(found, study_instance_uid)
 
-    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[QueryAnswer]:
         found = self._search(
             "the instance query",
             "search_for_instances",
@@ -366,23 +404,28 @@ def split_multipart(chunks: Iterable[bytes], boundary: bytes) -> Iterator[bytes]
         raise ValueError("ended inside a part" if in_body else "ended before its closing delimiter")
 
 
-def _in_series(answers: list[Dataset], study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+def _studies(answers: list[QueryAnswer]) -> list[ArchiveStudy]:
+    """The studies of study-level answers (those with a Study Instance UID)."""
+    return [
+        ArchiveStudy(answer.text("StudyInstanceUID"), _study_date(answer.value("StudyDate")))
+        for answer in answers
+        if answer.text("StudyInstanceUID")
+    ]
+
+
+def _in_series(answers: list[QueryAnswer], study_instance_uid: str, series_instance_uid: str) -> list[QueryAnswer]:
     """Answers with their study and series UIDs filled in (some archives leave out the keys queried on)."""
-    for ds in answers:
-        ds.StudyInstanceUID = str(ds.get("StudyInstanceUID") or study_instance_uid)
-        ds.SeriesInstanceUID = str(ds.get("SeriesInstanceUID") or series_instance_uid)
+    for answer in answers:
+        answer.fill("StudyInstanceUID", study_instance_uid)
+        answer.fill("SeriesInstanceUID", series_instance_uid)
     return answers
 
 
-def _mr_series(answers: list[Dataset], study_instance_uid: str) -> list[Dataset]:
+def _mr_series(answers: list[QueryAnswer], study_instance_uid: str) -> list[QueryAnswer]:
     """The MR series among series answers, with their study UID filled in."""
-    mr = [
-        ds
-        for ds in answers
-        if str(ds.get("Modality", "")).strip().upper() == MR_MODALITY and str(ds.get("SeriesInstanceUID", "")).strip()
-    ]
-    for ds in mr:
-        ds.StudyInstanceUID = str(ds.get("StudyInstanceUID") or study_instance_uid)
+    mr = [a for a in answers if a.text("Modality").upper() == MR_MODALITY and a.text("SeriesInstanceUID")]
+    for answer in mr:
+        answer.fill("StudyInstanceUID", study_instance_uid)
     return mr
 
 
@@ -470,10 +513,10 @@ class DimseArchive:
         self._assoc = assoc
         return assoc
 
-    def _find(self, query: Dataset, what: str) -> list[Dataset]:
+    def _find(self, query: Dataset, what: str) -> list[QueryAnswer]:
         from pynetdicom.status import code_to_category
 
-        answers: list[Dataset] = []
+        answers: list[QueryAnswer] = []
         for status, identifier in self._association().send_c_find(query, self._find_model):
             if not status:
                 self._assoc = None
@@ -485,7 +528,7 @@ class DimseArchive:
             category = code_to_category(code)
             if category == "Pending":
                 if identifier is not None:
-                    answers.append(identifier)
+                    answers.append(QueryAnswer.of_dataset(identifier))
             elif category not in ("Success", "Warning"):
                 raise ArchiveRefused(f"{self.label} refused the {what}: {_status_text(status)}")
         return answers
@@ -496,11 +539,7 @@ class DimseArchive:
         query.PatientID = patient_id
         query.StudyInstanceUID = ""
         query.StudyDate = date_range(since, until) or ""
-        return [
-            ArchiveStudy(str(ds.StudyInstanceUID).strip(), _study_date(ds.get("StudyDate")))
-            for ds in self._find(query, "study query")
-            if str(ds.get("StudyInstanceUID", "")).strip()
-        ]
+        return _studies(self._find(query, "study query"))
 
     def _query(self, level: str, keywords: Sequence[str], **keys: str) -> Dataset:
         query = Dataset()
@@ -511,11 +550,11 @@ class DimseArchive:
             setattr(query, keyword, value)
         return query
 
-    def find_series(self, study_instance_uid: str) -> list[Dataset]:
+    def find_series(self, study_instance_uid: str) -> list[QueryAnswer]:
         query = self._query("SERIES", SERIES_KEYWORDS, StudyInstanceUID=study_instance_uid, SeriesInstanceUID="")
         return _mr_series(self._find(query, "series query"), study_instance_uid)
 
-    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[Dataset]:
+    def find_instances(self, study_instance_uid: str, series_instance_uid: str) -> list[QueryAnswer]:
         query = self._query(
             "IMAGE",
             METADATA_KEYWORDS,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import TextClause, bindparam, text, update
 from sqlmodel import Session, col, select
 
 from grading.series import InstanceHeader
@@ -101,13 +102,20 @@ def move_instance(session: Session, instance_id: str, placement: Placement) -> N
     )
 
 
+_INSTANCES = Instance.__table__  # type: ignore[attr-defined]
+ROWS_PER_INSERT = 100
+"""Images recorded by one multi-row INSERT (9 values each: 900, below the 999 bound parameters older SQLite
+allows a statement). One statement instead of one execution per row: on SQLite, each execution gives up
+the interpreter lock and has to win it back from the threads retrieving images."""
+
+
 def add_instances(
     session: Session,
     study_id: str,
     instances: Iterable[tuple[NewInstance, Placement]],
     now: dt.datetime,
 ) -> None:
-    """Record new images of a study, each with its placement, in one statement."""
+    """Record new images of a study, each with its placement, in one statement per :data:`ROWS_PER_INSERT`."""
     pending = list(instances)
     values = [
         {
@@ -123,8 +131,28 @@ def add_instances(
         }
         for record_id, (new, placement) in zip(new_ids(len(pending)), pending, strict=True)
     ]
-    if values:
-        session.execute(insert(Instance), values)
+    connection = session.connection()
+    for start in range(0, len(values), ROWS_PER_INSERT):
+        rows = values[start : start + ROWS_PER_INSERT]
+        parameters = {f"{name}_{index}": value for index, row in enumerate(rows) for name, value in row.items()}
+        connection.execute(_insert_rows(len(rows)), parameters)
+
+
+_INSTANCE_COLUMNS = (
+    *("id", "study_id", "sop_instance_uid", "frame_index", "series_id", "slice_index"),
+    *("transfer_syntax_uid", "header", "created_at"),
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_rows(count: int) -> TextClause:
+    """An INSERT of ``count`` instance rows whose values are named parameters (``id_0``, ``header_0``, ...)
+    typed as their columns: a textual statement, because SQLAlchemy does not cache the compiled form of a
+    multi-row ``insert().values()``, while this one is compiled once per row count."""
+    names = ", ".join(_INSTANCE_COLUMNS)
+    rows = ", ".join("(" + ", ".join(f":{c}_{i}" for c in _INSTANCE_COLUMNS) + ")" for i in range(count))
+    typed = [bindparam(f"{c}_{i}", type_=_INSTANCES.c[c].type) for i in range(count) for c in _INSTANCE_COLUMNS]
+    return text(f"INSERT INTO {_INSTANCES.name} ({names}) VALUES {rows}").bindparams(*typed)
 
 
 def series_of_study(session: Session, study_id: str) -> list[Series]:

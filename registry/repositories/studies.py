@@ -25,6 +25,14 @@ def study_by_uid(session: Session, study_instance_uid: str) -> Study | None:
     return session.exec(select(Study).where(Study.study_instance_uid == study_instance_uid)).first()
 
 
+def known_study_uids(session: Session, study_instance_uids: Collection[str]) -> set[str]:
+    """Those of the StudyInstanceUIDs that name a study in the registry (one query)."""
+    if not study_instance_uids:
+        return set()
+    statement = sa_select(col(Study.study_instance_uid)).where(col(Study.study_instance_uid).in_(study_instance_uids))
+    return set(session.connection().execute(statement).scalars())
+
+
 def series_of_studies(session: Session, study_ids: list[str]) -> dict[str, list[Series]]:
     """The series of each study, in the order they were stored."""
     result: dict[str, list[Series]] = {sid: [] for sid in study_ids}

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -26,7 +29,6 @@ from sqlmodel import Session
 from grading.errors import GradingError
 from grading.field_strength import DEFAULT_FIELD_STRENGTH_T
 from grading.series import InstanceHeader, Stack, StudyClassification, classify_study
-from registry import metrics
 from registry.errors import Cancelled, InvalidInput, StudyOfAnotherPatient
 from registry.imaging.archive import ArchiveLimits
 from registry.imaging.dicom import DicomInstance, PatientIdentity
@@ -45,7 +47,7 @@ from registry.repositories import imaging as imaging_repo
 from registry.repositories import studies as studies_repo
 from registry.repositories.imaging import InstanceKey, NewInstance, Placement, StoredInstance
 from registry.services import audit
-from registry.services.studies import StudyView, ensure_patient, registrant_assignment, study_view
+from registry.services.studies import StudyView, patient_and_event, registrant_assignment, study_view
 
 ProgressCallback = Callable[[str], None]
 
@@ -155,24 +157,41 @@ def ingest_accepted(
     then each study is classified and written in its own transaction."""
     batches: dict[str, _StudyBatch] = {}
     rejections: list[Rejection] = []
-    for done, item in enumerate(items):
-        if cancelled is not None and cancelled():
-            raise Cancelled(f"the ingest stopped after {done} files: the client has gone")
-        if isinstance(item, Rejection):
-            rejections.append(item)
+    stored = rejected = studies = 0
+    try:  # the files stored are counted even when the ingest stops part way
+        for done, item in enumerate(items):
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"the ingest stopped after {done} files: the client has gone")
+            if isinstance(item, Rejection):
+                rejections.append(item)
+                if progress is not None:
+                    progress(item.source)
+                continue
+            if not item.stored:
+                store.put(item.instance.sop_instance_uid, item.content)
+            stored += 1
+            _collect(batches, item.instance)
             if progress is not None:
-                progress(item.source)
-            continue
-        if not item.stored:
-            store.put(item.instance.sop_instance_uid, item.content)
-        metrics.INGESTED_FILES.labels("stored").inc()
-        _collect(batches, item.instance)
-        if progress is not None:
-            progress(item.instance.source)
-    metrics.INGESTED_FILES.labels("rejected").inc(len(rejections))
-    result = _write_batches(session, batches, rejections, actor, expected_field_strength_t)
-    metrics.INGESTED_STUDIES.inc(len(result.studies))
+                progress(item.instance.source)
+        rejected = len(rejections)
+        result = _write_batches(session, batches, rejections, actor, expected_field_strength_t)
+        studies = len(result.studies)
+    finally:
+        _count(stored, rejected, studies)
     return result
+
+
+def _count(stored: int, rejected: int, studies: int) -> None:
+    """Add to the ingest metrics of a process that has them: a server loads them to serve ``/metrics``, and
+    a process writing them for a server to add up has ``PROMETHEUS_MULTIPROC_DIR``. Any other process (a
+    command) is not made to load the Prometheus client for counts that no one could read."""
+    if "registry.metrics" not in sys.modules and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    from registry import metrics
+
+    metrics.INGESTED_FILES.labels("stored").inc(stored)
+    metrics.INGESTED_FILES.labels("rejected").inc(rejected)
+    metrics.INGESTED_STUDIES.inc(studies)
 
 
 def ingest_paths(
@@ -252,13 +271,21 @@ def _write_study_once(
     session: Session, batch: _StudyBatch, actor: User | None, expected_field_strength_t: float
 ) -> IngestedStudy:
     """One transaction: find or create the study, and when images are new, classify the whole study
-    again and bring its series and instances up to date."""
-    study, patient, created = _find_or_create_study(session, batch, actor)
-    stored = imaging_repo.instances_of_study(session, study.id)
+    again and bring its series and instances up to date. The audit events of the transaction are written
+    together at its end, in the order they happened."""
+    study, patient, created, events = _find_or_create_study(session, batch, actor)
+    # A study created now has no images nor series yet: nothing to read back.
+    stored = {} if created else imaging_repo.instances_of_study(session, study.id)
     new_keys = [key for key in batch.instances if key not in stored]
     series_rows = None
     if new_keys or created:
-        series_rows = _reclassify(session, study, batch, stored, new_keys, actor, expected_field_strength_t)
+        series_rows = _reclassify(session, study, batch, stored, new_keys, created, expected_field_strength_t)
+        events.append(
+            audit.event(
+                actor, "study.ingest", "study", study.id, images=len(new_keys), total=len(stored) + len(new_keys)
+            )
+        )
+    audit.record_many(session, events)
     session.add(study)
     session.commit()
     if series_rows is None:
@@ -269,12 +296,14 @@ def _write_study_once(
     return IngestedStudy(view, received=len(batch.instances), new=len(new_keys))
 
 
-def _find_or_create_study(session: Session, batch: _StudyBatch, actor: User | None) -> tuple[Study, Patient, bool]:
-    """The batch's study (locked) and its patient, and whether the study was created now;
-    :class:`StudyOfAnotherPatient` when the study is known under another patient id."""
+def _find_or_create_study(
+    session: Session, batch: _StudyBatch, actor: User | None
+) -> tuple[Study, Patient, bool, list[dict[str, Any]]]:
+    """The batch's study (locked) and its patient, whether the study was created now, and the audit events
+    still to write; :class:`StudyOfAnotherPatient` when the study is known under another patient id."""
     study = imaging_repo.study_by_uid_for_update(session, batch.study_instance_uid)
     if study is None:
-        patient = _patient_for(session, batch, actor)
+        patient, events = _patient_for(session, batch, actor)
         study = Study(
             study_instance_uid=batch.study_instance_uid,
             patient_id=patient.id,
@@ -283,33 +312,38 @@ def _find_or_create_study(session: Session, batch: _StudyBatch, actor: User | No
         )
         session.add(study)
         session.flush()
-        audit.record_many(session, registrant_assignment(session, study, actor))
-        return study, patient, True
+        events += registrant_assignment(session, study, actor)
+        return study, patient, True, events
     patient = studies_repo.patients_by_ids(session, {study.patient_id})[study.patient_id]
     incoming = batch.patient.patient_id.strip()
     if incoming and incoming != patient.hospital_id and not patient.hospital_id.startswith(_NO_PATIENT_ID):
         raise StudyOfAnotherPatient(batch.study_instance_uid, study.id, "its images were not attached")
     if study.study_date is None:
         study.study_date = batch.study_date
-    return study, patient, False
+    return study, patient, False, []
 
 
-def _patient_for(session: Session, batch: _StudyBatch, actor: User | None) -> Patient:
-    """The patient the batch's identity names, created when new; identity fields fill gaps only."""
+def _patient_for(session: Session, batch: _StudyBatch, actor: User | None) -> tuple[Patient, list[dict[str, Any]]]:
+    """The patient the batch's identity names, created when new, and its audit event; identity fields fill
+    gaps only (a new patient is inserted with them)."""
     identity = batch.patient
     hospital_id = identity.patient_id.strip()[:64]
     if not hospital_id:
         # No PatientID: the study itself identifies the patient, so its images stay together.
         hospital_id = _NO_PATIENT_ID + hashlib.sha256(batch.study_instance_uid.encode()).hexdigest()[:16]
-    patient = ensure_patient(session, hospital_id, actor)
-    if patient.name is None and identity.name:
-        patient.name = identity.name[:200]
-    if patient.birth_date is None and identity.birth_date is not None:
-        patient.birth_date = identity.birth_date
-    if patient.sex is None and identity.sex[:1] in ("M", "F", "O"):
-        patient.sex = identity.sex[:1]
+
+    def fill_gaps(patient: Patient) -> None:
+        if patient.name is None and identity.name:
+            patient.name = identity.name[:200]
+        if patient.birth_date is None and identity.birth_date is not None:
+            patient.birth_date = identity.birth_date
+        if patient.sex is None and identity.sex[:1] in ("M", "F", "O"):
+            patient.sex = identity.sex[:1]
+
+    patient, event = patient_and_event(session, hospital_id, actor, complete=fill_gaps)
+    fill_gaps(patient)
     session.add(patient)
-    return patient
+    return patient, [] if event is None else [event]
 
 
 def _reclassify(
@@ -318,13 +352,13 @@ def _reclassify(
     batch: _StudyBatch,
     stored: dict[InstanceKey, StoredInstance],
     new_keys: list[InstanceKey],
-    actor: User | None,
+    created: bool,
     expected_field_strength_t: float,
 ) -> list[Series]:
     """Classify the study with every image it has, store its series, place every image; the series kept."""
     headers = [s.header for s in stored.values()] + [batch.instances[k].header for k in new_keys]
     classification = _classify(study, headers, expected_field_strength_t)
-    placement, stale, series_rows = _store_series(session, study, classification, batch.windows)
+    placement, stale, series_rows = _store_series(session, study, classification, batch.windows, created)
     for key, instance in stored.items():
         target = placement.get(key, _UNPLACED)
         if instance.placement != target:
@@ -334,7 +368,6 @@ def _reclassify(
     )
     for series in stale:
         session.delete(series)
-    audit.record(session, actor, "study.ingest", "study", study.id, images=len(new_keys), total=len(headers))
     return series_rows
 
 
@@ -350,13 +383,16 @@ def _store_series(
     study: Study,
     classification: StudyClassification,
     windows: dict[str, tuple[float, float]],
+    created: bool,
 ) -> tuple[dict[InstanceKey, Placement], list[Series], list[Series]]:
-    """Bring the study's series rows up to date (ids are kept) and choose its grading series.
+    """Bring the study's series rows up to date (ids are kept) and choose its grading series (a study
+    ``created`` in this transaction has no series rows yet).
 
     Returns where each image goes (series id, slice index), the series rows no stack needs any more
     and the rows kept.
     """
-    current = {(s.series_instance_uid, s.stack_key): s for s in imaging_repo.series_of_study(session, study.id)}
+    existing = [] if created else imaging_repo.series_of_study(session, study.id)
+    current = {(s.series_instance_uid, s.stack_key): s for s in existing}
     rows: list[Series] = []
     ids: dict[int, str] = {}
     placement: dict[InstanceKey, Placement] = {}
@@ -384,13 +420,15 @@ def _series_row(
     key = stack_key(stack)
     series = current.get((stack.series_instance_uid, key))
     if series is None:
-        series = Series(
+        series = Series(  # every value given: a default factory costs a signature inspection in pydantic
             id=new_id(),
             study_id=study.id,
             series_instance_uid=stack.series_instance_uid,
             stack_key=key,
             plane=stack.plane,
             weighting=stack.weighting,
+            details={},
+            created_at=utcnow(),
         )
     previous_window = series.details.get("window") if series.details else None
     window = windows.get(stack.series_instance_uid) or previous_window

@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from pydicom.dataset import Dataset
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Integer, bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from grading.errors import GradingError
@@ -46,9 +46,8 @@ from grading.series import (
 )
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound, RegistryError
-from registry.imaging.dicom import headers_from_metadata
 from registry.imaging.errors import ImagingError
-from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable
+from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable, QueryAnswer
 from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, read_sources
 from registry.imaging.store import ImageStore
 from registry.jobs import run_once
@@ -264,12 +263,12 @@ def run_pull(
                 following = next(queue, None)
                 if following is not None and ahead:
                     running[following.row] = fetchers.submit(fetch, following)
-                report = (
-                    fetched
+                report, patient_id = (
+                    (fetched, None)
                     if isinstance(fetched, ItemReport)
                     else _ingest_patient(engine, store, archive, fetched, expected_field_strength_t)
                 )
-                _save_item(engine, pull_id, item.id, report)
+                _save_item(engine, pull_id, item.id, report, patient_id)
                 summary.series_fetched += report.series_retrieved
                 summary.instances_fetched += report.instances
                 log.info("pull %s row %d: %s", pull_id, report.row, report.outcome.value)
@@ -344,12 +343,12 @@ class _StudyPlan:
     series: dict[str, list[str] | None]
 
 
-def _headers(archive: Archive, datasets: list[Dataset]) -> list[InstanceHeader]:
+def _headers(archive: Archive, answers: list[QueryAnswer]) -> list[InstanceHeader]:
     headers: list[InstanceHeader] = []
-    for ds in datasets:
-        sop = str(ds.get("SOPInstanceUID", "")).strip()
+    for answer in answers:
+        sop = answer.text("SOPInstanceUID")
         try:
-            headers.extend(headers_from_metadata(ds, f"{archive.label} instance {sop or '<no SOP Instance UID>'}"))
+            headers.extend(answer.headers(f"{archive.label} instance {sop or '<no SOP Instance UID>'}"))
         except ImagingError:
             continue  # an answer without UIDs cannot be retrieved either
     return headers
@@ -369,15 +368,14 @@ def _plan_study(
     candidates: dict[Weighting, list[str]] = {}
     undecided: list[str] = []
     representative: dict[str, str] = {}
-    for ds in archive.find_series(study_instance_uid):
-        series_uid = str(ds.SeriesInstanceUID).strip()
-        sop = str(ds.get("SOPInstanceUID", "") or "").strip()
+    for answer in archive.find_series(study_instance_uid):
+        series_uid = answer.text("SeriesInstanceUID")
+        sop = answer.text("SOPInstanceUID")
         representative[series_uid] = sop
-        if not sop:
-            ds.SOPInstanceUID = series_uid  # a stand-in: only the series attributes are judged
-        images = ds.get("NumberOfSeriesRelatedInstances")
+        answer.fill("SOPInstanceUID", series_uid)  # a stand-in when missing: only the series attributes are judged
+        images = answer.value("NumberOfSeriesRelatedInstances")
         try:
-            header = headers_from_metadata(ds, f"{archive.label} series {series_uid}")[0]
+            header = answer.headers(f"{archive.label} series {series_uid}")[0]
             weighting = screen_series(header, None if images in (None, "") else int(images))
         except (ImagingError, LookupError, ValueError, TypeError):
             undecided.append(series_uid)
@@ -391,16 +389,16 @@ def _plan_study(
     listed: dict[str, list[str]] = {}
     if undecided or rivals:
         by_series = {uid: archive.find_instances(study_instance_uid, uid) for uid in undecided + rivals}
-        headers = _headers(archive, [ds for answers in by_series.values() for ds in answers])
+        headers = _headers(archive, [answer for answers in by_series.values() for answer in answers])
         if headers:
             with contextlib.suppress(GradingError):  # images the rules cannot read are not fetched
                 classification = classify_study(headers, expected_field_strength_t=expected_field_strength_t)
                 wanted += [uid for uid in series_to_fetch(classification) if uid not in wanted]
-        listed = {uid: [str(ds.SOPInstanceUID) for ds in answers] for uid, answers in by_series.items()}
+        listed = {uid: [a.text("SOPInstanceUID") for a in answers] for uid, answers in by_series.items()}
     plan: dict[str, list[str] | None] = {}
     for uid in wanted:
         if uid not in listed and (known or (representative.get(uid) and store.contains(representative[uid]))):
-            listed[uid] = [str(ds.SOPInstanceUID) for ds in archive.find_instances(study_instance_uid, uid)]
+            listed[uid] = [a.text("SOPInstanceUID") for a in archive.find_instances(study_instance_uid, uid)]
         plan[uid] = list(dict.fromkeys(listed[uid])) if uid in listed else None
     return _StudyPlan(study_instance_uid, plan)
 
@@ -437,7 +435,7 @@ def _fetch_patient(
         if not studies:
             return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.not_found)
         with session_scope(engine) as session:
-            known = {s.study_instance_uid for s in studies if studies_repo.study_by_uid(session, s.study_instance_uid)}
+            known = studies_repo.known_study_uids(session, {s.study_instance_uid for s in studies})
         plans = [
             _plan_study(archive, store, s.study_instance_uid in known, s.study_instance_uid, expected_field_strength_t)
             for s in studies
@@ -472,13 +470,15 @@ def _fetch_patient(
 
 def _ingest_patient(
     engine: Engine, store: ImageStore, archive: Archive, fetched: _Fetched, expected_field_strength_t: float
-) -> ItemReport:
+) -> tuple[ItemReport, str | None]:
+    """Ingest a patient's images; its outcome, and the id of the patient row (``None`` when no study was
+    written)."""
     files = [SourceFile.of(f"{archive.label} instance {uid}", store.content(uid)) for uid in fetched.stored]
     images = itertools.chain(fetched.read, read_sources(files))
     with session_scope(engine, write=True) as session:
         result = ingest_accepted(session, store, images, expected_field_strength_t=expected_field_strength_t)
     views = [s.view for s in result.studies]
-    return ItemReport(
+    report = ItemReport(
         fetched.row,
         views[0].pseudonym if views else None,
         PullOutcome.fetched,
@@ -489,6 +489,7 @@ def _ingest_patient(
         instances=fetched.new,
         gradable_studies=sum(1 for v in views if v.study.t1_series_id and v.study.t2_series_id),
     )
+    return report, views[0].study.patient_id if views else None
 
 
 def _known_pseudonym(engine: Engine, patient_id: str) -> str | None:
@@ -498,22 +499,62 @@ def _known_pseudonym(engine: Engine, patient_id: str) -> str | None:
         return None if patient is None else patient.pseudonym
 
 
-def _save_item(engine: Engine, pull_id: str, item_id: str, report: ItemReport) -> None:
+_PULLS = Pull.__table__  # type: ignore[attr-defined]
+_ITEMS = PullItem.__table__  # type: ignore[attr-defined]
+_COUNT_OUTCOME = (
+    update(_PULLS)
+    .where(_PULLS.c.id == bindparam("pull_id"))
+    .values(
+        # the patient is done now unless an earlier run settled it already
+        patients_done=_PULLS.c.patients_done
+        + sa_select(func.count())
+        .where(_ITEMS.c.id == bindparam("item_id"), _ITEMS.c.outcome == PullOutcome.pending)
+        .scalar_subquery(),
+        series_fetched=_PULLS.c.series_fetched + bindparam("series_fetched", type_=Integer),
+        instances_fetched=_PULLS.c.instances_fetched + bindparam("instances_fetched", type_=Integer),
+        updated_at=bindparam("now", type_=_PULLS.c.updated_at.type),
+    )
+)
+_ITEM_VALUES = {
+    "outcome": bindparam("outcome", type_=_ITEMS.c.outcome.type),
+    "reason": bindparam("reason", type_=_ITEMS.c.reason.type),
+    "studies": bindparam("studies", type_=Integer),
+    "series": bindparam("series", type_=Integer),
+    "instances": _ITEMS.c.instances + bindparam("instances", type_=Integer),
+    "updated_at": bindparam("now", type_=_ITEMS.c.updated_at.type),
+}
+_SAVE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("item_id")).values(**_ITEM_VALUES)
+_SAVE_ITEM_OF_PATIENT = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("item_id"))
+    .values(**_ITEM_VALUES, patient_id=bindparam("patient_id", type_=_ITEMS.c.patient_id.type))
+)
+
+
+def _save_item(engine: Engine, pull_id: str, item_id: str, report: ItemReport, patient_id: str | None) -> None:
+    """Record a patient's outcome and add its counts to the pull's, in one transaction of two updates.
+    ``patient_id``: the patient row the outcome names, when the caller has it; else it is found by the
+    report's pseudonym."""
     with session_scope(engine, write=True) as session:
-        item = session.get(PullItem, item_id)
-        pull = session.get(Pull, pull_id)
-        assert item is not None and pull is not None
-        if report.pseudonym is not None:
-            item.patient_id = session.exec(select(Patient.id).where(Patient.pseudonym == report.pseudonym)).first()
-        if item.outcome == PullOutcome.pending:
-            pull.patients_done += 1
-        item.outcome = report.outcome
-        item.reason = None if report.reason is None else report.reason[:1000]
-        item.studies, item.series, item.instances = report.studies, report.series, item.instances + report.instances
-        item.updated_at = pull.updated_at = utcnow()
-        pull.series_fetched += report.series_retrieved
-        pull.instances_fetched += report.instances
-        session.add_all([item, pull])
+        if patient_id is None and report.pseudonym is not None:
+            patient_id = session.exec(select(Patient.id).where(Patient.pseudonym == report.pseudonym)).first()
+        now = utcnow()
+        connection = session.connection()
+        counts = {"series_fetched": report.series_retrieved, "instances_fetched": report.instances}
+        connection.execute(_COUNT_OUTCOME, {"pull_id": pull_id, "item_id": item_id, "now": now, **counts})
+        values = {
+            "item_id": item_id,
+            "outcome": report.outcome,
+            "reason": None if report.reason is None else report.reason[:1000],
+            "studies": report.studies,
+            "series": report.series,
+            "instances": report.instances,
+            "now": now,
+        }
+        if report.pseudonym is None:
+            connection.execute(_SAVE_ITEM, values)
+        else:
+            connection.execute(_SAVE_ITEM_OF_PATIENT, {**values, "patient_id": patient_id})
         session.commit()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +60,12 @@ def ensure_patient(session: Session, hospital_id: str, actor: User | None) -> Pa
     return patient
 
 
-def patient_and_event(session: Session, hospital_id: str, actor: User | None) -> tuple[Patient, dict[str, Any] | None]:
+def patient_and_event(
+    session: Session, hospital_id: str, actor: User | None, *, complete: Callable[[Patient], None] | None = None
+) -> tuple[Patient, dict[str, Any] | None]:
     """:func:`ensure_patient`, with its audit event (``patient.create`` or ``patient.match``; None for
-    a match on nobody's behalf) returned for the caller to write with its others in one statement."""
+    a match on nobody's behalf) returned for the caller to write with its others in one statement.
+    ``complete`` is applied to a new patient before it is inserted (its identity fields)."""
     hospital_id = hospital_id.strip()
     if not hospital_id or len(hospital_id) > 64:
         raise InvalidInput(f"patient_id {hospital_id!r} must be 1-64 characters")
@@ -73,6 +76,8 @@ def patient_and_event(session: Session, hospital_id: str, actor: User | None) ->
             return patient, match
         index = crypto.cipher().blind_index(hospital_id)
         patient = Patient(hospital_id_index=index, hospital_id=hospital_id, pseudonym=new_pseudonym())
+        if complete is not None:
+            complete(patient)
         try:
             # Another transaction may be creating the same patient (two studies of one patient sent
             # at once): the insert waits for it, fails, and the patient it created is used instead.

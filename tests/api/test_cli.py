@@ -137,6 +137,15 @@ def test_user_add_refuses_a_setting_as_the_settings_do(database_url: str) -> Non
     assert odd_but_valid.returncode == 0, odd_but_valid.stderr
 
 
+def test_pull_leaves_out_the_web_stack_the_nifti_reader_and_the_metrics_client(database_url: str) -> None:
+    # An archive that cannot be reached: the pull runs its course as far as the first query.
+    args = ("pull", "--dicomweb", "http://127.0.0.1:1/dicom-web", "--patient", "H-1", "--database-url", database_url)
+    result, modules = _imported(*args)
+    assert result.returncode == 1 and "cannot be reached" in result.stderr, result.stderr
+    assert {"registry.services.pulls", "registry.services.imaging", "dicomweb_client"} <= modules
+    assert not _packages(modules) & {"fastapi", "starlette", "uvicorn", "httpx", "nibabel", "prometheus_client"}
+
+
 def test_serve_answers_health_and_accepts_the_token(database_url: str, tmp_path: Path) -> None:
     token = _modic("user", "add", "erik", "--role", "radiologist", "--database-url", database_url).stdout.splitlines()[
         -1

@@ -22,7 +22,14 @@ from pydicom.data import get_testdata_file, get_testdata_files
 
 from grading.series import Plane, Weighting, classify_study
 from registry.imaging.archive import ArchiveLimits, iter_zip_members
-from registry.imaging.dicom import DicomInstance, read_dicom, read_dicom_with_pydicom
+from registry.imaging.dicom import (
+    METADATA_KEYWORDS,
+    DicomInstance,
+    headers_from_metadata,
+    json_value,
+    read_dicom,
+    read_dicom_with_pydicom,
+)
 from registry.imaging.errors import ArchiveError, ImagingError, NotDicomError, NotMRImageError, RenderError
 from registry.imaging.fastheader import read_fast
 from registry.imaging.nifti import NiftiMetadata
@@ -58,6 +65,28 @@ def test_the_fast_reader_agrees_with_pydicom_on_the_samples(study: Path) -> None
     assert files
     for path in files:
         assert isinstance(_both_readers_agree(path, path.name), DicomInstance)
+
+
+def _query_answer(ds: pydicom.Dataset) -> dict[str, object]:
+    """What a QIDO-RS answer for the image holds: its classification attributes in the DICOM JSON model."""
+    wanted = {pydicom.datadict.tag_for_keyword(k) for k in (*METADATA_KEYWORDS, "PatientName")}
+    return {key: value for key, value in ds.to_json_dict().items() if int(key, 16) in wanted}
+
+
+@pytest.mark.parametrize("study", SAMPLE_STUDIES, ids=[s.name for s in SAMPLE_STUDIES])
+def test_query_answers_are_read_from_their_json_as_from_a_dataset(study: Path) -> None:
+    files = sorted(study.rglob("*.dcm"))
+    assert files
+    for path in files:
+        answer = _query_answer(pydicom.dcmread(path, stop_before_pixels=True))
+        expected = headers_from_metadata(pydicom.Dataset.from_json(answer), path.name)
+        assert headers_from_metadata(answer, path.name, json_value) == expected
+        assert json_value(answer, "ImageOrientationPatient") == list(expected[0].image_orientation or ())
+        assert json_value(answer, "PatientName") == str(pydicom.Dataset.from_json(answer).PatientName)
+    empty = {"0008103E": {"vr": "LO"}, "00200037": {"vr": "DS", "Value": []}, "00089121": {"vr": "SQ", "Value": [{}]}}
+    assert [json_value(empty, k) for k in ("SeriesDescription", "ImageOrientationPatient", "Modality")] == [None] * 3
+    assert json_value(empty, "ReferencedRawDataSequence") is None
+    assert json_value(empty, "NoSuchKeyword") is None
 
 
 def test_the_corpus_is_there() -> None:

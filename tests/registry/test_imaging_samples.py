@@ -240,3 +240,60 @@ def test_sample_files_pass_dciodvfy(study: Path) -> None:
         assert lines[0] == "MRImage", f"{path}: {lines}"
         unexplained = [line for line in lines[1:] if line not in EXPLAINED_WARNINGS]
         assert unexplained == [], f"{path}: {unexplained}"
+
+
+def test_a_study_recorded_in_several_multi_row_inserts_keeps_every_image_and_header(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.db import get_engine, session_scope
+    from registry.imaging.store import FileStore
+    from registry.repositories import imaging as imaging_repo
+    from registry.services.imaging import ingest_paths
+
+    study = SAMPLE_STUDIES[0]
+    files = sorted(study.rglob("*.dcm"))
+    assert len(files) % 7, "the last insert is a shorter one"
+    monkeypatch.setattr(imaging_repo, "ROWS_PER_INSERT", 7)  # 7 rows a statement instead of 100
+    engine = get_engine(database_url)
+    with session_scope(engine, write=True) as session:
+        (ingested,) = ingest_paths(session, FileStore(tmp_path / "data"), [study]).studies
+    assert ingested.new == len(files)
+    read = [i for i in read_sources(iter_paths(files)) if isinstance(i, AcceptedInstance)]
+    with session_scope(engine) as session:
+        stored = imaging_repo.instances_of_study(session, ingested.view.study.id)
+    assert {key: s.header for key, s in stored.items()} == {
+        h.instance_key: h for item in read for h in item.instance.headers
+    }
+    placed = [s.placement for s in stored.values() if s.placement[0] is not None]
+    assert len(placed) == len(set(placed)) == sum(s.slices for s in ingested.view.series)
+
+
+def test_ingest_counts_its_files_and_studies_in_a_process_that_has_the_metrics(
+    database_url: str, tmp_path: Path
+) -> None:
+    from prometheus_client import REGISTRY
+
+    from registry import metrics  # a server has loaded them to serve /metrics
+    from registry.db import get_engine, session_scope
+    from registry.imaging.store import FileStore
+    from registry.services.imaging import ingest_paths
+
+    assert metrics.INGESTED_FILES is not None
+
+    def counts() -> tuple[float, ...]:
+        values = [
+            REGISTRY.get_sample_value("modic_ingest_files_total", {"outcome": "stored"}),
+            REGISTRY.get_sample_value("modic_ingest_files_total", {"outcome": "rejected"}),
+            REGISTRY.get_sample_value("modic_ingest_studies_total"),
+        ]
+        return tuple(v or 0.0 for v in values)
+
+    study = SAMPLE_STUDIES[1]  # its images and its ground_truth.json, which is not an image
+    files = sorted(study.rglob("*.dcm"))
+    before = counts()
+    with session_scope(get_engine(database_url), write=True) as session:
+        result = ingest_paths(session, FileStore(tmp_path / "data"), [study])
+    assert len(result.studies) == 1
+    rejected = [r.source for r in result.rejections]
+    assert rejected == [str(study / "ground_truth.json")]
+    assert tuple(b - a for a, b in zip(before, counts(), strict=True)) == (len(files), 1, 1)
