@@ -10,14 +10,6 @@ outcome; a request is answered only once its grading is committed.
 
 One thread per writer does the work. It starts on the first grading and ends after a second
 without work, so an idle service holds no thread and no connection.
-
-Under a steady load the radiologists whose gradings a commit answered send their next ones a moment
-later, one by one. A writer that took whatever was waiting the instant it woke would record the first
-of them alone and the rest in the next batch, paying a batch's fixed cost (its look-ups, the
-eligibility pass, the feed counter, the commit) for one grading. So a batch waits up to
-:data:`GATHER_SECONDS` for as many gradings as the previous batch held. A lone grading, or a load of
-one at a time, never waits: the previous batch held one. With several processes each process's batches
-are smaller, so their fixed cost weighs more; gathering keeps them full.
 """
 
 from __future__ import annotations
@@ -36,27 +28,15 @@ MAX_BATCH = 64
 """Gradings recorded in one transaction at most."""
 IDLE_SECONDS = 1.0
 """The thread ends after this long without work."""
-GATHER_SECONDS = 0.002
-"""A batch waits this long at most for as many gradings as the previous batch held."""
 
 
 class GradingWriter:
     """Records first gradings submitted from any thread, in batches, on a thread of its own."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        max_batch: int = MAX_BATCH,
-        idle_seconds: float = IDLE_SECONDS,
-        gather_seconds: float = GATHER_SECONDS,
-    ):
+    def __init__(self, engine: Engine, *, max_batch: int = MAX_BATCH, idle_seconds: float = IDLE_SECONDS):
         self._engine = engine
         self._max_batch = max_batch
         self._idle_seconds = idle_seconds
-        self._gather_seconds = gather_seconds
-        self._last_batch = 1
-        """How many gradings the previous batch held: how many to gather before the next one."""
         self._waiting: deque[tuple[NewGrading, Future[GradingView]]] = deque()
         self._cond = threading.Condition()
         self._running = False
@@ -84,12 +64,6 @@ class GradingWriter:
             return self._running
 
     @property
-    def last_batch(self) -> int:
-        """How many gradings the previous batch held (1 before the first)."""
-        with self._cond:
-            return self._last_batch
-
-    @property
     def queued(self) -> int:
         """Gradings waiting for the next batch."""
         with self._cond:
@@ -110,9 +84,7 @@ class GradingWriter:
                     # starts a new thread.
                     self._running = False
                     return
-                self._gather()
-                self._last_batch = min(self._max_batch, len(self._waiting))
-                batch = [self._waiting.popleft() for _ in range(self._last_batch)]
+                batch = [self._waiting.popleft() for _ in range(min(self._max_batch, len(self._waiting)))]
             metrics.GRADING_QUEUE.dec(len(batch))
             metrics.GRADING_BATCH.observe(len(batch))
             try:
@@ -125,12 +97,6 @@ class GradingWriter:
                 with self._cond:
                     self._pending -= len(batch)
                     self._cond.notify_all()
-
-    def _gather(self) -> None:
-        """Wait (holding the condition) up to the gather window for as many gradings as last time."""
-        wanted = min(self._max_batch, self._last_batch)
-        if len(self._waiting) < wanted:
-            self._cond.wait_for(lambda: len(self._waiting) >= wanted, self._gather_seconds)
 
     def _write_batch(self, batch: list[tuple[NewGrading, Future[GradingView]]]) -> None:
         # A request abandoned while it waited (its future cancelled) is not recorded; from here on

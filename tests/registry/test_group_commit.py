@@ -183,36 +183,3 @@ def test_a_failing_batch_answers_its_submitters_and_the_writer_goes_on(app: Fast
     assert writer.drain(timeout=30)
     with session_scope(engine) as session:
         assert session.exec(select(Grading.study_id)).all() == [second]
-
-
-def test_a_batch_gathers_as_many_gradings_as_the_previous_one_held_and_a_lone_one_does_not_wait(
-    app: FastAPI,
-) -> None:
-    engine = app.state.engine
-    admin, rater = _users(engine, "admin", "radiologist")
-    lone, first, second, third, fourth, fifth = _studies(engine, admin, 6)
-    writer = GradingWriter(engine, gather_seconds=60)
-    # The previous batch held one: a lone grading is recorded at once, not after the window.
-    assert writer.submit(NewGrading(rater, lone, GRADED)).result(timeout=30).study_id == lone
-    pause = threading.Event()
-    with session_scope(engine, write=True) as blocker:
-        # The writer stops inside the batch of ``first`` while two more queue behind it.
-        blocker.connection().execute(text("UPDATE eligibility_feed_counter SET value = value WHERE id = 1"))
-        held = writer.submit(NewGrading(rater, first, GRADED))
-        for _ in range(500):
-            if writer.queued == 0:
-                break
-            pause.wait(0.01)
-        queued = [writer.submit(NewGrading(rater, s, GRADED)) for s in (second, third)]
-        blocker.rollback()
-    assert held.result(timeout=30).study_id == first
-    assert [f.result(timeout=30).study_id for f in queued] == [second, third]
-    assert writer.last_batch == 2
-    # Now a batch waits for a second grading before it is written.
-    early = writer.submit(NewGrading(rater, fourth, GRADED))
-    pause.wait(0.3)
-    assert not early.done()
-    late = writer.submit(NewGrading(rater, fifth, GRADED))
-    assert early.result(timeout=30).study_id == fourth and late.result(timeout=30).study_id == fifth
-    assert writer.last_batch == 2
-    assert writer.drain(timeout=30)
