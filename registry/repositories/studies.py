@@ -7,6 +7,8 @@ from collections.abc import Collection
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, exists, or_, select
 
 from registry import crypto
@@ -18,6 +20,25 @@ def patient_by_hospital_id(session: Session, hospital_id: str) -> Patient | None
     """The patient with this hospital identifier (found by its blind index)."""
     index = crypto.cipher().blind_index(hospital_id)
     return session.exec(select(Patient).where(Patient.hospital_id_index == index)).first()
+
+
+def insert_patient_if_new(session: Session, patient: Patient) -> bool:
+    """Insert ``patient`` unless its blind index or pseudonym is taken; whether it was inserted.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite alike): a patient another transaction is
+    inserting meanwhile makes this one wait for it and then insert nothing, and the transaction stays
+    usable, so no savepoint (two more round trips and their bookkeeping) is needed around it. An
+    inserted patient joins the session as a persistent object.
+    """
+    table = Patient.__table__  # type: ignore[attr-defined]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = {column.name: getattr(patient, column.name) for column in table.columns}
+    statement = dialect.insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    if session.execute(statement).first() is None:
+        return False
+    make_transient_to_detached(patient)
+    session.add(patient)
+    return True
 
 
 def study_by_uid(session: Session, study_instance_uid: str) -> Study | None:

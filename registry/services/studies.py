@@ -78,15 +78,11 @@ def patient_and_event(
         patient = Patient(hospital_id_index=index, hospital_id=hospital_id, pseudonym=new_pseudonym())
         if complete is not None:
             complete(patient)
-        try:
-            # Another transaction may be creating the same patient (two studies of one patient sent
-            # at once): the insert waits for it, fails, and the patient it created is used instead.
-            # A pseudonym already taken (50 random bits) fails the same way and is drawn again.
-            with session.begin_nested():
-                session.add(patient)
-        except IntegrityError:
-            continue
-        return patient, audit.event(actor, "patient.create", "patient", patient.id)
+        # Another transaction may be creating the same patient (two studies of one patient sent at
+        # once): the insert waits for it, inserts nothing, and the patient it created is found next
+        # time round. A pseudonym already taken (50 random bits) inserts nothing either and is drawn again.
+        if studies_repo.insert_patient_if_new(session, patient):
+            return patient, audit.event(actor, "patient.create", "patient", patient.id)
     raise AlreadyExists("patient_id: the patient was being registered by another request at the same time; try again")
 
 
