@@ -173,18 +173,13 @@ RatingTarget = tuple[dict[str, RatingColumns], str, str]
 
 
 def add_nordic_ratings_to(
-    targets: Iterable[RatingTarget],
-    grading: StudyGrading,
-    *,
-    cluster: str | None = None,
-    per_endplate: bool = True,
-    trials: bool = True,
-    protocol: Protocol | None = None,
+    targets: Iterable[RatingTarget], grading: StudyGrading, **options: Unpack[RatingOptions]
 ) -> None:
     """:func:`add_nordic_ratings` of one grading into several ``(columns, case, rater)`` targets (a
     reliability study adds each read to the inter-rater, the intra-rater and the pooled intra-rater
     columns), reading the grading's values once. ``cluster`` defaults to each target's case."""
-    values = _grading_values(grading, per_endplate, trials, protocol)
+    values = _grading_values(grading, **options)
+    cluster = options.get("cluster")
     for columns, case, rater in targets:
         group = case if cluster is None else cluster
         for unit, variable, value in _units(case, values):
@@ -199,18 +194,12 @@ def add_nordic_ratings_to(
 
 
 def _nordic_ratings(
-    case: str,
-    grading: StudyGrading,
-    *,
-    cluster: str | None = None,
-    per_endplate: bool = True,
-    trials: bool = True,
-    protocol: Protocol | None = None,
+    case: str, grading: StudyGrading, **options: Unpack[RatingOptions]
 ) -> Iterator[tuple[str, str, Label | None, str]]:
-    """``(unit, variable, value, cluster)`` of every rating of one grading of ``case``, in report order
-    (the options of :class:`RatingOptions`, with their defaults)."""
+    """``(unit, variable, value, cluster)`` of every rating of one grading of ``case``, in report order."""
+    cluster = options.get("cluster")
     group = case if cluster is None else cluster
-    for unit, variable, value in _units(case, _grading_values(grading, per_endplate, trials, protocol)):
+    for unit, variable, value in _units(case, _grading_values(grading, **options)):
         yield unit, variable, value, group
 
 
@@ -225,10 +214,16 @@ def _units(case: str, values: list[tuple[str | None, str, Label | None]]) -> Ite
 
 
 def _grading_values(
-    grading: StudyGrading, per_endplate: bool, trials: bool, protocol: Protocol | None
+    grading: StudyGrading, **options: Unpack[RatingOptions]
 ) -> list[tuple[str | None, str, Label | None]]:
     """``(endplate, variable, value)`` of every rating of one grading, in report order; the endplate is
-    None for a variable rated per case."""
+    None for a variable rated per case. The one home of the options' defaults (the cluster is the
+    caller's)."""
+    per_endplate, trials, protocol = (
+        options.get("per_endplate", True),
+        options.get("trials", True),
+        options.get("protocol"),
+    )
     values: list[tuple[str | None, str, Label | None]] = []
     rows = ENDPLATE_VARIABLES + _extra_variables(protocol)
     per_endplate_names = tuple(v.spec.name if v.per_endplate else None for v in rows)
