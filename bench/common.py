@@ -80,6 +80,9 @@ class ServerProcess:
                 return self
             except httpx.TransportError:
                 if self._process.poll() is not None or time.monotonic() > deadline:
+                    if self._process.poll() is None:  # still starting after the deadline: stop it first,
+                        self._process.kill()  # or reading its stderr would wait for ever
+                        self._process.wait()
                     error = self._process.stderr.read().decode() if self._process.stderr else ""
                     raise RuntimeError(f"server {self._args} did not start: {error}") from None
                 time.sleep(0.1)
