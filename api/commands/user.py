@@ -7,9 +7,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from api.commands._common import add_user_action, in_database, in_registry, quick_settings_from
 from registry.roles import Role
+
+if TYPE_CHECKING:  # imported when the command runs
+    from registry.dbapi import Db
 
 _REGISTRAR_HELP = (
     "may register studies and upload images by hospital id, and so learn any patient's pseudonym (admins may anyway)"
@@ -27,14 +31,17 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from registry.services.accounts import create_user, set_registrar
+    from registry.services.accounts import NewUser, create_user, set_registrar
 
     settings = quick_settings_from(args)
-    user = in_database(
-        settings, lambda db: create_user(db, args.name, args.role, token_days=settings.token_lifetime_days)
-    )
-    if args.registrar:
-        in_database(settings, lambda db: set_registrar(db, args.name, True, None))
+
+    def create(db: Db) -> NewUser:
+        user = create_user(db, args.name, args.role, token_days=settings.token_lifetime_days)
+        if args.registrar:
+            set_registrar(db, args.name, True, None)
+        return user
+
+    user = in_database(settings, create)  # one transaction: the user and its privilege, or neither
     registrar = " (registrar)" if args.registrar else ""
     print(f"created user {user.name!r} with role {user.role}{registrar}; API token (shown once):")
     print(user.token.value)
