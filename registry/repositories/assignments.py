@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import ColumnElement, tuple_
+from sqlalchemy import ColumnElement, insert, tuple_
 from sqlmodel import Session, col, exists, select
 
 from registry.models import Assignment, Series, Study
+from registry.models.base import new_id, utcnow
+
+_INSERT = insert(Assignment.__table__)  # type: ignore[attr-defined]
 
 
 def assigned_to(user_id: str) -> ColumnElement[bool]:
@@ -67,3 +70,10 @@ def live_assignments(session: Session, study_id: str) -> list[Assignment]:
         .order_by(col(Assignment.assigned_at), col(Assignment.id))
     )
     return list(session.exec(statement))
+
+
+def insert_new(session: Session, study_id: str, user_id: str, assigned_by: str | None) -> None:
+    """Insert a live assignment of a user who has none to the study, now, in the open transaction (a
+    table-level insert: no unit of work)."""
+    row = {"id": new_id(), "user_id": user_id, "study_id": study_id, "assigned_by": assigned_by}
+    session.connection().execute(_INSERT, row | {"assigned_at": utcnow(), "ended_at": None})

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Collection
 
 from sqlalchemy import bindparam
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
@@ -15,11 +16,25 @@ from registry import crypto
 from registry.models import Grading, GradingKind, Patient, ReliabilityCase, Series, Study, WorklistItem
 from registry.repositories import assignments as assignments_repo
 
+_PATIENT_BY_INDEX = select(Patient).where(Patient.hospital_id_index == bindparam("index"))
+"""Built once, so that its cache key is made once (as :data:`_STUDY_BY_UID`)."""
+
 
 def patient_by_hospital_id(session: Session, hospital_id: str) -> Patient | None:
     """The patient with this hospital identifier (found by its blind index)."""
     index = crypto.cipher().blind_index(hospital_id)
-    return session.exec(select(Patient).where(Patient.hospital_id_index == index)).first()
+    return session.exec(_PATIENT_BY_INDEX, params={"index": index}).first()
+
+
+_INSERT_PATIENT_IF_NEW = {
+    dialect.dialect.name: dialect.insert(Patient.__table__)  # type: ignore[attr-defined]
+    .on_conflict_do_nothing()
+    .returning(Patient.__table__.c.id)  # type: ignore[attr-defined]
+    for dialect in (postgresql, sqlite)
+}
+"""Built once per dialect: a statement built with each patient's values made its cache key anew each time."""
+
+_INSERT_STUDY = sa_insert(Study.__table__)  # type: ignore[attr-defined]
 
 
 def insert_patient_if_new(session: Session, patient: Patient) -> bool:
@@ -30,20 +45,32 @@ def insert_patient_if_new(session: Session, patient: Patient) -> bool:
     usable, so no savepoint (two more round trips and their bookkeeping) is needed around it. An
     inserted patient joins the session as a persistent object.
     """
-    table = Patient.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    values = {column.name: getattr(patient, column.name) for column in table.columns}
-    statement = dialect.insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
-    if session.execute(statement).first() is None:
+    statement = _INSERT_PATIENT_IF_NEW[session.get_bind().dialect.name]
+    if session.connection().execute(statement, _row(patient)).first() is None:
         return False
     make_transient_to_detached(patient)
     session.add(patient)
     return True
 
 
+def insert_study(session: Session, study: Study) -> None:
+    """Insert a new study's row in the open transaction: one table-level statement, no unit of work
+    (the object, made with every field set, stays out of the session); a StudyInstanceUID already
+    registered raises :class:`sqlalchemy.exc.IntegrityError`."""
+    session.connection().execute(_INSERT_STUDY, _row(study))
+
+
+def _row(record: Patient | Study) -> dict[str, object]:
+    return {column.name: getattr(record, column.name) for column in record.__table__.columns}  # type: ignore[union-attr]
+
+
+_STUDY_BY_UID = select(Study).where(Study.study_instance_uid == bindparam("uid"))
+"""Built once: a statement built for each call made its cache key anew each time (a registration's look-ups)."""
+
+
 def study_by_uid(session: Session, study_instance_uid: str) -> Study | None:
     """The study with this StudyInstanceUID."""
-    return session.exec(select(Study).where(Study.study_instance_uid == study_instance_uid)).first()
+    return session.exec(_STUDY_BY_UID, params={"uid": study_instance_uid}).first()
 
 
 def known_study_uids(session: Session, study_instance_uids: Collection[str]) -> set[str]:

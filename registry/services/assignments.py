@@ -93,9 +93,12 @@ def start_assignment(
     """Assign ``user`` to ``study`` in the open transaction, where they have no live assignment (a study
     registered in this transaction has none: no look-up needed), reviving ``ended`` when they had one;
     returns the audit event, for the caller to write with its others in one statement."""
-    row = ended if ended is not None else Assignment(user_id=user.id, study_id=study.id)
-    row.assigned_by, row.assigned_at, row.ended_at = (None if actor is None else actor.id), utcnow(), None
-    session.add(row)
+    assigned_by = None if actor is None else actor.id
+    if ended is None:
+        assignments_repo.insert_new(session, study.id, user.id, assigned_by)
+    else:
+        ended.assigned_by, ended.assigned_at, ended.ended_at = assigned_by, utcnow(), None
+        session.add(ended)
     return audit.event(actor, "assignment.create", "study", study.id, user=user.name)
 
 

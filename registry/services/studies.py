@@ -16,6 +16,7 @@ from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, St
 from registry.imaging.dicom import is_valid_uid
 from registry.imaging.window import usable_window
 from registry.models import Patient, Role, Series, Study, User
+from registry.models.base import new_id, utcnow
 from registry.repositories import studies as studies_repo
 from registry.security import new_pseudonym
 from registry.services import assignments, audit
@@ -75,7 +76,16 @@ def patient_and_event(
             match = None if actor is None else audit.event(actor, "patient.match", "patient", patient.id)
             return patient, match
         index = crypto.cipher().blind_index(hospital_id)
-        patient = Patient(hospital_id_index=index, hospital_id=hospital_id, pseudonym=new_pseudonym())
+        patient = Patient(
+            id=new_id(),
+            hospital_id_index=index,
+            hospital_id=hospital_id,
+            pseudonym=new_pseudonym(),
+            name=None,
+            birth_date=None,
+            sex=None,
+            created_at=utcnow(),
+        )  # every field given: a model's default factories cost more than the values
         if complete is not None:
             complete(patient)
         # Another transaction may be creating the same patient (two studies of one patient sent at
@@ -129,15 +139,19 @@ def register_study(
         return study_view(session, existing.id), False
     patient, patient_event = patient_and_event(session, patient_id, actor)
     study = Study(
+        id=new_id(),
         study_instance_uid=study_instance_uid,
         patient_id=patient.id,
         study_date=study_date,
         field_strength_t=field_strength_t,
+        t1_series_id=None,
+        t2_series_id=None,
+        warnings=[],
         created_by=actor.id,
+        created_at=utcnow(),
     )
-    session.add(study)
     try:  # another process may register the same study meanwhile: its insert wins, ours is dropped
-        session.flush()
+        studies_repo.insert_study(session, study)
         events = [] if patient_event is None else [patient_event]
         events += registrant_assignment(session, study, actor)
         events.append(audit.event(actor, "study.register", "study", study.id, study_instance_uid=study_instance_uid))
