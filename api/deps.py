@@ -26,14 +26,18 @@ bearer = HTTPBearer(auto_error=False, description="the API token printed by `mod
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session per request; requests that change data get a write transaction.
 
-    Opening a session does no I/O, so it happens on the event loop; closing it (which may roll back
-    a transaction the route left open) runs in a worker thread.
+    Opening a session does no I/O, so it happens on the event loop; closing it runs in a worker
+    thread when it rolls back a transaction the route left open, and on the event loop when there is
+    none (the route committed, or never used the database): then it does no I/O either.
     """
     session = open_session(request.app.state.engine, write=request.method not in _SAFE_METHODS)
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 async def get_settings(request: Request) -> Settings:
