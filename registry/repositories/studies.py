@@ -7,12 +7,11 @@ from collections.abc import Collection
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, exists, or_, select
 
 from registry import crypto
-from registry.models import Grading, GradingKind, Patient, ReliabilityCase, Series, Study, WorklistItem
+from registry.models import Patient, Series, Study
 from registry.repositories import assignments as assignments_repo
 
 
@@ -30,10 +29,17 @@ def insert_patient_if_new(session: Session, patient: Patient) -> bool:
     usable, so no savepoint (two more round trips and their bookkeeping) is needed around it. An
     inserted patient joins the session as a persistent object.
     """
+    # The dialect's insert is imported here: a process on SQLite does not load PostgreSQL's dialect.
     table = Patient.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     values = {column.name: getattr(patient, column.name) for column in table.columns}
-    statement = dialect.insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
     if session.execute(statement).first() is None:
         return False
     make_transient_to_detached(patient)
@@ -103,6 +109,9 @@ def list_studies(
     ``blinded_for``, the studies that are that rater's blinded reliability cases with a read still
     open are left out. With ``assigned_to``, only the studies that user is assigned to.
     """
+    # The gradings' and reliability tables are loaded by the queries that name them (not by ingest or pulls).
+    from registry.models import Grading, GradingKind, ReliabilityCase, WorklistItem
+
     statement = select(Study).order_by(col(Study.created_at), col(Study.id)).limit(limit)
     if after is not None:
         created_at, study_id = after
@@ -132,6 +141,8 @@ def list_studies(
 def earlier_graded_studies(session: Session, study: Study, rater_id: str | None) -> list[Study]:
     """The patient's other studies made before ``study`` (by study date, else by registration) that
     have a clinical grading (by ``rater_id`` when given), newest first."""
+    from registry.models import Grading, GradingKind
+
     graded = exists().where(col(Grading.study_id) == col(Study.id), col(Grading.kind) == GradingKind.clinical)
     if rater_id is not None:
         graded = graded.where(col(Grading.rater_id) == rater_id)

@@ -16,6 +16,7 @@ from registry.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, St
 from registry.imaging.dicom import is_valid_uid
 from registry.imaging.window import usable_window
 from registry.models import Patient, Role, Series, Study, User
+from registry.models.base import new_id, utcnow
 from registry.repositories import studies as studies_repo
 from registry.security import new_pseudonym
 from registry.services import assignments, audit
@@ -75,7 +76,13 @@ def patient_and_event(
             match = None if actor is None else audit.event(actor, "patient.match", "patient", patient.id)
             return patient, match
         index = crypto.cipher().blind_index(hospital_id)
-        patient = Patient(hospital_id_index=index, hospital_id=hospital_id, pseudonym=new_pseudonym())
+        patient = Patient(  # every default given: a default factory costs a signature inspection in pydantic
+            id=new_id(),
+            hospital_id_index=index,
+            hospital_id=hospital_id,
+            pseudonym=new_pseudonym(),
+            created_at=utcnow(),
+        )
         if complete is not None:
             complete(patient)
         # Another transaction may be creating the same patient (two studies of one patient sent at
