@@ -98,12 +98,20 @@ class RatingsMatrix:
 
     @cached_property
     def _counts(self) -> npt.NDArray[np.float64]:
-        present = self.codes >= 0
-        rows = np.broadcast_to(np.arange(self.n_units)[:, None], self.codes.shape)[present]
-        flat = rows * self.q + self.codes[present]
+        flat = _row_offsets(self.n_units, self.n_raters, self.q)
+        flat += self.codes.reshape(-1)
+        if self.codes.size and int(self.codes.min()) < 0:
+            flat = flat[self.codes.reshape(-1) >= 0]
         counts = np.bincount(flat, minlength=self.n_units * self.q).reshape(self.n_units, self.q).astype(np.float64)
         counts.setflags(write=False)
         return counts
+
+
+def _row_offsets(n_units: int, n_raters: int, q: int) -> npt.NDArray[np.intp]:
+    """``unit * q`` for each rating of a units × raters matrix read row by row (a fresh array): added to
+    the ratings' category positions, one ``bincount`` counts every unit's categories. (``np.repeat``
+    then an in-place add is several times faster than broadcasting over the narrow rows.)"""
+    return np.repeat(np.arange(n_units, dtype=np.intp) * q, n_raters)
 
 
 def first_appearance_numbers(
@@ -295,8 +303,10 @@ def _parse_text_rows(ratings: object, fixed: tuple[Label, ...] | None) -> Rating
     coded = lookup[raw]
     rated = coded != MISSING
     shape = (len(rows), width)
-    local = coded if bool(rated.all()) else coded[rated]
-    codes, cats = _place_labels(raw.size, [(rated, local.astype(np.int64, copy=False), labels)], fixed, shape)
+    complete = bool(rated.all())
+    local = coded if complete else coded[rated]
+    group = (None if complete else rated, local.astype(np.int64, copy=False), labels)
+    codes, cats = _place_labels(raw.size, [group], fixed, shape)
     return RatingsMatrix(codes.reshape(shape), cats)
 
 
@@ -367,8 +377,7 @@ def parse_ratings(ratings: object, categories: Sequence[object] | None = None) -
     if array.dtype.kind in "US":
         flat = array.ravel()
         inverse, labels = _code_strings(flat)
-        present = np.ones(flat.size, dtype=bool)
-        codes, cats = _place_labels(flat.size, [(present, inverse, labels)], fixed, array.shape)
+        codes, cats = _place_labels(flat.size, [(None, inverse, labels)], fixed, array.shape)
         return RatingsMatrix(codes.reshape(array.shape), cats)
     return _parse_object_array(array, fixed)
 
@@ -398,14 +407,18 @@ def _dense_rank(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], int]:
 def _code_strings(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
     """Code a 1-D ``str`` (or ``bytes``) numpy array as positions in its sorted distinct labels.
 
-    The fixed-width array is read as unsigned integers: characters (one byte each when every code point
-    is below 256, else four), packed big-endian into 64-bit words so that integer order is the
-    strings' lexicographic order, i.e. Python's ``sorted`` order. The words are ranked one after the
-    other and combined. Every step is a whole-array numpy operation.
+    Labels of at most 8 characters, each below 256 (every Modic label), take :func:`_code_short_strings`;
+    others are read as unsigned integers: characters (one byte each when every code point is below
+    256, else four), packed big-endian into 64-bit words so that integer order is the strings'
+    lexicographic order, i.e. Python's ``sorted`` order. The words are ranked one after the other and
+    combined. Every step is a whole-array numpy operation.
     """
     n = values.size
     if n == 0:
         return np.zeros(0, dtype=np.int64), ()
+    short = _code_short_strings(values)
+    if short is not None:
+        return short
     unit = 4 if values.dtype.kind == "U" else 1
     width = values.dtype.itemsize // unit
     characters = np.ascontiguousarray(values).view(np.uint32 if unit == 4 else np.uint8).reshape(n, width)
@@ -426,6 +439,91 @@ def _code_strings(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], tupl
     first[code[::-1]] = np.arange(n - 1, -1, -1, dtype=np.intp)
     labels = tuple(_text(values[i]) for i in first)
     return code, labels
+
+
+_FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
+"""2^64 divided by the golden ratio (odd): multiplying by it spreads keys over the high bits
+(Knuth, TAOCP vol. 3, §6.4, multiplicative hashing)."""
+
+
+def _code_short_strings(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], tuple[str, ...]] | None:
+    """:func:`_code_strings` for labels of at most 8 characters below 256 (None for other arrays).
+
+    Each label's characters are its 8 bytes, so one 64-bit integer per label is the label itself
+    (numpy pads a fixed-width string with NULs, which it also strips). The distinct keys of an evenly
+    spaced sample get the slots of a small table, found by multiplicative hashing with as many bits as
+    keep them apart. Every value is looked up in that table and checked against the key stored there:
+    the check is exact, so a label the sample missed is found, added, and the look-up repeated.
+    """
+    n = values.size
+    contiguous = np.ascontiguousarray(values)
+    if values.dtype.kind == "U":
+        width = values.dtype.itemsize // 4
+        if width > 8 or (width and _widest_character(contiguous) >= 256):
+            return None
+        characters = contiguous.view(np.uint32).astype(np.uint8).reshape(n, width)
+    else:
+        width = values.dtype.itemsize
+        if width > 8:
+            return None
+        characters = contiguous.view(np.uint8).reshape(n, width)
+    if width == 8:
+        packed = np.ascontiguousarray(characters)
+    else:
+        packed = np.zeros((n, 8), dtype=np.uint8)
+        packed[:, :width] = characters
+    keys = packed.view(np.uint64).reshape(n)
+    distinct = np.unique(keys[:: max(1, n // _SAMPLE)])
+    while True:
+        bits = _table_bits(distinct)
+        if bits is None:
+            return None
+        hashed = keys * _FIBONACCI
+        hashed >>= np.uint64(64 - bits)
+        slots = hashed.view(np.intp)  # below 2**_TABLE_BITS: an index without a cast
+        # An empty slot holds a key that hashes elsewhere (0 goes to slot 0; 1 to a slot above it).
+        table = np.zeros(1 << bits, dtype=np.uint64)
+        table[0] = 1
+        where = (distinct * _FIBONACCI) >> np.uint64(64 - bits)
+        table[where] = distinct
+        found = table[slots] == keys
+        if found.all():
+            break
+        distinct = np.union1d(distinct, keys[~found])
+    raw = distinct.astype("<u8").view(np.uint8).reshape(-1, 8)
+    texts = [bytes(row).rstrip(b"\0") for row in raw]
+    decoded = [text.decode("latin-1") if values.dtype.kind == "U" else text.decode() for text in texts]
+    order = sorted(range(len(decoded)), key=decoded.__getitem__)
+    position = np.zeros(1 << bits, dtype=np.int64)
+    position[where[order]] = np.arange(len(order), dtype=np.int64)
+    codes: npt.NDArray[np.int64] = position[slots]
+    return codes, tuple(decoded[i] for i in order)
+
+
+_TABLE_BITS = 22
+"""The largest look-up table :func:`_code_short_strings` builds (4 Mi slots); more distinct labels than
+it can keep apart go the general path."""
+
+
+def _widest_character(values: npt.NDArray[np.str_]) -> int:
+    """An upper bound of the code points of a contiguous ``str`` array below 256 exactly when they all are
+    (one OR over the characters, 64 bits at a time when the width allows)."""
+    if values.dtype.itemsize % 8 == 0:
+        bits = int(np.bitwise_or.reduce(values.view(np.uint64)))
+        return max(bits & 0xFFFFFFFF, bits >> 32)
+    return int(np.bitwise_or.reduce(values.view(np.uint32)))
+
+
+def _table_bits(keys: npt.NDArray[np.uint64]) -> int | None:
+    """The fewest bits of multiplicative hash (:data:`_FIBONACCI`) that give each of ``keys`` its own
+    slot (at most :data:`_TABLE_BITS`), None when there are none."""
+    bits = max(1, (int(keys.size) - 1).bit_length())
+    while bits <= _TABLE_BITS:
+        slots = (keys * _FIBONACCI) >> np.uint64(64 - bits)
+        if np.unique(slots).size == keys.size:
+            return bits
+        bits += 1
+    return None
 
 
 def _is_text_or_missing(kind: type) -> bool:
@@ -454,11 +552,12 @@ def _text(value: object) -> str:
 
 def _place_labels(
     n: int,
-    groups: list[tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], tuple[Label, ...]]],
+    groups: list[tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.int64], tuple[Label, ...]]],
     fixed: tuple[Label, ...] | None,
     shape: tuple[int, ...],
 ) -> tuple[npt.NDArray[np.intp], tuple[Label, ...]]:
-    """Codes on the scale from groups of coded labels (``mask``, local codes, the group's labels).
+    """Codes on the scale from groups of coded labels (``mask``, local codes, the group's labels); a
+    ``None`` mask (one group only) is every rating.
 
     The scale is ``fixed`` or the sorted observed labels (one kind only); a label off the scale, or of
     another kind than the scale's label (``1`` against ``"1"``), is refused at its first occurrence.
@@ -469,18 +568,26 @@ def _place_labels(
     else:
         cats = fixed
     position = {(type(label), label): i for i, label in enumerate(cats)}
-    codes = np.full(n, MISSING, dtype=np.intp)
+    codes = None if len(groups) == 1 and groups[0][0] is None else np.full(n, MISSING, dtype=np.intp)
     for mask, local, labels in groups:
         lookup = np.array([position.get((type(label), label), MISSING) for label in labels], dtype=np.intp)
-        placed = lookup[local] if lookup.size else np.zeros(0, dtype=np.intp)
-        if (placed == MISSING).any():
-            where = np.flatnonzero(mask)[int(np.argmax(placed == MISSING))]
-            unit, rater = divmod(int(where), shape[1])
-            label = labels[int(local[int(np.argmax(placed == MISSING))])]
+        if np.array_equal(lookup, np.arange(lookup.size)):
+            placed = local.astype(np.intp, copy=False)  # the labels are the scale, in its order
+        else:
+            placed = lookup[local] if lookup.size else np.zeros(0, dtype=np.intp)
+        if (lookup == MISSING).any() and (placed == MISSING).any():
+            first = int(np.argmax(placed == MISSING))
+            where = first if mask is None else int(np.flatnonzero(mask)[first])
+            unit, rater = divmod(where, shape[1])
             raise AgreementInputError(
-                f"rating {label!r} at unit {unit}, rater {rater} is not a category; allowed: {list(cats)!r}"
+                f"rating {labels[int(local[first])]!r} at unit {unit}, rater {rater} is not a category; "
+                f"allowed: {list(cats)!r}"
             )
-        codes[mask] = placed
+        if codes is None:
+            codes = placed
+        else:
+            codes[mask] = placed
+    assert codes is not None
     return codes, cats
 
 
@@ -548,7 +655,7 @@ def _parse_object_array(array: npt.NDArray[Any], fixed: tuple[Label, ...] | None
             f"rating {value!r} at unit {unit}, rater {rater} is not a category label; "
             "allowed: str or int labels, None or NaN for missing"
         )
-    groups: list[tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64], tuple[Label, ...]]] = []
+    groups: list[tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.int64], tuple[Label, ...]]] = []
     if string_mask.any():
         strings = flat if string_mask.all() else flat[string_mask]
         coded, text_labels = _code_objects(strings)
@@ -687,8 +794,9 @@ def int_array_counts(
     n_units, n_raters = array.shape
     if width > _DENSE_INT_RANGE or n_units * width > _MAX_FAST_CELLS:
         return None
-    shifted = array if low == 0 else array - low
-    flat = (np.arange(0, n_units * width, width, dtype=np.intp)[:, None] + shifted).ravel()
+    flat = _row_offsets(n_units, n_raters, width)
+    shifted = array.reshape(-1) if low == 0 else array.reshape(-1) - low  # in 0..width-1
+    flat += shifted.astype(np.intp, copy=False)
     raw = np.bincount(flat, minlength=n_units * width).reshape(n_units, width).astype(np.float64)
     totals = np.ones(n_units) @ raw  # column sums as a product: faster than sum(axis=0)
     positions, cats = _positions_of_observed(array, low, totals, fixed)

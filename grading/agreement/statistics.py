@@ -273,7 +273,9 @@ class _UnitAgreement:
         rated = r >= 1
         two = r >= 2
         identity = bool(np.array_equal(w, np.eye(q)))
-        agreeing = (counts * counts) @ ones - r if identity else (counts * (counts @ w.T - 1)) @ ones
+        # unweighted: Σ_k r_ik² - r_i, without the matrix of squares
+        squares = np.einsum("ij,ij->i", counts, counts) if identity else (counts * (counts @ w.T)) @ ones
+        agreeing = squares - r
         with np.errstate(divide="ignore", invalid="ignore"):
             pa_unit = np.where(two, agreeing / (r * (r - 1)), 0.0)
             inv_r = np.where(rated, 1.0 / r, 0.0)

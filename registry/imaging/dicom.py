@@ -30,7 +30,7 @@ from pydicom.uid import UID
 from grading.errors import GradingError
 from grading.series import InstanceHeader, slice_normal
 from registry.imaging.errors import InvalidDicomError, NotDicomError, NotMRImageError
-from registry.imaging.fastheader import fast_value, read_fast
+from registry.imaging.fastheader import fast_value, read_fast, tag_set
 from registry.imaging.pixeldata import PixelDataLayout, pixel_data_problem
 from registry.imaging.window import usable_window
 
@@ -98,10 +98,16 @@ class DicomInstance:
         return self.headers[0].field_strength_t if self.headers else None
 
 
+_SCALARS = (str, int, float)
+"""Values that are not sequences: checked first, since a check against pydicom's MultiValue (an abstract
+base class) costs a Python call and the header of every image has dozens of values."""
+_SEQUENCES = (list, tuple, pydicom.multival.MultiValue)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+    if not isinstance(value, _SCALARS) and isinstance(value, _SEQUENCES):
         return "\\".join(str(v) for v in value)
     return str(value).strip()
 
@@ -109,7 +115,7 @@ def _text(value: Any) -> str:
 def _strings(value: Any) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+    if not isinstance(value, _SCALARS) and isinstance(value, _SEQUENCES):
         return tuple(str(v).strip() for v in value if str(v).strip())
     return tuple(v.strip() for v in str(value).split("\\") if v.strip())
 
@@ -117,7 +123,7 @@ def _strings(value: Any) -> tuple[str, ...]:
 def _float(value: Any) -> float | None:
     if value is None or value == "":
         return None
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+    if not isinstance(value, _SCALARS) and isinstance(value, _SEQUENCES):
         if not value:
             return None
         value = value[0]
@@ -129,7 +135,7 @@ def _float(value: Any) -> float | None:
 
 
 def _floats(value: Any, count: int) -> tuple[float, ...] | None:
-    if value is None or not isinstance(value, (list, tuple, pydicom.multival.MultiValue)) or len(value) != count:
+    if value is None or isinstance(value, _SCALARS) or not isinstance(value, _SEQUENCES) or len(value) != count:
         return None
     numbers = []
     for item in value:
@@ -168,6 +174,7 @@ _HEADER_KEYWORDS = (
 )  # fmt: skip
 """The top-level attributes ingestion reads; the rest of the header is skipped, not parsed."""
 _HEADER_TAGS = [BaseTag(tag_for_keyword(k) or 0) for k in _HEADER_KEYWORDS]
+_HEADER_TAG_SET = tag_set(_HEADER_TAGS)
 
 
 def _find_in_group(item: Dataset | None, keyword: str, get: ValueReader) -> Any:
@@ -404,7 +411,7 @@ def _read_fast(head: bytes, size: int, source: str, handle: BinaryIO | None = No
 
     ``handle`` is the open file when ``head`` is only its beginning (the pixel data is checked in it).
     """
-    found = read_fast(head, _HEADER_TAGS)
+    found = read_fast(head, _HEADER_TAG_SET)
     if found is None:
         return None
     ds, pixel_offset = found

@@ -19,8 +19,14 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_16, EXPLICIT_VR_LENGTH_32
 
 _LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+_VR_LAYOUT = {
+    str(vr).encode("ascii"): str(vr).encode("ascii") in _LONG_VRS
+    for vr in (*EXPLICIT_VR_LENGTH_16, *EXPLICIT_VR_LENGTH_32)
+}
+"""Every VR of PS3.5 §6.2, and whether its length takes 4 bytes after 2 reserved ones (else 2 bytes)."""
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
@@ -32,6 +38,9 @@ _META_TAGS = frozenset({0x00020002, 0x00020003, 0x00020010})
 """MediaStorageSOPClassUID, MediaStorageSOPInstanceUID, TransferSyntaxUID."""
 
 _unpack_tag = struct.Struct("<HH").unpack_from
+_unpack_short = struct.Struct("<HH2sH").unpack_from
+"""Group, element, VR and the 2-byte length of an explicit VR element (the length is 4 bytes after the VR
+for the long VRs)."""
 _unpack_u16 = struct.Struct("<H").unpack_from
 _unpack_u32 = struct.Struct("<I").unpack_from
 
@@ -91,11 +100,31 @@ def read_fast(buffer: bytes, wanted: Iterable[int]) -> tuple[Dataset, int] | Non
     of the pixel data element (``len(buffer)`` when there is none); ``None`` when pydicom must read it.
 
     ``buffer`` may be the start of the file only: reaching its end before the pixel data gives up.
+    ``wanted`` is best a frozenset of plain ``int`` tags, made once (see :func:`tag_set`).
     """
     try:
-        return _read(buffer, frozenset(wanted))
+        return _read(buffer, wanted if isinstance(wanted, frozenset) else tag_set(wanted))
     except (_GiveUp, struct.error, IndexError, UnicodeDecodeError):
         return None
+
+
+def tag_set(tags: Iterable[int]) -> frozenset[int]:
+    """Tags as a frozenset of plain ints: looking one up never calls :class:`~pydicom.tag.BaseTag`'s
+    ``__eq__`` (a Python method), as it would for a set of BaseTag values."""
+    return frozenset(int(tag) for tag in tags)
+
+
+def canonical_tag(tag: int) -> BaseTag:
+    """The one :class:`~pydicom.tag.BaseTag` of this process for ``tag``: the elements read here are keyed
+    by it and :func:`fast_value` looks them up with it, so that the dictionary finds the key by identity
+    instead of calling BaseTag's ``__eq__``."""
+    key = _CANONICAL.get(tag)
+    if key is None:
+        key = _CANONICAL.setdefault(tag, BaseTag(tag))
+    return key
+
+
+_CANONICAL: dict[int, BaseTag] = {}
 
 
 def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[Dataset, int]:
@@ -110,7 +139,7 @@ def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[Dataset, int]:
             raise _GiveUp
         if tag in _META_TAGS:
             raw = buffer[value : value + length]
-            key = BaseTag(tag)
+            key = canonical_tag(tag)
             meta_elements[key] = RawDataElement(key, vr.decode("ascii"), length, raw, value, False, True)
             if tag == 0x00020010:
                 syntax = raw.decode("ascii").rstrip("\x00 ").strip()
@@ -118,23 +147,39 @@ def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[Dataset, int]:
     if syntax != _EXPLICIT_LITTLE and not syntax.startswith(_ENCAPSULATED_PREFIXES):
         raise _GiveUp
     elements: dict[BaseTag, DataElement | RawDataElement] = {}
-    while pos < len(buffer):
-        tag, vr, length, value = _element(buffer, pos)
-        if tag in _PIXEL_TAGS:
-            break
-        if tag >> 16 == 0xFFFE:
+    size = len(buffer)
+    # _element inlined: this loop runs for every element of every header read.
+    while pos < size:
+        if pos + 8 > size:
             raise _GiveUp
+        group, number, vr, length = _unpack_short(buffer, pos)
+        long = _VR_LAYOUT.get(vr)
+        if long is None:
+            raise _GiveUp  # not a VR: not explicit VR little endian after all, or a malformed header
+        if long:
+            if pos + 12 > size:
+                raise _GiveUp
+            length = _unpack_u32(buffer, pos + 8)[0]
+            value = pos + 12
+        else:
+            value = pos + 8
+        tag = (group << 16) | number
+        if group >= 0x7FE0:
+            if tag in _PIXEL_TAGS:
+                break
+            if group == 0xFFFE:
+                raise _GiveUp
         if length == _UNDEFINED:
             if vr != b"SQ" or tag in wanted:
                 raise _GiveUp
             pos = _skip_sequence(buffer, value)
             continue
-        if value + length > len(buffer):
+        if value + length > size:
             raise _GiveUp
         if tag in wanted:
             if vr == b"SQ":
                 raise _GiveUp
-            key = BaseTag(tag)
+            key = _CANONICAL.get(tag) or canonical_tag(tag)
             elements[key] = RawDataElement(
                 key, vr.decode("ascii"), length, buffer[value : value + length], value, False, True
             )
@@ -151,11 +196,11 @@ _ASCII_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "IS", "TM", "UI"})
 """Value representations whose characters are ASCII by definition: decoded here without pydicom's hooks."""
 _TEXT_VRS = frozenset({"LO", "SH", "PN", "ST", "LT", "UC", "UT"})
 """Text that depends on the character set, decoded here only when it is plain ASCII (no escape sequences)."""
-_BINARY_VRS = {"US": "H", "SS": "h", "UL": "I", "SL": "i"}
+_BINARY_VRS = {"US": ("H", 2), "SS": ("h", 2), "UL": ("I", 4), "SL": ("i", 4)}
 _NO_FAST_PATH = object()
 
 
-def _fast_raw(ds: Dataset, element: RawDataElement) -> Any:
+def _fast_raw(element: RawDataElement) -> Any:
     """The value of a raw element of a common VR, decoded directly (a large share of ingest time otherwise)."""
     vr = element.VR
     if vr is None:
@@ -176,13 +221,13 @@ def _fast_raw(ds: Dataset, element: RawDataElement) -> Any:
         if "\\" in text:
             return [part.strip() for part in text.split("\\")]
         return text
-    code = _BINARY_VRS.get(vr)
-    if code is not None:
-        size = struct.calcsize(code)
+    binary = _BINARY_VRS.get(vr)
+    if binary is not None:
+        code, size = binary
         if len(raw) % size:
             return _NO_FAST_PATH
-        little = ds.original_encoding[1] is not False
-        values = struct.unpack(("<" if little else ">") + code * (len(raw) // size), raw)
+        # the element's own byte order: that of the dataset it was read from
+        values = struct.unpack(("<" if element.is_little_endian else ">") + code * (len(raw) // size), raw)
         return values[0] if len(values) == 1 else list(values)
     return _NO_FAST_PATH
 
@@ -196,7 +241,7 @@ def fast_value(ds: Dataset, keyword: str) -> Any:
         number = tag_for_keyword(keyword)
         if number is None:
             return None
-        tag = _TAGS[keyword] = BaseTag(number)
+        tag = _TAGS[keyword] = canonical_tag(number)
     try:
         # The element as stored (raw until first accessed); Dataset.get_item without its tag conversions.
         element = ds._dict.get(tag)
@@ -205,7 +250,7 @@ def fast_value(ds: Dataset, keyword: str) -> Any:
     if element is None:
         return None
     if isinstance(element, RawDataElement):
-        value = _fast_raw(ds, element)
+        value = _fast_raw(element)
         if value is not _NO_FAST_PATH:
             return value
         try:

@@ -371,26 +371,31 @@ def split_multipart(chunks: Iterable[bytes], boundary: bytes) -> Iterator[bytes]
     :class:`ValueError` when the body ends inside a part or before its closing delimiter."""
     delimiter = b"\r\n--" + boundary
     buffer = bytearray(b"\r\n")  # the first delimiter is not preceded by a line break
+    start = 0  # where the unconsumed data begins: consumed data is dropped only now and then
     in_body = closed = False
     scanned = 0  # how far the current body has been searched for the delimiter
     for chunk in chunks:
         if closed:
             continue  # the epilogue: read to the end, so that the connection can serve the next request
+        if start > len(buffer) // 2:
+            del buffer[:start]  # one move of what is left, not one per part
+            scanned -= start
+            start = 0
         buffer += chunk
         while not closed:
             if in_body:
-                end = buffer.find(delimiter, scanned)
+                end = buffer.find(delimiter, max(start, scanned))
                 if end < 0:
-                    scanned = max(0, len(buffer) - len(delimiter) + 1)
+                    scanned = max(start, len(buffer) - len(delimiter) + 1)
                     break
                 with memoryview(buffer) as view:
-                    part = bytes(view[:end])
-                del buffer[:end]
+                    part = bytes(view[start:end])
+                start = end
                 in_body = False
                 yield part
-            start = buffer.find(delimiter)
-            after = start + len(delimiter)
-            if start < 0 or len(buffer) < after + 2:
+            found = buffer.find(delimiter, start)
+            after = found + len(delimiter)
+            if found < 0 or len(buffer) < after + 2:
                 break
             if buffer[after : after + 2] == b"--":
                 closed = True
@@ -398,8 +403,8 @@ def split_multipart(chunks: Iterable[bytes], boundary: bytes) -> Iterator[bytes]
             headers_end = buffer.find(b"\r\n\r\n", after)
             if headers_end < 0:
                 break
-            del buffer[: headers_end + 4]
-            in_body, scanned = True, 0
+            start = scanned = headers_end + 4
+            in_body = True
     if not closed:
         raise ValueError("ended inside a part" if in_body else "ended before its closing delimiter")
 

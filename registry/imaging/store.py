@@ -16,6 +16,7 @@ file system, copied otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -87,7 +88,8 @@ class FileStore:
     def __init__(self, root: Path | str):
         self.root = Path(root)
         self.label = "data directory"
-        self._folders: set[Path] = set()
+        self._files = os.path.join(self.root, "dicom")
+        self._folders: set[str] = set()
         self._counter = itertools.count()
 
     @classmethod
@@ -97,44 +99,51 @@ class FileStore:
 
     def path_for(self, sop_instance_uid: str) -> Path:
         """Where the file of ``sop_instance_uid`` lives; the UID is validated first."""
+        return Path(self._file(sop_instance_uid))
+
+    def _file(self, sop_instance_uid: str) -> str:
+        """:meth:`path_for` as text (a pull handles thousands of files: no path objects on the way)."""
         if not is_valid_uid(sop_instance_uid):
             raise StoreError(
                 f"SOP Instance UID {sop_instance_uid!r} is not a valid UID (digits and dots, at most 64 characters)"
             )
         shard = hashlib.sha1(sop_instance_uid.encode("ascii")).hexdigest()[:2]
-        return self.root / "dicom" / shard / f"{sop_instance_uid}.dcm"
+        return f"{self._files}/{shard}/{sop_instance_uid}.dcm"
 
     def contains(self, sop_instance_uid: str) -> bool:
         """True when the instance is already stored."""
-        return self.path_for(sop_instance_uid).is_file()
+        return os.path.isfile(self._file(sop_instance_uid))
 
     def put(self, sop_instance_uid: str, data: bytes | Path) -> Path:
         """Store ``data`` (bytes, or a file to copy) as the file of ``sop_instance_uid`` unless it is already
         there; return its path."""
-        target = self.path_for(sop_instance_uid)
-        if target.is_file():
-            return target
-        folder = target.parent
+        target = self._file(sop_instance_uid)
+        if os.path.isfile(target):
+            return Path(target)
+        folder = os.path.dirname(target)
         if folder not in self._folders:
-            folder.mkdir(parents=True, exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
         # A name no other writer uses (process, thread, counter), created exclusively, then renamed.
-        temp = folder / f".incoming-{os.getpid()}-{threading.get_ident()}-{next(self._counter)}.tmp"
-        if isinstance(data, Path) and self._link(data, temp, target):
-            return target
+        temp = f"{folder}/.incoming-{os.getpid()}-{threading.get_ident()}-{next(self._counter)}.tmp"
+        if isinstance(data, Path) and self._link(data, Path(temp), Path(target)):
+            return Path(target)
         try:
             handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            with os.fdopen(handle, "wb") as out:
-                if isinstance(data, Path):
-                    with data.open("rb") as source:
-                        shutil.copyfileobj(source, out, 1 << 20)
-                else:
-                    out.write(data)
+            if isinstance(data, Path):
+                with os.fdopen(handle, "wb") as out, data.open("rb") as source:
+                    shutil.copyfileobj(source, out, 1 << 20)
+            else:
+                try:
+                    _write_all(handle, data)
+                finally:
+                    os.close(handle)
             os.replace(temp, target)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
             raise
-        return target
+        return Path(target)
 
     @staticmethod
     def _link(source: Path, temp: Path, target: Path) -> bool:
@@ -175,3 +184,11 @@ class FileStore:
         except OSError as exc:
             return f"not writable ({type(exc).__name__}: {exc.strerror})"
         return None
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    """Write every byte of ``data`` to the open file ``handle`` (straight to the system call, no buffer)."""
+    with memoryview(data) as view:
+        written = 0
+        while written < len(view):
+            written += os.write(handle, view[written:])

@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
-from sqlalchemy import bindparam
+from sqlalchemy import Executable, bindparam
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, exists, or_, select
 
 from registry import crypto
-from registry.models import Grading, GradingKind, Patient, ReliabilityCase, Series, Study, WorklistItem
+from registry.models import Patient, Series, Study
 from registry.repositories import assignments as assignments_repo
 
 _PATIENT_BY_INDEX = select(Patient).where(Patient.hospital_id_index == bindparam("index"))
@@ -26,13 +25,24 @@ def patient_by_hospital_id(session: Session, hospital_id: str) -> Patient | None
     return session.exec(_PATIENT_BY_INDEX, params={"index": index}).first()
 
 
-_INSERT_PATIENT_IF_NEW = {
-    dialect.dialect.name: dialect.insert(Patient.__table__)  # type: ignore[attr-defined]
-    .on_conflict_do_nothing()
-    .returning(Patient.__table__.c.id)  # type: ignore[attr-defined]
-    for dialect in (postgresql, sqlite)
-}
-"""Built once per dialect: a statement built with each patient's values made its cache key anew each time."""
+_INSERT_PATIENT_IF_NEW: dict[str, Executable] = {}
+"""Per dialect, built once: a statement built with each patient's values made its cache key anew each time."""
+
+
+def _insert_patient_if_new(dialect: str) -> Executable:
+    """The patient insert of :func:`insert_patient_if_new` for ``dialect``. The dialect's insert is
+    imported here: a process on SQLite does not load PostgreSQL's dialect."""
+    statement = _INSERT_PATIENT_IF_NEW.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+        table = Patient.__table__  # type: ignore[attr-defined]
+        statement = dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+        _INSERT_PATIENT_IF_NEW[dialect] = statement
+    return statement
+
 
 _INSERT_STUDY = sa_insert(Study.__table__)  # type: ignore[attr-defined]
 
@@ -45,7 +55,7 @@ def insert_patient_if_new(session: Session, patient: Patient) -> bool:
     usable, so no savepoint (two more round trips and their bookkeeping) is needed around it. An
     inserted patient joins the session as a persistent object.
     """
-    statement = _INSERT_PATIENT_IF_NEW[session.get_bind().dialect.name]
+    statement = _insert_patient_if_new(session.get_bind().dialect.name)
     if session.connection().execute(statement, _row(patient)).first() is None:
         return False
     make_transient_to_detached(patient)
@@ -130,6 +140,9 @@ def list_studies(
     ``blinded_for``, the studies that are that rater's blinded reliability cases with a read still
     open are left out. With ``assigned_to``, only the studies that user is assigned to.
     """
+    # The gradings' and reliability tables are loaded by the queries that name them (not by ingest or pulls).
+    from registry.models import Grading, GradingKind, ReliabilityCase, WorklistItem
+
     statement = select(Study).order_by(col(Study.created_at), col(Study.id)).limit(limit)
     if after is not None:
         created_at, study_id = after
@@ -159,6 +172,8 @@ def list_studies(
 def earlier_graded_studies(session: Session, study: Study, rater_id: str | None) -> list[Study]:
     """The patient's other studies made before ``study`` (by study date, else by registration) that
     have a clinical grading (by ``rater_id`` when given), newest first."""
+    from registry.models import Grading, GradingKind
+
     graded = exists().where(col(Grading.study_id) == col(Study.id), col(Grading.kind) == GradingKind.clinical)
     if rater_id is not None:
         graded = graded.where(col(Grading.rater_id) == rater_id)

@@ -304,11 +304,14 @@ def _find_or_create_study(
     study = imaging_repo.study_by_uid_for_update(session, batch.study_instance_uid)
     if study is None:
         patient, events = _patient_for(session, batch, actor)
-        study = Study(
+        study = Study(  # every default given: a default factory costs a signature inspection in pydantic
+            id=new_id(),
             study_instance_uid=batch.study_instance_uid,
             patient_id=patient.id,
             study_date=batch.study_date,
+            warnings=[],
             created_by=None if actor is None else actor.id,
+            created_at=utcnow(),
         )
         session.add(study)
         session.flush()

@@ -76,16 +76,13 @@ def patient_and_event(
             match = None if actor is None else audit.event(actor, "patient.match", "patient", patient.id)
             return patient, match
         index = crypto.cipher().blind_index(hospital_id)
-        patient = Patient(
+        patient = Patient(  # every default given: a default factory costs a signature inspection in pydantic
             id=new_id(),
             hospital_id_index=index,
             hospital_id=hospital_id,
             pseudonym=new_pseudonym(),
-            name=None,
-            birth_date=None,
-            sex=None,
             created_at=utcnow(),
-        )  # every field given: a model's default factories cost more than the values
+        )
         if complete is not None:
             complete(patient)
         # Another transaction may be creating the same patient (two studies of one patient sent at

@@ -101,6 +101,42 @@ def test_numpy_coding_equals_python_sorting(rows: list[list[str]]) -> None:
         assert numpy_matrix.codes.tolist() == expected
 
 
+SHORT_LABEL = st.text(alphabet=st.sampled_from(["I", "/", "n", "o", "e", "é", "ÿ", "\x01"]), max_size=8)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(SHORT_LABEL, min_size=1, max_size=60), st.integers(0, 2**32 - 1))
+def test_short_labels_are_coded_as_python_sorts_them(labels: list[str], seed: int) -> None:
+    """Labels of up to 8 characters below 256 (the look-up-table path), the empty label included, as a
+    numpy str array and as bytes; spread over many ratings so that the sample that guesses the distinct
+    labels misses some (each label but the first appears once)."""
+    rng = np.random.default_rng(seed)
+    values = np.array([labels[0]] * 20_000 + labels[1:], dtype=f"U{max(1, max(map(len, labels)))}")
+    rng.shuffle(values)
+    ratings = values.reshape(-1, 1)
+    expected_labels = tuple(sorted(set(values.tolist())))
+    position = {label: i for i, label in enumerate(expected_labels)}
+    matrix = parse_ratings(ratings)
+    assert matrix.categories == expected_labels
+    assert matrix.codes[:, 0].tolist() == [position[x] for x in values.tolist()]
+    if all(ord(c) < 128 for label in labels for c in label):
+        as_bytes = parse_ratings(ratings.astype("S"))
+        assert as_bytes.categories == expected_labels
+        assert as_bytes.codes.tolist() == matrix.codes.tolist()
+
+
+def test_many_distinct_short_labels_and_wider_ones_agree_with_numpy_unique() -> None:
+    rng = np.random.default_rng(4)
+    for width in (3, 8, 9, 20):
+        letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+        pool = np.array(["".join(row) for row in letters[rng.integers(0, 26, (5000, width))]])
+        values = pool[rng.integers(0, pool.size, 200_000)]
+        distinct, inverse = np.unique(values, return_inverse=True)
+        matrix = parse_ratings(values.reshape(-1, 4))
+        assert matrix.categories == tuple(distinct.tolist())
+        assert np.array_equal(matrix.codes.reshape(-1), inverse.reshape(-1))
+
+
 def test_string_statistics_equal_the_peers_on_modic_labels() -> None:
     rng = np.random.default_rng(3)
     labels = np.array(TYPE_LABELS)
