@@ -478,13 +478,11 @@ def _code_short_strings(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64]
         bits = _table_bits(distinct)
         if bits is None:
             return None
-        hashed = keys * _FIBONACCI
-        hashed >>= np.uint64(64 - bits)
-        slots = hashed.view(np.intp)  # below 2**_TABLE_BITS: an index without a cast
+        slots = _slots(keys, bits)
         # An empty slot holds a key that hashes elsewhere (0 goes to slot 0; 1 to a slot above it).
         table = np.zeros(1 << bits, dtype=np.uint64)
         table[0] = 1
-        where = (distinct * _FIBONACCI) >> np.uint64(64 - bits)
+        where = _slots(distinct, bits)
         table[where] = distinct
         found = table[slots] == keys
         if found.all():
@@ -498,6 +496,16 @@ def _code_short_strings(values: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64]
     position[where[order]] = np.arange(len(order), dtype=np.int64)
     codes: npt.NDArray[np.int64] = position[slots]
     return codes, tuple(decoded[i] for i in order)
+
+
+def _slots(keys: npt.NDArray[np.uint64], bits: int) -> npt.NDArray[np.intp]:
+    """The ``bits``-bit multiplicative hash (:data:`_FIBONACCI`) of each key: its slot in the table of
+    :func:`_code_short_strings` (below ``2**bits``, so the unsigned result is read as an index without
+    a cast)."""
+    hashed = keys * _FIBONACCI
+    hashed >>= np.uint64(64 - bits)
+    slots: npt.NDArray[np.intp] = hashed.view(np.intp)
+    return slots
 
 
 _TABLE_BITS = 22
@@ -519,8 +527,7 @@ def _table_bits(keys: npt.NDArray[np.uint64]) -> int | None:
     slot (at most :data:`_TABLE_BITS`), None when there are none."""
     bits = max(1, (int(keys.size) - 1).bit_length())
     while bits <= _TABLE_BITS:
-        slots = (keys * _FIBONACCI) >> np.uint64(64 - bits)
-        if np.unique(slots).size == keys.size:
+        if np.unique(_slots(keys, bits)).size == keys.size:
             return bits
         bits += 1
     return None
