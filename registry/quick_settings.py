@@ -57,6 +57,7 @@ FIELDS: dict[str, Field] = {
     "image_cache_bytes": Field("int", 256 * 1024 * 1024, ge=0),
     "expected_field_strength_t": Field("float", DEFAULT_FIELD_STRENGTH_T, gt=0),
     "worker_threads": Field("int", 8, ge=1, le=200),
+    "report_processes": Field("int", 0, ge=0, le=256),
     "token_cache_seconds": Field("float", 10, ge=0, le=300),
     "token_lifetime_days": Field("float", 90, ge=0),
     "revocation_check_seconds": Field("float", 1.0, gt=0, le=2),

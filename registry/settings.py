@@ -77,6 +77,9 @@ class Settings(BaseSettings):
         default=DEFAULT_FIELD_STRENGTH_T, gt=0, description="field strength the site scans at"
     )
     worker_threads: int = Field(default=8, ge=1, le=200, description="threads serving blocking requests")
+    report_processes: int = Field(
+        default=0, ge=0, le=256, description="processes for a large agreement report (0: one per core; 1: none)"
+    )
     token_cache_seconds: float = Field(
         default=10, ge=0, le=300, description="how long a checked token is trusted without a query (0: never)"
     )

@@ -13,12 +13,14 @@ from grading.agreement.report import (
     AgreementReport,
     Comparison,
     ComparisonKind,
+    PendingReport,
     RatingColumns,
     RatingRecord,
     StatisticSummary,
     VariableReport,
     VariableSpec,
     build_report,
+    start_report,
 )
 from grading.agreement.result import AgreementResult, CIMethod
 from grading.agreement.statistics import (
@@ -46,6 +48,7 @@ __all__ = [
     "Label",
     "LandisKoch",
     "Level",
+    "PendingReport",
     "RatingColumns",
     "RatingRecord",
     "RatingsMatrix",
@@ -66,4 +69,5 @@ __all__ = [
     "parse_ratings",
     "percent_agreement",
     "prevalence",
+    "start_report",
 ]

@@ -17,6 +17,7 @@ import enum
 import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -544,6 +545,7 @@ def build_report(
     level: float = 0.95,
     n_boot: int = 2000,
     seed: int = 0,
+    executor: Executor | None = None,
 ) -> AgreementReport:
     """The agreement report of long-format ``records``: :class:`RatingRecord` objects, or each variable's
     :class:`RatingColumns` (the same ratings without an object per rating).
@@ -553,7 +555,44 @@ def build_report(
     the variable, sorted by name); ``include_all`` adds the all-raters comparison (Fleiss, Krippendorff)
     when a variable has at least two raters. Bootstrap CIs resample clusters (a record without a
     cluster is its own cluster), ``n_boot`` times with ``seed``.
+
+    Each variable is computed on its own (its comparisons, statistics and bootstraps), so with an
+    ``executor`` the variables are submitted to it and gathered in order: a pool of processes spreads a
+    large report over the cores, with the same result as without it (:func:`start_report` submits
+    several reports before waiting for any).
     """
+    return start_report(
+        records, specs, pairs=pairs, include_all=include_all, level=level, n_boot=n_boot, seed=seed, executor=executor
+    ).result()
+
+
+@dataclass(frozen=True)
+class PendingReport:
+    """A report whose variables are being computed by an executor (:func:`start_report`)."""
+
+    variables: tuple[Future[VariableReport], ...]
+    level: float
+    n_boot: int
+    seed: int
+
+    def result(self) -> AgreementReport:
+        """The report, once every variable is computed (a variable's error is raised here)."""
+        return AgreementReport(tuple(f.result() for f in self.variables), self.level, self.n_boot, self.seed)
+
+
+def start_report(
+    records: Iterable[RatingRecord] | Mapping[str, RatingColumns],
+    specs: Iterable[VariableSpec] = (),
+    *,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    include_all: bool = True,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+    executor: Executor | None = None,
+) -> PendingReport:
+    """:func:`build_report`'s variables submitted to ``executor`` (computed here, now, without one), to
+    be gathered with :meth:`PendingReport.result`."""
     by_name: dict[str, VariableSpec] = {}
     for spec in specs:
         by_name[spec.name] = spec
@@ -561,16 +600,38 @@ def build_report(
     numbered = _Numberings()
     tables = {variable: _table(variable, ratings, numbered) for variable, ratings in columns.items()}
     ordered = [name for name in by_name if name in tables] + sorted(n for n in tables if n not in by_name)
-    reports: list[VariableReport] = []
-    for name in ordered:
-        table = tables[name]
-        spec = by_name.get(name, VariableSpec(name))
-        try:
-            matrix = parse_ratings(table.values, spec.categories)
-        except AgreementInputError as exc:
-            raise AgreementInputError(f"variable {name!r}: {exc.message}") from None
-        reports.append(_variable_report(name, spec, table, matrix, pairs, include_all, level, n_boot, seed))
-    return AgreementReport(tuple(reports), level, n_boot, seed)
+    jobs = [
+        (name, by_name.get(name, VariableSpec(name)), tables[name], pairs, include_all, level, n_boot, seed)
+        for name in ordered
+    ]
+    futures: list[Future[VariableReport]] = []
+    for job in jobs:
+        if executor is not None:
+            futures.append(executor.submit(_parsed_variable_report, *job))
+            continue
+        done: Future[VariableReport] = Future()
+        done.set_result(_parsed_variable_report(*job))
+        futures.append(done)
+    return PendingReport(tuple(futures), level, n_boot, seed)
+
+
+def _parsed_variable_report(
+    name: str,
+    spec: VariableSpec,
+    table: _Table,
+    pairs: Sequence[tuple[str, str]] | None,
+    include_all: bool,
+    level: float,
+    n_boot: int,
+    seed: int,
+) -> VariableReport:
+    """The report of one variable from its table: its ratings parsed onto the spec's scale, then
+    :func:`_variable_report` (one job of :func:`build_report`)."""
+    try:
+        matrix = parse_ratings(table.values, spec.categories)
+    except AgreementInputError as exc:
+        raise AgreementInputError(f"variable {name!r}: {exc.message}") from None
+    return _variable_report(name, spec, table, matrix, pairs, include_all, level, n_boot, seed)
 
 
 def _variable_report(

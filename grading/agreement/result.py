@@ -15,6 +15,7 @@ import collections
 import enum
 import functools
 import math
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ from grading.agreement.interpretation import LandisKoch, landis_koch
 from grading.agreement.ratings import AgreementInputError, Label, first_appearance_numbers
 
 FloatArray = npt.NDArray[np.float64]
+
+RealArray = npt.NDArray[np.floating[Any]]
+"""A float array of any precision (the float32 products of :func:`_exact_product`)."""
 
 
 class CIMethod(enum.StrEnum):
@@ -182,6 +186,18 @@ _RESAMPLED: collections.OrderedDict[tuple[bytes, int, int, int, int], FloatArray
 _RESAMPLED_CELLS = 8_000_000
 """At most this many cached floats (64 MB) of resampled pattern counts; the oldest go first."""
 _RESAMPLED_LOCK = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    """A forked child (a report's worker process) gets only the forking thread: the cache lock, which
+    another thread may have held at the fork, is made anew (with the caches, which it guards)."""
+    global _RESAMPLED_LOCK
+    _RESAMPLED_LOCK = threading.Lock()
+    _RESAMPLED.clear()
+    _SUMS.clear()
+    _resampled_size[0] = 0
+
+
 _resampled_size = [0]
 
 
@@ -195,7 +211,7 @@ def resampled_counts(counts: FloatArray, n_boot: int, seed: int) -> FloatArray:
         if found is not None:
             _RESAMPLED.move_to_end(key)
             return found
-    product = blocked_product(multiplicities(g, n_boot, seed), counts)
+    product = _exact_product(g, n_boot, seed, counts)
     product.setflags(write=False)
     with _RESAMPLED_LOCK:
         if key not in _RESAMPLED:
@@ -258,6 +274,9 @@ _SUMS_KEPT = 8
 """The resampled sums of the last few :class:`PatternSums`: statistics that share one (the same features
 of the same units, e.g. percent agreement, AC1 and Brennan–Prediger) share its product."""
 
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
 
 def _pattern_sums_product(built: PatternSums, n_boot: int, seed: int) -> FloatArray:
     """``resampled_counts(built.counts) @ built.features`` (read-only), remembered for the last few."""
@@ -279,7 +298,9 @@ _BLOCK_PRODUCTS = 1 << 17
 """Multiply-adds per block of :func:`blocked_product`: below OpenBLAS' threshold for threads (4 × 65536)."""
 
 
-def blocked_product(left: FloatArray, right: FloatArray) -> FloatArray:
+def blocked_product(
+    left: npt.NDArray[np.floating[Any]], right: npt.NDArray[np.floating[Any]]
+) -> npt.NDArray[np.floating[Any]]:
     """``left @ right`` computed in blocks of rows small enough for BLAS to run each on the calling thread.
 
     These products are small (resamples × clusters × patterns); BLAS threads started for each of the
@@ -290,11 +311,37 @@ def blocked_product(left: FloatArray, right: FloatArray) -> FloatArray:
     columns = right.shape[1]
     step = max(1, _BLOCK_PRODUCTS // max(1, inner * columns))
     if rows <= step:
-        return np.asarray(left @ right, dtype=np.float64)
-    out = np.empty((rows, columns))
+        return np.asarray(left @ right)
+    out = np.empty((rows, columns), dtype=np.result_type(left, right))
     for start in range(0, rows, step):
         np.matmul(left[start : start + step], right, out=out[start : start + step])
     return out
+
+
+_FLOAT32_EXACT = float(1 << 24)
+"""Integers below this are exact in float32, and so are sums that stay below it."""
+
+
+def _exact_product(g: int, n_boot: int, seed: int, counts: FloatArray) -> FloatArray:
+    """``multiplicities(g, n_boot, seed) @ counts`` in float64, computed in float32 when that is exact.
+
+    A row of multiplicities sums to ``g``, so with integer ``counts`` every partial sum of the product is
+    an integer of at most ``g · max|counts|``: below 2**24 each is exact in float32, and the float32
+    product equals the float64 one. It reads half the memory, which is what such a product waits on.
+    """
+    largest = float(np.abs(counts).max()) if counts.size else 0.0
+    if g * largest < _FLOAT32_EXACT and np.array_equal(counts, np.trunc(counts)):
+        narrow = blocked_product(_multiplicities32(g, n_boot, seed), counts.astype(np.float32))
+        return narrow.astype(np.float64)
+    return blocked_product(multiplicities(g, n_boot, seed), counts)
+
+
+@functools.lru_cache(maxsize=16)
+def _multiplicities32(g: int, n_boot: int, seed: int) -> npt.NDArray[np.float32]:
+    """:func:`multiplicities` in float32 (exact: each is at most ``g``, checked below 2**24 by the caller)."""
+    matrix = multiplicities(g, n_boot, seed).astype(np.float32)
+    matrix.setflags(write=False)
+    return matrix
 
 
 @functools.lru_cache(maxsize=16)

@@ -17,13 +17,14 @@ import hashlib
 import itertools
 import secrets
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from grading.agreement import AgreementReport, RatingColumns, build_report
+from grading.agreement import AgreementReport, RatingColumns, start_report
 from grading.agreement.continuous import ContinuousComparison, compare_measurements
 from grading.agreement.nordic_variables import add_nordic_ratings_to, not_assessable_counts, protocol_specs
 from grading.agreement.summary import METHODS, SummaryTable, summary_table
@@ -49,6 +50,7 @@ from registry.models import (
     WorklistItem,
 )
 from registry.models.base import utcnow
+from registry.report_processes import computed, report_processes
 from registry.repositories import gradings as gradings_repo
 from registry.repositories import reliability as reliability_repo
 from registry.repositories import studies as studies_repo
@@ -538,13 +540,20 @@ class StudyReport:
 
 
 def build_study_report(
-    session: Session, study_id: str, *, per_endplate: bool = True, n_boot: int = 1000, seed: int = 0
+    session: Session,
+    study_id: str,
+    *,
+    per_endplate: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+    processes: int = 0,
 ) -> StudyReport:
     """The agreement report of a study from every completed read (latest version of each grading).
 
     Variables: presence, type, size and beyond-endplate pooled and per endplate, the study protocol's
     other variables (each at its level of measurement), and each trial's MRI criterion per case; the
     bootstrap resamples patients. Not-assessable endplates are missing ratings, counted per rater.
+    A large report is computed in ``processes`` processes (0: one per core; registry/report_processes.py).
     """
     study = _study(session, study_id)
     protocol = get_protocol(study.protocol)
@@ -581,13 +590,21 @@ def build_study_report(
             if pair not in pairs:
                 pairs.append(pair)
     specs = protocol_specs(protocol, per_endplate=per_endplate)
-    inter_report = build_report(inter, specs, n_boot=n_boot, seed=seed)
     pooled = [POOLED_PAIR] if pairs else []
-    intra_report = (
-        build_report(intra, specs, pairs=sorted(pairs) + pooled, include_all=False, n_boot=n_boot, seed=seed)
-        if study.reads_per_rater == 2
-        else None
-    )
+
+    def build(executor: Executor | None) -> tuple[AgreementReport, AgreementReport | None]:
+        # both reports' variables are submitted before either is awaited, so no core waits between them
+        inter_pending = start_report(inter, specs, n_boot=n_boot, seed=seed, executor=executor)
+        if study.reads_per_rater != 2:
+            return inter_pending.result(), None
+        wanted = sorted(pairs) + pooled
+        intra_pending = start_report(
+            intra, specs, pairs=wanted, include_all=False, n_boot=n_boot, seed=seed, executor=executor
+        )
+        return inter_pending.result(), intra_pending.result()
+
+    ratings = sum(len(c.values) for columns in (inter, intra) for c in columns.values())
+    inter_report, intra_report = computed(build, report_processes(processes, ratings * n_boot))
     continuous = _extension_comparisons(extension, inter_report.variable("presence").raters if inter else (), pairs)
     return StudyReport(
         study,

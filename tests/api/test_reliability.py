@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import os
 from typing import Any
 
 import pytest
@@ -13,12 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import col
 
+from registry import report_processes
 from registry.db import session_scope
 from registry.exports.raters import rater_pseudonym
 from registry.imaging.store import FileStore
 from registry.models import Grading, GradingKind, WorklistItem
 from registry.repositories import users as users_repo
-from registry.services.reliability import rater_order
+from registry.services.reliability import build_study_report, rater_order
 from registry.services.sample_studies import ingest_sample_studies
 from tests.api.helpers import assign, endplates, study_body
 from tests.conftest import TokenFactory
@@ -334,6 +337,24 @@ def test_report_json_inter_and_intra(site: Site, app: FastAPI) -> None:
     assert (pooled_pa["n_units"], pooled_pa["n_patients"]) == (88, 4)
     assert pooled_pa["value"] == pytest.approx(84 / 88)
     assert pooled_pa["ci_method"] == "wilson-clustered" and pooled_pa["boot_method"] == "bootstrap-patients"
+
+
+_FORKS: list[int] = []
+os.register_at_fork(before=lambda: _FORKS.append(os.getpid()))
+
+
+def test_a_large_report_is_computed_over_processes_and_is_the_same_report(
+    site: Site, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = _complete_study(site, app)
+    monkeypatch.setattr(report_processes, "SMALL_REPORT", 0)  # this small study counts as large
+    with session_scope(app.state.engine) as session:
+        alone = build_study_report(session, study["id"], n_boot=100, processes=1).to_mapping()
+        forks = len(_FORKS)
+        spread = build_study_report(session, study["id"], n_boot=100, processes=2).to_mapping()
+    assert len(_FORKS) - forks >= 1  # its variables were computed in forked workers
+    assert json.dumps(spread, sort_keys=True) == json.dumps(alone, sort_keys=True)
+    assert {v["variable"] for v in spread["inter_rater"]["variables"]} >= {"presence", "type", "presence@L4_inf"}
 
 
 def test_report_csv_and_html(site: Site, app: FastAPI) -> None:
