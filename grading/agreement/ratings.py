@@ -260,7 +260,18 @@ def _as_array(ratings: object) -> npt.NDArray[Any]:
 
 
 def _uniform_width(rows: list[Any]) -> int | None:
-    """The common length of ``rows`` when every one is a sequence (not a string), else None."""
+    """The common length of ``rows`` when every one is a sequence (not a string), else None.
+
+    Rows that are all lists (or all tuples), the usual case, are checked in one pass: ``list.__len__``
+    refuses anything that is not a list, so taking the lengths also checks the kind."""
+    first = type(rows[0]) if rows else None
+    if first is list or first is tuple:
+        try:
+            widths = set(map(first.__len__, rows))
+        except TypeError:  # a row of another kind: the general check below
+            pass
+        else:
+            return widths.pop() if len(widths) == 1 else None
     row_kinds = set(map(type, rows))
     widths = set(map(len, rows)) if all(_is_row_kind(kind) for kind in row_kinds) else set()
     return widths.pop() if len(widths) == 1 else None

@@ -159,3 +159,22 @@ def test_a_list_of_string_rows_is_coded_in_one_pass_and_other_kinds_are_checked(
         parse_ratings([["1", "1"], ["1", True]])
     with pytest.raises(AgreementInputError, match="'III' at unit 0, rater 1 is not a category"):
         parse_ratings([["none", "III"]], categories=["none", "I"])
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([["I", "II"], "ab"], r"unit 1 is 'ab', not a sequence of ratings"),
+        ([["I", "II"], ["I"], ["II", "I", "I"]], r"unit 1 has 1 ratings but unit 0 has 2"),
+        ([("I", "II"), ("I",)], r"unit 1 has 1 ratings but unit 0 has 2"),
+        ([["I", "II"], 7], r"unit 1 is 7, not a sequence of ratings"),
+    ],
+)
+def test_rows_of_lists_checked_in_one_pass_still_name_the_bad_row(rows: list[object], message: str) -> None:
+    with pytest.raises(AgreementInputError, match=message):
+        parse_ratings(rows)
+
+
+def test_rows_mixing_lists_tuples_and_arrays_are_one_matrix() -> None:
+    rows = [("I", "II"), ["I", "I"], np.array(["none", "I"])]
+    assert parse_ratings(rows).codes.tolist() == parse_ratings([["I", "II"], ["I", "I"], ["none", "I"]]).codes.tolist()
