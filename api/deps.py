@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.datastructures import State
 
 from registry.db import open_session, session_scope
 from registry.imaging.store import ImageStore
@@ -76,7 +78,7 @@ async def get_current_user(
     state = request.app.state
     cache: TokenCache = state.token_cache
     if cache.epoch_due():
-        cache.observe_epoch(await run_in_threadpool(_read_epoch, state.engine))
+        await _observe_fresh_epoch(state, cache)
     user = cache.get(token)
     cache_lookup("token", user is not None)
     if user is None:
@@ -102,6 +104,17 @@ def _look_up(engine: Engine, token: str) -> tuple[User, ApiToken] | None:
 def _read_epoch(engine: Engine) -> int:
     with session_scope(engine) as session:
         return revocation_epoch(session)
+
+
+async def _observe_fresh_epoch(state: State, cache: TokenCache) -> None:
+    """Read the revocation counter once for all the requests that find it due together: the first
+    starts the read, the others await that same read (not one read each, which under load was a burst
+    of as many reads as requests in flight, every second). Each goes on only with the fresh counter."""
+    reading: asyncio.Future[int] | None = getattr(state, "epoch_read", None)
+    if reading is None or reading.done():
+        reading = state.epoch_read = asyncio.ensure_future(run_in_threadpool(_read_epoch, state.engine))
+    # shielded: a request that goes away does not cancel the read the others await
+    cache.observe_epoch(await asyncio.shield(reading))
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from api.app import create_app
 from registry.settings import Settings
@@ -50,3 +56,33 @@ def test_screener_cannot_register_studies(client: TestClient, auth: TokenFactory
         "/api/v1/studies", json={"study_instance_uid": "1.2", "patient_id": "x"}, headers=auth("screener")
     )
     assert response.status_code == 403
+
+
+def test_requests_that_find_the_revocation_counter_due_together_share_one_read(
+    app: FastAPI, client: TestClient, auth: TokenFactory
+) -> None:
+    """Many requests in flight when the counter is due: one read, which each of them awaits."""
+    headers = auth("radiologist")
+    assert client.get("/api/v1/me", headers=headers).status_code == 200  # the token is cached
+    reads: list[int] = []
+    started = threading.Event()
+
+    def slow_epoch_read(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "revocations" in statement.lower() and "epoch" in statement.lower():
+            reads.append(1)
+            started.set()
+            time.sleep(0.5)  # the read is slow: the other requests arrive while it runs
+
+    engine = app.state.engine
+    event.listen(engine, "before_cursor_execute", slow_epoch_read)
+    try:
+        app.state.token_cache._epoch_checked = -math.inf  # the counter is due
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            first = pool.submit(client.get, "/api/v1/me", headers=headers)
+            assert started.wait(10)
+            others = [pool.submit(client.get, "/api/v1/me", headers=headers) for _ in range(7)]
+            answers = [first.result(), *(f.result() for f in others)]
+    finally:
+        event.remove(engine, "before_cursor_execute", slow_epoch_read)
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len(reads) == 1
