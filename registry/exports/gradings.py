@@ -4,6 +4,7 @@ per patient, the grading that counts for eligibility)."""
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import re
@@ -48,6 +49,8 @@ _PER_ENDPLATE = 6 + len(EXTRA_VARIABLES)
 """type, size, extension %, not-assessable reason, any change, beyond the endplate, then the protocol's
 other variables (missing where the version's protocol does not have them)."""
 _BEYOND = frozenset({"B", "C", "D"})
+_ENDPLATE_KEYS = tuple(endplate.value for endplate in ENDPLATES)
+"""The endplates' keys in the stored JSON, in order (read once: an enum member's value is a lookup)."""
 _ENTRY = re.compile(r'"([LS][1-5]_(?:sup|inf))"\s*:\s*(\{[^{}]*\})')
 """One endplate's entry in the stored JSON text: its id and the entry's own JSON text."""
 
@@ -107,10 +110,20 @@ def endplate_codes(entry: Mapping[str, Any]) -> tuple[float, ...]:
 def version_context(protocol: str | None, numbering: Any) -> tuple[int, int, int]:
     """The codes of a version's protocol, numbering reference and transitional vertebra.
 
-    ``numbering`` is the stored JSON (a mapping, its text, or ``None`` when not recorded).
+    ``numbering`` is the stored JSON (a mapping, its text, or ``None`` when not recorded). A registry
+    holds few distinct contexts, so those given as text or ``None`` are coded once each.
     """
-    if isinstance(numbering, str):
-        numbering = json.loads(numbering)
+    if numbering is None or isinstance(numbering, str):
+        return _text_context(protocol, numbering)
+    return _context(protocol, numbering)
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_context(protocol: str | None, numbering: str | None) -> tuple[int, int, int]:
+    return _context(protocol, None if numbering is None else json.loads(numbering))
+
+
+def _context(protocol: str | None, numbering: Mapping[str, Any] | None) -> tuple[int, int, int]:
     numbering = numbering or {}
     return (
         PROTOCOL.code(protocol or DEFAULT_PROTOCOL),
@@ -144,8 +157,8 @@ class _Parser:
         if len(entries) != len(ENDPLATES):  # an unusual text (a brace inside a note): decode it whole
             entries = {key: json.dumps(value) for key, value in json.loads(text).items()}
         row = []
-        for endplate in ENDPLATES:
-            entry = entries[endplate.value]
+        for key in _ENDPLATE_KEYS:
+            entry = entries[key]
             index = self._index.get(entry)
             if index is None:
                 index = self._index[entry] = len(self._coded)
