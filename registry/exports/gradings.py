@@ -215,6 +215,7 @@ def counting_rows(session: Session) -> list[CountingRow]:
     counting = eligibility_repo.counting_gradings(session, None)
     pseudonyms = exports_repo.pseudonyms(session)
     current = exports_repo.current_version_contexts(session)
+    raters = {rater_id: rater_pseudonym(rater_id) for rater_id in {v.rater_id for v in current.values()}}
     rows = []
     for patient_id, grading in counting.items():
         version = current[grading.grading_id]
@@ -222,7 +223,7 @@ def counting_rows(session: Session) -> list[CountingRow]:
             CountingRow(
                 pseudonyms[patient_id],
                 grading,
-                rater_pseudonym(version.rater_id),
+                raters[version.rater_id],
                 version.at,
                 version_context(version.protocol, version.numbering),
             )
