@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session
 
 from api.deps import CurrentUser, Radiologist, SessionDep, SettingsDep, StoreDep, require_roles
 from api.renderers.agreement import ReportTable, report_html, table_csv
@@ -24,7 +23,6 @@ from api.schemas.reliability import (
 from registry.exports import reliability_reads as reads_export
 from registry.models import Role, User
 from registry.services import reliability as service
-from registry.settings import Settings
 
 router = APIRouter(prefix="/reliability-studies", tags=["reliability"])
 
@@ -69,57 +67,45 @@ def get_study(study_id: str, _user: Researcher, session: SessionDep) -> Reliabil
     return ReliabilityStudyPublic.of(service.study_view(session, study_id))
 
 
-@router.get("/{study_id}/report")
-def get_report(
+def study_report(
     study_id: str,
     _user: Researcher,
     session: SessionDep,
     settings: SettingsDep,
     n_boot: NBoot = 1000,
     per_endplate: PerEndplate = True,
-) -> dict[str, object]:
-    """Inter- and intra-rater agreement of every Nordic variable, as JSON."""
-    return _report(session, settings, study_id, n_boot, per_endplate).to_mapping()
-
-
-def _report(
-    session: Session, settings: Settings, study_id: str, n_boot: int, per_endplate: bool
 ) -> service.StudyReport:
+    """The study's agreement report, for researchers and admins (the one home of the report's query)."""
     return service.build_study_report(
         session, study_id, n_boot=n_boot, per_endplate=per_endplate, processes=settings.report_processes
     )
 
 
+StudyReportDep = Annotated[service.StudyReport, Depends(study_report)]
+
+
+@router.get("/{study_id}/report")
+def get_report(report: StudyReportDep) -> dict[str, object]:
+    """Inter- and intra-rater agreement of every Nordic variable, as JSON."""
+    return report.to_mapping()
+
+
 @router.get("/{study_id}/report.csv", response_class=Response)
 def get_report_csv(
-    study_id: str,
-    _user: Researcher,
-    session: SessionDep,
-    settings: SettingsDep,
-    n_boot: NBoot = 1000,
-    per_endplate: PerEndplate = True,
+    report: StudyReportDep,
     table: Annotated[ReportTable, Query(description="statistics, summary, endplates or raters (GRRAS)")] = (
         ReportTable.statistics
     ),
 ) -> Response:
     """The report as CSV: every statistic (one row per analysis, variable, comparison and statistic),
     the summary table, its per-endplate form, or the GRRAS rater table."""
-    report = _report(session, settings, study_id, n_boot, per_endplate)
     suffix = "" if table is ReportTable.statistics else f"-{table.value}"
-    return _csv(table_csv(report, table).encode(), f"reliability-{study_id}{suffix}.csv")
+    return _csv(table_csv(report, table).encode(), f"reliability-{report.study.id}{suffix}.csv")
 
 
 @router.get("/{study_id}/report.html", response_class=HTMLResponse)
-def get_report_html(
-    study_id: str,
-    _user: Researcher,
-    session: SessionDep,
-    settings: SettingsDep,
-    n_boot: NBoot = 1000,
-    per_endplate: PerEndplate = True,
-) -> HTMLResponse:
+def get_report_html(report: StudyReportDep) -> HTMLResponse:
     """The report as a page with confusion-matrix heat maps."""
-    report = _report(session, settings, study_id, n_boot, per_endplate)
     return HTMLResponse(report_html(report))
 
 

@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -536,34 +536,38 @@ def _symmetry_tests(matrix: RatingsMatrix) -> tuple[SymmetryTest, ...]:
     return (bowker(matrix),) if matrix.q > 2 else ()
 
 
+class ReportOptions(TypedDict, total=False):
+    """The options of :func:`build_report` beyond its records and specs (defaults: :func:`start_report`)."""
+
+    pairs: Sequence[tuple[str, str]] | None
+    include_all: bool
+    level: float
+    n_boot: int
+    seed: int
+    executor: Executor | None
+
+
 def build_report(
     records: Iterable[RatingRecord] | Mapping[str, RatingColumns],
     specs: Iterable[VariableSpec] = (),
-    *,
-    pairs: Sequence[tuple[str, str]] | None = None,
-    include_all: bool = True,
-    level: float = 0.95,
-    n_boot: int = 2000,
-    seed: int = 0,
-    executor: Executor | None = None,
+    **options: Unpack[ReportOptions],
 ) -> AgreementReport:
     """The agreement report of long-format ``records``: :class:`RatingRecord` objects, or each variable's
     :class:`RatingColumns` (the same ratings without an object per rating).
 
     ``specs`` give a variable's level and full ordered scale (unlisted variables are nominal on their
     observed labels). ``pairs`` restricts the pairwise comparisons (default: every pair of raters of
-    the variable, sorted by name); ``include_all`` adds the all-raters comparison (Fleiss, Krippendorff)
-    when a variable has at least two raters. Bootstrap CIs resample clusters (a record without a
-    cluster is its own cluster), ``n_boot`` times with ``seed``.
+    the variable, sorted by name); ``include_all`` (default true) adds the all-raters comparison (Fleiss,
+    Krippendorff) when a variable has at least two raters. Intervals are at ``level`` (0.95). Bootstrap
+    CIs resample clusters (a record without a cluster is its own cluster), ``n_boot`` times (2000) with
+    ``seed`` (0).
 
     Each variable is computed on its own (its comparisons, statistics and bootstraps), so with an
     ``executor`` the variables are submitted to it and gathered in order: a pool of processes spreads a
     large report over the cores, with the same result as without it (:func:`start_report` submits
     several reports before waiting for any).
     """
-    return start_report(
-        records, specs, pairs=pairs, include_all=include_all, level=level, n_boot=n_boot, seed=seed, executor=executor
-    ).result()
+    return start_report(records, specs, **options).result()
 
 
 @dataclass(frozen=True)
@@ -607,44 +611,30 @@ def start_report(
     futures: list[Future[VariableReport]] = []
     for job in jobs:
         if executor is not None:
-            futures.append(executor.submit(_parsed_variable_report, *job))
+            futures.append(executor.submit(_variable_report, *job))
             continue
         done: Future[VariableReport] = Future()
-        done.set_result(_parsed_variable_report(*job))
+        done.set_result(_variable_report(*job))
         futures.append(done)
     return PendingReport(tuple(futures), level, n_boot, seed)
-
-
-def _parsed_variable_report(
-    name: str,
-    spec: VariableSpec,
-    table: _Table,
-    pairs: Sequence[tuple[str, str]] | None,
-    include_all: bool,
-    level: float,
-    n_boot: int,
-    seed: int,
-) -> VariableReport:
-    """The report of one variable from its table: its ratings parsed onto the spec's scale, then
-    :func:`_variable_report` (one job of :func:`build_report`)."""
-    try:
-        matrix = parse_ratings(table.values, spec.categories)
-    except AgreementInputError as exc:
-        raise AgreementInputError(f"variable {name!r}: {exc.message}") from None
-    return _variable_report(name, spec, table, matrix, pairs, include_all, level, n_boot, seed)
 
 
 def _variable_report(
     name: str,
     spec: VariableSpec,
     table: _Table,
-    matrix: RatingsMatrix,
     pairs: Sequence[tuple[str, str]] | None,
     include_all: bool,
     level: float,
     n_boot: int,
     seed: int,
 ) -> VariableReport:
+    """The report of one variable from its table (one job of :func:`start_report`): its ratings parsed
+    onto the spec's scale, then every comparison."""
+    try:
+        matrix = parse_ratings(table.values, spec.categories)
+    except AgreementInputError as exc:
+        raise AgreementInputError(f"variable {name!r}: {exc.message}") from None
     position = {rater: i for i, rater in enumerate(table.raters)}
     cluster_codes = table.clusters
     wanted = list(itertools.combinations(table.raters, 2)) if pairs is None else list(pairs)
