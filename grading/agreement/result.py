@@ -298,9 +298,7 @@ _BLOCK_PRODUCTS = 1 << 17
 """Multiply-adds per block of :func:`blocked_product`: below OpenBLAS' threshold for threads (4 × 65536)."""
 
 
-def blocked_product(
-    left: npt.NDArray[np.floating[Any]], right: npt.NDArray[np.floating[Any]]
-) -> npt.NDArray[np.floating[Any]]:
+def blocked_product(left: RealArray, right: RealArray) -> RealArray:
     """``left @ right`` computed in blocks of rows small enough for BLAS to run each on the calling thread.
 
     These products are small (resamples × clusters × patterns); BLAS threads started for each of the

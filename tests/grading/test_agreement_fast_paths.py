@@ -28,7 +28,7 @@ from grading.agreement import (
 from grading.agreement.binary import specific_agreement
 from grading.agreement.nordic_variables import add_nordic_ratings, nordic_records, nordic_specs
 from grading.agreement.ratings import first_appearance_numbers
-from grading.agreement.result import blocked_product, distinct_rows, percentiles
+from grading.agreement.result import _exact_product, blocked_product, distinct_rows, multiplicities, percentiles
 from grading.endplates import ENDPLATES
 from grading.nordic import StudyGrading, all_none
 
@@ -90,6 +90,23 @@ def test_first_appearance_numbers_and_distinct_rows() -> None:
     distinct, pattern = distinct_rows(features)
     assert np.array_equal(distinct[pattern], features)
     assert distinct.shape[0] == np.unique(features, axis=0).shape[0] == 2
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        np.random.default_rng(3).integers(0, 12, (100, 7)).astype(np.float64),  # pattern counts: float32
+        np.random.default_rng(4).integers(-30, 30, (100, 3)).astype(np.float64),  # integer sums: float32
+        np.random.default_rng(5).random((100, 3)),  # fractional features: float64 throughout
+        np.full((100, 2), float(1 << 20)),  # sums that could pass 2**24: float64 throughout
+    ],
+    ids=["pattern-counts", "integer-sums", "fractions", "large"],
+)
+def test_the_multiplicities_product_is_the_float64_one(counts: np.ndarray) -> None:
+    """Computed in float32 only where every partial sum is an integer below 2**24, so it is exact."""
+    got = _exact_product(100, 2000, 9, counts)
+    assert got.dtype == np.float64
+    assert np.array_equal(got, multiplicities(100, 2000, 9) @ counts)
 
 
 def test_blocked_product_and_percentiles_are_the_plain_ones() -> None:
