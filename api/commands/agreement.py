@@ -17,6 +17,7 @@ import argparse
 import csv
 import json
 import math
+from concurrent.futures import Executor
 from pathlib import Path
 
 from api.commands._agreement_plan import WORD, add_plan_options, given_plan_options, run_plan
@@ -49,6 +50,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="processes that compute a large report (default 0: one per core; 1: this process only)",
+    )
     add_plan_options(parser)
     parser.set_defaults(func=run)
 
@@ -139,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         specs = [parse_ordinal(o) for o in args.ordinal]
         records = read_records(path)
-        report = build_report(records, specs, level=args.level, n_boot=args.n_boot, seed=args.seed)
+        report = _report(records, specs, args)
     except (CsvError, AgreementInputError) as exc:
         return fail(f"{path}: {exc}")
     if args.json:
@@ -147,6 +154,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render_table(report))
     return 0
+
+
+def _report(records: list[RatingRecord], specs: list[VariableSpec], args: argparse.Namespace) -> AgreementReport:
+    """The report, spread over processes when it is large (registry/report_processes.py)."""
+    from registry.report_processes import computed, report_processes
+
+    if args.processes < 0:
+        raise CsvError(f"--processes {args.processes} must be 0 (one per core) or more")
+
+    def build(executor: Executor | None) -> AgreementReport:
+        return build_report(records, specs, level=args.level, n_boot=args.n_boot, seed=args.seed, executor=executor)
+
+    return computed(build, report_processes(args.processes, len(records) * max(args.n_boot, 0)))
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:

@@ -127,3 +127,27 @@ def test_help() -> None:
         [sys.executable, "-m", "api.cli", "agreement", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and "unit,rater,value" in result.stdout
+
+
+def test_a_large_report_over_processes_is_the_same_report(tmp_path: Path) -> None:
+    """4,000 ratings × 8,000 resamples is over the size computed in one process: with --processes 2 the
+    variables go to two forked workers, and the report is the one computed in this process alone."""
+    lines = ["unit,rater,value,cluster,variable"]
+    for unit in range(1000):
+        for rater in ("ann", "ben"):
+            flag = "yes" if (unit * 7 + (rater == "ben") * (unit % 5 == 0)) % 3 == 0 else "no"
+            score = 1 + (unit + (rater == "ben") * (unit % 4 == 0)) % 4
+            lines += [f"u{unit},{rater},{flag},p{unit // 4},flag", f"u{unit},{rater},{score},p{unit // 4},score"]
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    options = ("--json", "--n-boot", "8000", "--ordinal", "score=1,2,3,4")
+    alone = _modic(str(path), *options, "--processes", "1")
+    spread = _modic(str(path), *options, "--processes", "2")
+    assert alone.returncode == 0 and spread.returncode == 0, alone.stderr + spread.stderr
+    assert json.loads(spread.stdout) == json.loads(alone.stdout)
+    assert [v["variable"] for v in json.loads(spread.stdout)["variables"]] == ["score", "flag"]
+
+
+def test_negative_processes_is_refused(tmp_path: Path) -> None:
+    result = _modic(str(_write(tmp_path, GOOD)), "--processes", "-1")
+    assert result.returncode != 0
+    assert "--processes -1 must be 0 (one per core) or more" in result.stderr
