@@ -34,7 +34,7 @@ from grading.agreement import AgreementReport, RatingColumns, cohen_kappa, fleis
 from grading.agreement.nordic_variables import add_nordic_ratings_to, nordic_specs
 from grading.endplates import ENDPLATES
 from grading.nordic import TYPE_LABELS, StudyGrading, size_from_extension
-from registry.report_processes import computed, report_processes
+from registry.report_processes import computed, ratings_in, report_processes
 
 
 def median_seconds(function: Callable[[], object], repeats: int) -> float:
@@ -119,7 +119,7 @@ def bench_cohen_strings(repeats: int = 3) -> list[dict[str, Any]]:
             "numpy str array",
             pairs,
             "sklearn cohen_kappa_score on the array's two columns",
-            lambda: cohen_kappa_score(first, second),
+            peer_on_array,
         ),
         ("list of rows", rows, "sklearn cohen_kappa_score on the rows split into two lists", peer_on_rows),
     )
@@ -254,8 +254,7 @@ def report_columns(gradings: dict[tuple[str, int, str], StudyGrading]) -> Report
 def report_processes_for(columns: ReportColumns, n_boot: int, setting: int = 0) -> int:
     """The processes the service computes this report in (``setting`` 0: one per core if it is large)."""
     inter, intra, _ = columns
-    ratings = sum(len(c.values) for variables in (inter, intra) for c in variables.values())
-    return report_processes(setting, ratings * n_boot)
+    return report_processes(setting, ratings_in(inter, intra) * n_boot)
 
 
 def full_report(
@@ -283,7 +282,7 @@ FULL_REPORT = "full report: 100 patients x 4 raters x 2 reads, 2000 resamples"
 def bench_full_report(repeats: int = 3) -> dict[str, Any]:
     """The full report of a 100-patient, 4-rater, 2-read study with 2,000 patient resamples, computed as
     the service computes it (over the cores, registry/report_processes.py): the process's first report,
-    which also starts the forkserver, then the median of ``repeats`` more."""
+    then the median of ``repeats`` more."""
     gradings = synthetic_study()
     times = []
     for _ in range(1 + repeats):

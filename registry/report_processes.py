@@ -25,9 +25,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from typing import TypeVar
+
+from grading.agreement import RatingColumns
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,11 @@ def cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def ratings_in(*reports: Mapping[str, RatingColumns]) -> int:
+    """The ratings of reports' variables (their columns), the measure of :func:`report_processes`'s work."""
+    return sum(len(columns.values) for variables in reports for columns in variables.values())
 
 
 def report_processes(setting: int, work: int) -> int:

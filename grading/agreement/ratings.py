@@ -15,6 +15,7 @@ lists), never by a Python loop over the ratings; the type of a label is kept, so
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -266,11 +267,8 @@ def _uniform_width(rows: list[Any]) -> int | None:
     refuses anything that is not a list, so taking the lengths also checks the kind."""
     first = type(rows[0]) if rows else None
     if first is list or first is tuple:
-        try:
+        with contextlib.suppress(TypeError):  # a row of another kind: the general check below
             widths = set(map(first.__len__, rows))
-        except TypeError:  # a row of another kind: the general check below
-            pass
-        else:
             return widths.pop() if len(widths) == 1 else None
     row_kinds = set(map(type, rows))
     widths = set(map(len, rows)) if all(_is_row_kind(kind) for kind in row_kinds) else set()

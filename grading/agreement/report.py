@@ -608,15 +608,18 @@ def start_report(
         (name, by_name.get(name, VariableSpec(name)), tables[name], pairs, include_all, level, n_boot, seed)
         for name in ordered
     ]
-    futures: list[Future[VariableReport]] = []
-    for job in jobs:
-        if executor is not None:
-            futures.append(executor.submit(_variable_report, *job))
-            continue
-        done: Future[VariableReport] = Future()
-        done.set_result(_variable_report(*job))
-        futures.append(done)
+    if executor is None:
+        futures = [_done(_variable_report(*job)) for job in jobs]
+    else:
+        futures = [executor.submit(_variable_report, *job) for job in jobs]
     return PendingReport(tuple(futures), level, n_boot, seed)
+
+
+def _done(report: VariableReport) -> Future[VariableReport]:
+    """A variable computed here, as the future an executor would have given."""
+    future: Future[VariableReport] = Future()
+    future.set_result(report)
+    return future
 
 
 def _variable_report(

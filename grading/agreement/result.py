@@ -186,18 +186,6 @@ _RESAMPLED: collections.OrderedDict[tuple[bytes, int, int, int, int], FloatArray
 _RESAMPLED_CELLS = 8_000_000
 """At most this many cached floats (64 MB) of resampled pattern counts; the oldest go first."""
 _RESAMPLED_LOCK = threading.Lock()
-
-
-def _new_lock_in_child() -> None:
-    """A forked child (a report's worker process) gets only the forking thread: the cache lock, which
-    another thread may have held at the fork, is made anew (with the caches, which it guards)."""
-    global _RESAMPLED_LOCK
-    _RESAMPLED_LOCK = threading.Lock()
-    _RESAMPLED.clear()
-    _SUMS.clear()
-    _resampled_size[0] = 0
-
-
 _resampled_size = [0]
 
 
@@ -273,6 +261,17 @@ _SUMS: collections.OrderedDict[tuple[int, int, int], tuple[PatternSums, FloatArr
 _SUMS_KEPT = 8
 """The resampled sums of the last few :class:`PatternSums`: statistics that share one (the same features
 of the same units, e.g. percent agreement, AC1 and Brennan–Prediger) share its product."""
+
+
+def _new_lock_in_child() -> None:
+    """A forked child (a report's worker process) gets only the forking thread: the cache lock, which
+    another thread may have held at the fork, is made anew (with the caches, which it guards)."""
+    global _RESAMPLED_LOCK
+    _RESAMPLED_LOCK = threading.Lock()
+    _RESAMPLED.clear()
+    _SUMS.clear()
+    _resampled_size[0] = 0
+
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_lock_in_child)

@@ -179,7 +179,7 @@ def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[Dataset, int]:
         if tag in wanted:
             if vr == b"SQ":
                 raise _GiveUp
-            key = _CANONICAL.get(tag) or canonical_tag(tag)
+            key = canonical_tag(tag)
             elements[key] = RawDataElement(
                 key, vr.decode("ascii"), length, buffer[value : value + length], value, False, True
             )

@@ -50,7 +50,7 @@ from registry.models import (
     WorklistItem,
 )
 from registry.models.base import utcnow
-from registry.report_processes import computed, report_processes
+from registry.report_processes import computed, ratings_in, report_processes
 from registry.repositories import gradings as gradings_repo
 from registry.repositories import reliability as reliability_repo
 from registry.repositories import studies as studies_repo
@@ -603,8 +603,7 @@ def build_study_report(
         )
         return inter_pending.result(), intra_pending.result()
 
-    ratings = sum(len(c.values) for columns in (inter, intra) for c in columns.values())
-    inter_report, intra_report = computed(build, report_processes(processes, ratings * n_boot))
+    inter_report, intra_report = computed(build, report_processes(processes, ratings_in(inter, intra) * n_boot))
     continuous = _extension_comparisons(extension, inter_report.variable("presence").raters if inter else (), pairs)
     return StudyReport(
         study,
