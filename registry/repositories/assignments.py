@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import ColumnElement, insert, tuple_
+from sqlalchemy import ColumnElement, insert
 from sqlmodel import Session, col, exists, select
 
 from registry.models import Assignment, Series, Study
@@ -32,17 +32,6 @@ def assigned_study_ids(session: Session, user_id: str, study_ids: Collection[str
         col(Assignment.ended_at).is_(None),
     )
     return set(session.exec(statement))
-
-
-def assigned_pairs(session: Session, pairs: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Those (user, study) pairs with a live assignment."""
-    if not pairs:
-        return set()
-    statement = select(Assignment.user_id, Assignment.study_id).where(
-        tuple_(col(Assignment.user_id), col(Assignment.study_id)).in_(sorted(pairs)),
-        col(Assignment.ended_at).is_(None),
-    )
-    return {(user_id, study_id) for user_id, study_id in session.exec(statement)}
 
 
 def series_assigned(session: Session, user_id: str, series_id: str) -> bool:

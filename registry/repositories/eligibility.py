@@ -58,6 +58,14 @@ class StoredDecision:
     """The fingerprint of the stored amendment of a frozen decision."""
 
 
+_LOCK_PATIENTS = (
+    sa_select(col(Patient.id))
+    .where(col(Patient.id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Patient.id))
+    .with_for_update()
+)
+
+
 def lock_patients(session: Session, patient_ids: Iterable[str]) -> None:
     """Lock the patients' rows until commit (PostgreSQL; SQLite already serialises writers).
 
@@ -66,8 +74,9 @@ def lock_patients(session: Session, patient_ids: Iterable[str]) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
+    connection = session.connection()
     for chunk in chunks(sorted(set(patient_ids))):
-        session.exec(select(Patient.id).where(col(Patient.id).in_(chunk)).order_by(col(Patient.id)).with_for_update())
+        connection.execute(_LOCK_PATIENTS, {"ids": list(chunk)})
 
 
 def patient_by_pseudonym(session: Session, pseudonym: str) -> Patient | None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, literal_column, tuple_, union_all, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from registry.models import Grading, GradingKind, GradingVersion
+from registry.models import Assignment, Grading, GradingKind, GradingVersion, Study
 from registry.models.base import utcnow
-from registry.repositories.batches import chunks
+from registry.repositories.batches import CHUNK, chunks
 
 CURRENT_VERSION = (col(GradingVersion.grading_id) == col(Grading.id)) & (
     col(GradingVersion.version) == col(Grading.current_version)
@@ -79,6 +80,56 @@ def gradings_by_clinical_key(session: Session, keys: Collection[str]) -> dict[st
         return {}
     rows = session.connection().execute(_BY_CLINICAL_KEY, {"keys": sorted(keys)})
     return {str(key): str(grading_id) for key, grading_id in rows}
+
+
+@dataclass(frozen=True)
+class FirstVersionChecks:
+    """What recording a batch of first gradings checks, read in one statement."""
+
+    patients: dict[str, str]
+    """Study id to patient id, for the studies that exist."""
+    assigned: set[tuple[str, str]]
+    """The (rater, study) pairs asked about with a live assignment."""
+    taken: dict[str, str]
+    """Clinical key to grading id, for the keys asked about that are taken."""
+
+
+_FIRST_VERSION_CHECKS = union_all(
+    sa_select(literal_column("'study'"), col(Study.id), col(Study.patient_id)).where(
+        col(Study.id).in_(bindparam("studies", expanding=True))
+    ),
+    sa_select(literal_column("'assigned'"), col(Assignment.user_id), col(Assignment.study_id)).where(
+        tuple_(col(Assignment.user_id), col(Assignment.study_id)).in_(bindparam("pairs", expanding=True)),
+        col(Assignment.ended_at).is_(None),
+    ),
+    sa_select(literal_column("'taken'"), col(Grading.clinical_key), col(Grading.id)).where(
+        col(Grading.clinical_key).in_(bindparam("keys", expanding=True))
+    ),
+)
+_CHECKS_PER_STATEMENT = CHUNK // 4
+"""Gradings checked per statement: each binds its study, its (rater, study) pair and its key."""
+
+
+def first_version_checks(
+    session: Session, study_ids: Collection[str], pairs: Collection[tuple[str, str]], keys: Collection[str]
+) -> FirstVersionChecks:
+    """The studies' patients, which (rater, study) pairs are assigned and which clinical keys are taken:
+    the look-ups of :func:`registry.services.gradings.write_first_versions`, one round trip for a batch
+    (they are most of a small batch's cost)."""
+    checks = FirstVersionChecks({}, set(), {})
+    studies, assigned, taken = sorted(study_ids), sorted(pairs), sorted(keys)
+    connection = session.connection()
+    for start in range(0, max(len(studies), len(assigned), len(taken)), _CHECKS_PER_STATEMENT):
+        end = start + _CHECKS_PER_STATEMENT
+        parameters = {"studies": studies[start:end], "pairs": assigned[start:end], "keys": taken[start:end]}
+        for what, first, second in connection.execute(_FIRST_VERSION_CHECKS, parameters):
+            if what == "study":
+                checks.patients[first] = second
+            elif what == "assigned":
+                checks.assigned.add((first, second))
+            else:
+                checks.taken[first] = second
+    return checks
 
 
 def insert_first_versions(session: Session, gradings: list[dict[str, Any]], versions: list[dict[str, Any]]) -> None:

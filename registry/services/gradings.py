@@ -25,9 +25,7 @@ from registry.errors import (
 )
 from registry.models import Grading, GradingKind, GradingVersion, Role, User
 from registry.models.base import new_id, utcnow
-from registry.repositories import assignments as assignments_repo
 from registry.repositories import gradings as gradings_repo
-from registry.repositories import studies as studies_repo
 from registry.repositories import users as users_repo
 from registry.services import audit
 from registry.services.assignments import reads_all, visible_study
@@ -201,9 +199,15 @@ def write_first_versions(session: Session, new: Sequence[NewGrading]) -> list[Gr
     Each is audited (``grading.create``); a clinical grading re-decides its patient's eligibility here,
     a reliability read never counts (its worklist audits it too, as ``reliability.read``).
     """
-    patients = studies_repo.patients_of_studies(session, {n.study_id for n in new})
-    unassigned = _unassigned(session, new)
-    taken = gradings_repo.gradings_by_clinical_key(session, {k for n in new if (k := n.clinical_key)})
+    # Reliability reads are reached through their reliability study, which needs no assignment.
+    needs_assignment = {
+        (n.rater.id, n.study_id) for n in new if n.kind is GradingKind.clinical and not reads_all(n.rater)
+    }
+    checks = gradings_repo.first_version_checks(
+        session, {n.study_id for n in new}, needs_assignment, {k for n in new if (k := n.clinical_key)}
+    )
+    patients, taken = checks.patients, checks.taken
+    unassigned = needs_assignment - checks.assigned
     outcomes: list[GradingView | Exception] = []
     gradings: list[dict[str, Any]] = []
     versions: list[dict[str, Any]] = []
@@ -275,15 +279,6 @@ def write_first_versions(session: Session, new: Sequence[NewGrading]) -> list[Gr
     audit.record_many(session, events)
     decisions.on_patients_graded(session, graded)
     return outcomes
-
-
-def _unassigned(session: Session, new: Sequence[NewGrading]) -> set[tuple[str, str]]:
-    """(rater, study) of the clinical gradings whose rater is not assigned to the study (one query).
-
-    Reliability reads are reached through their reliability study, which needs no assignment.
-    """
-    wanted = {(n.rater.id, n.study_id) for n in new if n.kind is GradingKind.clinical and not reads_all(n.rater)}
-    return wanted - assignments_repo.assigned_pairs(session, wanted)
 
 
 def needs_prior(session: Session, one: NewGrading) -> GradingError | None:
