@@ -8,6 +8,10 @@ connection then waiting: the 16 clients' connections, opened together, were seen
 early and the run ends with the others alone. The scaling figure is therefore the rate while every
 client still posts (:func:`bench.common.post_load`); the whole run's rate is shown beside it.
 
+A last row measures what the scaling depends on: the CPU of one batch of first gradings
+(:func:`registry.services.gradings.create_gradings`, in this process, no HTTP) by batch size, in
+Python and in the PostgreSQL backend.
+
 Needs PostgreSQL: ``MODIC_BENCH_POSTGRES_URL`` (or ``MODIC_TEST_POSTGRES_URL``) names a server where a
 database may be created; without it the rows say so and are not counted as met.
 """
@@ -24,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 if __package__ in (None, ""):
@@ -33,13 +37,18 @@ if __package__ in (None, ""):
 from bench.common import Job, ServerProcess, cpu_seconds, median, percentile, post_load, print_table, process_tree, row
 from grading.endplates import ENDPLATES
 from registry.db import dispose_engine, get_engine, migrate, session_scope
+from registry.models import User
 from registry.services.assignments import add_assignment
+from registry.services.gradings import create_gradings, parse_grading
 from registry.services.studies import register_study
 from registry.services.users import add_user, set_registrar
 
 CLIENTS = 16
 PER_CLIENT = 40
 ROUNDS = 3
+BATCH_SIZES = (1, 4, 16)
+BATCHES = 60
+"""Batches of each size whose CPU is measured, alternating sizes."""
 BODY = {"endplates": {e.value: {"type": "none"} for e in ENDPLATES} | {"L4_inf": {"type": "I/II", "size": "C"}}}
 
 
@@ -143,6 +152,65 @@ def _rate(url: str, jobs: list[list[Job]], latencies: list[float], steady: list[
     return CLIENTS * PER_CLIENT / wall
 
 
+def _batch_cpu(server_url: str) -> dict[int, tuple[float, float]]:
+    """Per batch size: the CPU seconds of one ``create_gradings`` batch in this process (median) and in
+    its PostgreSQL backend (mean), over :data:`BATCHES` batches of each size taken in turn."""
+    warmup = 5
+    needed = warmup + BATCHES * sum(BATCH_SIZES)
+    python: dict[int, list[float]] = {size: [] for size in BATCH_SIZES}
+    postgres: dict[int, list[float]] = {size: [] for size in BATCH_SIZES}
+    with _database(server_url) as database_url:
+        _, studies = _prepare(database_url, needed, warmup=warmup)
+        engine = get_engine(database_url)
+        with session_scope(engine) as session:
+            raters = {user.name: user for user in session.execute(select(User)).scalars()}
+        # The rater each study is assigned to, as _prepare assigns them.
+        graded = iter(
+            parse_grading(
+                raters[f"bench-rad-{0 if i < warmup else (i - warmup) // PER_CLIENT % CLIENTS}"],
+                study,
+                BODY["endplates"],
+            )
+            for i, study in enumerate(studies)
+        )
+        for _ in range(warmup):
+            with session_scope(engine, write=True) as session:
+                create_gradings(session, [next(graded)])
+        for _ in range(BATCHES):
+            for size in BATCH_SIZES:
+                batch = [next(graded) for _ in range(size)]
+                with session_scope(engine, write=True) as session:
+                    backends, started = _backends(database_url), time.process_time()
+                    outcomes = create_gradings(session, batch)
+                    python[size].append(time.process_time() - started)
+                    after = _backends(database_url)
+                if any(isinstance(outcome, Exception) for outcome in outcomes):
+                    raise RuntimeError(f"a benchmark grading was refused: {outcomes}")
+                postgres[size].append(sum(cpu - backends.get(pid, 0.0) for pid, cpu in after.items()))
+        dispose_engine(database_url)
+    # A process's CPU is counted in clock ticks (10 ms), far coarser than one batch in the backend:
+    # its share is the mean over the batches of a size, whose ticks add up without bias.
+    return {size: (median(python[size]), sum(postgres[size]) / BATCHES) for size in BATCH_SIZES}
+
+
+def _batch_row(costs: dict[int, tuple[float, float]]) -> dict[str, Any]:
+    smallest, largest = min(costs), max(costs)
+    total = {size: (python + postgres) * 1000 for size, (python, postgres) in costs.items()}
+    per_grading = (total[largest] - total[smallest]) / (largest - smallest)
+    fixed = total[smallest] - smallest * per_grading
+    return row(
+        f"CPU of one batch of first gradings by size, PostgreSQL (create_gradings in process, no HTTP; {BATCHES} "
+        "batches each: Python median, backend mean)",
+        "; ".join(
+            f"{size}: {python * 1000:.1f} ms + postgres {postgres * 1000:.1f} ms"
+            for size, (python, postgres) in costs.items()
+        ),
+        "measured, no target",
+        True,
+        peer=f"so about {fixed:.1f} ms fixed per batch and {per_grading:.1f} ms per grading (both sides)",
+    )
+
+
 def run() -> list[dict[str, Any]]:
     server_url = os.environ.get("MODIC_BENCH_POSTGRES_URL") or os.environ.get("MODIC_TEST_POSTGRES_URL")
     if not server_url:
@@ -212,6 +280,7 @@ def run() -> list[dict[str, Any]]:
             True,
             peer=f"--workers 1: {meter_one.summary()}",
         ),
+        _batch_row(_batch_cpu(server_url)),
     ]
 
 

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, literal_column, tuple_, union_all, update
+from sqlalchemy import CompoundSelect, bindparam, insert, literal_column, tuple_, union_all, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -94,7 +94,7 @@ class FirstVersionChecks:
     """Clinical key to grading id, for the keys asked about that are taken."""
 
 
-_FIRST_VERSION_CHECKS = union_all(
+_FIRST_VERSION_CHECKS: CompoundSelect[str, str, str] = union_all(
     sa_select(literal_column("'study'"), col(Study.id), col(Study.patient_id)).where(
         col(Study.id).in_(bindparam("studies", expanding=True))
     ),

@@ -12,14 +12,17 @@ from concurrent.futures import Future
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, func, text
+from sqlalchemy import Engine, event, func, text
 from sqlmodel import col, select
 
 from grading.nordic import StudyGrading
 from registry.db import session_scope
 from registry.errors import AlreadyExists, NotFound
 from registry.models import AuditEvent, EligibilityDecision, Grading, GradingKind, GradingVersion, User
-from registry.services.assignments import add_assignment
+from registry.repositories import gradings as gradings_repo
+from registry.repositories import studies as studies_repo
+from registry.repositories.batches import CHUNK
+from registry.services.assignments import add_assignment, withdraw
 from registry.services.grading_writer import GradingWriter
 from registry.services.gradings import GradingView, NewGrading, create_gradings, history
 from registry.services.studies import register_study
@@ -79,6 +82,56 @@ def test_a_batch_records_each_grading_and_refuses_only_the_faulty_ones(app: Fast
         assert len({d.patient_id for d in decisions}) == 2 and len({d.seq for d in decisions}) == len(decisions)
         assert {d.grading_id for d in decisions} <= {views[0].id, views[1].id, views[2].id}
         assert {d.study_id for d in decisions} == {first, second}
+
+
+def test_a_batch_sees_earlier_gradings_and_assignments_in_its_one_look_up(app: FastAPI) -> None:
+    """The batch's checks (study, assignment, grading already recorded) are read in one statement."""
+    engine = app.state.engine
+    admin, rater, other = _users(engine, "admin", "radiologist", "radiologist")
+    first, second = _studies(engine, admin, 2)
+    with session_scope(engine, write=True) as session:
+        (earlier,) = create_gradings(session, [NewGrading(rater, first, GRADED)])
+        assert isinstance(earlier, GradingView)
+        withdraw(session, admin, second, other.name)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", checks := lambda *a: statements.append(a[2]))
+    try:
+        with session_scope(engine, write=True) as session:
+            outcomes = create_gradings(
+                session,
+                [
+                    NewGrading(rater, first, GRADED),  # recorded in an earlier transaction
+                    NewGrading(other, second, GRADED),  # no longer assigned: as if the study did not exist
+                    NewGrading(other, first, GRADED),
+                    NewGrading(admin, second, GRADED),  # an admin needs no assignment
+                ],
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", checks)
+    assert [type(o) for o in outcomes] == [AlreadyExists, NotFound, GradingView, GradingView]
+    assert isinstance(outcomes[0], AlreadyExists) and outcomes[0].existing_id == earlier.id
+    lookups = [s for s in statements if "FROM assignments" in s or "FROM gradings" in s]
+    assert len(lookups) == 1 and "FROM studies" in lookups[0]
+
+
+def test_the_look_ups_of_a_batch_larger_than_one_statement_binds_are_all_answered(app: FastAPI) -> None:
+    engine = app.state.engine
+    admin, rater = _users(engine, "admin", "radiologist")
+    studies = _studies(engine, admin, 3)
+    missing = [f"0-missing-{i:04d}" for i in range(2 * CHUNK)]  # sorted before the real ids
+    with session_scope(engine, write=True) as session:
+        (graded,) = create_gradings(session, [NewGrading(rater, studies[2], GRADED)])
+        assert isinstance(graded, GradingView)
+        checks = gradings_repo.first_version_checks(
+            session,
+            {*missing, *studies},
+            {(rater.id, s) for s in [*missing, *studies]},
+            {f"{s}:{rater.id}" for s in [*missing, *studies]},
+        )
+        patients = studies_repo.patients_of_studies(session, set(studies))
+    assert checks.patients == patients and len(patients) == 3
+    assert checks.assigned == {(rater.id, s) for s in studies}
+    assert checks.taken == {f"{studies[2]}:{rater.id}": graded.id}
 
 
 def test_a_write_the_database_refuses_fails_alone(app: FastAPI) -> None:
