@@ -199,14 +199,15 @@ def write_first_versions(session: Session, new: Sequence[NewGrading]) -> list[Gr
     Each is audited (``grading.create``); a clinical grading re-decides its patient's eligibility here,
     a reliability read never counts (its worklist audits it too, as ``reliability.read``).
     """
-    # Reliability reads are reached through their reliability study, which needs no assignment.
+    # An admin reads every study, and a reliability read is reached through its reliability study:
+    # neither needs an assignment.
     needs_assignment = {
         (n.rater.id, n.study_id) for n in new if n.kind is GradingKind.clinical and not reads_all(n.rater)
     }
     checks = gradings_repo.first_version_checks(
         session, {n.study_id for n in new}, needs_assignment, {k for n in new if (k := n.clinical_key)}
     )
-    patients, taken = checks.patients, checks.taken
+    patients, taken = checks.patients, dict(checks.taken)  # taken grows as the batch is written
     unassigned = needs_assignment - checks.assigned
     outcomes: list[GradingView | Exception] = []
     gradings: list[dict[str, Any]] = []
