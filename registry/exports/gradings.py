@@ -39,7 +39,6 @@ from registry.exports.table import (
     dates,
     dates_from_text,
     text_column,
-    timestamps,
     timestamps_from_text,
 )
 from registry.repositories import eligibility as eligibility_repo
@@ -63,8 +62,8 @@ class CountingRow:
     grading: eligibility_repo.CountingGrading
     rater: str
     """The rater's pseudonym."""
-    at: Any
-    """When the current version was recorded."""
+    at: str
+    """When the current version was recorded, as the database's text (UTC)."""
     context: tuple[int, int, int]
     """The codes of the version's protocol, numbering reference and transitional vertebra."""
 
@@ -143,16 +142,24 @@ class _Parser:
 
     Each distinct entry (a few dozen in practice) is decoded and coded once, found by its text; a
     grading becomes 11 indices into the table of coded entries, and :meth:`codes` looks them all up
-    at once.
+    at once. Identical gradings (the same stored text, as every grading without Modic changes is) are
+    split into entries once.
     """
 
     def __init__(self) -> None:
         self._index: dict[str, int] = {}
         self._coded: list[tuple[float, ...]] = []
         self._rows: list[list[int]] = []
+        self._seen: dict[str, list[int]] = {}
 
     def add(self, text: str) -> None:
         """Add one grading's stored endplates; each distinct entry text is decoded once."""
+        known = self._seen.get(text)
+        if known is None:
+            known = self._seen[text] = self._indices(text)
+        self._rows.append(known)
+
+    def _indices(self, text: str) -> list[int]:
         entries = dict(_ENTRY.findall(text))
         if len(entries) != len(ENDPLATES):  # an unusual text (a brace inside a note): decode it whole
             entries = {key: json.dumps(value) for key, value in json.loads(text).items()}
@@ -164,7 +171,7 @@ class _Parser:
                 index = self._index[entry] = len(self._coded)
                 self._coded.append(endplate_codes(json.loads(entry)))
             row.append(index)
-        self._rows.append(row)
+        return row
 
     def codes(self) -> np.ndarray[Any, Any]:
         """The (gradings, 11, 6) codes of every grading added, in order."""
@@ -247,7 +254,7 @@ def gradings_wide(session: Session) -> Table:
         text_column(grading, [r.grading.grading_id for r in rows]),
         text_column(rater, [r.rater for r in rows]),
         Column(version, np.array([r.grading.grading_version for r in rows], dtype=np.int64)),
-        Column(at, timestamps([r.at for r in rows])),
+        Column(at, timestamps_from_text([r.at for r in rows])),
         *_context_columns([r.context for r in rows]),
     ]
     return Table((*columns, *_endplate_columns(GRADINGS_WIDE[7 + len(VERSION_CONTEXT) :], codes)))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, cast
+from sqlalchemy import String, cast, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -22,44 +21,51 @@ _VERSIONS = (
         col(Study.id),
         cast(col(Study.study_date), String),
         col(Grading.id),
-        col(Grading.kind),
+        type_coerce(col(Grading.kind), String),
         col(Grading.rater_id),
         col(GradingVersion.version),
         cast(col(GradingVersion.at), String),
         cast(col(GradingVersion.endplates), String),
         col(GradingVersion.protocol),
         cast(col(GradingVersion.numbering), String),
+        cast(col(Grading.created_at), String),
     )
     .join(Grading, col(GradingVersion.grading_id) == col(Grading.id))
     .join(Study, col(Grading.study_id) == col(Study.id))
     .join(Patient, col(Study.patient_id) == col(Patient.id))
-    .order_by(
-        col(Patient.pseudonym),
-        col(Study.study_date),
-        col(Study.id),
-        col(Grading.created_at),
-        col(Grading.id),
-        col(GradingVersion.version),
-    )
 )
+
+
+def _version_order(row: Any) -> tuple[Any, ...]:
+    """By patient, study (date, missing first; then id), grading (created, then id) and version.
+
+    Both timestamps are the database's text of one column, so they compare as the times do: fixed-width
+    on SQLite; on PostgreSQL the fraction of a second loses its trailing zeros, which still orders
+    digit by digit, and a time without one sorts first (``+`` before ``.``).
+    """
+    return (row[0], row[2] or "", row[1], row[11], row[3], row[6])
 
 
 def grading_versions(session: Session) -> list[Any]:
     """Every version of every grading: (pseudonym, study id, study date, grading id, kind, rater id,
-    version, recorded at, endplates as JSON text, protocol, numbering as JSON text or NULL), by
-    patient, study, grading and version.
+    version, recorded at, endplates as JSON text, protocol, numbering as JSON text or NULL, grading
+    created at), by patient, study, grading and version.
 
-    Dates, times and endplates come as text, to be parsed in bulk rather than row by row.
+    Dates, times and endplates come as text, to be parsed in bulk rather than row by row. The rows are
+    sorted here: the database's sort would move every row's endplates text with it (more than a
+    second for 100,000 versions on SQLite), Python sorts only references.
     """
-    return list(session.connection().execute(_VERSIONS))
+    rows = list(session.connection().execute(_VERSIONS))
+    rows.sort(key=_version_order)
+    return rows
 
 
 _CURRENT = sa_select(
     col(Grading.id),
     col(Grading.rater_id),
-    col(GradingVersion.at),
+    cast(col(GradingVersion.at), String),
     col(GradingVersion.protocol),
-    col(GradingVersion.numbering),
+    cast(col(GradingVersion.numbering), String),
 ).join(GradingVersion, CURRENT_VERSION)
 
 
@@ -68,14 +74,16 @@ class CurrentVersion:
     """Who a grading belongs to and what its current version was recorded with."""
 
     rater_id: str
-    at: dt.datetime
+    at: str
+    """When it was recorded, as the database's text (UTC): parsed in bulk."""
     protocol: str
-    numbering: dict[str, Any] | None
+    numbering: str | None
+    """The numbering as stored (JSON text), or None when not recorded."""
 
 
 def current_version_contexts(session: Session) -> dict[str, CurrentVersion]:
     """Grading id to its rater and its current version's time, protocol and numbering."""
-    return {row[0]: CurrentVersion(*row[1:]) for row in session.execute(_CURRENT)}
+    return {row[0]: CurrentVersion(*row[1:]) for row in session.connection().execute(_CURRENT)}
 
 
 def pseudonyms(session: Session) -> dict[str, str]:

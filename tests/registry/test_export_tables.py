@@ -76,3 +76,21 @@ def test_stata_text_keeps_non_ascii_and_writes_missing_as_empty() -> None:
     variable = Variable("note", "A text", Kind.TEXT)
     table = Table((Column(variable, np.array(["P-1", "Ærø Å", None], dtype=object)),))
     assert pd.read_stata(io.BytesIO(to_stata(table)))["note"].tolist() == ["P-1", "Ærø Å", ""]
+
+
+def test_csv_writes_utc_times_to_the_microsecond_with_z_and_missing_as_empty() -> None:
+    variable = Variable("recorded_at", "Recorded at (UTC)", Kind.DATETIME)
+    values = np.array(
+        ["2026-11-30T12:00:00.123456", "NaT", "2026-01-01T00:00:00", "2026-11-30T12:00:00.123456"],
+        dtype="datetime64[us]",
+    )
+    lines = to_csv(Table((Column(variable, values),))).decode().splitlines()
+    assert [line.strip('"') for line in lines] == [
+        "recorded_at",
+        "2026-11-30 12:00:00.123456Z",
+        "",
+        "2026-01-01 00:00:00.000000Z",
+        "2026-11-30 12:00:00.123456Z",
+    ]
+    back = pd.read_csv(io.StringIO("\n".join(lines)))["recorded_at"]
+    assert pd.to_datetime(back, utc=True).tolist()[0] == pd.Timestamp("2026-11-30 12:00:00.123456", tz="UTC")
