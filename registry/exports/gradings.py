@@ -143,20 +143,24 @@ class _Parser:
     Each distinct entry (a few dozen in practice) is decoded and coded once, found by its text; a
     grading becomes 11 indices into the table of coded entries, and :meth:`codes` looks them all up
     at once. Identical gradings (the same stored text, as every grading without Modic changes is) are
-    split into entries once.
+    split into entries once and share a row of indices.
     """
 
     def __init__(self) -> None:
         self._index: dict[str, int] = {}
         self._coded: list[tuple[float, ...]] = []
-        self._rows: list[list[int]] = []
-        self._seen: dict[str, list[int]] = {}
+        self._distinct: list[list[int]] = []
+        """The entry indices of each distinct grading text."""
+        self._seen: dict[str, int] = {}
+        """A grading text's position in ``_distinct``."""
+        self._rows: list[int] = []
 
     def add(self, text: str) -> None:
         """Add one grading's stored endplates; each distinct entry text is decoded once."""
         known = self._seen.get(text)
         if known is None:
-            known = self._seen[text] = self._indices(text)
+            known = self._seen[text] = len(self._distinct)
+            self._distinct.append(self._indices(text))
         self._rows.append(known)
 
     def _indices(self, text: str) -> list[int]:
@@ -176,7 +180,8 @@ class _Parser:
     def codes(self) -> np.ndarray[Any, Any]:
         """The (gradings, 11, 6) codes of every grading added, in order."""
         table = np.array(self._coded, dtype=np.float64).reshape(-1, _PER_ENDPLATE)
-        codes: np.ndarray[Any, Any] = table[np.array(self._rows, dtype=np.intp).reshape(-1, len(ENDPLATES))]
+        distinct = np.array(self._distinct, dtype=np.intp).reshape(-1, len(ENDPLATES))
+        codes: np.ndarray[Any, Any] = table[distinct[np.array(self._rows, dtype=np.intp)]]
         return codes
 
 
@@ -219,22 +224,13 @@ def gradings_long(session: Session) -> Table:
 
 def counting_rows(session: Session) -> list[CountingRow]:
     """Per patient, by pseudonym: the grading that counts and its current version's context."""
-    counting = eligibility_repo.counting_gradings(session, None)
+    counting = exports_repo.counting_in_context(session)
     pseudonyms = exports_repo.pseudonyms(session)
-    current = exports_repo.current_version_contexts(session)
-    raters = {rater_id: rater_pseudonym(rater_id) for rater_id in {v.rater_id for v in current.values()}}
-    rows = []
-    for patient_id, grading in counting.items():
-        version = current[grading.grading_id]
-        rows.append(
-            CountingRow(
-                pseudonyms[patient_id],
-                grading,
-                raters[version.rater_id],
-                version.at,
-                version_context(version.protocol, version.numbering),
-            )
-        )
+    raters = {rater_id: rater_pseudonym(rater_id) for rater_id in {context[0] for _, context in counting.values()}}
+    rows = [
+        CountingRow(pseudonyms[patient_id], grading, raters[rater_id], at, version_context(protocol, numbering))
+        for patient_id, (grading, (rater_id, at, protocol, numbering)) in counting.items()
+    ]
     rows.sort(key=lambda row: row.pseudonym)
     return rows
 

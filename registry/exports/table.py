@@ -166,6 +166,7 @@ def to_stata(table: Table) -> bytes:
     data: dict[str, Any] = {}
     value_labels: dict[str, dict[float, str]] = {}
     dates: dict[str, str] = {}
+    texts: dict[str, _Text] = {}
     for column in table.columns:
         variable, values = column.variable, column.values
         name = variable.stata_name
@@ -174,7 +175,8 @@ def to_stata(table: Table) -> bytes:
             data[name] = np.where(missing, np.nan, values) if missing.any() else values.astype(np.int8)
             value_labels[name] = {float(k): v for k, v in variable.vocabulary.labels.items()}
         elif variable.kind is Kind.TEXT:
-            data[name] = np.where(pd.isna(values), "", values).astype(object)
+            text = texts[name] = _Text.of(values)
+            data[name] = text.values()
         elif variable.kind in (Kind.DATE, Kind.DATETIME):
             data[name] = values.astype("datetime64[ns]")
             dates[name] = "td" if variable.kind is Kind.DATE else "tc"
@@ -184,6 +186,7 @@ def to_stata(table: Table) -> bytes:
             data[name] = values
     sink = io.BytesIO()
     _StataWriter(
+        texts,
         sink,
         pd.DataFrame(data, copy=False),
         convert_dates=dates,
@@ -195,25 +198,62 @@ def to_stata(table: Table) -> bytes:
     return sink.getvalue()
 
 
+@dataclass(frozen=True)
+class _Text:
+    """A text column as its distinct values and one index per row (missing → empty): a column repeats
+    its values (the long export, 11 rows per version), and each distinct one is encoded once."""
+
+    codes: np.ndarray[Any, Any]
+    distinct: np.ndarray[Any, Any]
+    """The distinct values (``str`` objects)."""
+
+    @classmethod
+    def of(cls, values: np.ndarray[Any, Any]) -> _Text:
+        codes, distinct = pd.factorize(values)  # None → -1
+        distinct = np.asarray(distinct, dtype=object)
+        if len(codes) and codes.min() < 0:
+            distinct = np.append(distinct, "")
+            codes = np.where(codes < 0, len(distinct) - 1, codes)
+        return cls(codes, distinct)
+
+    def values(self) -> np.ndarray[Any, Any]:
+        """The column as an object array (references to the distinct values)."""
+        values: np.ndarray[Any, Any] = self.distinct[self.codes]
+        return values
+
+    def encoded(self) -> np.ndarray[Any, Any]:
+        """The distinct values as UTF-8, fixed width (``S``)."""
+        text = self.distinct.astype(str) if len(self.distinct) else np.array([], dtype="U1")
+        try:
+            return text.astype(bytes)  # ASCII (identifiers, pseudonyms): one C-level pass
+        except UnicodeEncodeError:
+            return np.char.encode(text, "utf-8")
+
+
 class _StataWriter(StataWriterUTF8):  # type: ignore[misc]
-    """pandas' Stata 118 writer, with its string columns encoded and padded by numpy in one pass per
-    column instead of one Python call per value (which costs seconds per million strings).
+    """pandas' Stata 118 writer, with its text columns encoded and padded by numpy, each distinct value
+    once, instead of one Python call per value (which costs seconds per million strings).
 
     The two methods replaced are pandas' own (``_encode_strings``, ``_prepare_data`` of pandas 2.x)
     with only the string handling vectorised; the read-back tests hold the result to ``read_stata``.
     """
 
+    def __init__(self, texts: dict[str, _Text], *args: Any, **kwargs: Any) -> None:
+        self._texts = texts
+        self._encoded: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+        """Per text column encoded as a fixed-width string: its row codes and encoded distinct values."""
+        super().__init__(*args, **kwargs)
+
     def _encode_strings(self) -> None:
         for col in self.data:
-            column = self.data[col]
-            if column.dtype.type is np.object_ and len(column):
-                text = column.to_numpy(dtype=str)
-                try:
-                    encoded = text.astype(bytes)  # ASCII (identifiers, pseudonyms): one C-level pass
-                except UnicodeEncodeError:
-                    encoded = np.char.encode(text, "utf-8")
-                if encoded.dtype.itemsize <= self._max_string_length:
-                    self.data[col] = pd.Series(encoded.astype(object), index=column.index, name=col)
+            text = self._texts.get(col)
+            if text is None or not len(self.data[col]):
+                continue
+            encoded = text.encoded()
+            if encoded.dtype.itemsize <= self._max_string_length:
+                self._encoded[col] = (text.codes, encoded)
+                # pandas sizes the column from these values (references to the distinct ones).
+                self.data[col] = pd.Series(encoded.astype(object)[text.codes], index=self.data.index, name=col)
 
     def _prepare_data(self) -> np.recarray[Any, Any]:
         data = self.data
@@ -226,7 +266,11 @@ class _StataWriter(StataWriterUTF8):  # type: ignore[misc]
         for i, col in enumerate(data):
             typ = self.typlist[i]
             if typ <= self._max_string_length:
-                arrays.append(data[col].fillna(b"").to_numpy(dtype=object).astype(f"S{typ}"))
+                if col in self._encoded:
+                    codes, encoded = self._encoded[col]
+                    arrays.append(encoded.astype(f"S{typ}")[codes])
+                else:
+                    arrays.append(data[col].fillna(b"").to_numpy(dtype=object).astype(f"S{typ}"))
                 dtypes.append((str(col), f"S{typ}"))
             else:
                 values = data[col].to_numpy()

@@ -8,8 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, insert, update
+from sqlalchemy import ColumnElement, Select, String, bindparam, cast, func, insert, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, SQLModel, col, select
 
 from grading.eligibility.batch import PatientInputs, Screening
@@ -84,22 +85,38 @@ def patient_by_pseudonym(session: Session, pseudonym: str) -> Patient | None:
     return session.exec(select(Patient).where(Patient.pseudonym == pseudonym)).first()
 
 
-_CANDIDATES = (
-    sa_select(
-        col(Study.patient_id),
-        col(Study.id),
-        col(Study.study_date),
-        col(Study.created_at),
-        col(Grading.id),
-        col(Grading.created_at),
-        col(GradingVersion.version),
-        cast(col(GradingVersion.endplates), String),
+def _candidates(*extra: ColumnElement[Any] | Mapped[Any]) -> Select[Any]:
+    """Every clinical grading at its current version, with its study: the candidates of
+    :func:`counting_choice`, then the ``extra`` columns (of the grading, the version or the study)."""
+    return (
+        sa_select(
+            col(Study.patient_id),
+            col(Study.id),
+            col(Study.study_date),
+            col(Study.created_at),
+            col(Grading.id),
+            col(Grading.created_at),
+            col(GradingVersion.version),
+            cast(col(GradingVersion.endplates), String),
+            *extra,
+        )
+        .join(Grading, col(Grading.study_id) == col(Study.id))
+        .join(GradingVersion, CURRENT_VERSION)
+        .where(col(Grading.kind) == GradingKind.clinical)
     )
-    .join(Grading, col(Grading.study_id) == col(Study.id))
-    .join(GradingVersion, CURRENT_VERSION)
-    .where(col(Grading.kind) == GradingKind.clinical)
-)
+
+
+_CANDIDATES = _candidates()
 _CANDIDATES_OF = _CANDIDATES.where(col(Study.patient_id).in_(bindparam("ids", expanding=True)))
+
+
+def _choose(rows: Iterable[Any]) -> dict[str, Any]:
+    """Per patient, the row (of :func:`_candidates`) of the candidate that counts."""
+    return counting_choice((row[0], Candidate(row[2], row[3], row[5], row[4], row)) for row in rows)
+
+
+def _counting(row: Any) -> CountingGrading:
+    return CountingGrading(row[1], row[2], row[4], row[6], row[7])
 
 
 def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> dict[str, CountingGrading]:
@@ -111,19 +128,16 @@ def counting_gradings(session: Session, patient_ids: Sequence[str] | None) -> di
     else:
         for chunk in chunks(list(patient_ids)):
             rows.extend(session.connection().execute(_CANDIDATES_OF, {"ids": list(chunk)}))
-    return counting_choice(
-        (
-            patient_id,
-            Candidate(
-                study_date,
-                study_created,
-                grading_created,
-                grading_id,
-                CountingGrading(study_id, study_date, grading_id, version, text),
-            ),
-        )
-        for patient_id, study_id, study_date, study_created, grading_id, grading_created, version, text in rows
-    )
+    return {patient_id: _counting(row) for patient_id, row in _choose(rows).items()}
+
+
+def counting_gradings_with(
+    session: Session, *extra: ColumnElement[Any] | Mapped[Any]
+) -> dict[str, tuple[CountingGrading, tuple[Any, ...]]]:
+    """For every patient with a clinical grading: the grading that counts (as :func:`counting_gradings`)
+    and the ``extra`` columns of its row (of the grading, its current version or its study), in one query."""
+    chosen = _choose(session.connection().execute(_candidates(*extra)))
+    return {patient_id: (_counting(row), tuple(row[8:])) for patient_id, row in chosen.items()}
 
 
 _SCREENING = sa_select(

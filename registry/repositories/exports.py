@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, cast, type_coerce
@@ -10,7 +9,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from registry.models import EligibilityDecision, Grading, GradingVersion, Instance, Patient, Series, Study
-from registry.repositories.gradings import CURRENT_VERSION
+from registry.repositories import eligibility as eligibility_repo
+from registry.repositories.eligibility import CountingGrading
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 """The SOP class assumed for an image whose header did not record one."""
@@ -60,30 +60,19 @@ def grading_versions(session: Session) -> list[Any]:
     return rows
 
 
-_CURRENT = sa_select(
-    col(Grading.id),
+COUNTING_CONTEXT = (
     col(Grading.rater_id),
     cast(col(GradingVersion.at), String),
     col(GradingVersion.protocol),
     cast(col(GradingVersion.numbering), String),
-).join(GradingVersion, CURRENT_VERSION)
+)
+"""What the wide export adds to the grading that counts: its rater id, and its current version's time
+(the database's text, UTC), protocol and numbering (JSON text or NULL)."""
 
 
-@dataclass(frozen=True)
-class CurrentVersion:
-    """Who a grading belongs to and what its current version was recorded with."""
-
-    rater_id: str
-    at: str
-    """When it was recorded, as the database's text (UTC): parsed in bulk."""
-    protocol: str
-    numbering: str | None
-    """The numbering as stored (JSON text), or None when not recorded."""
-
-
-def current_version_contexts(session: Session) -> dict[str, CurrentVersion]:
-    """Grading id to its rater and its current version's time, protocol and numbering."""
-    return {row[0]: CurrentVersion(*row[1:]) for row in session.connection().execute(_CURRENT)}
+def counting_in_context(session: Session) -> dict[str, tuple[CountingGrading, tuple[Any, ...]]]:
+    """Per patient with a clinical grading: the grading that counts and its :data:`COUNTING_CONTEXT`."""
+    return eligibility_repo.counting_gradings_with(session, *COUNTING_CONTEXT)
 
 
 def pseudonyms(session: Session) -> dict[str, str]:

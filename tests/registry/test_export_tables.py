@@ -94,3 +94,13 @@ def test_csv_writes_utc_times_to_the_microsecond_with_z_and_missing_as_empty() -
     ]
     back = pd.read_csv(io.StringIO("\n".join(lines)))["recorded_at"]
     assert pd.to_datetime(back, utc=True).tolist()[0] == pd.Timestamp("2026-11-30 12:00:00.123456", tz="UTC")
+
+
+def test_stata_text_of_repeated_values_reads_back_row_for_row() -> None:
+    """Each distinct text is encoded once and placed by index: the rows must still come back in order."""
+    variable = Variable("rater", "Rater", Kind.TEXT)
+    values = np.array(["R-2", "Ærø", None, "R-2", "R-1", None, "Ærø"] * 3, dtype=object)
+    back = pd.read_stata(io.BytesIO(to_stata(Table((Column(variable, values),)))))["rater"].tolist()
+    assert back == ["" if v is None else v for v in values]
+    empty = Table((Column(variable, np.array([], dtype=object)),))
+    assert pd.read_stata(io.BytesIO(to_stata(empty))).shape == (0, 1)
