@@ -16,19 +16,24 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+Time = dt.datetime | str
+"""A time, or the database's ISO 8601 text of it: the texts of one column order as its times do (the
+registry reads them as text, not to convert two times per candidate only to compare a few)."""
+
+
 @dataclass(frozen=True)
 class Candidate(Generic[T]):
     """A clinical grading (at its current version) that may count for its patient, with ``value``
-    whatever the caller wants back for it."""
+    whatever the caller wants back for it. The times of the candidates compared are all of one kind."""
 
     study_date: dt.date | None
-    study_registered: dt.datetime
-    grading_created: dt.datetime
+    study_registered: Time
+    grading_created: Time
     grading_id: str
     value: T
 
     @property
-    def rank(self) -> tuple[dt.date, dt.datetime, dt.datetime, str]:
+    def rank(self) -> tuple[dt.date, Time, Time, str]:
         """Greater counts first: study date (unknown oldest), registration, grading creation, id."""
         return (self.study_date or dt.date.min, self.study_registered, self.grading_created, self.grading_id)
 

@@ -93,9 +93,9 @@ def _candidates(*extra: ColumnElement[Any] | Mapped[Any]) -> Select[Any]:
             col(Study.patient_id),
             col(Study.id),
             col(Study.study_date),
-            col(Study.created_at),
+            cast(col(Study.created_at), String),  # compared only: as text (see Candidate)
             col(Grading.id),
-            col(Grading.created_at),
+            cast(col(Grading.created_at), String),
             col(GradingVersion.version),
             cast(col(GradingVersion.endplates), String),
             *extra,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from grading.eligibility import Episode, evaluate
 from grading.eligibility.batch import PatientInputs, Screening, decide_all
 from grading.eligibility.counting import Candidate, counting_choice
@@ -61,3 +63,25 @@ def test_counting_choice_orders_by_study_date_then_registration_then_grading() -
     }
     assert counting_choice(reversed(pairs)) == counting_choice(pairs)
     assert counting_choice([]) == {}
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        ("2026-05-01 10:00:00.000000", "2026-05-01 10:00:00.500000"),  # SQLite: fixed width
+        ("2026-05-01 10:00:00+00", "2026-05-01 10:00:00.5+00"),  # PostgreSQL: no fraction, then one
+        ("2026-05-01 10:00:00.25+00", "2026-05-01 10:00:00.5+00"),  # trailing zeros dropped
+        ("2026-05-01 10:00:00.5+00", "2026-05-01 10:00:00.55+00"),
+        ("2026-05-01 09:59:59.999999+00", "2026-05-01 10:00:00+00"),
+    ],
+)
+def test_counting_choice_orders_times_given_as_the_databases_text(earlier: str, later: str) -> None:
+    day = dt.date(2026, 5, 1)
+    registered = [("A", Candidate(day, earlier, earlier, "g1", "registered earlier"))]
+    registered.append(("A", Candidate(day, later, earlier, "g0", "registered later")))
+    assert counting_choice(registered) == {"A": "registered later"}
+    created = [
+        ("A", Candidate(day, earlier, later, "g0", "graded later")),
+        ("A", Candidate(day, earlier, earlier, "g1", "graded earlier")),
+    ]
+    assert counting_choice(created) == {"A": "graded later"}
