@@ -74,6 +74,11 @@ def _database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def _rater_of(study: int, warmup: int) -> int:
+    """The rater :func:`_prepare` assigns the ``study``-th study to (and whose client grades it)."""
+    return 0 if study < warmup else (study - warmup) // PER_CLIENT % CLIENTS
+
+
 def _prepare(database_url: str, studies_needed: int, warmup: int) -> tuple[list[dict[str, str]], list[str]]:
     """Raters who may register studies, and studies to grade: the first ``warmup`` assigned to rater 0,
     then each run of ``PER_CLIENT`` to the rater whose client grades it in :func:`_grading_jobs`."""
@@ -91,9 +96,7 @@ def _prepare(database_url: str, studies_needed: int, warmup: int) -> tuple[list[
         for i in range(studies_needed):
             view, _ = register_study(session, admin, f"1.2.826.0.1.3680043.9.5.{i}", f"SITE-{i}", None, 0.2)
             studies.append(view.study.id)
-            add_assignment(
-                session, view.study, raters[0 if i < warmup else (i - warmup) // PER_CLIENT % CLIENTS], admin
-            )
+            add_assignment(session, view.study, raters[_rater_of(i, warmup)], admin)
         session.commit()
     dispose_engine(database_url)
     return headers, studies
@@ -164,10 +167,9 @@ def _batch_cpu(server_url: str) -> dict[int, tuple[float, float]]:
         engine = get_engine(database_url)
         with session_scope(engine) as session:
             raters = {user.name: user for user in session.execute(select(User)).scalars()}
-        # The rater each study is assigned to, as _prepare assigns them.
         graded = iter(
             parse_grading(
-                raters[f"bench-rad-{0 if i < warmup else (i - warmup) // PER_CLIENT % CLIENTS}"],
+                raters[f"bench-rad-{_rater_of(i, warmup)}"],
                 study,
                 BODY["endplates"],
             )

@@ -18,7 +18,9 @@ T = TypeVar("T")
 
 Time = dt.datetime | str
 """A time, or the database's ISO 8601 text of it: the texts of one column order as its times do (the
-registry reads them as text, not to convert two times per candidate only to compare a few)."""
+registry reads them as text, not to convert two times per candidate only to compare a few). SQLite's
+text is fixed-width; PostgreSQL's drops a fraction's trailing zeros, which still orders digit by digit,
+and a time without a fraction sorts first (``+`` before ``.``)."""
 
 
 @dataclass(frozen=True)

@@ -240,8 +240,8 @@ class _StataWriter(StataWriterUTF8):  # type: ignore[misc]
 
     def __init__(self, texts: dict[str, _Text], *args: Any, **kwargs: Any) -> None:
         self._texts = texts
-        self._encoded: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
-        """Per text column encoded as a fixed-width string: its row codes and encoded distinct values."""
+        self._encoded: dict[str, np.ndarray[Any, Any]] = {}
+        """The encoded distinct values of each text column written as a fixed-width string."""
         super().__init__(*args, **kwargs)
 
     def _encode_strings(self) -> None:
@@ -251,7 +251,7 @@ class _StataWriter(StataWriterUTF8):  # type: ignore[misc]
                 continue
             encoded = text.encoded()
             if encoded.dtype.itemsize <= self._max_string_length:
-                self._encoded[col] = (text.codes, encoded)
+                self._encoded[col] = encoded
                 # pandas sizes the column from these values (references to the distinct ones).
                 self.data[col] = pd.Series(encoded.astype(object)[text.codes], index=self.data.index, name=col)
 
@@ -267,8 +267,7 @@ class _StataWriter(StataWriterUTF8):  # type: ignore[misc]
             typ = self.typlist[i]
             if typ <= self._max_string_length:
                 if col in self._encoded:
-                    codes, encoded = self._encoded[col]
-                    arrays.append(encoded.astype(f"S{typ}")[codes])
+                    arrays.append(self._encoded[col].astype(f"S{typ}")[self._texts[col].codes])
                 else:
                     arrays.append(data[col].fillna(b"").to_numpy(dtype=object).astype(f"S{typ}"))
                 dtypes.append((str(col), f"S{typ}"))

@@ -37,12 +37,8 @@ _VERSIONS = (
 
 
 def _version_order(row: Any) -> tuple[Any, ...]:
-    """By patient, study (date, missing first; then id), grading (created, then id) and version.
-
-    Both timestamps are the database's text of one column, so they compare as the times do: fixed-width
-    on SQLite; on PostgreSQL the fraction of a second loses its trailing zeros, which still orders
-    digit by digit, and a time without one sorts first (``+`` before ``.``).
-    """
+    """By patient, study (date, missing first; then id), grading (created, then id) and version. The
+    creation time is the database's text, which orders as the times do (:data:`grading.eligibility.counting.Time`)."""
     return (row[0], row[2] or "", row[1], row[11], row[3], row[6])
 
 
