@@ -61,6 +61,9 @@ class Endplate(enum.Enum):
 
 ENDPLATES: tuple[Endplate, ...] = tuple(Endplate)
 """All 11 endplates in anatomical order, cranial to caudal."""
+ENDPLATE_IDS: tuple[str, ...] = tuple(e.value for e in ENDPLATES)
+"""Their ids (the keys of a stored grading), in the same order: read once, since a member's
+``.value`` is a property call each time."""
 
 
 class DiscLevel(enum.Enum):

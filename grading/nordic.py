@@ -350,8 +350,10 @@ class EndplateGrading:
         if not isinstance(data, dict) or not _FIELD_SET.issuperset(data):
             return cls._parse(endplate, data, extras or {})
         extension = data.get("extension_pct")
-        # A missing field reads as None, as in _parse; the type keeps 1 and True apart.
-        key = (endplate, data.get("type"), data.get("size"), extension, type(extension))
+        # A missing field reads as None, as in _parse; the type keeps 1 and True apart. The endplate is
+        # keyed by its id (``_value_``, the enum's documented attribute): hashing the member itself is a
+        # Python call, and this runs 11 times per stored grading read.
+        key = (endplate._value_, data.get("type"), data.get("size"), extension, type(extension))
         try:
             parsed = _PARSED.get(key)
         except TypeError:  # an unhashable value (a list, say): parsed, and refused, below

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
-from grading.endplates import ENDPLATES
+from grading.endplates import ENDPLATE_IDS, ENDPLATES
 from grading.protocols import DEFAULT_PROTOCOL
 from registry.exports.codebook import (
     EXTRA_VARIABLES,
@@ -48,8 +48,6 @@ _PER_ENDPLATE = 6 + len(EXTRA_VARIABLES)
 """type, size, extension %, not-assessable reason, any change, beyond the endplate, then the protocol's
 other variables (missing where the version's protocol does not have them)."""
 _BEYOND = frozenset({"B", "C", "D"})
-_ENDPLATE_KEYS = tuple(endplate.value for endplate in ENDPLATES)
-"""The endplates' keys in the stored JSON, in order (read once: an enum member's value is a lookup)."""
 _ENTRY = re.compile(r'"([LS][1-5]_(?:sup|inf))"\s*:\s*(\{[^{}]*\})')
 """One endplate's entry in the stored JSON text: its id and the entry's own JSON text."""
 
@@ -168,7 +166,7 @@ class _Parser:
         if len(entries) != len(ENDPLATES):  # an unusual text (a brace inside a note): decode it whole
             entries = {key: json.dumps(value) for key, value in json.loads(text).items()}
         row = []
-        for key in _ENDPLATE_KEYS:
+        for key in ENDPLATE_IDS:
             entry = entries[key]
             index = self._index.get(entry)
             if index is None:

@@ -17,7 +17,7 @@ from grading.eligibility.batch import PatientInputs, Screening
 from grading.eligibility.counting import Candidate, counting_choice
 from grading.eligibility.episode import Episode
 from grading.eligibility.vocabulary import DecisionStatus, Outcome
-from grading.endplates import ENDPLATES
+from grading.endplates import ENDPLATE_IDS, ENDPLATES
 from grading.nordic import EndplateGrading, StudyGrading
 from grading.protocols import all_extras
 from registry.models import (
@@ -185,7 +185,9 @@ def grading_from_stored(endplates: Mapping[str, Any]) -> StudyGrading:
     variables of any protocol, so all of them are accepted.
     """
     extras = all_extras()
-    return StudyGrading(tuple(EndplateGrading.from_mapping(e, endplates[e.value], extras) for e in ENDPLATES))
+    parse = EndplateGrading.from_mapping
+    pairs = zip(ENDPLATES, ENDPLATE_IDS, strict=True)
+    return StudyGrading(tuple([parse(endplate, endplates[key], extras) for endplate, key in pairs]))
 
 
 @dataclass(frozen=True)

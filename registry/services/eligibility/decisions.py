@@ -14,6 +14,7 @@ at enrolment is never changed: a different outcome is recorded beside it as an a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from sqlmodel import Session
 
 from grading.eligibility import Decision, RuleSet
 from grading.eligibility.batch import decide_all
+from registry.collector import collector_paused
 from registry.errors import NotFound
 from registry.models import GradingKind
 from registry.models.base import utcnow
@@ -31,6 +33,10 @@ from registry.repositories import studies as studies_repo
 from registry.repositories.eligibility import CountingGrading, DecisionRow, DecisionWrites, StoredDecision
 from registry.services import audit
 from registry.services.eligibility import catalog, today
+
+BULK_PATIENTS = 1000
+"""From this many patients (or all of them) a re-evaluation runs with the garbage collector paused
+(:mod:`registry.collector`); smaller ones, such as a grading's own, leave it alone."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,14 @@ def reevaluate(
     The caller has written its change of inputs and holds the patients' locks (:func:`lock_patients`),
     so the inputs read here are the latest.
     """
+    bulk = patient_ids is None or len(patient_ids) >= BULK_PATIENTS
+    with collector_paused() if bulk else contextlib.nullcontext():
+        return _reevaluate(session, patient_ids, on, rule_sets)
+
+
+def _reevaluate(
+    session: Session, patient_ids: Sequence[str] | None, on: dt.date, rule_sets: Sequence[RuleSet] | None
+) -> ReevaluationReport:
     rule_sets = list(rule_sets) if rule_sets is not None else list(catalog().rule_sets)
     inputs = eligibility_repo.eligibility_inputs(session, sorted({r.trial for r in rule_sets}), patient_ids)
     decided = decide_all(rule_sets, inputs.patients, on)
