@@ -35,11 +35,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CHROMIUM, CHROMIUM_ARGS, ServerProcess, give_studies_to, median, percentile, print_table, row
-from grading.endplates import ENDPLATES
+from grading.endplates import ENDPLATE_IDS
 from registry.db import dispose_engine, get_engine, migrate, session_scope
 from registry.services.users import add_user
-
-ENDPLATE_IDS = [e.value for e in ENDPLATES]
 
 TARGET_MS = 500.0
 NEXT_TARGET_MS = 300.0

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grading.endplates import Endplate
+from grading.endplates import ENDPLATE_IDS, Endplate
 from grading.errors import GradingError, GradingErrors
 
 Point = tuple[float, float, float]
@@ -144,7 +144,7 @@ class HeightFraction:
             raise GradingError(f"a measurement must be an object, got {data!r}", field="measurements")
         name = data.get("endplate")
         if not isinstance(name, str) or name not in Endplate.__members__:
-            allowed = ", ".join(e.value for e in Endplate)
+            allowed = ", ".join(ENDPLATE_IDS)
             raise GradingError(f"measurements: endplate {name!r} is unknown; allowed: {allowed}", field="measurements")
         points = [
             parse_point(data.get(key), f"measurements.{name}.{key}", field="measurements", endplate=name)

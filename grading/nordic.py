@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from grading.endplates import ENDPLATES, Endplate
+from grading.endplates import ENDPLATE_IDS, ENDPLATES, Endplate
 from grading.errors import GradingError, GradingErrors
 
 
@@ -524,7 +524,7 @@ class StudyGrading:
                 [GradingError(f"endplates must be an object keyed by endplate id, got {data!r}", field="endplates")]
             )
         errors: list[GradingError] = []
-        allowed = ", ".join(e.value for e in ENDPLATES)
+        allowed = ", ".join(ENDPLATE_IDS)
         for key in data:
             if not isinstance(key, str) or key not in Endplate.__members__:
                 errors.append(

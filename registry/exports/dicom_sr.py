@@ -25,7 +25,7 @@ from pydicom.sr.coding import Code
 from pydicom.uid import ComprehensiveSRStorage, generate_uid
 from pydicom.valuerep import DA, TM, PersonName
 
-from grading.endplates import ENDPLATES, Endplate
+from grading.endplates import ENDPLATE_IDS, ENDPLATES, Endplate
 from grading.nordic import TYPE_LABELS, Size
 from registry.errors import InvalidInput
 from registry.exports.codebook import NOT_ASSESSABLE_REASONS
@@ -278,7 +278,7 @@ def read_sr(data: bytes) -> GradingReport:
         identifier = group.tracking_identifier or ""
         endplate_id, _, grading_id = identifier.partition(" of grading ")
         endplates[endplate_id] = _entry(group)
-    missing = [e.value for e in ENDPLATES if e.value not in endplates]
+    missing = [key for key in ENDPLATE_IDS if key not in endplates]
     if missing:
         raise SrError(f"the report has no measurement group for {', '.join(missing)}")
     person = content.get_observer_contexts(observer_type=codes.cid270.Person)
@@ -288,7 +288,7 @@ def read_sr(data: bytes) -> GradingReport:
         grading_id=grading_id,
         version=int(sr.InstanceNumber),
         rater=rater,
-        endplates={e.value: endplates[e.value] for e in ENDPLATES},
+        endplates={key: endplates[key] for key in ENDPLATE_IDS},
         recorded_at=recorded,
         referenced_series=tuple(s.SeriesInstanceUID for s in _evidence_series(sr)),
     )

@@ -177,6 +177,10 @@ def screenings(
     return {(row[0], row[1]): Screening(row[2], recorded_episode(*row[3:])) for row in rows}
 
 
+_ENDPLATE_KEYS = tuple(zip(ENDPLATES, ENDPLATE_IDS, strict=True))
+"""Each endplate with its key in a stored grading (paired once, not per grading read)."""
+
+
 def grading_from_stored(endplates: Mapping[str, Any]) -> StudyGrading:
     """The :class:`StudyGrading` of a stored (validated, canonical) grading version.
 
@@ -186,8 +190,7 @@ def grading_from_stored(endplates: Mapping[str, Any]) -> StudyGrading:
     """
     extras = all_extras()
     parse = EndplateGrading.from_mapping
-    pairs = zip(ENDPLATES, ENDPLATE_IDS, strict=True)
-    return StudyGrading(tuple([parse(endplate, endplates[key], extras) for endplate, key in pairs]))
+    return StudyGrading(tuple([parse(endplate, endplates[key], extras) for endplate, key in _ENDPLATE_KEYS]))
 
 
 @dataclass(frozen=True)
