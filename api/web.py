@@ -5,10 +5,11 @@ user's bearer token. The page is sent with a Content-Security-Policy that allows
 and connections only from this origin and images only from here or from ``blob:`` object URLs
 (the slice PNGs are fetched with the token and shown through object URLs).
 
-A first load fetches the page, its style sheet and every ES module of the page at once: the page
-names each module that ``js/main.js`` imports, directly or through another module, in a
-``<link rel="modulepreload">`` that is written here, from the modules' ``import`` lines, when the
-files are read (so no list is kept by hand and no import waits for its importer to arrive). The
+A first load fetches the page, its style sheet and one script: the page's ES modules are kept as
+separate files (one home per concern) and served as one bundle, ``js/main.bundle.js``, written here
+from ``js/main.js`` and the modules it imports when the files are read (:func:`bundle_modules`). One
+module instead of eighteen saves the browser a fetch, a compilation and an instantiation per module
+before the page's code runs (see ``docs/workstation.md#throughput`` for the measurement). The
 files are read once, when the app is built, and answered from memory: reading each from disk
 through worker threads cost more than the rest of the request on a loaded server. Each answer
 has an ``ETag`` to revalidate against (``no-cache``); a changed file is served once the app is
@@ -18,6 +19,7 @@ built again.
 from __future__ import annotations
 
 import hashlib
+import json
 import mimetypes
 import posixpath
 import re
@@ -56,33 +58,92 @@ PAGE_HEADERS = {
 
 
 _MODULE_SCRIPT = re.compile(r'^([ \t]*)<script type="module" src="([^"]+)"></script>', re.MULTILINE)
-_IMPORT = re.compile(r'^\s*(?:import|export)\s(?:[^"\';]*?\sfrom\s*)?"(\.{1,2}/[^"]+)"', re.MULTILINE)
-"""A static ``import``/``export … from`` of a relative module specifier (the page's modules use no other)."""
+_NAMED_IMPORT = re.compile(r'^import\s*\{([\w$,\s]*)\}\s*from\s*"(\.{1,2}/[^"]+)";?[ \t]*$', re.MULTILINE)
+"""``import { a, b } from "./x.js";``: the one form of import the page's modules use (no renaming)."""
+_EXPORTED_DECLARATION = re.compile(
+    r"^export\s+((?:async\s+)?function\*?|const|let|class)\s+([A-Za-z_$][\w$]*)", re.MULTILINE
+)
+_MODULE_SYNTAX = re.compile(r"^[ \t]*(?:import|export)\b(?![ \t]*[(.])", re.MULTILINE)
+"""Any other import or export (``import(…)`` and ``import.meta`` are expressions, not module syntax)."""
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
+BUNDLE_SUFFIX = ".bundle.js"
+"""The bundle of the module ``js/main.js`` is served as ``js/main.bundle.js``."""
 
 
-def module_graph(directory: Path, entry: str) -> list[str]:
-    """``entry`` (a path relative to ``directory``) and every module it imports, directly or not, in the
-    order they are first imported."""
-    found = [entry]
-    for module in found:
+def _resolve(module: str, specifier: str) -> str:
+    return posixpath.normpath(posixpath.join(posixpath.dirname(module), specifier))
+
+
+def bundle_order(directory: Path, entry: str) -> list[str]:
+    """``entry`` (a path relative to ``directory``) and every module it imports, directly or not, each after
+    the modules it imports; :class:`ValueError` on an import cycle."""
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(module: str) -> None:
+        if module in visiting:
+            raise ValueError(f"{module}: import cycle {' -> '.join([*visiting, module])}")
+        if module in order:
+            return
+        visiting.append(module)
+        for _names, specifier in _NAMED_IMPORT.findall((directory / module).read_text(encoding="utf-8")):
+            visit(_resolve(module, specifier))
+        visiting.pop()
+        order.append(module)
+
+    visit(entry)
+    return order
+
+
+def bundle_modules(directory: Path, entry: str) -> str:
+    """``entry`` and every module it imports as one ES module: each module's code in a function of its own
+    (its top-level names stay its own), run once, after the modules it imports; ``import { a, b } from
+    "./x.js"`` becomes ``const { a, b }`` of what ``x.js`` exports.
+
+    The page's modules keep to what this supports, checked here (:class:`ValueError` naming the module,
+    and the line where there is one): named imports without renaming, exports only as ``export
+    function|class|const`` declarations (an exported ``let`` would be imported as a copy), no cycle.
+    """
+    parts = ["const modules = new Map();"]
+    for module in bundle_order(directory, entry):
         source = (directory / module).read_text(encoding="utf-8")
-        for specifier in _IMPORT.findall(source):
-            imported = posixpath.normpath(posixpath.join(posixpath.dirname(module), specifier))
-            if imported not in found:
-                found.append(imported)
-    return found
+
+        def imported(match: re.Match[str], module: str = module, source: str = source) -> str:
+            names = [name.strip() for name in match.group(1).split(",") if name.strip()]
+            if not all(_IDENTIFIER.fullmatch(name) for name in names):
+                line = source.count("\n", 0, match.start()) + 1
+                raise ValueError(f"{module} line {line}: an import is bundled only under its exported name")
+            specifier = json.dumps(_resolve(module, match.group(2)))
+            return f"const {{ {', '.join(names)} }} = modules.get({specifier});"
+
+        body = _NAMED_IMPORT.sub(imported, source)
+        exports = _EXPORTED_DECLARATION.findall(body)
+        for kind, name in exports:
+            if kind == "let":
+                raise ValueError(f"{module}: `export let {name}` would be imported as a copy; export a const")
+        body = _EXPORTED_DECLARATION.sub(r"\1 \2", body)
+        other = _MODULE_SYNTAX.search(body)
+        if other is not None:
+            line = body.count("\n", 0, other.start()) + 1
+            raise ValueError(f"{module} line {line}: only `import {{ … }} from` and exported declarations are bundled")
+        names = ", ".join(name for _kind, name in exports)
+        key = json.dumps(module)
+        parts.append(f"// {module}\nmodules.set({key}, (() => {{\n{body.rstrip()}\nreturn {{ {names} }};\n}})());")
+    return "\n".join(parts) + "\n"
 
 
-def with_module_preloads(directory: Path, html: str) -> str:
-    """The page ``html`` with a ``modulepreload`` link, before each module script, for every module the
-    script imports."""
+def with_bundles(directory: Path, html: str) -> tuple[str, dict[str, str]]:
+    """The page ``html`` with each module script loading the bundle of its module instead, and the bundles
+    by the path they are served at."""
+    bundles: dict[str, str] = {}
 
-    def preloads(script: re.Match[str]) -> str:
+    def bundled(script: re.Match[str]) -> str:
         indent, entry = script.group(1), script.group(2)
-        links = [f'{indent}<link rel="modulepreload" href="{m}">\n' for m in module_graph(directory, entry)[1:]]
-        return "".join(links) + script.group(0)
+        path = entry.removesuffix(".js") + BUNDLE_SUFFIX
+        bundles[path] = bundle_modules(directory, entry)
+        return f'{indent}<script type="module" src="{path}"></script>'
 
-    return _MODULE_SCRIPT.sub(preloads, html)
+    return _MODULE_SCRIPT.sub(bundled, html), bundles
 
 
 @dataclass(frozen=True)
@@ -102,14 +163,16 @@ class PageFile:
 
 
 def read_page_files(directory: Path) -> dict[str, PageFile]:
-    """Every file below ``directory`` by its path relative to it (``.`` too for ``index.html``), the
-    page with its module preloads."""
-    files = {}
+    """Every file below ``directory`` by its path relative to it (``.`` too for ``index.html``): the page
+    loading the bundle of its modules, and the bundle (:func:`with_bundles`)."""
+    files: dict[str, PageFile] = {}
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
         name = path.relative_to(directory).as_posix()
         body = path.read_bytes()
         if name == "index.html":
-            body = with_module_preloads(directory, body.decode("utf-8")).encode("utf-8")
+            html, bundles = with_bundles(directory, body.decode("utf-8"))
+            body = html.encode("utf-8")
+            files.update((bundle, PageFile.of(bundle, code.encode("utf-8"))) for bundle, code in bundles.items())
         files[name] = PageFile.of(name, body)
     files["."] = files["index.html"]
     return files

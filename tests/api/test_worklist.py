@@ -80,11 +80,11 @@ def test_me_names_the_token_owner(client: TestClient, auth: TokenFactory) -> Non
 
 def test_the_page_is_public_with_a_strict_content_security_policy(client: TestClient) -> None:
     index = client.get("/")
-    assert index.status_code == 200 and '<script type="module" src="js/main.js">' in index.text
+    assert index.status_code == 200 and '<script type="module" src="js/main.bundle.js">' in index.text
     csp = index.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "script-src 'self'" in csp and "'unsafe-inline'" not in csp
     assert "<script>" not in index.text and " style=" not in index.text
-    script = client.get("/js/main.js")
+    script = client.get("/js/main.bundle.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert script.headers["x-content-type-options"] == "nosniff"
     unknown = client.get("/api/v1/no-such-endpoint")
