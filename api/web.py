@@ -58,14 +58,14 @@ PAGE_HEADERS = {
 
 
 _MODULE_SCRIPT = re.compile(r'^([ \t]*)<script type="module" src="([^"]+)"></script>', re.MULTILINE)
+_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 _NAMED_IMPORT = re.compile(r'^import\s*\{([\w$,\s]*)\}\s*from\s*"(\.{1,2}/[^"]+)";?[ \t]*$', re.MULTILINE)
 """``import { a, b } from "./x.js";``: the one form of import the page's modules use (no renaming)."""
 _EXPORTED_DECLARATION = re.compile(
-    r"^export\s+((?:async\s+)?function\*?|const|let|class)\s+([A-Za-z_$][\w$]*)", re.MULTILINE
+    rf"^export\s+((?:async\s+)?function\*?|const|let|class)\s+({_IDENTIFIER.pattern})", re.MULTILINE
 )
 _MODULE_SYNTAX = re.compile(r"^[ \t]*(?:import|export)\b(?![ \t]*[(.])", re.MULTILINE)
 """Any other import or export (``import(…)`` and ``import.meta`` are expressions, not module syntax)."""
-_IDENTIFIER = re.compile(r"[A-Za-z_$][\w$]*")
 BUNDLE_SUFFIX = ".bundle.js"
 """The bundle of the module ``js/main.js`` is served as ``js/main.bundle.js``."""
 
@@ -77,22 +77,28 @@ def _resolve(module: str, specifier: str) -> str:
 def bundle_order(directory: Path, entry: str) -> list[str]:
     """``entry`` (a path relative to ``directory``) and every module it imports, directly or not, each after
     the modules it imports; :class:`ValueError` on an import cycle."""
-    order: list[str] = []
+    return list(_sources_in_order(directory, entry))
+
+
+def _sources_in_order(directory: Path, entry: str) -> dict[str, str]:
+    """:func:`bundle_order`'s modules with their source text, each file read once."""
+    sources: dict[str, str] = {}
     visiting: list[str] = []
 
     def visit(module: str) -> None:
         if module in visiting:
             raise ValueError(f"{module}: import cycle {' -> '.join([*visiting, module])}")
-        if module in order:
+        if module in sources:
             return
         visiting.append(module)
-        for _names, specifier in _NAMED_IMPORT.findall((directory / module).read_text(encoding="utf-8")):
+        source = (directory / module).read_text(encoding="utf-8")
+        for _names, specifier in _NAMED_IMPORT.findall(source):
             visit(_resolve(module, specifier))
         visiting.pop()
-        order.append(module)
+        sources[module] = source
 
     visit(entry)
-    return order
+    return sources
 
 
 def bundle_modules(directory: Path, entry: str) -> str:
@@ -105,8 +111,7 @@ def bundle_modules(directory: Path, entry: str) -> str:
     function|class|const`` declarations (an exported ``let`` would be imported as a copy), no cycle.
     """
     parts = ["const modules = new Map();"]
-    for module in bundle_order(directory, entry):
-        source = (directory / module).read_text(encoding="utf-8")
+    for module, source in _sources_in_order(directory, entry).items():
 
         def imported(match: re.Match[str], module: str = module, source: str = source) -> str:
             names = [name.strip() for name in match.group(1).split(",") if name.strip()]
