@@ -3,8 +3,10 @@ chosen series into the file store.
 
 Two adapters with the same shape (:class:`Archive`):
 
-- :class:`DicomwebArchive`: QIDO-RS for studies, series and instances (with the attributes series
-  classification reads, :data:`~registry.imaging.dicom.METADATA_KEYWORDS`) through ``dicomweb-client``;
+- :class:`DicomwebArchive`: QIDO-RS through ``dicomweb-client``: one series-level query per patient
+  (its studies in the date range and their series at once, with the attributes series classification
+  reads, :data:`~registry.imaging.dicom.METADATA_KEYWORDS`; study by study when the archive does not
+  search series across studies), and instances where a series needs them;
   WADO-RS to retrieve a series (or the instances of it still missing) on the same ``requests`` session
   (kept alive), its multipart answer split as it streams in (:func:`split_multipart`) and written to
   the store part by part. TLS when the
@@ -44,7 +46,12 @@ MR_MODALITY = "MR"
 
 
 class ArchiveRefused(RegistryError):
-    """The archive answered a query or retrieval with an error; the message quotes its reason."""
+    """The archive answered a query or retrieval with an error; the message quotes its reason (and
+    ``status`` is the HTTP status when the archive answered one)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class ArchiveUnavailable(RegistryError):
@@ -53,10 +60,12 @@ class ArchiveUnavailable(RegistryError):
 
 @dataclass(frozen=True)
 class ArchiveStudy:
-    """A study the archive holds for a patient."""
+    """A study the archive holds for a patient; ``series``: its MR series when the archive described them
+    in the same answer (:meth:`Archive.find_series` is not asked again), else ``None``."""
 
     study_instance_uid: str
     study_date: dt.date | None
+    series: tuple[QueryAnswer, ...] | None = None
 
 
 def date_range(since: dt.date | None, until: dt.date | None) -> str | None:
@@ -139,7 +148,7 @@ class Archive(Protocol):
     """How many series may be retrieved at once."""
 
     def find_studies(self, patient_id: str, since: dt.date | None, until: dt.date | None) -> list[ArchiveStudy]:
-        """The patient's studies in the date range."""
+        """The patient's studies in the date range (with their MR series when the same query gave them)."""
 
     def find_series(self, study_instance_uid: str) -> list[QueryAnswer]:
         """The study's MR series, each described by :data:`SERIES_KEYWORDS` (the classification attributes
@@ -217,6 +226,8 @@ class DicomwebArchive:
         self._requests = requests
         self._options = options
         self._local = threading.local()
+        self._series_of_patient = True
+        """Whether the archive answers a patient's series in one query (until it refuses to)."""
 
     def _client(self) -> Any:
         """A client (and HTTP session) per thread: retrievals run in parallel."""
@@ -233,7 +244,8 @@ class DicomwebArchive:
         try:
             yield
         except requests.HTTPError as exc:
-            raise ArchiveRefused(f"{self.label} refused {what}: {http_refusal(exc)}") from None
+            status = None if exc.response is None else exc.response.status_code
+            raise ArchiveRefused(f"{self.label} refused {what}: {http_refusal(exc)}", status) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise ArchiveUnavailable(f"{self.label} cannot be reached: {type(exc).__name__}") from None
 
@@ -263,10 +275,27 @@ class DicomwebArchive:
                 return answers
 
     def find_studies(self, patient_id: str, since: dt.date | None, until: dt.date | None) -> list[ArchiveStudy]:
+        """The patient's studies with their MR series, from one series-level query of the whole archive
+        (QIDO-RS ``/series`` with the patient and the study dates as matching keys); an archive that does
+        not offer that search is asked study by study from then on (:meth:`find_series`)."""
         filters = {"PatientID": patient_id}
         dates = date_range(since, until)
         if dates is not None:
             filters["StudyDate"] = dates
+        if self._series_of_patient:
+            try:
+                found = self._search(
+                    "the series query", "search_for_series", search_filters=filters, fields=_PATIENT_SERIES_KEYWORDS
+                )
+            except ArchiveRefused as exc:
+                if exc.status not in _NO_SUCH_SEARCH:
+                    raise
+                self._series_of_patient = False
+            else:
+                studies = studies_of_series(found, since, until)
+                if studies is not None:
+                    return studies
+                self._series_of_patient = False  # study dates left out: they cannot be checked here
         found = self._search("the study query", "search_for_studies", search_filters=filters, fields=["StudyDate"])
         return _studies(found)
 
@@ -416,6 +445,35 @@ def _studies(answers: list[QueryAnswer]) -> list[ArchiveStudy]:
         for answer in answers
         if answer.text("StudyInstanceUID")
     ]
+
+
+_PATIENT_SERIES_KEYWORDS = [*SERIES_KEYWORDS, "StudyDate"]
+_NO_SUCH_SEARCH = frozenset({400, 404, 405, 501})
+"""HTTP statuses of an archive that does not search series across studies (then studies are searched first)."""
+
+
+def studies_of_series(
+    answers: list[QueryAnswer], since: dt.date | None, until: dt.date | None
+) -> list[ArchiveStudy] | None:
+    """The studies of series-level answers, each with its MR series, in the order first answered; those
+    dated outside ``since``-``until`` are left out even if the archive matched them. ``None`` when a date
+    range is asked and an answer has no study date (the range cannot be checked)."""
+    by_study: dict[str, list[QueryAnswer]] = {}
+    for answer in answers:
+        study_uid = answer.text("StudyInstanceUID")
+        if study_uid:
+            by_study.setdefault(study_uid, []).append(answer)
+    studies = []
+    for study_uid, series in by_study.items():
+        day = _study_date(series[0].value("StudyDate"))
+        if day is None and (since is not None or until is not None):
+            return None
+        if (since is not None and day is not None and day < since) or (
+            until is not None and day is not None and day > until
+        ):
+            continue
+        studies.append(ArchiveStudy(study_uid, day, tuple(_mr_series(series, study_uid))))
+    return studies
 
 
 def _in_series(answers: list[QueryAnswer], study_instance_uid: str, series_instance_uid: str) -> list[QueryAnswer]:

@@ -47,7 +47,14 @@ from grading.series import (
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.imaging.errors import ImagingError
-from registry.imaging.pacs import Archive, ArchiveConfig, ArchiveRefused, ArchiveUnavailable, QueryAnswer
+from registry.imaging.pacs import (
+    Archive,
+    ArchiveConfig,
+    ArchiveRefused,
+    ArchiveStudy,
+    ArchiveUnavailable,
+    QueryAnswer,
+)
 from registry.imaging.sources import AcceptedInstance, Rejection, SourceFile, read_sources
 from registry.imaging.store import ImageStore
 from registry.jobs import run_once
@@ -355,7 +362,7 @@ def _headers(archive: Archive, answers: list[QueryAnswer]) -> list[InstanceHeade
 
 
 def _plan_study(
-    archive: Archive, store: ImageStore, known: bool, study_instance_uid: str, expected_field_strength_t: float
+    archive: Archive, store: ImageStore, known: bool, study: ArchiveStudy, expected_field_strength_t: float
 ) -> _StudyPlan:
     """Choose a study's series from the archive's metadata (no pixel data moves).
 
@@ -365,10 +372,12 @@ def _plan_study(
     whose study is ``known`` to the registry, or whose representative image is stored, is listed image by
     image so that only the missing images are fetched.
     """
+    study_instance_uid = study.study_instance_uid
     candidates: dict[Weighting, list[str]] = {}
     undecided: list[str] = []
     representative: dict[str, str] = {}
-    for answer in archive.find_series(study_instance_uid):
+    series = archive.find_series(study_instance_uid) if study.series is None else study.series
+    for answer in series:
         series_uid = answer.text("SeriesInstanceUID")
         sop = answer.text("SOPInstanceUID")
         representative[series_uid] = sop
@@ -437,8 +446,7 @@ def _fetch_patient(
         with session_scope(engine) as session:
             known = studies_repo.known_study_uids(session, {s.study_instance_uid for s in studies})
         plans = [
-            _plan_study(archive, store, s.study_instance_uid in known, s.study_instance_uid, expected_field_strength_t)
-            for s in studies
+            _plan_study(archive, store, s.study_instance_uid in known, s, expected_field_strength_t) for s in studies
         ]
         jobs = []
         present: list[str] = []

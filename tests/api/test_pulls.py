@@ -21,11 +21,13 @@ from grading.series import Weighting, classify_study
 from registry.errors import InvalidInput
 from registry.imaging.pacs import (
     DicomwebOptions,
+    QueryAnswer,
     archive_config,
     date_range,
     multipart_boundary,
     parse_address,
     split_multipart,
+    studies_of_series,
 )
 from registry.models.base import new_ids
 from registry.services.pulls import PullRequest, parse_patient_list, screen_series, series_to_fetch
@@ -78,6 +80,32 @@ def test_date_range_and_address() -> None:
     assert parse_address("pacs.example:104") == ("pacs.example", 104)
     with pytest.raises(ValueError, match="'pacs' is not HOST:PORT"):
         parse_address("pacs")
+
+
+def _series_answer(study: str, series: str, modality: str, day: str | None) -> QueryAnswer:
+    item = {"0020000D": {"vr": "UI", "Value": [study]}, "0020000E": {"vr": "UI", "Value": [series]}}
+    item["00080060"] = {"vr": "CS", "Value": [modality]}
+    if day is not None:
+        item["00080020"] = {"vr": "DA", "Value": [day]}
+    return QueryAnswer.of_json(item)
+
+
+def test_a_patients_series_are_grouped_by_study_and_the_date_range_is_checked_again() -> None:
+    answers = [
+        _series_answer("1.2.1", "1.2.1.1", "MR", "20200105"),
+        _series_answer("1.2.2", "1.2.2.1", "MR", "20190101"),  # matched by an archive that ignored the range
+        _series_answer("1.2.1", "1.2.1.2", "SR", "20200105"),  # not MR: not a series to judge
+        _series_answer("1.2.1", "1.2.1.3", "MR", "20200105"),
+    ]
+    studies = studies_of_series(answers, dt.date(2020, 1, 1), None)
+    assert studies is not None
+    assert [(s.study_instance_uid, s.study_date) for s in studies] == [("1.2.1", dt.date(2020, 1, 5))]
+    assert [a.text("SeriesInstanceUID") for a in studies[0].series or ()] == ["1.2.1.1", "1.2.1.3"]
+    assert [s.study_instance_uid for s in studies_of_series(answers, None, None) or ()] == ["1.2.1", "1.2.2"]
+    # Without study dates in the answer, a range cannot be checked: the caller asks study by study instead.
+    undated = [_series_answer("1.2.3", "1.2.3.1", "MR", None)]
+    assert studies_of_series(undated, None, dt.date(2020, 1, 1)) is None
+    assert [s.study_date for s in studies_of_series(undated, None, None) or ()] == [None]
 
 
 def test_archive_settings_and_overrides() -> None:

@@ -11,6 +11,7 @@ The database inside the namespace is SQLite (PostgreSQL on 127.0.0.1 is not reac
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -245,6 +246,27 @@ def _cli_scenario(workdir: Path, mode: str, base: str, dicom_port: int, store_po
     done = subprocess.run(refused_command, cwd=ROOT, env=refused_env, capture_output=True, text=True, timeout=120)
     result["refused"] = {"status": done.returncode, "stdout": done.stdout.splitlines(), "stderr": done.stderr}
     result["studies"] = _study_states(database_url)
+    result["dated"] = _dated_runs(workdir, pull, env)
+    return result
+
+
+def _dated_runs(workdir: Path, pull: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """One patient pulled with a date range that ends the day before its study, then one that holds just the
+    study's day (each into a registry of its own)."""
+    first = sorted(SAMPLE_STUDIES[0].rglob("*.dcm"))[0]
+    header = pydicom.dcmread(first, stop_before_pixels=True)
+    day = dt.datetime.strptime(str(header.StudyDate), "%Y%m%d").date()
+    ranges = {"before": ["--until", str(day - dt.timedelta(days=1))], "on": ["--since", str(day), "--until", str(day)]}
+    result: dict[str, Any] = {}
+    for name, dates in ranges.items():
+        dated_env = {
+            **env,
+            "MODIC_DATABASE_URL": f"sqlite:///{workdir / f'dated-{name}.db'}",
+            "MODIC_DATA_DIR": str(workdir / f"dated-{name}-data"),
+        }
+        command = [*pull[:4], "--patient", str(header.PatientID), *pull[6:], *dates]
+        done = subprocess.run(command, cwd=ROOT, env=dated_env, capture_output=True, text=True, timeout=120)
+        result[name] = {"status": done.returncode, "stdout": done.stdout.splitlines(), "stderr": done.stderr}
     return result
 
 
@@ -515,6 +537,11 @@ def _check_cli_pull(result: dict[str, Any]) -> None:
     refused = result["refused"]
     assert refused["status"] == 2, refused["stderr"]
     assert refused["stdout"][0].startswith("row 1: refused: "), refused["stdout"]
+
+    # The date range is the study's date: a range ending the day before finds nothing, its day finds it.
+    before, on = result["dated"]["before"], result["dated"]["on"]
+    assert before["status"] == 2 and before["stdout"][0] == "row 1: not found", before
+    assert on["status"] == 0 and on["stdout"][0].startswith("row 1 (P-") and ": fetched: 1 study" in on["stdout"][0], on
 
 
 def test_pull_over_dicomweb_fetches_only_the_sagittal_series_resumes_and_ingests_gradable_studies(
