@@ -8,8 +8,8 @@ its timings as JSON. Measured there, alternately, an empty registry (a copy of a
 migrated beforehand: a site pulls into the registry it runs) and an empty data directory each run:
 
 - ``modic pull --dicomweb URL --patients FILE`` for 50 patients, as a command (compared with the peer run
-  as a command): its start-up, the QIDO-RS queries (studies, then series with the classification
-  attributes), the classification, WADO-RS of the 3 sagittal series of each study, writing the files,
+  as a command): its start-up, the QIDO-RS queries (one series-level query per patient, with the
+  classification attributes), the classification, WADO-RS of the 3 sagittal series of each study, writing the files,
   reading their headers and ingesting them (patients, studies, series, instances, pull outcomes in the
   database);
 - the same pull on the service path, as ``POST /api/v1/pulls`` runs it (``run_pull`` in this process, its

@@ -111,7 +111,7 @@ class Settings(BaseSettings):
         default=None, description="CA certificates to check the DICOMweb server against (default: the system's)"
     )
     pacs_dicomweb_parallel: int = Field(
-        default=4, ge=1, le=16, description="how many series a DICOMweb pull retrieves at once (WADO-RS requests)"
+        default=2, ge=1, le=16, description="how many series a DICOMweb pull retrieves at once (WADO-RS requests)"
     )
     pacs_dimse_address: str | None = Field(default=None, description="HOST:PORT of the PACS's DICOM service")
     pacs_called_ae: str | None = Field(default=None, description="AE title of the PACS's DICOM service")

@@ -182,7 +182,7 @@ class DicomwebOptions:
     password: str | None = None
     ca_file: Path | None = None
     timeout_s: float = 120.0
-    parallel: int = 4
+    parallel: int = 2
     """How many series are retrieved at once (``MODIC_PACS_DICOMWEB_PARALLEL``)."""
 
     def __post_init__(self) -> None:

@@ -68,7 +68,7 @@ log = logging.getLogger(__name__)
 
 MAX_PATIENTS = 100_000
 """The most patients one pull may list."""
-PATIENTS_AHEAD = 3
+PATIENTS_AHEAD = 2
 """How many patients a DICOMweb pull finds and retrieves ahead of the one being ingested."""
 PATIENT_ID_COLUMNS = ("patient_id", "patientid", "patient id", "mrn", "hospital_id")
 """Header names (any case) of the column holding the patient ids in a patients CSV file."""

@@ -136,7 +136,7 @@ def test_archive_settings_and_overrides() -> None:
 
 def test_concurrent_retrievals_are_a_setting_within_bounds() -> None:
     assert archive_config(Settings(pacs_dicomweb_url="http://pacs/dicom-web")).dicomweb == DicomwebOptions(
-        "http://pacs/dicom-web", parallel=4
+        "http://pacs/dicom-web", parallel=2
     )
     configured = archive_config(Settings(pacs_dicomweb_url="http://pacs/dicom-web", pacs_dicomweb_parallel=8))
     assert configured.dicomweb is not None and configured.dicomweb.parallel == 8
