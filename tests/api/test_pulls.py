@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import http.server
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +24,7 @@ from fastapi.testclient import TestClient
 from grading.series import Weighting, classify_study
 from registry.errors import InvalidInput
 from registry.imaging.pacs import (
+    DicomwebArchive,
     DicomwebOptions,
     QueryAnswer,
     archive_config,
@@ -29,6 +34,7 @@ from registry.imaging.pacs import (
     split_multipart,
     studies_of_series,
 )
+from registry.imaging.store import FileStore
 from registry.models.base import new_ids
 from registry.services.pulls import PullRequest, parse_patient_list, screen_series, series_to_fetch
 from registry.settings import Settings
@@ -106,6 +112,61 @@ def test_a_patients_series_are_grouped_by_study_and_the_date_range_is_checked_ag
     undated = [_series_answer("1.2.3", "1.2.3.1", "MR", None)]
     assert studies_of_series(undated, None, dt.date(2020, 1, 1)) is None
     assert [s.study_date for s in studies_of_series(undated, None, None) or ()] == [None]
+
+
+class _StudyRootArchive(http.server.BaseHTTPRequestHandler):
+    """A QIDO-RS service that searches studies, and series within a study, but not series across
+    studies (it answers 400 there, as some archives do); it notes the paths asked for."""
+
+    asked: ClassVar[list[str]] = []
+    study: ClassVar[dict[str, Any]] = {
+        "0020000D": {"vr": "UI", "Value": ["1.2.9"]},
+        "00080020": {"vr": "DA", "Value": ["20200105"]},
+    }
+    series: ClassVar[dict[str, Any]] = {
+        "0020000D": {"vr": "UI", "Value": ["1.2.9"]},
+        "0020000E": {"vr": "UI", "Value": ["1.2.9.1"]},
+        "00080060": {"vr": "CS", "Value": ["MR"]},
+    }
+
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        self.asked.append(path)
+        answer = {"/dicom-web/studies": [self.study], "/dicom-web/studies/1.2.9/series": [self.series]}.get(path)
+        body = json.dumps(answer if answer is not None else {"error": "no such search"}).encode()
+        self.send_response(200 if answer is not None else 400)
+        self.send_header("Content-Type", "application/dicom+json" if answer is not None else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return None
+
+
+def test_an_archive_that_does_not_search_series_across_studies_is_asked_study_by_study(tmp_path: Path) -> None:
+    _StudyRootArchive.asked.clear()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StudyRootArchive)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/dicom-web"
+        archive = DicomwebArchive(DicomwebOptions(url), FileStore(tmp_path / "data"))
+        for _ in range(2):
+            (study,) = archive.find_studies("P-1", dt.date(2020, 1, 1), None)
+            assert (study.study_instance_uid, study.study_date, study.series) == ("1.2.9", dt.date(2020, 1, 5), None)
+            assert [a.text("SeriesInstanceUID") for a in archive.find_series("1.2.9")] == ["1.2.9.1"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The series search across studies is tried once; then studies, and the series of each study.
+    assert _StudyRootArchive.asked == [
+        "/dicom-web/series",
+        "/dicom-web/studies",
+        "/dicom-web/studies/1.2.9/series",
+        "/dicom-web/studies",
+        "/dicom-web/studies/1.2.9/series",
+    ]
 
 
 def test_archive_settings_and_overrides() -> None:
