@@ -9,9 +9,9 @@ migrated beforehand: a site pulls into the registry it runs) and an empty data d
 
 - ``modic pull --dicomweb URL --patients FILE`` for 50 patients, as a command (compared with the peer run
   as a command): its start-up, the QIDO-RS queries (one series-level query per patient, with the
-  classification attributes), the classification, WADO-RS of the 3 sagittal series of each study, writing the files,
-  reading their headers and ingesting them (patients, studies, series, instances, pull outcomes in the
-  database);
+  classification attributes), the classification, WADO-RS of the 3 sagittal series of each study,
+  writing the files, reading their headers and ingesting them (patients, studies, series, instances,
+  pull outcomes in the database);
 - the same pull on the service path, as ``POST /api/v1/pulls`` runs it (``run_pull`` in this process, its
   modules imported beforehand, no command start-up), into its own empty registry (compared with the peer
   run in this process);
@@ -19,7 +19,10 @@ migrated beforehand: a site pulls into the registry it runs) and an empty data d
   150 series from the same Orthanc, asking for the same media type (as stored, no transcoding), keeping
   the datasets in memory. It is run the same two ways: as a command (``python -c`` with the loop, paying
   its own start-up: the interpreter, ``requests``, ``dicomweb-client`` and pydicom), which the command is
-  compared with; and in this process, already imported, which the service path is compared with.
+  compared with; and in this process, already imported, which the service path is compared with;
+- a third row compares the service path with that in-process loop as a script that keeps what it
+  retrieves runs it: each dataset written to a file of its own (``save_as``), as the pull writes its
+  files too. It is shown beside the two rows above, which keep the peer that only downloads.
 
 Each row names its peer: a command against a command, an imported function against an imported loop.
 """
@@ -175,6 +178,27 @@ def _peer(base: str, series: list[tuple[str, str]]) -> float:
     return elapsed
 
 
+def _peer_saving(base: str, series: list[tuple[str, str]], folder: Path) -> float:
+    """The peer's loop in this process as a script that keeps what it retrieves would run it: each
+    dataset written to a file of its own (``save_as``) in an empty folder."""
+    import requests
+    from dicomweb_client import DICOMwebClient
+
+    session = requests.Session()
+    session.trust_env = False
+    client = DICOMwebClient(url=f"{base}/dicom-web", session=session)
+    folder.mkdir(parents=True)
+    start = time.perf_counter()
+    count = 0
+    for study_uid, series_uid in series:
+        for ds in client.retrieve_series(study_uid, series_uid, media_types=(("application/dicom", "*"),)):
+            ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+            count += 1
+    elapsed = time.perf_counter() - start
+    _check_peer(count, series)
+    return elapsed
+
+
 def _peer_command(base: str, series: list[tuple[str, str]]) -> float:
     """The peer's loop as a command (``python -c``): the interpreter and its imports are timed too."""
     command = [sys.executable, "-c", PEER_LOOP, f"{base}/dicom-web", json.dumps(series)]
@@ -204,13 +228,21 @@ def inside(work: Path) -> dict[str, Any]:
         _upload(base, files)
         _peer(base, series[:3])  # warm-up: Orthanc's caches, imports
         _import_service()
-        pulls, services, peers, peer_commands = [], [], [], []
+        pulls, services, peers, peer_commands, savers = [], [], [], [], []
         for run in range(RUNS):
             peer_commands.append(_peer_command(base, series))
             pulls.append(_modic_pull(base, patients_file, work, run, registry))
             peers.append(_peer(base, series))
             services.append(_service_pull(base, patients, work, run, registry))
-    return {"pull": pulls, "service": services, "peer": peers, "peer_command": peer_commands, "series": len(series)}
+            savers.append(_peer_saving(base, series, work / f"saved{run}"))
+    return {
+        "pull": pulls,
+        "service": services,
+        "peer": peers,
+        "peer_command": peer_commands,
+        "peer_saving": savers,
+        "series": len(series),
+    }
 
 
 def _import_service() -> None:
@@ -227,13 +259,21 @@ def run() -> list[dict[str, Any]]:
         return [row(name, f"not run: {reason}", f"≥ {TARGET_RATIO}× peer", False)]
     result = run_in_namespace("bench.bench_pull", "pull")
     rows = []
-    for label, key, peer_key, peer_name in (
-        (name, "pull", "peer_command", "dicomweb-client retrieve_series loop as a command (python -c)"),
+    for label, key, peer_key, peer_name, targeted in (
+        (name, "pull", "peer_command", "dicomweb-client retrieve_series loop as a command (python -c)", True),
         (
             f"pull {STUDIES} studies over DICOMweb (service path, as the API)",
             "service",
             "peer",
             "dicomweb-client retrieve_series loop in process",
+            True,
+        ),
+        (
+            f"pull {STUDIES} studies over DICOMweb (service path) against a loop that writes its files",
+            "service",
+            "peer_saving",
+            "the same loop in process, each dataset written with save_as",
+            False,
         ),
     ):
         ours, peer = median(result[key]), median(result[peer_key])
@@ -242,8 +282,8 @@ def run() -> list[dict[str, Any]]:
             row(
                 label,
                 f"{ours:.2f} s ({result['series']} series)",
-                f"≥ {TARGET_RATIO}× peer",
-                ratio >= TARGET_RATIO,
+                f"≥ {TARGET_RATIO}× peer" if targeted else "measured, no target",
+                ratio >= TARGET_RATIO or not targeted,
                 peer=f"{peer:.2f} s {peer_name}",
                 ratio=f"{ratio:.2f}×",
             )
