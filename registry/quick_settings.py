@@ -72,7 +72,7 @@ FIELDS: dict[str, Field] = {
     "pacs_dicomweb_username": _TEXT,
     "pacs_dicomweb_password": _SECRET,
     "pacs_dicomweb_ca_file": _PATH,
-    "pacs_dicomweb_parallel": Field("int", 4, ge=1, le=16),
+    "pacs_dicomweb_parallel": Field("int", 2, ge=1, le=16),
     "pacs_dimse_address": _TEXT,
     "pacs_called_ae": _TEXT,
     "pacs_calling_ae": Field("text", "MODIC"),
