@@ -161,39 +161,26 @@ print(count)
 """The peer's loop as a command, :func:`_peer`'s loop with its imports: the same requests, one after another."""
 
 
-def _peer(base: str, series: list[tuple[str, str]]) -> float:
-    """The peer's loop in this process, ``requests`` and ``dicomweb-client`` imported beforehand."""
+def _peer(base: str, series: list[tuple[str, str]], folder: Path | None = None) -> float:
+    """The peer's loop in this process, ``requests`` and ``dicomweb-client`` imported beforehand; with a
+    ``folder``, as a script that keeps what it retrieves runs it: each dataset written to a file of its own
+    (``save_as``) in that new folder."""
     import requests
     from dicomweb_client import DICOMwebClient
 
     session = requests.Session()
     session.trust_env = False
     client = DICOMwebClient(url=f"{base}/dicom-web", session=session)
+    if folder is not None:
+        folder.mkdir(parents=True)
     start = time.perf_counter()
     count = 0
     for study_uid, series_uid in series:
-        count += len(client.retrieve_series(study_uid, series_uid, media_types=(("application/dicom", "*"),)))
-    elapsed = time.perf_counter() - start
-    _check_peer(count, series)
-    return elapsed
-
-
-def _peer_saving(base: str, series: list[tuple[str, str]], folder: Path) -> float:
-    """The peer's loop in this process as a script that keeps what it retrieves would run it: each
-    dataset written to a file of its own (``save_as``) in an empty folder."""
-    import requests
-    from dicomweb_client import DICOMwebClient
-
-    session = requests.Session()
-    session.trust_env = False
-    client = DICOMwebClient(url=f"{base}/dicom-web", session=session)
-    folder.mkdir(parents=True)
-    start = time.perf_counter()
-    count = 0
-    for study_uid, series_uid in series:
-        for ds in client.retrieve_series(study_uid, series_uid, media_types=(("application/dicom", "*"),)):
-            ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
-            count += 1
+        datasets = client.retrieve_series(study_uid, series_uid, media_types=(("application/dicom", "*"),))
+        if folder is not None:
+            for ds in datasets:
+                ds.save_as(folder / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+        count += len(datasets)
     elapsed = time.perf_counter() - start
     _check_peer(count, series)
     return elapsed
@@ -234,7 +221,7 @@ def inside(work: Path) -> dict[str, Any]:
             pulls.append(_modic_pull(base, patients_file, work, run, registry))
             peers.append(_peer(base, series))
             services.append(_service_pull(base, patients, work, run, registry))
-            savers.append(_peer_saving(base, series, work / f"saved{run}"))
+            savers.append(_peer(base, series, work / f"saved{run}"))
     return {
         "pull": pulls,
         "service": services,

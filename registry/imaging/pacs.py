@@ -466,11 +466,10 @@ def studies_of_series(
     studies = []
     for study_uid, series in by_study.items():
         day = _study_date(series[0].value("StudyDate"))
-        if day is None and (since is not None or until is not None):
-            return None
-        if (since is not None and day is not None and day < since) or (
-            until is not None and day is not None and day > until
-        ):
+        if day is None:
+            if since is not None or until is not None:
+                return None
+        elif (since is not None and day < since) or (until is not None and day > until):
             continue
         studies.append(ArchiveStudy(study_uid, day, tuple(_mr_series(series, study_uid))))
     return studies
