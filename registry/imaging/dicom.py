@@ -30,7 +30,7 @@ from pydicom.uid import UID
 from grading.errors import GradingError
 from grading.series import InstanceHeader, slice_normal
 from registry.imaging.errors import InvalidDicomError, NotDicomError, NotMRImageError
-from registry.imaging.fastheader import fast_value, read_fast, tag_set
+from registry.imaging.fastheader import FastHeader, fast_value, header_value, read_fast, tag_set
 from registry.imaging.pixeldata import PixelDataLayout, pixel_data_problem
 from registry.imaging.window import usable_window
 
@@ -47,8 +47,9 @@ UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 ValueReader = Callable[[Any, str], Any]
 """How the value of an attribute (by keyword) is read from a dataset, ``None`` when missing or malformed:
-:func:`~registry.imaging.fastheader.fast_value` (the fast path) or :func:`plain_value` (pydicom's public API);
-for a query answer in the DICOM JSON model, :func:`json_value`."""
+:func:`~registry.imaging.fastheader.header_value` for a header the fast path read,
+:func:`~registry.imaging.fastheader.fast_value` for a dataset pydicom read, or :func:`plain_value` (pydicom's
+public API alone); for a query answer in the DICOM JSON model, :func:`json_value`."""
 
 
 def plain_value(ds: Dataset, keyword: str) -> Any:
@@ -192,7 +193,7 @@ def _find_in_group(item: Dataset | None, keyword: str, get: ValueReader) -> Any:
 
 
 def _lookup(
-    ds: Dataset, get: ValueReader, frame: int = 0, shared_seq: Any = None, per_frame_seq: Any = None
+    ds: Dataset | FastHeader, get: ValueReader, frame: int = 0, shared_seq: Any = None, per_frame_seq: Any = None
 ) -> Callable[[str], Any]:
     """Top level, the frame's per-frame item, the shared item, then per-frame item 0."""
     if not shared_seq and not per_frame_seq:
@@ -360,14 +361,14 @@ def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
 
-def _transfer_syntax(ds: Dataset, get: ValueReader) -> str:
+def _transfer_syntax(ds: Dataset | FastHeader, get: ValueReader) -> str:
     """The transfer syntax of the file meta, as text (implicit VR little endian when missing)."""
     meta = ds.file_meta
     element = get(meta, "TransferSyntaxUID") if meta is not None else None
     return str(element or "1.2.840.10008.1.2").strip()
 
 
-def _pixel_layout(ds: Dataset, get: ValueReader) -> PixelDataLayout:
+def _pixel_layout(ds: Dataset | FastHeader, get: ValueReader) -> PixelDataLayout:
     implicit, little = ds.original_encoding
     return PixelDataLayout(
         transfer_syntax_uid=_transfer_syntax(ds, get),
@@ -414,12 +415,12 @@ def _read_fast(head: bytes, size: int, source: str, handle: BinaryIO | None = No
     found = read_fast(head, _HEADER_TAG_SET)
     if found is None:
         return None
-    ds, pixel_offset = found
+    header, pixel_offset = found
     if len(head) < size and pixel_offset + 12 > len(head):
         return None  # the header goes on beyond the part that was read
     fp = handle if handle is not None and len(head) < size else io.BytesIO(head)
     fp.seek(pixel_offset)
-    return _instance(ds, fast_value, fp, size, source, has_preamble=True)
+    return _instance(header, header_value, fp, size, source, has_preamble=True)
 
 
 def read_dicom_with_pydicom(data: bytes, source: str) -> DicomInstance:
@@ -442,7 +443,7 @@ def _read_with_pydicom(fp: BinaryIO, size: int, source: str, get: ValueReader) -
 
 
 def _instance(
-    ds: Dataset, get: ValueReader, fp: BinaryIO, size: int, source: str, *, has_preamble: bool
+    ds: Dataset | FastHeader, get: ValueReader, fp: BinaryIO, size: int, source: str, *, has_preamble: bool
 ) -> DicomInstance:
     """The acceptance rules: check the header read into ``ds`` (``fp`` at the pixel data) and turn it into
     an instance."""
@@ -489,7 +490,7 @@ def _instance(
     )
 
 
-def _window(ds: Dataset, get: ValueReader) -> tuple[float, float] | None:
+def _window(ds: Dataset | FastHeader, get: ValueReader) -> tuple[float, float] | None:
     shared, per_frame = get(ds, "SharedFunctionalGroupsSequence"), get(ds, "PerFrameFunctionalGroupsSequence")
     find = _lookup(ds, get, 0, shared, per_frame)
     return usable_window(_float(find("WindowCenter")), _float(find("WindowWidth")))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
@@ -27,6 +27,8 @@ _VR_LAYOUT = {
     for vr in (*EXPLICIT_VR_LENGTH_16, *EXPLICIT_VR_LENGTH_32)
 }
 """Every VR of PS3.5 §6.2, and whether its length takes 4 bytes after 2 reserved ones (else 2 bytes)."""
+_VR_NAMES = {vr: vr.decode("ascii") for vr in _VR_LAYOUT}
+"""Each VR's bytes as text, decoded once."""
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
@@ -95,9 +97,10 @@ def _skip_sequence(buffer: bytes, pos: int) -> int:
                 pos = value + length
 
 
-def read_fast(buffer: bytes, wanted: Iterable[int]) -> tuple[Dataset, int] | None:
-    """The wanted top-level attributes of a Part 10 header as a dataset of raw elements, and the offset
-    of the pixel data element (``len(buffer)`` when there is none); ``None`` when pydicom must read it.
+def read_fast(buffer: bytes, wanted: Iterable[int]) -> tuple[FastHeader, int] | None:
+    """The wanted top-level attributes of a Part 10 header (a :class:`FastHeader`, read with
+    :func:`header_value`), and the offset of the pixel data element (``len(buffer)`` when there is none);
+    ``None`` when pydicom must read it.
 
     ``buffer`` may be the start of the file only: reaching its end before the pixel data gives up.
     ``wanted`` is best a frozenset of plain ``int`` tags, made once (see :func:`tag_set`).
@@ -106,6 +109,60 @@ def read_fast(buffer: bytes, wanted: Iterable[int]) -> tuple[Dataset, int] | Non
         return _read(buffer, wanted if isinstance(wanted, frozenset) else tag_set(wanted))
     except (_GiveUp, struct.error, IndexError, UnicodeDecodeError):
         return None
+
+
+class FastMeta:
+    """The file meta information :func:`read_fast` keeps: each element as its tag, VR and raw value bytes."""
+
+    __slots__ = ("_dataset", "elements")
+
+    def __init__(self, elements: dict[int, tuple[str, bytes, int]]):
+        self.elements = elements
+        """Tag → (VR, raw value, offset of the value in the buffer)."""
+        self._dataset: Dataset | None = None
+
+    def get(self, keyword: str, default: Any = None) -> Any:
+        """The value of ``keyword`` (as :func:`header_value` reads it), or ``default`` when missing."""
+        value = header_value(self, keyword)
+        return default if value is None else value
+
+    def dataset(self) -> Dataset:
+        """The elements as a pydicom dataset of raw elements (decoded by pydicom when accessed), built once."""
+        if self._dataset is None:
+            self._dataset = self._build()
+        return self._dataset
+
+    def _build(self) -> Dataset:
+        return FileMetaDataset(self._raw())
+
+    def _raw(self) -> dict[BaseTag, DataElement | RawDataElement]:
+        return {
+            (key := canonical_tag(tag)): RawDataElement(key, vr, len(raw), raw, offset, False, True)
+            for tag, (vr, raw, offset) in self.elements.items()
+        }
+
+
+class FastHeader(FastMeta):
+    """What :func:`read_fast` keeps of a header: each wanted attribute as its tag, VR and raw value bytes
+    (explicit VR little endian), nothing decoded yet, and the file meta information likewise.
+
+    Values are read with :func:`header_value`. For the few values it does not decode itself, the same
+    raw elements are handed to pydicom as a dataset, built once, when first needed (:meth:`dataset`).
+    """
+
+    __slots__ = ("file_meta",)
+    original_encoding = (False, True)
+    """Explicit VR, little endian: the only encoding this reader accepts (as pydicom's ``original_encoding``)."""
+
+    def __init__(self, elements: dict[int, tuple[str, bytes, int]], file_meta: FastMeta):
+        super().__init__(elements)
+        self.file_meta = file_meta
+
+    def _build(self) -> Dataset:
+        dataset = Dataset(self._raw())
+        dataset.file_meta = cast(FileMetaDataset, self.file_meta.dataset())
+        dataset.set_original_encoding(False, True, None)
+        return dataset
 
 
 def tag_set(tags: Iterable[int]) -> frozenset[int]:
@@ -127,11 +184,11 @@ def canonical_tag(tag: int) -> BaseTag:
 _CANONICAL: dict[int, BaseTag] = {}
 
 
-def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[Dataset, int]:
+def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[FastHeader, int]:
     if len(buffer) < 132 or buffer[128:132] != b"DICM":
         raise _GiveUp
     pos = 132
-    meta_elements: dict[BaseTag, DataElement | RawDataElement] = {}
+    meta_elements: dict[int, tuple[str, bytes, int]] = {}
     syntax = ""
     while pos + 8 <= len(buffer) and _unpack_u16(buffer, pos)[0] == 0x0002:
         tag, vr, length, value = _element(buffer, pos)
@@ -139,15 +196,15 @@ def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[Dataset, int]:
             raise _GiveUp
         if tag in _META_TAGS:
             raw = buffer[value : value + length]
-            key = canonical_tag(tag)
-            meta_elements[key] = RawDataElement(key, vr.decode("ascii"), length, raw, value, False, True)
+            meta_elements[tag] = (vr.decode("ascii"), raw, value)
             if tag == 0x00020010:
                 syntax = raw.decode("ascii").rstrip("\x00 ").strip()
         pos = value + length
     if syntax != _EXPLICIT_LITTLE and not syntax.startswith(_ENCAPSULATED_PREFIXES):
         raise _GiveUp
-    elements: dict[BaseTag, DataElement | RawDataElement] = {}
+    elements: dict[int, tuple[str, bytes, int]] = {}
     size = len(buffer)
+    vr_names = _VR_NAMES
     # _element inlined: this loop runs for every element of every header read.
     while pos < size:
         if pos + 8 > size:
@@ -179,15 +236,9 @@ def _read(buffer: bytes, wanted: frozenset[int]) -> tuple[Dataset, int]:
         if tag in wanted:
             if vr == b"SQ":
                 raise _GiveUp
-            key = canonical_tag(tag)
-            elements[key] = RawDataElement(
-                key, vr.decode("ascii"), length, buffer[value : value + length], value, False, True
-            )
+            elements[tag] = (vr_names[vr], buffer[value : value + length], value)
         pos = value + length
-    dataset = Dataset(elements)
-    dataset.file_meta = FileMetaDataset(meta_elements)
-    dataset.set_original_encoding(False, True, None)
-    return dataset, pos
+    return FastHeader(elements, FastMeta(meta_elements)), pos
 
 
 # ----------------------------------------------------------------------------------- element values
@@ -209,7 +260,14 @@ def _fast_raw(element: RawDataElement) -> Any:
         except KeyError:
             return _NO_FAST_PATH
     raw = element.value
-    if raw is None or len(raw) == 0:
+    if raw is None:
+        return ""
+    return _decode(vr, raw, element.is_little_endian)
+
+
+def _decode(vr: str, raw: bytes, little_endian: bool = True) -> Any:
+    """The value of raw bytes of a common VR, or :data:`_NO_FAST_PATH` when pydicom must decode it."""
+    if len(raw) == 0:
         return ""
     if vr in _TEXT_VRS and raw.isascii() and b"\x1b" not in raw:
         text = raw.decode("ascii").rstrip("\x00 ").strip()
@@ -227,9 +285,29 @@ def _fast_raw(element: RawDataElement) -> Any:
         if len(raw) % size:
             return _NO_FAST_PATH
         # the element's own byte order: that of the dataset it was read from
-        values = struct.unpack(("<" if element.is_little_endian else ">") + code * (len(raw) // size), raw)
+        values = struct.unpack(("<" if little_endian else ">") + code * (len(raw) // size), raw)
         return values[0] if len(values) == 1 else list(values)
     return _NO_FAST_PATH
+
+
+def header_value(header: FastMeta, keyword: str) -> Any:
+    """The value of the attribute ``keyword`` of a header read by :func:`read_fast` (``None`` when missing
+    or malformed): decoded here from the raw bytes for the common VRs, by pydicom otherwise, as
+    :func:`fast_value` reads a dataset."""
+    tag = _TAG_NUMBERS.get(keyword)
+    if tag is None:
+        number = tag_for_keyword(keyword)
+        if number is None:
+            return None
+        tag = _TAG_NUMBERS[keyword] = int(number)
+    element = header.elements.get(tag)
+    if element is None:
+        return None
+    value = _decode(element[0], element[1])
+    return fast_value(header.dataset(), keyword) if value is _NO_FAST_PATH else value
+
+
+_TAG_NUMBERS: dict[str, int] = {}
 
 
 def fast_value(ds: Dataset, keyword: str) -> Any:
