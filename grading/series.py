@@ -25,6 +25,7 @@ import functools
 import itertools
 import math
 import re
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,7 +250,7 @@ def plane_from_orientation(image_orientation: Sequence[float]) -> PlaneResult:
 def plane_from_normal(normal: tuple[float, float, float]) -> PlaneResult:
     """The plane of a unit slice normal; see :func:`plane_from_orientation`."""
     magnitudes = [abs(c) for c in normal]
-    axis = int(np.argmax(magnitudes))
+    axis = magnitudes.index(max(magnitudes))  # the first of equal largest, as numpy's argmax
     nearest = (Plane.SAGITTAL, Plane.CORONAL, Plane.AXIAL)[axis]
     largest = magnitudes[axis]
     tilt = math.degrees(math.acos(min(1.0, largest)))
@@ -652,12 +653,12 @@ def _median_normal(headers: Sequence[InstanceHeader]) -> tuple[float, float, flo
     aligned = [
         n if sum(a * b for a, b in zip(n, reference, strict=True)) >= 0 else tuple(-c for c in n) for n in normals
     ]
-    median = np.median(np.asarray(aligned, dtype=float), axis=0)
-    length = float(np.linalg.norm(median))
+    # Per component (plain floats: a few dozen slices cost more as numpy arrays than as lists).
+    median = [statistics.median(component) for component in zip(*aligned, strict=True)]
+    length = math.sqrt(sum(c * c for c in median))
     if length < 1e-6:
         return reference
-    unit = median / length
-    return (float(unit[0]), float(unit[1]), float(unit[2]))
+    return (median[0] / length, median[1] / length, median[2] / length)
 
 
 def _majority(values: Iterable[str]) -> str:
@@ -723,17 +724,21 @@ def build_stack(series_headers: Sequence[InstanceHeader], stack_index: int = 0) 
     if not_gradable is None and not plane.sagittal_enough:
         not_gradable = f"plane is {plane.plane.value}, not sagittal"
 
+    nx, ny, nz = normal
+
     def position(h: InstanceHeader) -> float:
         assert h.image_position is not None
-        return float(np.dot(np.asarray(h.image_position, dtype=float), np.asarray(normal)))
+        x, y, z = h.image_position
+        return x * nx + y * ny + z * nz
 
-    ordered = sorted(series_headers, key=lambda h: (position(h), h.instance_number or 0, h.sop_instance_uid))
+    along = {id(h): position(h) for h in series_headers}
+    ordered = sorted(series_headers, key=lambda h: (along[id(h)], h.instance_number or 0, h.sop_instance_uid))
     kept: list[InstanceHeader] = [ordered[0]]
-    positions = [position(ordered[0])]
+    positions = [along[id(ordered[0])]]
     nominal = first.spacing_between_slices_mm or None
     tolerance = 0.01 if nominal is None else max(0.01, 0.05 * nominal)
     for header in ordered[1:]:
-        where = position(header)
+        where = along[id(header)]
         if abs(where - positions[-1]) <= tolerance:
             warnings.append(
                 f"duplicate slice position {where:.2f} mm: {header.source} repeats {kept[-1].source}; ignored"
@@ -742,12 +747,12 @@ def build_stack(series_headers: Sequence[InstanceHeader], stack_index: int = 0) 
         kept.append(header)
         positions.append(where)
     gaps = [b - a for a, b in itertools.pairwise(positions)]
-    spacing = nominal if nominal is not None else (float(np.median(gaps)) if gaps else first.slice_thickness_mm)
+    spacing = nominal if nominal is not None else (statistics.median(gaps) if gaps else first.slice_thickness_mm)
     if gaps and spacing:
         # When the nominal spacing is missing, the median gap would hide a regular stack of missing
         # slices; use the smallest gap that is not an outlier instead.
         if nominal is None:
-            spacing = min(g for g in gaps if g > 0.5 * float(np.median(gaps)))
+            spacing = min(g for g in gaps if g > 0.5 * statistics.median(gaps))
         for index, gap in enumerate(gaps):
             ratio = gap / spacing
             steps = round(ratio)
