@@ -18,12 +18,17 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pydicom
 import pytest
 from fastapi.testclient import TestClient
+from pydicom.data import get_testdata_files
 
-from grading.series import Weighting, classify_study
+from grading.series import InstanceHeader, Weighting, classify_study
 from registry.errors import InvalidInput
+from registry.imaging.dicom import read_dicom
+from registry.imaging.errors import ImagingError
 from registry.imaging.pacs import (
+    SERIES_KEYWORDS,
     DicomwebArchive,
     DicomwebOptions,
     QueryAnswer,
@@ -40,6 +45,7 @@ from registry.services.pulls import PullRequest, parse_patient_list, screen_seri
 from registry.settings import Settings
 from tests.conftest import TokenFactory
 from tests.grading.test_series import protocol_study
+from tests.imaging_support import SAMPLE_STUDIES
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOSED = "http://127.0.0.1:1/dicom-web"
@@ -317,6 +323,35 @@ def test_pulls_api_roles_validation_and_a_failed_pull(client: TestClient, auth: 
         (2, None, "pending"),
     ]
     assert "H-000" not in started.text + answer.text
+
+
+def _screened(header: InstanceHeader) -> Weighting | str | None:
+    try:
+        return screen_series(header, 11)
+    except LookupError as exc:
+        return f"undecided: {exc}".replace(header.source, "<source>")
+
+
+def test_the_series_query_asks_for_everything_screening_reads() -> None:
+    # Every image of the sample studies and every MR image of pydicom's corpus, screened from its whole
+    # header and from an answer holding only SERIES_KEYWORDS, as an archive's series query gives it.
+    files = [p for study in SAMPLE_STUDIES for p in sorted(study.rglob("*.dcm"))]
+    files += [Path(f) for f in get_testdata_files("MR*") + get_testdata_files("emri*") if os.path.isfile(f)]
+    screened = 0
+    for path in files:
+        try:
+            instance = read_dicom(path, "image")
+        except ImagingError:
+            continue
+        full = pydicom.dcmread(path, stop_before_pixels=True).to_json_dict()
+        answer = {tag: value for tag, value in full.items() if tag in _SERIES_TAGS}
+        from_answer = QueryAnswer.of_json(answer).headers("image")[0]
+        assert _screened(from_answer) == _screened(instance.headers[0]), path
+        screened += 1
+    assert screened > 150
+
+
+_SERIES_TAGS = {f"{pydicom.datadict.tag_for_keyword(k):08X}" for k in SERIES_KEYWORDS}
 
 
 def test_a_series_is_screened_on_one_representative_image_by_the_rules_of_ingest() -> None:
