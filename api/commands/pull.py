@@ -5,24 +5,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from api.commands._common import add_database_option, fail, settings_from
-from registry.db import get_engine, migrate, session_scope
 from registry.errors import RegistryError
+from registry.imaging.cohort import SEARCHES_AHEAD, PullRequest, StudyFinder, parse_patient_list
 from registry.imaging.pacs import Archive, archive_config
 from registry.imaging.store import ImageStore, open_store
-from registry.models import PullOutcome
-from registry.services.pulls import (
-    ItemReport,
-    PullRequest,
-    PullSummary,
-    open_pull,
-    parse_patient_list,
-    run_pull,
-)
+
+if TYPE_CHECKING:  # the database layer is loaded while the archive is searched already (see _pull)
+    from sqlalchemy import Engine
+
+    from registry.services.pulls import PullSummary
 
 MAX_PATIENT_FILE_BYTES = 16 << 20
 EXIT_INCOMPLETE = 2
@@ -85,20 +81,43 @@ def _pull(args: argparse.Namespace) -> int:
         return fail(str(exc))
     except RegistryError as exc:
         return fail(exc.message)
-    engine = get_engine(settings.database_url)
-    migrate(engine)
     store = open_store(settings)
-    with session_scope(engine, write=True) as session:
-        pull, resumed = open_pull(session, request, None)
-    print(f"modic pull: {'resuming' if resumed else 'starting'} pull {pull.id} from {config.label}", file=sys.stderr)
     try:
         archive = config.open(store)
     except RegistryError as exc:
         return fail(exc.message)
+    # The first patients' studies are searched for while the database layer loads and the pull opens;
+    # run_pull takes the finder over (a resumed pull's settled patients are searched for in vain, at most
+    # SEARCHES_AHEAD of them).
+    finder = StudyFinder(
+        archive, patient_ids, args.since, args.until, ahead=SEARCHES_AHEAD if archive.parallel > 1 else 0
+    )
     try:
-        summary = _run(engine, store, archive, pull.id, patient_ids, settings.expected_field_strength_t)
+        return _pull_into(settings.database_url, store, archive, finder, request, settings.expected_field_strength_t)
     finally:
+        finder.close()
         archive.close()
+
+
+def _pull_into(
+    database_url: str,
+    store: ImageStore,
+    archive: Archive,
+    finder: StudyFinder,
+    request: PullRequest,
+    field: float,
+) -> int:
+    from registry.db import get_engine, migrate, session_scope
+    from registry.models import PullOutcome
+    from registry.services.pulls import open_pull
+
+    engine = get_engine(database_url)
+    migrate(engine)
+    with session_scope(engine, write=True) as session:
+        pull, resumed = open_pull(session, request, None)
+    print(f"modic pull: {'resuming' if resumed else 'starting'} pull {pull.id} from {request.archive}", file=sys.stderr)
+    patient_ids = list(request.patient_ids)
+    summary = _run(engine, store, archive, finder, pull.id, patient_ids, field)
     print(summary.line, flush=True)
     if summary.error:
         return fail(summary.error)
@@ -106,13 +125,33 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _run(
-    engine: Engine, store: ImageStore, archive: Archive, pull_id: str, patient_ids: list[str], field: float
+    engine: Engine,
+    store: ImageStore,
+    archive: Archive,
+    finder: StudyFinder,
+    pull_id: str,
+    patient_ids: list[str],
+    field: float,
 ) -> PullSummary:
+    from registry.services.pulls import ItemReport, run_pull
+
     def report(item: ItemReport) -> None:
         print(item.line, flush=True)
 
+    def pull(on_item: Callable[[ItemReport], None]) -> PullSummary:
+        return run_pull(
+            engine,
+            store,
+            archive,
+            pull_id,
+            patient_ids,
+            expected_field_strength_t=field,
+            on_item=on_item,
+            finder=finder,
+        )
+
     if not sys.stderr.isatty():
-        return run_pull(engine, store, archive, pull_id, patient_ids, expected_field_strength_t=field, on_item=report)
+        return pull(report)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("pulling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -126,4 +165,4 @@ def _run(
                 report(item)
             bar.advance(task)
 
-        return run_pull(engine, store, archive, pull_id, patient_ids, expected_field_strength_t=field, on_item=advance)
+        return pull(advance)

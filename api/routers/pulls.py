@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from api.deps import SessionDep, SettingsDep, require_roles
 from api.schemas.pulls import PullCreate, PullPublic
 from registry.errors import InvalidInput
+from registry.imaging.cohort import PullRequest
 from registry.imaging.pacs import archive_config
 from registry.models import Role, User
-from registry.services.pulls import PullRequest, PullRunner, open_pull, pull_view
+from registry.services.pulls import PullRunner, open_pull, pull_view
 from registry.settings import Settings
 
 router = APIRouter(prefix="/pulls", tags=["pulls"])

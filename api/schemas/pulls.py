@@ -6,7 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from registry.services.pulls import MAX_PATIENTS, PullView
+from registry.imaging.cohort import MAX_PATIENTS
+from registry.services.pulls import PullView
 
 
 class PullCreate(BaseModel):

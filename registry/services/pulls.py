@@ -16,10 +16,6 @@ its row in the request and, once its images are in, by its pseudonym.
 from __future__ import annotations
 
 import contextlib
-import csv
-import datetime as dt
-import hashlib
-import io
 import itertools
 import logging
 import threading
@@ -46,6 +42,7 @@ from grading.series import (
 )
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound, RegistryError
+from registry.imaging.cohort import SEARCHES_AHEAD, PullRequest, StudyFinder
 from registry.imaging.errors import ImagingError
 from registry.imaging.pacs import (
     Archive,
@@ -66,52 +63,8 @@ from registry.services.imaging import ingest_accepted
 
 log = logging.getLogger(__name__)
 
-MAX_PATIENTS = 100_000
-"""The most patients one pull may list."""
 PATIENTS_AHEAD = 2
 """How many patients a DICOMweb pull finds and retrieves ahead of the one being ingested."""
-PATIENT_ID_COLUMNS = ("patient_id", "patientid", "patient id", "mrn", "hospital_id")
-"""Header names (any case) of the column holding the patient ids in a patients CSV file."""
-
-
-@dataclass(frozen=True)
-class PullRequest:
-    """What to pull: from which archive (its label), which patients (in row order), which study dates."""
-
-    archive: str
-    patient_ids: tuple[str, ...]
-    since: dt.date | None = None
-    until: dt.date | None = None
-
-    def __post_init__(self) -> None:
-        if not self.patient_ids:
-            raise InvalidInput("patients: at least one patient id is required")
-        if len(self.patient_ids) > MAX_PATIENTS:
-            raise InvalidInput(f"patients: {len(self.patient_ids)} given; at most {MAX_PATIENTS} per pull")
-        for row, patient_id in enumerate(self.patient_ids, start=1):
-            if not 0 < len(patient_id.strip()) <= 64:
-                raise InvalidInput(f"patients row {row}: a patient id must be 1-64 characters")
-        if self.since is not None and self.until is not None and self.since > self.until:
-            raise InvalidInput(f"since {self.since.isoformat()} is after until {self.until.isoformat()}")
-
-    @property
-    def key(self) -> str:
-        """The identity of the request, so that running it again resumes it (a hash: no ids stored)."""
-        parts = [self.archive, str(self.since), str(self.until), *(p.strip() for p in self.patient_ids)]
-        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def parse_patient_list(text: str) -> list[str]:
-    """The patient ids of a CSV file: the column named ``patient_id`` (or ``PatientID``, ``MRN``, any case)
-    when the first line names one, else the first column of every line; blank lines are skipped."""
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
-    if not rows:
-        return []
-    header = [cell.strip().lower() for cell in rows[0]]
-    column = next((header.index(name) for name in PATIENT_ID_COLUMNS if name in header), None)
-    if column is None:
-        return [row[0].strip() for row in rows]
-    return [row[column].strip() if column < len(row) else "" for row in rows[1:]]
 
 
 def open_pull(session: Session, request: PullRequest, actor: User | None) -> tuple[Pull, bool]:
@@ -213,12 +166,15 @@ def run_pull(
     *,
     expected_field_strength_t: float = 0.2,
     on_item: ItemCallback | None = None,
+    finder: StudyFinder | None = None,
 ) -> PullSummary:
     """Run (or resume) a pull opened by :func:`open_pull` with the same ``patient_ids``.
 
     Patients already settled (fetched, nothing gradable) are skipped; ``on_item`` is called with the
     outcome of every patient (skipped ones included). An archive that cannot be reached stops the run
-    with status ``failed``; running it again resumes.
+    with status ``failed``; running it again resumes. ``finder``, when given, has been searching for the
+    patients' studies already (the command starts it before loading the database layer); the run takes it
+    over and closes it, and makes its own when it does not serve this pull's patients, archive and dates.
     """
     started = time.perf_counter()
     with session_scope(engine, write=True) as session:
@@ -239,16 +195,20 @@ def run_pull(
     settled = (PullOutcome.fetched, PullOutcome.nothing_gradable)
     todo = [item for item in items if item.outcome not in settled]
     ahead = PATIENTS_AHEAD if archive.parallel > 1 else 0
+    if finder is None or not finder.serves(archive, patient_ids, since, until):
+        if finder is not None:
+            finder.close()
+        finder = StudyFinder(archive, patient_ids, since, until, ahead=SEARCHES_AHEAD if ahead else 0)
+    finder.only([item.row - 1 for item in todo])
     with (
+        contextlib.closing(finder),
         ThreadPoolExecutor(max_workers=max(1, archive.parallel), thread_name_prefix="modic-pull") as pool,
         ThreadPoolExecutor(max_workers=max(1, ahead), thread_name_prefix="modic-pull-ahead") as fetchers,
     ):
 
         def fetch(item: PullItem) -> _Fetched | ItemReport:
             patient = patient_ids[item.row - 1]
-            return _fetch_patient(
-                engine, store, archive, pool, item.row, patient, since, until, expected_field_strength_t
-            )
+            return _fetch_patient(engine, store, finder, pool, item.row, patient, expected_field_strength_t)
 
         # Patients are found and retrieved up to ``ahead`` in advance (DICOMweb only); ingest and the
         # outcomes follow in row order in this thread.
@@ -430,17 +390,16 @@ class _Fetched:
 def _fetch_patient(
     engine: Engine,
     store: ImageStore,
-    archive: Archive,
+    finder: StudyFinder,
     pool: ThreadPoolExecutor,
     row: int,
     patient_id: str,
-    since: dt.date | None,
-    until: dt.date | None,
     expected_field_strength_t: float,
 ) -> _Fetched | ItemReport:
     """Find, choose and retrieve one patient's series (no database writes: this may run ahead of ingest)."""
+    archive = finder.archive
     try:
-        studies = archive.find_studies(patient_id.strip(), since, until)
+        studies = finder.studies(row - 1)
         if not studies:
             return ItemReport(row, _known_pseudonym(engine, patient_id), PullOutcome.not_found)
         with session_scope(engine) as session:

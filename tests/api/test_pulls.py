@@ -25,6 +25,7 @@ from pydicom.data import get_testdata_files
 
 from grading.series import InstanceHeader, Weighting, classify_study
 from registry.errors import InvalidInput
+from registry.imaging.cohort import PullRequest, parse_patient_list
 from registry.imaging.dicom import read_dicom
 from registry.imaging.errors import ImagingError
 from registry.imaging.pacs import (
@@ -41,7 +42,7 @@ from registry.imaging.pacs import (
 )
 from registry.imaging.store import FileStore
 from registry.models.base import new_ids
-from registry.services.pulls import PullRequest, parse_patient_list, screen_series, series_to_fetch
+from registry.services.pulls import screen_series, series_to_fetch
 from registry.settings import Settings
 from tests.conftest import TokenFactory
 from tests.grading.test_series import protocol_study
