@@ -26,21 +26,38 @@ def add_database_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from(args: argparse.Namespace, *, demo: bool = False) -> Settings:
+def settings_from(args: argparse.Namespace, *, demo: bool = False, key_checked_only: bool = False) -> Settings:
     """The settings of the environment, with ``--database-url`` applied; the patient key is put to use
     (:class:`registry.crypto.PatientKeyError` when it is missing or malformed). ``demo``: without a
-    key, the demo's own key kept in the data folder (:func:`registry.crypto.demo_key`)."""
-    from pydantic import SecretStr
-
-    from registry import crypto
+    key, the demo's own key kept in the data folder (:func:`registry.crypto.demo_key`).
+    ``key_checked_only``: the key is refused as always when missing or malformed, but put to use only by
+    :func:`use_patient_key`, which loads the cryptography and the database types (``modic pull`` searches
+    the archive meanwhile)."""
     from registry.settings import Settings
 
     overrides = {"database_url": args.database_url} if getattr(args, "database_url", None) else {}
     settings = Settings(**overrides)
+    if key_checked_only and not demo:
+        from registry.patient_key import key_bytes
+
+        key_bytes(None if settings.patient_key is None else settings.patient_key.get_secret_value())
+        return settings
     if demo and settings.patient_key is None:
+        from pydantic import SecretStr
+
+        from registry import crypto
+
         settings = settings.model_copy(update={"patient_key": SecretStr(crypto.demo_key(settings.data_dir))})
-    crypto.configure(None if settings.patient_key is None else settings.patient_key.get_secret_value())
+    use_patient_key(settings)
     return settings
+
+
+def use_patient_key(settings: Settings) -> None:
+    """Put the settings' patient key to use in this process (:class:`registry.crypto.PatientKeyError` when it
+    is missing or malformed)."""
+    from registry import crypto
+
+    crypto.configure(None if settings.patient_key is None else settings.patient_key.get_secret_value())
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from api.commands._common import add_database_option, fail, settings_from
+from api.commands._common import add_database_option, fail, settings_from, use_patient_key
 from registry.errors import RegistryError
 from registry.imaging.cohort import SEARCHES_AHEAD, PullRequest, StudyFinder, parse_patient_list
 from registry.imaging.pacs import Archive, archive_config
@@ -72,7 +72,7 @@ def _patient_ids(args: argparse.Namespace) -> list[str]:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    settings = settings_from(args, key_checked_only=True)
     try:
         config = archive_config(settings, dicomweb=args.dicomweb, dimse=args.dimse, called_ae=args.called_ae)
         patient_ids = _patient_ids(args)
@@ -93,6 +93,7 @@ def _pull(args: argparse.Namespace) -> int:
         archive, patient_ids, args.since, args.until, ahead=SEARCHES_AHEAD if archive.parallel > 1 else 0
     )
     try:
+        use_patient_key(settings)
         return _pull_into(settings.database_url, store, archive, finder, request, settings.expected_field_strength_t)
     finally:
         finder.close()
