@@ -142,9 +142,10 @@ SERIES_KEYWORDS = (
 """Asked for at series level, where archives answer image attributes from one image of the series: what
 screening a series reads (``registry.services.pulls.screen_series``: the weighting rules, the plane, the
 number of images) and the representative image's UID, which tells a resumed pull whether the series is
-stored already. Every attribute asked for costs the archive work for each series of the answer (about 40 %
-of an Orthanc series query asked for all :data:`METADATA_KEYWORDS`); the images of a series screening
-cannot decide are asked for with all of them."""
+stored already. Every attribute asked for costs the archive work for each series of the answer: the series
+queries of 50 patients took Orthanc 0.65 s asking for these, 0.83 s asking for all
+:data:`METADATA_KEYWORDS` and 0.48 s asking for none (medians of 4, docs/pacs.md#speed). The images of a
+series screening cannot decide are asked for with all of them."""
 PAGE_SIZE = 1000
 """Query answers are asked for in pages of this many (``limit``/``offset``)."""
 
