@@ -39,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -62,9 +63,16 @@ TARGET_RATIO = 0.8
 
 def _upload(base: str, files: list[Path]) -> None:
     def post(path: Path) -> None:
-        request = urllib.request.Request(f"{base}/instances", data=path.read_bytes(), method="POST")
-        with urllib.request.urlopen(request, timeout=120) as response:
-            response.read()
+        for attempt in range(3):
+            request = urllib.request.Request(f"{base}/instances", data=path.read_bytes(), method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=120) as response:
+                    response.read()
+                return
+            except urllib.error.HTTPError as exc:
+                # Orthanc 1.10 once answered 500 to one of four uploads at once; storing it again is harmless.
+                if exc.code < 500 or attempt == 2:
+                    raise
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(post, files))
