@@ -296,15 +296,23 @@ def header_value(header: FastMeta, keyword: str) -> Any:
     :func:`fast_value` reads a dataset."""
     tag = _TAG_NUMBERS.get(keyword)
     if tag is None:
-        number = tag_for_keyword(keyword)
-        if number is None:
+        tag = _tag_number(keyword)
+        if tag is None:
             return None
-        tag = _TAG_NUMBERS[keyword] = int(number)
     element = header.elements.get(tag)
     if element is None:
         return None
     value = _decode(element[0], element[1])
     return fast_value(header.dataset(), keyword) if value is _NO_FAST_PATH else value
+
+
+def _tag_number(keyword: str) -> int | None:
+    """The tag of ``keyword`` as a plain int, kept for the next lookup; ``None`` for an unknown keyword."""
+    number = tag_for_keyword(keyword)
+    if number is None:
+        return None
+    _TAG_NUMBERS[keyword] = int(number)
+    return int(number)
 
 
 _TAG_NUMBERS: dict[str, int] = {}
@@ -316,7 +324,7 @@ def fast_value(ds: Dataset, keyword: str) -> Any:
     gives the same values through pydicom's public API only."""
     tag = _TAGS.get(keyword)
     if tag is None:
-        number = tag_for_keyword(keyword)
+        number = _tag_number(keyword)
         if number is None:
             return None
         tag = _TAGS[keyword] = canonical_tag(number)
