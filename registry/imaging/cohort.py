@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from registry.errors import InvalidInput
-from registry.imaging.pacs import Archive, ArchiveStudy
+from registry.imaging.pacs import Archive, ArchiveStudy, ArchiveUnavailable
 
 MAX_PATIENTS = 100_000
 """The most patients one pull may list."""
@@ -76,8 +76,10 @@ class StudyFinder:
 
     A search runs once. Its answer, or the :class:`~registry.imaging.pacs.ArchiveRefused` or
     :class:`~registry.imaging.pacs.ArchiveUnavailable` it raised, is given to the caller of :meth:`studies`
-    as if the search ran then. Searches made before :meth:`only` for patients it leaves out are wasted:
-    at most ``ahead`` of them.
+    as if the search ran then. Once a search finds the archive unavailable, the searches waiting behind it
+    give the same error at once instead of trying (the pull stops there anyway), so that stopping does not
+    wait for each of them to time out. Searches made before :meth:`only` for patients it leaves out are
+    wasted: at most ``ahead`` of them.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class StudyFinder:
         self._position = 0  # the next entry of _order to search for
         self._searches: dict[int, Future[list[ArchiveStudy]]] = {}
         self._asked: set[int] = set()
+        self._unavailable: ArchiveUnavailable | None = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="modic-pull-find") if self._ahead else None
         with self._lock:
@@ -150,5 +153,14 @@ class StudyFinder:
             index = self._order[self._position]
             self._position += 1
             if index not in self._searches and index not in self._asked:
-                patient = self._patients[index]
-                self._searches[index] = self._pool.submit(self.archive.find_studies, patient, self.since, self.until)
+                self._searches[index] = self._pool.submit(self._search, index)
+
+    def _search(self, index: int) -> list[ArchiveStudy]:
+        """One search ahead, in the finder's thread."""
+        if self._unavailable is not None:
+            raise self._unavailable
+        try:
+            return self.archive.find_studies(self._patients[index], self.since, self.until)
+        except ArchiveUnavailable as exc:
+            self._unavailable = exc
+            raise

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
 
 from registry.imaging.cohort import StudyFinder
-from registry.imaging.pacs import ArchiveRefused, ArchiveStudy
+from registry.imaging.pacs import ArchiveRefused, ArchiveStudy, ArchiveUnavailable
 
 
 class RecordingArchive:
@@ -107,3 +108,25 @@ def test_a_finder_serves_only_the_pull_it_was_made_for() -> None:
     assert not finder.serves(archive, ["P1", "P2"], None, None)
     assert not finder.serves(archive, ["P2", "P1"], dt.date(2020, 1, 1), None)
     assert not finder.serves(RecordingArchive(), ["P1", "P2"], dt.date(2020, 1, 1), None)
+
+
+class UnreachableArchive(RecordingArchive):
+    """An archive every search of which fails as unreachable, after a while (a client's retries)."""
+
+    def find_studies(self, patient_id: str, since: dt.date | None, until: dt.date | None) -> list[ArchiveStudy]:
+        with self._lock:
+            self.searched.append((patient_id, threading.current_thread().name))
+        time.sleep(0.2)
+        raise ArchiveUnavailable(f"{self.label} cannot be reached: ConnectionError")
+
+
+def test_once_the_archive_is_unreachable_the_searches_waiting_give_up_at_once() -> None:
+    archive = UnreachableArchive()
+    finder = StudyFinder(archive, PATIENTS, None, None, ahead=5)
+    try:
+        for index in range(5):
+            with pytest.raises(ArchiveUnavailable, match="cannot be reached"):
+                finder.studies(index)
+    finally:
+        finder.close()
+    assert [patient for patient, _ in archive.searched] == ["P0"]  # tried once, not once per patient
