@@ -63,8 +63,9 @@ TARGET_RATIO = 0.8
 
 def _upload(base: str, files: list[Path]) -> None:
     def post(path: Path) -> None:
+        data = path.read_bytes()
         for attempt in range(3):
-            request = urllib.request.Request(f"{base}/instances", data=path.read_bytes(), method="POST")
+            request = urllib.request.Request(f"{base}/instances", data=data, method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=120) as response:
                     response.read()

@@ -192,12 +192,14 @@ def journaled_folder(work: Path) -> Iterator[tuple[Path, str]]:
     kernel's inode allocator skips every inode freed in the last 60 to 360 seconds. The benchmarks delete
     their folders (tens of thousands of files), so a benchmark that writes a file per image right after
     measured that instead: writing 1,650 files of 52 KB took 0.7 to 2.5 s there, mostly system time, and
-    0.17 to 0.19 s on a journaled ext4 (docs/pacs.md#speed). A site's data directory is on a journaled file system and
-    sees few deletions. It needs root in a mount namespace of its own (:func:`run_in_namespace` with
+    0.17 to 0.19 s on a journaled ext4 (docs/pacs.md#speed). A site's data directory is on a journaled
+    file system and sees few deletions. It needs root in a mount namespace of its own (:func:`run_in_namespace` with
     ``own_mounts``), ``mkfs.ext4`` and a loop device; without them the folder is ``work`` itself, and the
     description says so.
     """
-    mkfs, mount, umount = (_tool(name) for name in ("mkfs.ext4", "mount", "umount"))
+    from tests.orthanc_support import tool
+
+    mkfs, mount, umount = (tool(name) for name in ("mkfs.ext4", "mount", "umount"))
     folder = work / "ext4"
     image = work / "ext4.img"
     mounted = False
@@ -223,12 +225,6 @@ def journaled_folder(work: Path) -> Iterator[tuple[Path, str]]:
     finally:
         subprocess.run([str(umount), str(folder)], capture_output=True)
         image.unlink(missing_ok=True)
-
-
-def _tool(name: str) -> str | None:
-    from tests.orthanc_support import tool
-
-    return tool(name)
 
 
 def _own_mount_namespace() -> bool:

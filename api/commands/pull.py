@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from api.commands._common import add_database_option, fail, settings_from, use_patient_key
 from registry.errors import RegistryError
-from registry.imaging.cohort import SEARCHES_AHEAD, PullRequest, StudyFinder, parse_patient_list
-from registry.imaging.pacs import Archive, archive_config
+from registry.imaging.cohort import PullRequest, StudyFinder, parse_patient_list
+from registry.imaging.pacs import archive_config
 from registry.imaging.store import ImageStore, open_store
 
 if TYPE_CHECKING:  # the database layer is loaded while the archive is searched already (see _pull)
@@ -89,25 +89,16 @@ def _pull(args: argparse.Namespace) -> int:
     # The first patients' studies are searched for while the database layer loads and the pull opens;
     # run_pull takes the finder over (a resumed pull's settled patients are searched for in vain, at most
     # SEARCHES_AHEAD of them).
-    finder = StudyFinder(
-        archive, patient_ids, args.since, args.until, ahead=SEARCHES_AHEAD if archive.parallel > 1 else 0
-    )
+    finder = StudyFinder.of(archive, patient_ids, args.since, args.until)
     try:
         use_patient_key(settings)
-        return _pull_into(settings.database_url, store, archive, finder, request, settings.expected_field_strength_t)
+        return _pull_into(settings.database_url, store, finder, request, settings.expected_field_strength_t)
     finally:
         finder.close()
         archive.close()
 
 
-def _pull_into(
-    database_url: str,
-    store: ImageStore,
-    archive: Archive,
-    finder: StudyFinder,
-    request: PullRequest,
-    field: float,
-) -> int:
+def _pull_into(database_url: str, store: ImageStore, finder: StudyFinder, request: PullRequest, field: float) -> int:
     from registry.db import get_engine, migrate, session_scope
     from registry.models import PullOutcome
     from registry.services.pulls import open_pull
@@ -118,7 +109,7 @@ def _pull_into(
         pull, resumed = open_pull(session, request, None)
     print(f"modic pull: {'resuming' if resumed else 'starting'} pull {pull.id} from {request.archive}", file=sys.stderr)
     patient_ids = list(request.patient_ids)
-    summary = _run(engine, store, archive, finder, pull.id, patient_ids, field)
+    summary = _run(engine, store, finder, pull.id, patient_ids, field)
     print(summary.line, flush=True)
     if summary.error:
         return fail(summary.error)
@@ -126,13 +117,7 @@ def _pull_into(
 
 
 def _run(
-    engine: Engine,
-    store: ImageStore,
-    archive: Archive,
-    finder: StudyFinder,
-    pull_id: str,
-    patient_ids: list[str],
-    field: float,
+    engine: Engine, store: ImageStore, finder: StudyFinder, pull_id: str, patient_ids: list[str], field: float
 ) -> PullSummary:
     from registry.services.pulls import ItemReport, run_pull
 
@@ -143,7 +128,7 @@ def _run(
         return run_pull(
             engine,
             store,
-            archive,
+            finder.archive,
             pull_id,
             patient_ids,
             expected_field_strength_t=field,

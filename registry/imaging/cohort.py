@@ -76,8 +76,8 @@ class StudyFinder:
 
     A search runs once. Its answer, or the :class:`~registry.imaging.pacs.ArchiveRefused` or
     :class:`~registry.imaging.pacs.ArchiveUnavailable` it raised, is given to the caller of :meth:`studies`
-    as if the search ran then. Once a search finds the archive unavailable, the searches waiting behind it
-    give the same error at once instead of trying (the pull stops there anyway), so that stopping does not
+    as if the search ran then. Once a search finds the archive unavailable, the searches after it give the
+    same error at once instead of trying (the pull stops there anyway), so that stopping does not
     wait for each of them to time out. Searches made before :meth:`only` for patients it leaves out are
     wasted: at most ``ahead`` of them.
     """
@@ -105,6 +105,14 @@ class StudyFinder:
         with self._lock:
             self._search_ahead()
 
+    @classmethod
+    def of(
+        cls, archive: Archive, patient_ids: Sequence[str], since: dt.date | None, until: dt.date | None
+    ) -> StudyFinder:
+        """The finder of a pull from ``archive``: :data:`SEARCHES_AHEAD` when it retrieves several series at
+        once (DICOMweb), none ahead otherwise (DIMSE: one association at a time)."""
+        return cls(archive, patient_ids, since, until, ahead=SEARCHES_AHEAD if archive.parallel > 1 else 0)
+
     def serves(
         self, archive: Archive, patient_ids: Sequence[str], since: dt.date | None, until: dt.date | None
     ) -> bool:
@@ -131,9 +139,7 @@ class StudyFinder:
             self._asked.add(index)
             search = self._searches.pop(index, None)
             self._search_ahead()
-        if search is None:
-            return self.archive.find_studies(self._patients[index], self.since, self.until)
-        return search.result()
+        return self._search(index) if search is None else search.result()
 
     def close(self) -> None:
         """Cancel the searches not started and wait for the one running."""
@@ -156,7 +162,7 @@ class StudyFinder:
                 self._searches[index] = self._pool.submit(self._search, index)
 
     def _search(self, index: int) -> list[ArchiveStudy]:
-        """One search ahead, in the finder's thread."""
+        """One search, ahead in the finder's thread or when asked for in the caller's."""
         if self._unavailable is not None:
             raise self._unavailable
         try:

@@ -4,9 +4,9 @@ chosen series into the file store.
 Two adapters with the same shape (:class:`Archive`):
 
 - :class:`DicomwebArchive`: QIDO-RS through ``dicomweb-client``: one series-level query per patient
-  (its studies in the date range and their series at once, with the attributes series classification
-  reads, :data:`~registry.imaging.dicom.METADATA_KEYWORDS`; study by study when the archive does not
-  search series across studies), and instances where a series needs them;
+  (its studies in the date range and their series at once, with what screening a series reads,
+  :data:`SERIES_KEYWORDS`; study by study when the archive does not search series across studies), and
+  instances, with :data:`~registry.imaging.dicom.METADATA_KEYWORDS`, where a series needs them;
   WADO-RS to retrieve a series (or the instances of it still missing) on the same ``requests`` session
   (kept alive), its multipart answer split as it streams in (:func:`split_multipart`) and written to
   the store part by part. TLS when the

@@ -42,7 +42,7 @@ from grading.series import (
 )
 from registry.db import session_scope
 from registry.errors import InvalidInput, NotFound, RegistryError
-from registry.imaging.cohort import SEARCHES_AHEAD, PullRequest, StudyFinder
+from registry.imaging.cohort import PullRequest, StudyFinder
 from registry.imaging.errors import ImagingError
 from registry.imaging.pacs import (
     Archive,
@@ -198,7 +198,7 @@ def run_pull(
     if finder is None or not finder.serves(archive, patient_ids, since, until):
         if finder is not None:
             finder.close()
-        finder = StudyFinder(archive, patient_ids, since, until, ahead=SEARCHES_AHEAD if ahead else 0)
+        finder = StudyFinder.of(archive, patient_ids, since, until)
     finder.only([item.row - 1 for item in todo])
     with (
         contextlib.closing(finder),
